@@ -1,0 +1,132 @@
+//! The command line, as data: clap definitions only, no I/O. The man page and shell completions
+//! are generated from these same definitions (`mathesarctl generate`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mathesarctl",
+    version,
+    about = "Configure, run and maintain a self-hosted Mathesar (Docker Compose under systemd)",
+    long_about = "mathesarctl configures and runs a self-hosted Mathesar: the answers (debconf, an answers file, \
+MATHESAR_* environment variables or prompts) become /etc/mathesar (root only), and mathesar.service runs \
+the Docker Compose stack (PostgreSQL, Mathesar, Caddy).",
+    after_help = exit::TABLE,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ask or read the answers, check the host, and write the configuration (idempotent)
+    #[command(after_help = exit::TABLE)]
+    Configure(ConfigureArgs),
+    /// Check the host alone: OS, root, systemd, Docker Engine and Compose versions, ports, disk
+    #[command(after_help = exit::TABLE)]
+    Check(CheckArgs),
+    /// Show the effective settings, secrets masked
+    #[command(after_help = exit::TABLE)]
+    ShowConfig(ShowConfigArgs),
+    /// Write the man page or shell completions (used when building the packages)
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConfigDirArg {
+    /// Configuration directory [default: the one in /etc/default/mathesar, else /etc/mathesar]
+    #[arg(long, value_name = "DIR", env = "MATHESAR_CONFIG_DIR")]
+    pub config_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigureArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// Read answers from this YAML file (answer names as keys)
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Never prompt: generate what can be generated safely, fail on anything else missing
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// Print what would change (secrets masked) and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the configuration but start or reload nothing (image builds, chroots)
+    #[arg(long)]
+    pub no_start: bool,
+    /// Seconds to wait for another run holding the configuration lock
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub lock_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// Check as for a configuration that will not be started now (no systemd needed)
+    #[arg(long)]
+    pub no_start: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowConfigArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// Print JSON for automation
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Generated {
+    Man,
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    pub what: Generated,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn configure_flags_parse() {
+        let c = Cli::try_parse_from([
+            "mathesarctl",
+            "configure",
+            "--config-dir",
+            "/srv/m",
+            "--answers",
+            "a.yml",
+            "--non-interactive",
+            "--dry-run",
+            "--no-start",
+        ])
+        .unwrap();
+        let Command::Configure(a) = c.command else {
+            panic!()
+        };
+        assert_eq!(a.dir.config_dir.unwrap(), PathBuf::from("/srv/m"));
+        assert!(a.non_interactive && a.dry_run && a.no_start);
+        assert_eq!(a.lock_timeout, 120);
+    }
+}

@@ -1,0 +1,41 @@
+//! `mathesarctl check`: the preflight alone, for the existing configuration or the defaults.
+
+use anyhow::anyhow;
+
+use crate::cli::CheckArgs;
+use crate::exit::{Code, Failure, Outcome, WithCode};
+use crate::preflight;
+use crate::settings::{Key, Settings, Source};
+use crate::sources::{defaults, detect, existing};
+use crate::storage::Layout;
+
+pub async fn run(args: CheckArgs) -> Outcome {
+    let dir = super::config_dir(&args.dir);
+    let found = existing::read(&Layout::new(&dir, "/")).code(Code::Io)?;
+    let mut answers = defaults::answers(&dir);
+    answers.set(
+        Key::ExternalAddress,
+        detect::external_address().unwrap_or_else(|| detect::FALLBACK_ADDRESS.into()),
+        Source::Detected,
+    );
+    // Without a configuration the checks need some password; it is never used or shown.
+    answers.set(Key::DbPassword, "not-configured-yet", Source::Default);
+    let settings =
+        Settings::from_answers(&answers.overlay(found.answers)).code(Code::InvalidAnswer)?;
+    let report = preflight::run(
+        &settings,
+        &preflight::Options {
+            will_start: !args.no_start,
+        },
+    )
+    .await;
+    print!("{report}");
+    if report.failed() {
+        return Err(Failure::new(
+            Code::Preflight,
+            anyhow!("the host does not meet every requirement (see above)"),
+        ));
+    }
+    println!("mathesar: the host meets every requirement");
+    Ok(())
+}

@@ -1,0 +1,376 @@
+//! `mathesarctl configure`: gather the answers from every source, check them and the host, and
+//! write the configuration directory atomically. A re-run with the same answers changes nothing.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::anyhow;
+
+use crate::cli::ConfigureArgs;
+use crate::exit::{Code, Failure, Outcome, WithCode};
+use crate::preflight;
+use crate::rendering::{self, Rendered, State, env_file};
+use crate::secrets::{self, MASK, PASSWORD_LEN, SECRET_KEY_LEN, Secret};
+use crate::settings::{Answers, DEFAULT_CONFIG_DIR, Key, Settings, Source};
+use crate::sources::{answers_file, defaults, detect, environment, existing, prompt};
+use crate::storage::{Layout, atomic, lock, modes};
+
+pub async fn run(args: ConfigureArgs) -> Outcome {
+    let config_dir = super::config_dir(&args.dir);
+    let layout = Layout::new(&config_dir, "/");
+    if !nix::unistd::geteuid().is_root() && !args.dry_run {
+        return Err(Failure::new(
+            Code::Preflight,
+            anyhow!(
+                "configure writes {} and must run as root: use sudo",
+                config_dir.display()
+            ),
+        ));
+    }
+
+    // Hold the lock from reading the old configuration to writing the new one.
+    let _lock = if args.dry_run && !config_dir.exists() {
+        None
+    } else {
+        if !args.dry_run {
+            modes::ensure_dir(&config_dir, modes::PRIVATE_DIR).code(Code::Io)?;
+        }
+        let timeout = Duration::from_secs(args.lock_timeout);
+        let l = lock::acquire(&layout.lock_file(), timeout, || {
+            eprintln!(
+                "Another mathesarctl run holds the configuration lock; waiting up to {}s ...",
+                timeout.as_secs()
+            );
+        })
+        .map_err(|e| {
+            let code = if matches!(e, lock::LockError::Busy { .. }) {
+                Code::LockBusy
+            } else {
+                Code::Io
+            };
+            Failure::new(code, e)
+        })?;
+        Some(l)
+    };
+    if !args.dry_run {
+        atomic::clean_leftovers(&config_dir);
+    }
+
+    let found = existing::read(&layout).code(Code::Io)?;
+    let mut answers = gather(&args, &config_dir, &found)?;
+
+    let admin_exists = admin_created(&answers, &found);
+    let interactive =
+        !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if interactive {
+        answers = prompt::ask(answers, admin_exists).code(Code::InvalidAnswer)?;
+    }
+    let generated_admin = fill_generated(&mut answers, admin_exists).code(Code::Failure)?;
+
+    let settings = Settings::from_answers(&answers).code(Code::InvalidAnswer)?;
+    guard_changes(&settings, &found, &answers)?;
+    let state = State {
+        secret_key: keep_or_generate(found.secret_key.clone(), SECRET_KEY_LEN)?,
+        watchtower_token: keep_or_generate(found.watchtower_token.clone(), PASSWORD_LEN)?,
+    };
+
+    let will_start = !args.no_start && !args.dry_run;
+    let report = preflight::run(&settings, &preflight::Options { will_start }).await;
+    if report.failed()
+        || report
+            .checks
+            .iter()
+            .any(|c| c.status != preflight::Status::Pass)
+    {
+        eprint!("{report}");
+    }
+    if report.failed() {
+        let names: Vec<_> = report.failures().map(|c| c.name).collect();
+        return Err(Failure::new(
+            Code::Preflight,
+            anyhow!(
+                "preflight failed ({}); nothing was written",
+                names.join(", ")
+            ),
+        ));
+    }
+
+    let rendered = rendering::render(&settings, &state).code(Code::Failure)?;
+    let layout = Layout::new(&settings.config_dir, &settings.data_dir);
+    let plan = Plan::new(&layout, &rendered, &settings, admin_exists);
+    let changed_answers = changed_answers(&found.answers, &settings);
+
+    if plan.files.is_empty() && !needs_defaults_file(&settings) {
+        println!("mathesar: no changes");
+        return Ok(());
+    }
+    if args.dry_run {
+        println!("mathesar: dry run, nothing written. Would change:");
+        print_changes(&changed_answers, &plan);
+        return Ok(());
+    }
+
+    write(&layout, &plan).code(Code::Io)?;
+    write_defaults_file(&settings).code(Code::Io)?;
+    println!(
+        "mathesar: configuration written to {}",
+        layout.config_dir.display()
+    );
+    print_changes(&changed_answers, &plan);
+    if generated_admin
+        && plan
+            .files
+            .iter()
+            .any(|f| f.path == layout.admin_password_file())
+    {
+        println!(
+            "mathesar: the admin password was generated and saved in {} (root only)",
+            layout.admin_password_file().display()
+        );
+    }
+    if args.no_start {
+        println!("mathesar: not started (--no-start). Start it with `systemctl start mathesar`.");
+    } else {
+        println!(
+            "mathesar: apply it with `systemctl reload-or-restart mathesar`; log in at {}",
+            settings.login_url()
+        );
+    }
+    Ok(())
+}
+
+/// defaults < detected < existing < answers file < environment.
+fn gather(
+    args: &ConfigureArgs,
+    config_dir: &Path,
+    found: &existing::Existing,
+) -> Result<Answers, Failure> {
+    let mut base = defaults::answers(config_dir);
+    let address =
+        detect::external_address().unwrap_or_else(|| detect::FALLBACK_ADDRESS.to_string());
+    base.set(Key::ExternalAddress, address, Source::Detected);
+    let mut answers = base.overlay(found.answers.clone());
+    if let Some(path) = &args.answers {
+        let file = answers_file::read(path).map_err(|e| {
+            let code = match e {
+                answers_file::AnswersFileError::Read { .. } => Code::Io,
+                answers_file::AnswersFileError::Invalid { .. } => Code::InvalidAnswer,
+            };
+            Failure::new(code, e)
+        })?;
+        answers = answers.overlay(file);
+    }
+    let env =
+        environment::from_process().map_err(|e| Failure::new(Code::InvalidAnswer, anyhow!(e)))?;
+    answers = answers.overlay(env);
+    // The directory being configured is the one in use, whatever an answer says.
+    answers.set(
+        Key::ConfigDir,
+        config_dir.display().to_string(),
+        Source::Default,
+    );
+    Ok(answers)
+}
+
+fn admin_created(answers: &Answers, found: &existing::Existing) -> bool {
+    let data_dir = answers
+        .value(Key::DataDir)
+        .unwrap_or(crate::settings::DEFAULT_DATA_DIR);
+    found.env_text.is_some() && Layout::new("/", data_dir).admin_created_marker().exists()
+}
+
+/// Generates what is safe to generate and missing: the database password, and the admin password
+/// while no admin exists. Returns whether the admin password was generated now.
+fn fill_generated(answers: &mut Answers, admin_exists: bool) -> Result<bool, secrets::RandomError> {
+    if answers.value(Key::DbPassword).is_none_or(str::is_empty) {
+        answers.set(
+            Key::DbPassword,
+            secrets::generate(PASSWORD_LEN)?.expose(),
+            Source::Generated,
+        );
+    }
+    if admin_exists {
+        return Ok(false);
+    }
+    if answers.value(Key::AdminPassword).is_none_or(str::is_empty) {
+        answers.set(
+            Key::AdminPassword,
+            secrets::generate(PASSWORD_LEN)?.expose(),
+            Source::Generated,
+        );
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+fn keep_or_generate(current: Option<Secret>, len: usize) -> Result<Secret, Failure> {
+    match current {
+        Some(s) => Ok(s),
+        None => secrets::generate(len).code(Code::Failure),
+    }
+}
+
+/// Changes that would lose or strand data are refused before anything is written.
+fn guard_changes(new: &Settings, found: &existing::Existing, answers: &Answers) -> Outcome {
+    let old = |k: Key| found.answers.value(k).map(str::to_string);
+    if let Some(old_dir) = old(Key::DataDir) {
+        let old_dir = PathBuf::from(old_dir);
+        let has_data =
+            std::fs::read_dir(old_dir.join("pgdata")).is_ok_and(|mut d| d.next().is_some());
+        if old_dir != new.data_dir && has_data {
+            return Err(Failure::new(
+                Code::InvalidAnswer,
+                anyhow!(
+                    "the answer `data-dir` would change from {} to {}, but the old directory holds the database. \
+                     Stop Mathesar, move the directory (mv {} {}), then run configure again; nothing was written",
+                    old_dir.display(),
+                    new.data_dir.display(),
+                    old_dir.display(),
+                    new.data_dir.display()
+                ),
+            ));
+        }
+    }
+    let data_exists =
+        std::fs::read_dir(new.data_dir.join("pgdata")).is_ok_and(|mut d| d.next().is_some());
+    if new.bundled_db() && data_exists {
+        for key in [Key::DbUser, Key::InternalDbName] {
+            let now = answers.value(key).unwrap_or_default();
+            if let Some(before) = old(key).filter(|b| b != now) {
+                return Err(Failure::new(
+                    Code::InvalidAnswer,
+                    anyhow!(
+                        "the answer `{key}` cannot change from `{before}` to `{now}`: the bundled database was created with it. \
+                         Keep `{before}`; nothing was written"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+struct PlannedFile {
+    path: PathBuf,
+    contents: Vec<u8>,
+    mode: u32,
+    secret: bool,
+}
+
+/// The files whose content or mode differ from what is on disk.
+struct Plan {
+    files: Vec<PlannedFile>,
+}
+
+impl Plan {
+    fn new(layout: &Layout, r: &Rendered, s: &Settings, admin_exists: bool) -> Plan {
+        let mut all = vec![
+            PlannedFile {
+                path: layout.env_file(),
+                contents: r.env.clone().into_bytes(),
+                mode: modes::PRIVATE_FILE,
+                secret: true,
+            },
+            PlannedFile {
+                path: layout.compose_file(),
+                contents: r.compose.clone().into_bytes(),
+                mode: modes::PRIVATE_FILE,
+                secret: false,
+            },
+            PlannedFile {
+                path: layout.caddyfile(),
+                contents: r.caddyfile.clone().into_bytes(),
+                mode: modes::PUBLIC_FILE,
+                secret: false,
+            },
+        ];
+        if let (Some(pw), false) = (&s.admin_password, admin_exists) {
+            all.push(PlannedFile {
+                path: layout.admin_password_file(),
+                contents: format!("{}\n", pw.expose()).into_bytes(),
+                mode: modes::PRIVATE_FILE,
+                secret: true,
+            });
+        }
+        let files = all
+            .into_iter()
+            .filter(|f| {
+                std::fs::read(&f.path).ok().as_deref() != Some(&f.contents[..])
+                    || modes::mode_of(&f.path) != Some(f.mode)
+            })
+            .collect();
+        Plan { files }
+    }
+}
+
+fn write(layout: &Layout, plan: &Plan) -> Result<(), anyhow::Error> {
+    modes::ensure_dir(&layout.config_dir, modes::PRIVATE_DIR)?;
+    modes::ensure_dir(&layout.data_dir, modes::PRIVATE_DIR)?;
+    for d in layout.data_subdirs() {
+        // Created when missing only: the database image owns pgdata and sets its mode itself.
+        if !d.exists() {
+            std::fs::DirBuilder::new().recursive(true).create(&d)?;
+            std::fs::set_permissions(
+                &d,
+                std::os::unix::fs::PermissionsExt::from_mode(modes::SHARED_DIR),
+            )?;
+        }
+    }
+    // `.env` first: it is the truth the other files are rendered from.
+    for f in &plan.files {
+        atomic::write(&f.path, &f.contents, f.mode)?;
+    }
+    Ok(())
+}
+
+fn needs_defaults_file(s: &Settings) -> bool {
+    let file = super::defaults_file();
+    let remembered = crate::storage::layout::remembered_config_dir(&file);
+    let default = s.config_dir == Path::new(DEFAULT_CONFIG_DIR);
+    match remembered {
+        Some(dir) => dir != s.config_dir,
+        None => !default,
+    }
+}
+
+/// Remembers a non-default configuration directory for the unit (`EnvironmentFile=`) and later runs.
+fn write_defaults_file(s: &Settings) -> Result<(), anyhow::Error> {
+    if !needs_defaults_file(s) {
+        return Ok(());
+    }
+    let text = format!(
+        "# Written by `mathesarctl configure`: where the Mathesar configuration lives.\nMATHESAR_CONFIG_DIR={}\n",
+        env_file::quote(&s.config_dir.display().to_string())
+    );
+    atomic::write(&super::defaults_file(), text.as_bytes(), modes::PUBLIC_FILE)?;
+    Ok(())
+}
+
+fn changed_answers(old: &Answers, new: &Settings) -> Vec<(Key, String)> {
+    new.to_answers(Source::Generated)
+        .iter()
+        .filter(|(k, _)| env_file::is_stored(*k))
+        .filter(|(k, a)| old.value(*k) != Some(a.value.as_str()))
+        .map(|(k, a)| {
+            let shown = if k.is_secret() {
+                MASK.to_string()
+            } else if a.value.is_empty() {
+                "(empty)".into()
+            } else {
+                a.value.clone()
+            };
+            (k, shown)
+        })
+        .collect()
+}
+
+fn print_changes(answers: &[(Key, String)], plan: &Plan) {
+    for (k, v) in answers {
+        println!("  answer {:<22} {v}", k.name());
+    }
+    for f in &plan.files {
+        let what = if f.secret { " (secret, not shown)" } else { "" };
+        println!("  file   {}{what}", f.path.display());
+    }
+}

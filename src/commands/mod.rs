@@ -1,0 +1,47 @@
+//! One module per command: each turns validated arguments into actions and an exit code.
+
+pub mod check;
+pub mod configure;
+pub mod generate;
+pub mod show_config;
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Cli, Command, ConfigDirArg};
+use crate::exit::{Code, Failure, Outcome};
+use crate::settings::DEFAULT_CONFIG_DIR;
+use crate::storage::layout::{DEFAULT_FILE, remembered_config_dir};
+
+pub fn run(cli: Cli) -> Outcome {
+    match cli.command {
+        Command::Configure(a) => block_on(configure::run(a)),
+        Command::Check(a) => block_on(check::run(a)),
+        Command::ShowConfig(a) => show_config::run(a),
+        Command::Generate(a) => generate::run(a),
+    }
+}
+
+/// The commands are short-lived: one thread is plenty, and keeps the footprint small.
+pub fn block_on<F: std::future::Future<Output = Outcome>>(f: F) -> Outcome {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(Code::Failure, e))?
+        .block_on(f)
+}
+
+/// `/etc/default/mathesar`, or the file named by `MATHESAR_DEFAULTS_FILE` (tests, unusual layouts).
+pub fn defaults_file() -> PathBuf {
+    std::env::var_os("MATHESAR_DEFAULTS_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE))
+}
+
+/// The flag or `MATHESAR_CONFIG_DIR`, else the directory remembered in the defaults file, else
+/// `/etc/mathesar`.
+pub fn config_dir(arg: &ConfigDirArg) -> PathBuf {
+    arg.config_dir
+        .clone()
+        .or_else(|| remembered_config_dir(&defaults_file()))
+        .unwrap_or_else(|| Path::new(DEFAULT_CONFIG_DIR).to_path_buf())
+}

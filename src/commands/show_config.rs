@@ -1,0 +1,59 @@
+//! `mathesarctl show-config`: the effective settings, secrets masked.
+
+use anyhow::anyhow;
+
+use crate::cli::ShowConfigArgs;
+use crate::exit::{Code, Failure, Outcome, WithCode};
+use crate::secrets::MASK;
+use crate::settings::{Key, Settings};
+use crate::sources::{defaults, existing};
+use crate::storage::Layout;
+
+pub fn run(args: ShowConfigArgs) -> Outcome {
+    let dir = super::config_dir(&args.dir);
+    let layout = Layout::new(&dir, "/");
+    let found = existing::read(&layout).code(Code::Io)?;
+    if found.env_text.is_none() {
+        return Err(Failure::new(
+            Code::Io,
+            anyhow!(
+                "{} has no configuration yet; run `mathesarctl configure`",
+                layout.env_file().display()
+            ),
+        ));
+    }
+    let answers = defaults::answers(&dir).overlay(found.answers);
+    let settings = Settings::from_answers(&answers).code(Code::InvalidAnswer)?;
+    let shown: Vec<(Key, String)> = settings
+        .to_answers(crate::settings::Source::Generated)
+        .iter()
+        .map(|(k, a)| {
+            let v = if k.is_secret() && !a.value.is_empty() {
+                MASK.to_string()
+            } else {
+                a.value.clone()
+            };
+            (k, v)
+        })
+        .collect();
+    if args.json {
+        let map: serde_json::Map<String, serde_json::Value> = shown
+            .iter()
+            .map(|(k, v)| (k.name().to_string(), serde_json::Value::String(v.clone())))
+            .chain([(
+                "login-url".to_string(),
+                serde_json::Value::String(settings.login_url()),
+            )])
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&map).code(Code::Failure)?
+        );
+    } else {
+        for (k, v) in &shown {
+            println!("{:<22} {v}", k.name());
+        }
+        println!("{:<22} {}", "login-url", settings.login_url());
+    }
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! The debconf protocol, spoken by the binary itself from the maintainer scripts.

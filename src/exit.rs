@@ -1,0 +1,100 @@
+//! Documented exit codes: one per class of failure, so that scripts and monitoring can branch on them.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Code {
+    Ok = 0,
+    /// An unexpected failure.
+    Failure = 1,
+    /// Wrong command-line usage (as clap reports it).
+    Usage = 2,
+    /// The host does not meet a requirement (OS, root, systemd, Docker, Compose, ports, disk, database).
+    Preflight = 3,
+    /// An answer is missing or invalid; nothing was written.
+    InvalidAnswer = 4,
+    /// The Docker Engine or Compose failed an operation.
+    Docker = 5,
+    /// A file could not be read or written.
+    Io = 6,
+    /// Another run holds the configuration lock.
+    LockBusy = 7,
+    /// A container did not become healthy.
+    Unhealthy = 8,
+}
+
+/// The table printed in `--help` and the man page.
+pub const TABLE: &str = "\
+Exit codes:
+  0  success
+  1  unexpected failure
+  2  wrong usage
+  3  preflight failed: the host misses a requirement (OS, root, systemd, Docker, Compose, ports, disk, database)
+  4  an answer is missing or invalid; nothing was written
+  5  a Docker Engine or Compose operation failed
+  6  a file could not be read or written
+  7  another mathesarctl run holds the configuration lock
+  8  a container did not become healthy";
+
+/// An error with the exit code it ends the program with.
+pub struct Failure {
+    pub code: Code,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn new(code: Code, error: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            code,
+            error: error.into(),
+        }
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {:#}", self.code, self.error)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+/// Attaches an exit code to any error.
+pub trait WithCode<T> {
+    fn code(self, code: Code) -> Result<T, Failure>;
+}
+
+impl<T, E: Into<anyhow::Error>> WithCode<T> for Result<T, E> {
+    fn code(self, code: Code) -> Result<T, Failure> {
+        self.map_err(|e| Failure::new(code, e))
+    }
+}
+
+pub type Outcome = Result<(), Failure>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_lists_every_code() {
+        for c in [
+            Code::Ok,
+            Code::Failure,
+            Code::Usage,
+            Code::Preflight,
+            Code::InvalidAnswer,
+            Code::Docker,
+            Code::Io,
+            Code::LockBusy,
+            Code::Unhealthy,
+        ] {
+            assert!(TABLE.contains(&format!("\n  {}  ", c as u8)), "{c:?}");
+        }
+    }
+}

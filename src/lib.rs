@@ -1,0 +1,15 @@
+//! `mathesarctl`: self-hosted Mathesar as a system package.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod commands;
+pub mod debconf;
+pub mod exit;
+pub mod preflight;
+pub mod rendering;
+pub mod secrets;
+pub mod settings;
+pub mod sources;
+pub mod stack;
+pub mod storage;
+pub mod systemd;

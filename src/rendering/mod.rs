@@ -1,0 +1,32 @@
+//! Turning settings into the files the containers read: `.env`, `docker-compose.yml`, the Caddyfile.
+
+pub mod compose;
+pub mod env_file;
+pub mod images;
+
+use crate::secrets::Secret;
+use crate::settings::Settings;
+
+/// Values that are not answers but belong to an installation: generated once, never regenerated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    /// Django's `SECRET_KEY`; it also encrypts stored database credentials, so it must never change.
+    pub secret_key: Secret,
+    pub watchtower_token: Secret,
+}
+
+/// Everything one configuration renders to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub env: String,
+    pub compose: String,
+    pub caddyfile: String,
+}
+
+pub fn render(settings: &Settings, state: &State) -> Result<Rendered, compose::RenderError> {
+    Ok(Rendered {
+        env: env_file::render(settings, state),
+        compose: compose::render(settings)?,
+        caddyfile: compose::CADDYFILE.to_string(),
+    })
+}

@@ -1,0 +1,107 @@
+//! The answers: one name each, used alike as debconf question `mathesar/NAME`, answers-file key
+//! `NAME` and environment variable `MATHESAR_NAME`.
+
+use std::fmt;
+
+macro_rules! keys {
+    ($($variant:ident => $name:literal, $secret:literal, $help:literal;)*) => {
+        /// One answer of the configuration.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Key { $($variant),* }
+
+        impl Key {
+            /// Every answer, in the order they are asked and shown.
+            pub const ALL: &'static [Key] = &[$(Key::$variant),*];
+
+            /// The answer's name (`http-port`).
+            pub fn name(self) -> &'static str {
+                match self { $(Key::$variant => $name),* }
+            }
+
+            /// Whether the value is a secret: never printed, masked in every listing.
+            pub fn is_secret(self) -> bool {
+                match self { $(Key::$variant => $secret),* }
+            }
+
+            /// One line saying what the answer means.
+            pub fn help(self) -> &'static str {
+                match self { $(Key::$variant => $help),* }
+            }
+        }
+    };
+}
+
+keys! {
+    UserDb => "user-db", false, "`bundled` (a new database in the bundled PostgreSQL) or `existing`";
+    UserDbName => "user-db-name", false, "name of the user database";
+    DbUser => "db-user", false, "superuser of the bundled PostgreSQL (or of the external internal database)";
+    DbPassword => "db-password", true, "password of db-user";
+    DbPort => "db-port", false, "host port publishing the bundled PostgreSQL; empty = not published";
+    ExistingDbHost => "existing-db-host", false, "host of an existing PostgreSQL server for the user database";
+    ExistingDbPort => "existing-db-port", false, "port of the existing PostgreSQL server";
+    ExistingDbUser => "existing-db-user", false, "user on the existing PostgreSQL server";
+    ExistingDbPassword => "existing-db-password", true, "password of existing-db-user";
+    HttpPort => "http-port", false, "host port on which Caddy serves HTTP";
+    HttpsPort => "https-port", false, "host port on which Caddy serves HTTPS";
+    Domain => "domain", false, "domain name served with automatic HTTPS; empty = plain HTTP on the address";
+    ExternalAddress => "external-address", false, "address shown and served when there is no domain";
+    AdminUsername => "admin-username", false, "user name of the first Mathesar admin";
+    AdminEmail => "admin-email", false, "e-mail address of the first Mathesar admin (may be empty)";
+    AdminPassword => "admin-password", true, "password of the first Mathesar admin";
+    ConfigDir => "config-dir", false, "configuration directory";
+    DataDir => "data-dir", false, "persistent data: databases, media, secrets, certificates";
+    InternalDbHost => "internal-db-host", false, "external PostgreSQL for Mathesar's own database; empty = bundled";
+    InternalDbPort => "internal-db-port", false, "port of the external internal database";
+    InternalDbName => "internal-db-name", false, "name of Mathesar's own database";
+    Watchtower => "watchtower", false, "run the watchtower container (true/false)";
+    ImageRegistry => "image-registry", false, "registry prefix for private registries or mirrors; empty = Docker Hub";
+    PurgeData => "purge-data", false, "on purge, also delete the data directory (true/false)";
+}
+
+impl Key {
+    /// `MATHESAR_HTTP_PORT` for `http-port`.
+    pub fn env_var(self) -> String {
+        format!(
+            "MATHESAR_{}",
+            self.name().to_ascii_uppercase().replace('-', "_")
+        )
+    }
+
+    /// `mathesar/http-port`.
+    pub fn debconf_question(self) -> String {
+        format!("mathesar/{}", self.name())
+    }
+
+    pub fn from_name(name: &str) -> Option<Key> {
+        Key::ALL.iter().copied().find(|k| k.name() == name)
+    }
+
+    pub fn from_env_var(var: &str) -> Option<Key> {
+        Key::ALL.iter().copied().find(|k| k.env_var() == var)
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_map_both_ways() {
+        let mut names: Vec<_> = Key::ALL.iter().map(|k| k.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Key::ALL.len());
+        for &k in Key::ALL {
+            assert_eq!(Key::from_name(k.name()), Some(k));
+            assert_eq!(Key::from_env_var(&k.env_var()), Some(k));
+        }
+        assert_eq!(Key::HttpPort.env_var(), "MATHESAR_HTTP_PORT");
+        assert_eq!(Key::DbPassword.debconf_question(), "mathesar/db-password");
+    }
+}

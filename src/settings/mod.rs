@@ -1,0 +1,468 @@
+//! The one typed model of the configuration. Sources produce raw [`Answers`]; [`Settings::from_answers`]
+//! checks every rule that needs nothing but the values, and everything later works on `Settings`.
+
+pub mod answers;
+pub mod keys;
+pub mod validate;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+pub use answers::{Answer, Answers, Source};
+pub use keys::Key;
+
+use crate::secrets::Secret;
+
+pub const DEFAULT_CONFIG_DIR: &str = "/etc/mathesar";
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/mathesar";
+/// The container name of the bundled database, as upstream's compose file and Caddyfile use it.
+pub const BUNDLED_DB_HOST: &str = "mathesar_db";
+/// How containers reach the Docker host (compose maps it with `extra_hosts: host-gateway`).
+pub const DOCKER_HOST_GATEWAY: &str = "host.docker.internal";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserDb {
+    Bundled,
+    Existing,
+}
+
+impl UserDb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserDb::Bundled => "bundled",
+            UserDb::Existing => "existing",
+        }
+    }
+}
+
+/// An existing PostgreSQL server holding the user database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExistingDb {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Secret,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub user_db: UserDb,
+    pub user_db_name: String,
+    pub db_user: String,
+    pub db_password: Secret,
+    pub db_port: Option<u16>,
+    /// Set exactly when `user_db` is `Existing`.
+    pub existing_db: Option<ExistingDb>,
+    pub http_port: u16,
+    pub https_port: u16,
+    pub domain: Option<String>,
+    pub external_address: String,
+    pub admin_username: String,
+    pub admin_email: String,
+    /// `None` once the admin exists and its password is no longer kept.
+    pub admin_password: Option<Secret>,
+    pub config_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// `None`: Mathesar's own database lives in the bundled PostgreSQL.
+    pub internal_db_host: Option<String>,
+    pub internal_db_port: u16,
+    pub internal_db_name: String,
+    pub watchtower: bool,
+    pub image_registry: Option<String>,
+    pub purge_data: bool,
+}
+
+/// What is wrong with one answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    Missing,
+    Invalid(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnswerError {
+    pub key: Key,
+    pub source: Option<Source>,
+    pub problem: Problem,
+}
+
+impl fmt::Display for AnswerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = self.key;
+        match &self.problem {
+            Problem::Missing => write!(
+                f,
+                "the answer `{key}` is missing ({}). Give it in an answers file (`{key}: VALUE` with --answers FILE), \
+                 in the environment ({}=VALUE), or as debconf question {} (debconf-set-selections)",
+                key.help(),
+                key.env_var(),
+                key.debconf_question()
+            ),
+            Problem::Invalid(reason) => {
+                write!(f, "the answer `{key}`")?;
+                if let Some(src) = &self.source {
+                    write!(f, " (from {src})")?;
+                }
+                write!(f, " is refused: {reason}")
+            }
+        }
+    }
+}
+
+/// Every problem found, so that one run reports them all.
+#[derive(Debug, Error)]
+pub struct InvalidAnswers(pub Vec<AnswerError>);
+
+impl fmt::Display for InvalidAnswers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl InvalidAnswers {
+    pub fn only_missing(&self) -> bool {
+        self.0.iter().all(|e| e.problem == Problem::Missing)
+    }
+}
+
+/// Reads answers one by one, collecting every problem instead of stopping at the first.
+struct Reader<'a> {
+    answers: &'a Answers,
+    errors: Vec<AnswerError>,
+}
+
+impl Reader<'_> {
+    fn invalid(&mut self, key: Key, reason: String) {
+        let source = self.answers.get(key).map(|a| a.source.clone());
+        self.errors.push(AnswerError {
+            key,
+            source,
+            problem: Problem::Invalid(reason),
+        });
+    }
+
+    fn missing(&mut self, key: Key) {
+        self.errors.push(AnswerError {
+            key,
+            source: None,
+            problem: Problem::Missing,
+        });
+    }
+
+    /// The raw value, checked for what no answer may contain; `None` when absent.
+    fn raw(&mut self, key: Key) -> Option<String> {
+        let value = self.answers.value(key)?.to_string();
+        match validate::plain_text(&value) {
+            Ok(()) => Some(value),
+            Err(reason) => {
+                self.invalid(key, reason);
+                None
+            }
+        }
+    }
+
+    /// A value passed through `check`; absent or empty counts as missing.
+    fn required<T>(&mut self, key: Key, check: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+        match self.raw(key) {
+            Some(v) if !v.trim().is_empty() => self.checked(key, &v, check),
+            Some(_) | None => {
+                if !self.errors.iter().any(|e| e.key == key) {
+                    self.missing(key);
+                }
+                None
+            }
+        }
+    }
+
+    /// A value passed through `check`; absent or empty is `None`.
+    fn optional<T>(&mut self, key: Key, check: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+        match self.raw(key) {
+            Some(v) if !v.trim().is_empty() => self.checked(key, &v, check),
+            _ => None,
+        }
+    }
+
+    fn checked<T>(
+        &mut self,
+        key: Key,
+        v: &str,
+        check: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match check(v) {
+            Ok(t) => Some(t),
+            Err(reason) => {
+                self.invalid(key, reason);
+                None
+            }
+        }
+    }
+
+    fn secret(&mut self, key: Key, check: impl Fn(&str) -> Result<(), String>) -> Option<Secret> {
+        // Secrets are taken byte for byte: no trimming.
+        match self.raw(key) {
+            Some(v) if !v.is_empty() => {
+                self.checked(key, &v, |s| check(s).map(|()| Secret::new(s)))
+            }
+            _ => None,
+        }
+    }
+
+    fn source_of(&self, key: Key) -> Option<&Source> {
+        self.answers.get(key).map(|a| &a.source)
+    }
+}
+
+fn not_empty(v: &str) -> Result<(), String> {
+    if v.is_empty() {
+        Err("it is empty".into())
+    } else {
+        Ok(())
+    }
+}
+
+impl Settings {
+    /// Parses and checks every answer; the answers must already include defaults.
+    pub fn from_answers(answers: &Answers) -> Result<Settings, InvalidAnswers> {
+        use Key::*;
+        let mut r = Reader {
+            answers,
+            errors: Vec::new(),
+        };
+
+        let user_db = r.required(UserDb, |v| match v.trim().to_ascii_lowercase().as_str() {
+            "bundled" => Ok(self::UserDb::Bundled),
+            "existing" => Ok(self::UserDb::Existing),
+            _ => Err("use `bundled` or `existing`".into()),
+        });
+        let user_db_name = r.required(UserDbName, validate::pg_identifier);
+        let db_user = r.required(DbUser, validate::pg_identifier);
+        let db_password = r.secret(DbPassword, validate::password);
+        if db_password.is_none() && !r.errors.iter().any(|e| e.key == DbPassword) {
+            r.missing(DbPassword);
+        }
+        let db_port = r.optional(DbPort, validate::port);
+        let http_port = r.required(HttpPort, validate::port);
+        let https_port = r.required(HttpsPort, validate::port);
+        let domain = r.optional(Domain, validate::domain);
+        let external_address = r.required(ExternalAddress, validate::address);
+        let admin_username = r.required(AdminUsername, validate::username);
+        let admin_email = r.optional(AdminEmail, validate::email).unwrap_or_default();
+        let admin_password = r.secret(AdminPassword, validate::password);
+        let config_dir = r.required(ConfigDir, validate::directory);
+        let data_dir = r.required(DataDir, validate::directory);
+        let internal_db_host = r.optional(InternalDbHost, validate::address);
+        let internal_db_port = r.required(InternalDbPort, validate::port);
+        let internal_db_name = r.required(InternalDbName, validate::pg_identifier);
+        let watchtower = r.optional(Watchtower, validate::boolean).unwrap_or(false);
+        let image_registry = r.optional(ImageRegistry, validate::registry).flatten();
+        let purge_data = r.optional(PurgeData, validate::boolean).unwrap_or(false);
+
+        let existing_db = if user_db == Some(self::UserDb::Existing) {
+            let host = r.required(ExistingDbHost, validate::address);
+            let port = r.required(ExistingDbPort, validate::port);
+            let user = r.required(ExistingDbUser, validate::pg_identifier);
+            let password = r.secret(ExistingDbPassword, not_empty);
+            if password.is_none() && !r.errors.iter().any(|e| e.key == ExistingDbPassword) {
+                r.missing(ExistingDbPassword);
+            }
+            match (host, port, user, password) {
+                (Some(host), Some(port), Some(user), Some(password)) => Some(ExistingDb {
+                    host,
+                    port,
+                    user,
+                    password,
+                }),
+                _ => None,
+            }
+        } else {
+            None
+        };
+
+        // Rules across answers.
+        if let (Some(h), Some(s)) = (http_port, https_port) {
+            let mut published = vec![(HttpPort, h)];
+            if domain.is_some() {
+                published.push((HttpsPort, s));
+            }
+            if let Some(d) = db_port {
+                if internal_db_host.is_none() {
+                    published.push((DbPort, d));
+                }
+            }
+            for (i, &(ka, pa)) in published.iter().enumerate() {
+                for &(kb, pb) in &published[i + 1..] {
+                    if pa == pb {
+                        r.invalid(kb, format!("port {pb} is already used by `{ka}`; each published port must differ"));
+                    }
+                }
+            }
+            let explicit = !matches!(
+                r.source_of(HttpsPort),
+                None | Some(Source::Default) | Some(Source::Existing(_))
+            );
+            if domain.is_none() && s != 443 && explicit {
+                r.invalid(
+                    HttpsPort,
+                    format!("HTTPS is served only with a domain (its certificate needs one), so port {s} would not be used. Set `domain`, or leave `https-port` out"),
+                );
+            }
+        }
+
+        if !r.errors.is_empty() {
+            return Err(InvalidAnswers(r.errors));
+        }
+        // Every `None` above recorded an error, so these cannot fail.
+        let (
+            Some(user_db),
+            Some(user_db_name),
+            Some(db_user),
+            Some(db_password),
+            Some(http_port),
+            Some(https_port),
+            Some(external_address),
+            Some(admin_username),
+            Some(config_dir),
+            Some(data_dir),
+            Some(internal_db_port),
+            Some(internal_db_name),
+        ) = (
+            user_db,
+            user_db_name,
+            db_user,
+            db_password,
+            http_port,
+            https_port,
+            external_address,
+            admin_username,
+            config_dir,
+            data_dir,
+            internal_db_port,
+            internal_db_name,
+        )
+        else {
+            unreachable!("a missing answer was not reported")
+        };
+        Ok(Settings {
+            user_db,
+            user_db_name,
+            db_user,
+            db_password,
+            db_port,
+            existing_db,
+            http_port,
+            https_port,
+            domain,
+            external_address,
+            admin_username,
+            admin_email,
+            admin_password,
+            config_dir,
+            data_dir,
+            internal_db_host,
+            internal_db_port,
+            internal_db_name,
+            watchtower,
+            image_registry,
+            purge_data,
+        })
+    }
+
+    /// The settings as answers again: what is stored, shown and compared. Secrets are included;
+    /// callers mask them with [`Key::is_secret`].
+    pub fn to_answers(&self, source: Source) -> Answers {
+        use Key::*;
+        let mut a = Answers::new();
+        let mut set = |k: Key, v: String| a.set(k, v, source.clone());
+        set(UserDb, self.user_db.as_str().into());
+        set(UserDbName, self.user_db_name.clone());
+        set(DbUser, self.db_user.clone());
+        set(DbPassword, self.db_password.expose().into());
+        set(
+            DbPort,
+            self.db_port.map(|p| p.to_string()).unwrap_or_default(),
+        );
+        if let Some(e) = &self.existing_db {
+            set(ExistingDbHost, e.host.clone());
+            set(ExistingDbPort, e.port.to_string());
+            set(ExistingDbUser, e.user.clone());
+            set(ExistingDbPassword, e.password.expose().into());
+        }
+        set(HttpPort, self.http_port.to_string());
+        set(HttpsPort, self.https_port.to_string());
+        set(Domain, self.domain.clone().unwrap_or_default());
+        set(ExternalAddress, self.external_address.clone());
+        set(AdminUsername, self.admin_username.clone());
+        set(AdminEmail, self.admin_email.clone());
+        if let Some(p) = &self.admin_password {
+            set(AdminPassword, p.expose().into());
+        }
+        set(ConfigDir, self.config_dir.display().to_string());
+        set(DataDir, self.data_dir.display().to_string());
+        set(
+            InternalDbHost,
+            self.internal_db_host.clone().unwrap_or_default(),
+        );
+        set(InternalDbPort, self.internal_db_port.to_string());
+        set(InternalDbName, self.internal_db_name.clone());
+        set(Watchtower, self.watchtower.to_string());
+        set(
+            ImageRegistry,
+            self.image_registry.clone().unwrap_or_default(),
+        );
+        set(PurgeData, self.purge_data.to_string());
+        a
+    }
+
+    /// The address users log in at.
+    pub fn login_url(&self) -> String {
+        match &self.domain {
+            Some(d) if self.https_port == 443 => format!("https://{d}/"),
+            Some(d) => format!("https://{d}:{}/", self.https_port),
+            None => {
+                let host = if self.external_address.contains(':') {
+                    format!("[{}]", self.external_address)
+                } else {
+                    self.external_address.clone()
+                };
+                if self.http_port == 80 {
+                    format!("http://{host}/")
+                } else {
+                    format!("http://{host}:{}/", self.http_port)
+                }
+            }
+        }
+    }
+
+    /// Host name under which containers reach Mathesar's own database.
+    pub fn internal_db_container_host(&self) -> String {
+        match &self.internal_db_host {
+            None => BUNDLED_DB_HOST.into(),
+            Some(h) if validate::is_loopback_host(h) => DOCKER_HOST_GATEWAY.into(),
+            Some(h) => h.clone(),
+        }
+    }
+
+    /// Port under which containers reach Mathesar's own database.
+    pub fn internal_db_container_port(&self) -> u16 {
+        if self.internal_db_host.is_some() {
+            self.internal_db_port
+        } else {
+            5432
+        }
+    }
+
+    pub fn bundled_db(&self) -> bool {
+        self.internal_db_host.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,166 @@
+use super::*;
+use crate::sources::defaults;
+
+fn base() -> Answers {
+    let mut a = defaults::answers(std::path::Path::new(DEFAULT_CONFIG_DIR));
+    a.set(Key::ExternalAddress, "192.0.2.10", Source::Detected);
+    a.set(Key::DbPassword, "a-long-db-password", Source::Generated);
+    a
+}
+
+fn with(mut a: Answers, key: Key, value: &str) -> Answers {
+    a.set(key, value, Source::Environment(key.env_var()));
+    a
+}
+
+fn problems(a: &Answers) -> Vec<(Key, Problem)> {
+    Settings::from_answers(a)
+        .unwrap_err()
+        .0
+        .into_iter()
+        .map(|e| (e.key, e.problem))
+        .collect()
+}
+
+#[test]
+fn defaults_plus_generated_password_make_valid_settings() {
+    let s = Settings::from_answers(&base()).unwrap();
+    assert_eq!(s.user_db, UserDb::Bundled);
+    assert_eq!(s.http_port, 80);
+    assert_eq!(s.db_port, Some(5432));
+    assert_eq!(s.internal_db_name, "mathesar_django");
+    assert_eq!(s.login_url(), "http://192.0.2.10/");
+    assert_eq!(s.internal_db_container_host(), "mathesar_db");
+}
+
+#[test]
+fn round_trip_through_answers_is_lossless() {
+    let a = with(
+        with(base(), Key::Domain, "Mathesar.Example.org"),
+        Key::HttpsPort,
+        "8443",
+    );
+    let s = Settings::from_answers(&a).unwrap();
+    let again = Settings::from_answers(&s.to_answers(Source::Existing("/x".into()))).unwrap();
+    assert_eq!(s, again);
+    assert_eq!(s.login_url(), "https://mathesar.example.org:8443/");
+}
+
+#[test]
+fn missing_password_is_reported_with_every_way_to_give_it() {
+    let mut a = base();
+    a.remove(Key::DbPassword);
+    let err = Settings::from_answers(&a).unwrap_err();
+    let msg = err.to_string();
+    assert!(err.only_missing());
+    assert!(msg.contains("db-password"), "{msg}");
+    assert!(msg.contains("MATHESAR_DB_PASSWORD"), "{msg}");
+    assert!(msg.contains("mathesar/db-password"), "{msg}");
+}
+
+#[test]
+fn existing_user_db_needs_host_user_and_password() {
+    let a = with(base(), Key::UserDb, "existing");
+    let p = problems(&a);
+    for k in [
+        Key::ExistingDbHost,
+        Key::ExistingDbUser,
+        Key::ExistingDbPassword,
+    ] {
+        assert!(p.contains(&(k, Problem::Missing)), "{k}: {p:?}");
+    }
+    let a = with(
+        with(
+            with(a, Key::ExistingDbHost, "localhost"),
+            Key::ExistingDbUser,
+            "alice",
+        ),
+        Key::ExistingDbPassword,
+        "pw",
+    );
+    let s = Settings::from_answers(&a).unwrap();
+    assert_eq!(s.existing_db.unwrap().host, "localhost");
+}
+
+#[test]
+fn published_ports_must_differ() {
+    let p = problems(&with(base(), Key::DbPort, "80"));
+    assert!(
+        matches!(&p[..], [(Key::DbPort, Problem::Invalid(r))] if r.contains("http-port")),
+        "{p:?}"
+    );
+    // The HTTPS port is published only with a domain.
+    let a = with(
+        with(base(), Key::Domain, "m.example.org"),
+        Key::HttpsPort,
+        "80",
+    );
+    assert_eq!(problems(&a)[0].0, Key::HttpsPort);
+    // With an external internal database the bundled one is not published.
+    let a = with(
+        with(base(), Key::DbPort, "80"),
+        Key::InternalDbHost,
+        "db.example.org",
+    );
+    assert!(Settings::from_answers(&a).is_ok());
+}
+
+#[test]
+fn https_port_without_domain_is_refused_when_asked_for() {
+    let p = problems(&with(base(), Key::HttpsPort, "8443"));
+    assert!(
+        matches!(&p[..], [(Key::HttpsPort, Problem::Invalid(r))] if r.contains("domain")),
+        "{p:?}"
+    );
+    let mut a = base();
+    a.set(
+        Key::HttpsPort,
+        "8443",
+        Source::Existing("/etc/mathesar/.env".into()),
+    );
+    assert!(Settings::from_answers(&a).is_ok());
+}
+
+#[test]
+fn every_bad_value_is_reported_at_once_with_its_source() {
+    let a = with(
+        with(
+            with(base(), Key::HttpPort, "99999"),
+            Key::DbUser,
+            "bad name",
+        ),
+        Key::AdminEmail,
+        "nope",
+    );
+    let err = Settings::from_answers(&a).unwrap_err();
+    let keys: Vec<_> = err.0.iter().map(|e| e.key).collect();
+    assert_eq!(keys, vec![Key::DbUser, Key::HttpPort, Key::AdminEmail]);
+    assert!(
+        err.to_string()
+            .contains("environment variable MATHESAR_HTTP_PORT")
+    );
+}
+
+#[test]
+fn line_breaks_and_nul_are_refused_everywhere() {
+    for v in ["a\nb", "a\rb", "a\0b"] {
+        let p = problems(&with(base(), Key::Domain, v));
+        assert_eq!(p[0].0, Key::Domain);
+        let p = problems(&with(base(), Key::DbPassword, &format!("long-enough{v}")));
+        assert_eq!(p[0].0, Key::DbPassword);
+    }
+}
+
+#[test]
+fn secrets_are_kept_byte_for_byte() {
+    let pw = "  p'a\"s$s #\\ w${x}ö end  ";
+    let s = Settings::from_answers(&with(base(), Key::DbPassword, pw)).unwrap();
+    assert_eq!(s.db_password.expose(), pw);
+}
+
+#[test]
+fn loopback_internal_db_is_reached_through_the_host_gateway() {
+    let s = Settings::from_answers(&with(base(), Key::InternalDbHost, "127.0.0.1")).unwrap();
+    assert_eq!(s.internal_db_container_host(), DOCKER_HOST_GATEWAY);
+    assert!(!s.bundled_db());
+}

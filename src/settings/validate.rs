@@ -1,0 +1,324 @@
+//! The rules one answer must meet on its own. Each returns the reason a value is refused, worded to
+//! follow "is refused: ".
+
+use std::net::IpAddr;
+use std::path::{Component, Path, PathBuf};
+
+/// Longest value accepted anywhere: far above any real password, far below anything that could
+/// hurt a debconf database or an environment block.
+pub const MAX_LEN: usize = 1024;
+
+/// Refuses what cannot travel safely through `.env`, debconf and the environment.
+pub fn plain_text(value: &str) -> Result<(), String> {
+    if value.contains('\0') {
+        return Err("it contains a NUL character".into());
+    }
+    if value.contains(['\n', '\r']) {
+        return Err("it contains a line break".into());
+    }
+    if value.len() > MAX_LEN {
+        return Err(format!("it is longer than {MAX_LEN} bytes"));
+    }
+    Ok(())
+}
+
+pub fn port(value: &str) -> Result<u16, String> {
+    match value.trim().parse::<u32>() {
+        Ok(p @ 1..=65535) => Ok(p as u16),
+        Ok(_) => Err("a port is a whole number from 1 to 65535".into()),
+        Err(_) => Err("a port is a whole number from 1 to 65535".into()),
+    }
+}
+
+/// An empty value means "not published".
+pub fn optional_port(value: &str) -> Result<Option<u16>, String> {
+    if value.trim().is_empty() {
+        Ok(None)
+    } else {
+        port(value).map(Some)
+    }
+}
+
+pub fn boolean(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" => Ok(true),
+        "false" | "no" | "0" | "off" | "" => Ok(false),
+        _ => Err("use true or false".into()),
+    }
+}
+
+/// A DNS host name (RFC 1123), returned in lower case.
+pub fn host_name(value: &str) -> Result<String, String> {
+    let v = value.trim().trim_end_matches('.').to_ascii_lowercase();
+    if v.is_empty() {
+        return Err("it is empty".into());
+    }
+    if v.len() > 253 {
+        return Err("a host name has at most 253 characters".into());
+    }
+    for label in v.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-');
+        if !ok {
+            return Err(format!(
+                "`{label}` is not a valid host name label (letters, digits and inner hyphens, 1 to 63 characters)"
+            ));
+        }
+    }
+    Ok(v)
+}
+
+/// A domain for automatic HTTPS: a host name, not an IP address.
+pub fn domain(value: &str) -> Result<String, String> {
+    if value.trim().parse::<IpAddr>().is_ok() {
+        return Err("it is an IP address; automatic HTTPS needs a domain name. Leave `domain` empty and set `external-address` to serve plain HTTP on an address".into());
+    }
+    host_name(value)
+}
+
+/// A host name or an IP address (IPv6 with or without brackets).
+pub fn address(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    let unbracketed = v.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = unbracketed.parse::<IpAddr>() {
+        return Ok(ip.to_string());
+    }
+    host_name(v)
+}
+
+/// Whether a database host names this machine itself, which a container cannot reach by that name.
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim().trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+/// A PostgreSQL identifier that needs no quoting (database and role names).
+pub fn pg_identifier(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    let first_ok = v
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(
+            "use letters, digits and underscores, starting with a letter or underscore".into(),
+        );
+    }
+    if v.len() > 63 {
+        return Err("PostgreSQL names have at most 63 characters".into());
+    }
+    if v.to_ascii_lowercase().starts_with("pg_") {
+        return Err("names starting with pg_ are reserved by PostgreSQL".into());
+    }
+    if v.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err("use lower case: PostgreSQL folds unquoted names to lower case".into());
+    }
+    Ok(v.to_string())
+}
+
+/// A Django user name: letters, digits and @ . + - _, at most 150 characters.
+pub fn username(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    if v.is_empty() || v.len() > 150 {
+        return Err("a user name has 1 to 150 characters".into());
+    }
+    if !v
+        .chars()
+        .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+    {
+        return Err("use letters, digits and @ . + - _ only".into());
+    }
+    Ok(v.to_string())
+}
+
+/// Empty, or one address of the form local@domain.
+pub fn email(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(String::new());
+    }
+    match v.split_once('@') {
+        Some((local, dom))
+            if !local.is_empty()
+                && !dom.contains('@')
+                && host_name(dom).is_ok()
+                && !v.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            Ok(v.to_string())
+        }
+        _ => Err("it is not an e-mail address of the form name@example.org".into()),
+    }
+}
+
+/// Minimum length of a password the administrator chooses (the seed's rule).
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+pub fn password(value: &str) -> Result<(), String> {
+    plain_text(value)?;
+    if value.chars().count() < MIN_PASSWORD_LEN {
+        return Err(format!(
+            "a password has at least {MIN_PASSWORD_LEN} characters"
+        ));
+    }
+    Ok(())
+}
+
+/// An absolute directory that can be written into a compose volume line unchanged.
+pub fn directory(value: &str) -> Result<PathBuf, String> {
+    let v = value.trim();
+    let p = Path::new(v);
+    if !p.is_absolute() {
+        return Err("use an absolute path".into());
+    }
+    if p.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err("`..` is not allowed in the path".into());
+    }
+    if p.parent().is_none() {
+        return Err("the root directory cannot be used".into());
+    }
+    if v.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == ':' || c == '$' || c == ',')
+    {
+        return Err(
+            "spaces, `:`, `,` and `$` cannot be used in the path (Docker volume syntax)".into(),
+        );
+    }
+    Ok(PathBuf::from(v.trim_end_matches('/')))
+}
+
+/// `registry.example.org:5000/mirror`, returned without a trailing slash.
+pub fn registry(value: &str) -> Result<Option<String>, String> {
+    let v = value.trim().trim_end_matches('/');
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let ok = v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-:/".contains(c));
+    if !ok || v.starts_with('/') || v.contains("//") {
+        return Err("use a registry prefix such as registry.example.org:5000/mirror".into());
+    }
+    Ok(Some(v.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports() {
+        assert_eq!(port("80"), Ok(80));
+        assert_eq!(port(" 65535 "), Ok(65535));
+        for bad in ["0", "65536", "-1", "http", "", "8o"] {
+            assert!(port(bad).is_err(), "{bad}");
+        }
+        assert_eq!(optional_port(""), Ok(None));
+        assert_eq!(optional_port("5432"), Ok(Some(5432)));
+    }
+
+    #[test]
+    fn host_names_and_domains() {
+        assert_eq!(
+            host_name("Mathesar.Example.ORG."),
+            Ok("mathesar.example.org".into())
+        );
+        assert!(host_name("mathesar.localhost").is_ok());
+        for bad in [
+            "-a.org",
+            "a-.org",
+            "a..org",
+            "a_b.org",
+            "ex ample.org",
+            "",
+            &"a".repeat(64),
+        ] {
+            assert!(host_name(bad).is_err(), "{bad}");
+        }
+        assert!(domain("192.0.2.10").is_err());
+        assert_eq!(address("[::1]"), Ok("::1".into()));
+        assert_eq!(address("192.0.2.10"), Ok("192.0.2.10".into()));
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for h in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in ["db.example.org", "10.0.0.5", "host.docker.internal"] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(pg_identifier("mathesar_django").is_ok());
+        assert!(pg_identifier("_x1").is_ok());
+        for bad in [
+            "1abc",
+            "a-b",
+            "a b",
+            "",
+            "Mathesar",
+            "pg_foo",
+            &"a".repeat(64),
+            "a;drop",
+        ] {
+            assert!(pg_identifier(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn users_emails_passwords() {
+        assert!(username("admin").is_ok());
+        assert!(username("a b").is_err());
+        assert_eq!(email(""), Ok(String::new()));
+        assert!(email("admin@example.org").is_ok());
+        for bad in ["admin", "a@b@c.org", "a@-x.org", "a b@c.org"] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+        assert!(password("short").is_err());
+        assert!(password("long enough").is_ok());
+        assert!(password("with\nnewline").is_err());
+        assert!(password("with\0nul..").is_err());
+        assert!(plain_text(&"x".repeat(MAX_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn directories_and_registries() {
+        assert_eq!(
+            directory("/var/lib/mathesar/"),
+            Ok(PathBuf::from("/var/lib/mathesar"))
+        );
+        for bad in ["relative", "/", "/a/../b", "/a b", "/a:b", "/a$b"] {
+            assert!(directory(bad).is_err(), "{bad}");
+        }
+        assert_eq!(registry(""), Ok(None));
+        assert_eq!(
+            registry("reg.example.org:5000/m/"),
+            Ok(Some("reg.example.org:5000/m".into()))
+        );
+        assert!(registry("bad registry").is_err());
+    }
+
+    #[test]
+    fn booleans() {
+        assert_eq!(boolean("true"), Ok(true));
+        assert_eq!(boolean("No"), Ok(false));
+        assert!(boolean("maybe").is_err());
+    }
+}

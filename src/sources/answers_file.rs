@@ -1,0 +1,257 @@
+//! An answers file for unattended rollouts: a YAML mapping of answer names to single values.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use thiserror::Error;
+
+use crate::settings::{Answers, Key, Source};
+
+#[derive(Debug, Error)]
+pub enum AnswersFileError {
+    #[error("cannot read the answers file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the answers file {path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+pub fn read(path: &Path) -> Result<Answers, AnswersFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| AnswersFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+pub fn parse(text: &str, path: &Path) -> Result<Answers, AnswersFileError> {
+    let invalid = |message: String| AnswersFileError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    if text.trim().is_empty()
+        || text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Ok(Answers::new());
+    }
+    let current = RefCell::new(None);
+    let pairs = serde_yaml_ng::Deserializer::from_str(text)
+        .next()
+        .map(|doc| PairsSeed(&current).deserialize(doc))
+        .unwrap_or(Ok(Vec::new()))
+        .map_err(|e| {
+            // serde_yaml_ng places only its own errors; ours get the line of the answer being read.
+            let msg = e.to_string();
+            match current
+                .borrow()
+                .as_deref()
+                .and_then(|name| line_of(text, name))
+            {
+                Some(line) if !msg.contains(" line ") => invalid(format!("line {line}: {msg}")),
+                _ => invalid(msg),
+            }
+        })?;
+    let mut answers = Answers::new();
+    for (key, value) in pairs {
+        let line = line_of(text, key.name());
+        answers.set(
+            key,
+            value,
+            Source::AnswersFile {
+                path: path.to_path_buf(),
+                line,
+            },
+        );
+    }
+    Ok(answers)
+}
+
+/// The line on which `name:` stands at the top level, for messages.
+fn line_of(text: &str, name: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+                || l.strip_prefix(&format!("\"{name}\""))
+                    .is_some_and(|r| r.trim_start().starts_with(':'))
+                || l.strip_prefix(&format!("'{name}'"))
+                    .is_some_and(|r| r.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+}
+
+/// Reads the mapping, remembering the name being read so that an error can name its line.
+struct PairsSeed<'a>(&'a RefCell<Option<String>>);
+
+impl<'de> DeserializeSeed<'de> for PairsSeed<'_> {
+    type Value = Vec<(Key, String)>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PairsSeed<'_> {
+    type Value = Vec<(Key, String)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a mapping of answer names to values, such as `http-port: 8080`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out: Vec<(Key, String)> = Vec::new();
+        while let Some(name) = map.next_key::<String>()? {
+            *self.0.borrow_mut() = Some(name.clone());
+            let Some(key) = Key::from_name(&name) else {
+                let known: Vec<_> = Key::ALL.iter().map(|k| k.name()).collect();
+                return Err(de::Error::custom(format!(
+                    "unknown answer `{name}` (known answers: {})",
+                    known.join(", ")
+                )));
+            };
+            if out.iter().any(|(k, _)| *k == key) {
+                return Err(de::Error::custom(format!(
+                    "the answer `{name}` is given twice"
+                )));
+            }
+            let value = map.next_value_seed(ScalarSeed(key))?;
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+}
+
+/// One scalar value, turned into the text the other sources would give.
+struct ScalarSeed(Key);
+
+impl<'de> DeserializeSeed<'de> for ScalarSeed {
+    type Value = String;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl ScalarSeed {
+    /// YAML turns `00123456` into 123456 and `1e3` into 1000: a secret must be quoted to stay exact.
+    fn non_string<E: de::Error>(&self, text: String) -> Result<String, E> {
+        if self.0.is_secret() {
+            Err(E::custom(format!(
+                "the answer `{}` must be written in quotes, so that it is taken byte for byte",
+                self.0
+            )))
+        } else {
+            Ok(text)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for ScalarSeed {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a single value for the answer `{}`", self.0)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+        Ok(v)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+        self.non_string(v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        self.non_string(v.to_string())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+        self.non_string(v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+        self.non_string(v.to_string())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+        Ok(String::new())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<String, E> {
+        Ok(String::new())
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Err(de::Error::custom(format!(
+            "the answer `{}` takes a single value, not a list",
+            self.0
+        )))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<String, A::Error> {
+        Err(de::Error::custom(format!(
+            "the answer `{}` takes a single value, not a mapping",
+            self.0
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Result<Answers, AnswersFileError> {
+        parse(text, Path::new("/tmp/answers.yml"))
+    }
+
+    #[test]
+    fn reads_every_scalar_kind() {
+        let a = p("# fleet defaults\nhttp-port: 8080\nwatchtower: true\ndomain:\ndb-password: '00123456'\nadmin-email: a@example.org\n").unwrap();
+        assert_eq!(a.value(Key::HttpPort), Some("8080"));
+        assert_eq!(a.value(Key::Watchtower), Some("true"));
+        assert_eq!(a.value(Key::Domain), Some(""));
+        assert_eq!(a.value(Key::DbPassword), Some("00123456"));
+        assert_eq!(
+            a.get(Key::AdminEmail).unwrap().source,
+            Source::AnswersFile {
+                path: "/tmp/answers.yml".into(),
+                line: Some(6)
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_line() {
+        let e = p("http-port: 80\nhttp-prot: 81\n").unwrap_err().to_string();
+        assert!(e.contains("unknown answer `http-prot`"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_are_named_with_their_line() {
+        let e = p("http-port: 80\ndomain: [a, b]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`domain` takes a single value"), "{e}");
+        assert!(e.contains("line 2"), "{e}");
+        let e = p("db-password: 12345678\n").unwrap_err().to_string();
+        assert!(e.contains("must be written in quotes"), "{e}");
+        let e = p("- a\n- b\n").unwrap_err().to_string();
+        assert!(e.contains("mapping of answer names"), "{e}");
+    }
+
+    #[test]
+    fn duplicates_and_empty_files() {
+        assert!(p("domain: a.org\ndomain: b.org\n").is_err());
+        assert!(p("").unwrap().is_empty());
+        assert!(p("# only comments\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn hostile_strings_survive() {
+        let a = p("db-password: \"p'a\\\"s$s #\\\\ w${x}\u{f6} end\"\n").unwrap();
+        assert_eq!(
+            a.value(Key::DbPassword),
+            Some("p'a\"s$s #\\ w${x}\u{f6} end")
+        );
+    }
+}

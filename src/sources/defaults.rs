@@ -1,0 +1,33 @@
+//! Built-in defaults (the design's table).
+
+use std::path::Path;
+
+use crate::settings::{Answers, DEFAULT_DATA_DIR, Key, Source};
+
+pub fn answers(config_dir: &Path) -> Answers {
+    use Key::*;
+    let mut a = Answers::new();
+    for (key, value) in [
+        (UserDb, "bundled"),
+        (UserDbName, "mathesar"),
+        (DbUser, "mathesar"),
+        (DbPort, "5432"),
+        (ExistingDbPort, "5432"),
+        (HttpPort, "80"),
+        (HttpsPort, "443"),
+        (Domain, ""),
+        (AdminUsername, "admin"),
+        (AdminEmail, ""),
+        (DataDir, DEFAULT_DATA_DIR),
+        (InternalDbHost, ""),
+        (InternalDbPort, "5432"),
+        (InternalDbName, "mathesar_django"),
+        (Watchtower, "false"),
+        (ImageRegistry, ""),
+        (PurgeData, "false"),
+    ] {
+        a.set(key, value, Source::Default);
+    }
+    a.set(ConfigDir, config_dir.display().to_string(), Source::Default);
+    a
+}

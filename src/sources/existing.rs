@@ -1,0 +1,67 @@
+//! The existing configuration, read back from `.env` (with dotenvy) and the admin password file,
+//! so that a re-run changes nothing it was not asked to change and never regenerates a secret.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::rendering::env_file::{SECRET_KEY, WATCHTOWER_TOKEN, is_stored};
+use crate::secrets::Secret;
+use crate::settings::{Answers, Key, Source};
+use crate::storage::Layout;
+
+#[derive(Debug, Error)]
+pub enum ExistingError {
+    #[error(
+        "the existing configuration {path} cannot be read: {message}. Fix or move it away, then run `mathesarctl configure` again"
+    )]
+    Unreadable { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Default)]
+pub struct Existing {
+    pub answers: Answers,
+    pub secret_key: Option<Secret>,
+    pub watchtower_token: Option<Secret>,
+    /// The `.env` text as it is now, to tell what a run changes.
+    pub env_text: Option<String>,
+}
+
+/// Reads what is in `layout.config_dir`; a directory without `.env` gives an empty result.
+pub fn read(layout: &Layout) -> Result<Existing, ExistingError> {
+    let path = layout.env_file();
+    let mut out = Existing::default();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => {
+            return Err(ExistingError::Unreadable {
+                path,
+                message: e.to_string(),
+            });
+        }
+    };
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        let (name, value) = item.map_err(|e| ExistingError::Unreadable {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if let Some(key) = Key::from_env_var(&name).filter(|k| is_stored(*k)) {
+            out.answers.set(key, value, Source::Existing(path.clone()));
+        } else if name == SECRET_KEY && !value.is_empty() {
+            out.secret_key = Some(Secret::new(value));
+        } else if name == WATCHTOWER_TOKEN && !value.is_empty() {
+            out.watchtower_token = Some(Secret::new(value));
+        }
+    }
+    let pw_file = layout.admin_password_file();
+    if let Ok(pw) = std::fs::read_to_string(&pw_file) {
+        let pw = pw.strip_suffix('\n').unwrap_or(&pw);
+        if !pw.is_empty() {
+            out.answers
+                .set(Key::AdminPassword, pw, Source::Existing(pw_file));
+        }
+    }
+    out.env_text = Some(text);
+    Ok(out)
+}

@@ -1,0 +1,1 @@
+//! The Docker Compose lifecycle of the Mathesar stack.

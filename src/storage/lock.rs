@@ -1,0 +1,89 @@
+//! One run at a time: an exclusive `flock` on a lock file in the configuration directory.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum LockError {
+    #[error("cannot open the lock file {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "another mathesarctl run still holds {path} after {waited:?}; wait for it to finish (see `ps -C mathesarctl`) and try again"
+    )]
+    Busy { path: PathBuf, waited: Duration },
+    #[error("cannot lock {path}: {source}")]
+    Lock { path: PathBuf, source: Errno },
+}
+
+/// Held for as long as it lives; the kernel releases it if the process dies.
+pub struct Lock(#[allow(dead_code)] Flock<File>);
+
+/// Takes the lock, waiting up to `timeout`; `on_wait` is called once if another run holds it.
+pub fn acquire(path: &Path, timeout: Duration, on_wait: impl FnOnce()) -> Result<Lock, LockError> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| LockError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let start = Instant::now();
+    let mut on_wait = Some(on_wait);
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(Lock(lock)),
+            Err((f, Errno::EWOULDBLOCK)) => {
+                if let Some(cb) = on_wait.take() {
+                    cb();
+                }
+                if start.elapsed() >= timeout {
+                    return Err(LockError::Busy {
+                        path: path.to_path_buf(),
+                        waited: timeout,
+                    });
+                }
+                file = f;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err((_, source)) => {
+                return Err(LockError::Lock {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_waits_then_times_out() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(".lock");
+        let first = acquire(&p, Duration::ZERO, || {}).unwrap();
+        let mut waited = false;
+        let err = acquire(&p, Duration::from_millis(250), || waited = true)
+            .err()
+            .unwrap();
+        assert!(waited);
+        assert!(matches!(err, LockError::Busy { .. }));
+        drop(first);
+        acquire(&p, Duration::ZERO, || {}).unwrap();
+    }
+}

@@ -1,0 +1,9 @@
+//! Files on disk: where they are, with which modes, and how they are written without ever leaving
+//! a half-written file.
+
+pub mod atomic;
+pub mod layout;
+pub mod lock;
+pub mod modes;
+
+pub use layout::Layout;

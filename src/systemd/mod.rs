@@ -1,0 +1,1 @@
+//! systemd: the unit's state over D-Bus and readiness notification.

@@ -343,7 +343,11 @@ fn write_defaults_file(s: &Settings) -> Result<(), anyhow::Error> {
         "# Written by `mathesarctl configure`: where the Mathesar configuration lives.\nMATHESAR_CONFIG_DIR={}\n",
         env_file::quote(&s.config_dir.display().to_string())
     );
-    atomic::write(&super::defaults_file(), text.as_bytes(), modes::PUBLIC_FILE)?;
+    let file = super::defaults_file();
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    atomic::write(&file, text.as_bytes(), modes::PUBLIC_FILE)?;
     Ok(())
 }
 

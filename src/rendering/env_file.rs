@@ -48,8 +48,8 @@ pub fn render(s: &Settings, state: &State) -> String {
         }
     }
 
+    // MATHESAR_DATA_DIR, an answer above, is also what the compose file's bind mounts use.
     out.push_str("\n# Mathesar container contract (derived from the answers)\n");
-    let data_dir = s.data_dir.display().to_string();
     let http = s.http_port.to_string();
     let https = s.https_port.to_string();
     let pg_port = s.internal_db_container_port().to_string();
@@ -67,7 +67,6 @@ pub fn render(s: &Settings, state: &State) -> String {
             "COMPOSE_PROFILES",
             if s.watchtower { "watchtower" } else { "" },
         ),
-        ("MATHESAR_DATA_DIR", data_dir.as_str()),
         ("POSTGRES_DB", s.internal_db_name.as_str()),
         ("POSTGRES_USER", s.db_user.as_str()),
         ("POSTGRES_PASSWORD", s.db_password.expose()),

@@ -11,7 +11,7 @@ use crate::settings::{Answers, Key, Source};
 
 #[derive(Debug, Error)]
 pub enum AnswersFileError {
-    #[error("cannot read the answers file {path}: {source}")]
+    #[error("cannot read the answers file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,

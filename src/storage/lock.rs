@@ -11,7 +11,7 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum LockError {
-    #[error("cannot open the lock file {path}: {source}")]
+    #[error("cannot open the lock file {path}")]
     Open {
         path: PathBuf,
         source: std::io::Error,
@@ -20,7 +20,7 @@ pub enum LockError {
         "another mathesarctl run still holds {path} after {waited:?}; wait for it to finish (see `ps -C mathesarctl`) and try again"
     )]
     Busy { path: PathBuf, waited: Duration },
-    #[error("cannot lock {path}: {source}")]
+    #[error("cannot lock {path}")]
     Lock { path: PathBuf, source: Errno },
 }
 

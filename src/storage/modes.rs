@@ -17,12 +17,12 @@ pub const SHARED_DIR: u32 = 0o755;
 
 #[derive(Debug, Error)]
 pub enum ModeError {
-    #[error("cannot create {path}: {source}")]
+    #[error("cannot create {path}")]
     Create {
         path: String,
         source: std::io::Error,
     },
-    #[error("cannot set the mode of {path}: {source}")]
+    #[error("cannot set the mode of {path}")]
     Chmod {
         path: String,
         source: std::io::Error,

@@ -10,11 +10,17 @@ pub struct Scratch {
     pub dir: tempfile::TempDir,
 }
 
-impl Scratch {
-    pub fn new() -> Self {
+impl Default for Scratch {
+    fn default() -> Self {
         Scratch {
             dir: tempfile::tempdir().unwrap(),
         }
+    }
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Self::default()
     }
     pub fn config(&self) -> PathBuf {
         self.dir.path().join("etc/mathesar")

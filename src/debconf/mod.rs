@@ -1,1 +1,117 @@
-//! The debconf protocol, spoken by the binary itself from the maintainer scripts.
+//! The debconf protocol, spoken by the binary itself from the maintainer scripts (the `debconf`
+//! crate implements the other side, the frontend).
+//!
+//! - [`Client`]: commands and replies ([`protocol`] has the wire format and its escaping).
+//! - [`answers`]: the `mathesar/NAME` questions as [`Answers`] with [`Source::Debconf`].
+//! - [`clear_passwords`]: empties every secret question once the configuration holds it.
+//! - [`config`]: the questions the package's `config` script asks.
+//!
+//! # Which debconf values count
+//! A question's value is taken only when its `seen` flag is true: the user answered it, it was
+//! preseeded (`debconf-set-selections` marks it seen), or it was shown in an earlier run. A value
+//! nobody saw is the template's default, or the existing configuration the config script loaded
+//! into it; either way the existing configuration already says the same or better, so unseen
+//! questions never override it. A secret question whose value is empty means "keep the current
+//! secret" (they are emptied after every successful configure) and is skipped too.
+
+pub mod client;
+pub mod config;
+pub mod protocol;
+#[cfg(test)]
+mod tests;
+
+use thiserror::Error;
+
+pub use client::{Client, FRONTEND, Go, Priority};
+
+use crate::settings::{Answers, Key, Source};
+
+#[derive(Debug, Error)]
+pub enum DebconfError {
+    #[error(
+        "not running under a debconf frontend (DEBIAN_HAS_FRONTEND is unset): run it from the package scripts or `dpkg-reconfigure mathesar`"
+    )]
+    NoFrontend,
+    #[error("debconf: cannot {what}: {source}")]
+    Io {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("debconf: the frontend closed the connection")]
+    Closed,
+    #[error("debconf: unreadable reply {line:?}")]
+    Protocol { line: String },
+    #[error("debconf: `{command}` failed with code {code}: {message}")]
+    Command {
+        command: String,
+        code: u16,
+        message: String,
+    },
+    #[error(
+        "debconf: a value for {command} cannot be sent unchanged (the frontend lacks the escape capability)"
+    )]
+    Unencodable { command: String },
+}
+
+/// Reads every `mathesar/NAME` question that was seen (see the module docs for the rule).
+/// Questions the frontend does not know (code 10: templates of an older package) are skipped.
+pub fn answers(client: &mut Client) -> Result<Answers, DebconfError> {
+    let mut out = Answers::new();
+    for &key in Key::ALL {
+        let q = key.debconf_question();
+        let seen = match client.fget(&q, "seen") {
+            Ok(seen) => seen,
+            Err(DebconfError::Command { code: 10, .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        if !seen {
+            continue;
+        }
+        let value = client.get(&q)?;
+        if key.is_secret() && value.is_empty() {
+            continue;
+        }
+        out.set(key, value, Source::Debconf);
+    }
+    Ok(out)
+}
+
+/// Empties every secret question, so that no password stays in the debconf database once the
+/// configuration holds it. The `seen` flag stays: the question is not asked again on upgrades.
+pub fn clear_passwords(client: &mut Client) -> Result<(), DebconfError> {
+    for &key in Key::ALL.iter().filter(|k| k.is_secret()) {
+        match client.set(&key.debconf_question(), "") {
+            Ok(()) | Err(DebconfError::Command { code: 10, .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Runs this program again under the debconf frontend when it is not already (an administrator
+/// typing `mathesarctl configure --debconf`). Returns only when that is not needed or possible.
+pub fn reexec_under_frontend() -> Result<(), DebconfError> {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("DEBIAN_HAS_FRONTEND").is_some() || !std::path::Path::new(FRONTEND).exists()
+    {
+        return Ok(());
+    }
+    let exe = std::env::current_exe().map_err(|source| DebconfError::Io {
+        what: "find this program",
+        source,
+    })?;
+    // The frontend reads commands from the program's stdout: a shell moves stdout to fd 3, as
+    // the confmodule does, so that ordinary output still reaches the terminal.
+    let source = std::process::Command::new(FRONTEND)
+        .arg("/bin/sh")
+        .arg("-c")
+        .arg("exec 3>&1 1>&2; DEBCONF_REDIR=1; export DEBCONF_REDIR; exec \"$0\" \"$@\"")
+        .arg(exe)
+        .args(std::env::args_os().skip(1))
+        .env("DEBCONF_PACKAGE", "mathesar")
+        .exec();
+    Err(DebconfError::Io {
+        what: "run the debconf frontend",
+        source,
+    })
+}

@@ -1,0 +1,1 @@
+//! The questions of the package's `config` script.

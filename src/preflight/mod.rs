@@ -1,11 +1,23 @@
 //! Checks of the host before anything is written or started: OS, root, systemd, Docker Engine and
 //! Compose versions, ports, disk, and the databases named in the answers.
+//!
+//! Each check separates its I/O from a pure decision (found facts -> [`Check`]), so that the
+//! wording and the Pass/Warn/Fail rules are unit-tested without a Docker Engine or a database.
+
+mod compose;
+mod database;
+mod disk;
+mod docker;
+mod os;
+mod ports;
+mod version;
 
 use std::fmt;
 
+use crate::secrets::MASK;
 use crate::settings::Settings;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
     Pass,
     Warn,
@@ -19,6 +31,32 @@ pub struct Check {
     pub status: Status,
     pub detail: String,
     pub remedy: Option<String>,
+}
+
+impl Check {
+    pub fn pass(name: &'static str, detail: impl Into<String>) -> Check {
+        Check {
+            name,
+            status: Status::Pass,
+            detail: detail.into(),
+            remedy: None,
+        }
+    }
+
+    /// A non-pass result always carries a remedy.
+    pub fn not_ok(
+        name: &'static str,
+        status: Status,
+        detail: impl Into<String>,
+        remedy: impl Into<String>,
+    ) -> Check {
+        Check {
+            name,
+            status,
+            detail: detail.into(),
+            remedy: Some(remedy.into()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -61,8 +99,106 @@ pub struct Options {
     pub will_start: bool,
 }
 
-/// Runs every check for `settings`.
+impl Options {
+    /// The status of a requirement that only matters when the stack starts now.
+    fn needed(&self) -> Status {
+        if self.will_start {
+            Status::Fail
+        } else {
+            Status::Warn
+        }
+    }
+}
+
+/// Runs every check for `settings`. Bounded in time: the Docker Engine and Compose probes run
+/// together under a few seconds' limit, then the ports, disk and database checks (5 s at most).
 pub async fn run(settings: &Settings, opts: &Options) -> Report {
-    let _ = (settings, opts);
-    Report::default()
+    let release = os::OsRelease::read();
+    let family = release
+        .as_ref()
+        .map_or(os::Family::Other, os::OsRelease::family);
+    let mut checks = vec![
+        os::check_os(release.as_ref()),
+        os::check_root(nix::unistd::geteuid().is_root(), opts),
+        os::check_systemd(os::systemd_is_init(), opts),
+    ];
+
+    let (engine, compose) = tokio::join!(docker::probe(opts, family), compose::check(opts, family));
+    checks.push(engine.check);
+    checks.push(compose);
+
+    let info = engine.info.as_ref();
+    checks.push(ports::check(settings, opts, info));
+    checks.push(disk::check(settings));
+    checks.extend(database::check(settings, opts, info.and_then(|i| i.bridge.as_ref())).await);
+
+    redact(&mut checks, settings);
+    Report { checks }
+}
+
+/// Shortest secret that is masked in check texts: shorter strings would also mask ordinary words,
+/// and every stored password is longer anyway.
+const MIN_REDACTED_LEN: usize = 4;
+
+/// A last guard: whatever a server or a tool said, no password reaches the report.
+fn redact(checks: &mut [Check], settings: &Settings) {
+    let mut secrets: Vec<&str> = vec![settings.db_password.expose()];
+    if let Some(e) = &settings.existing_db {
+        secrets.push(e.password.expose());
+    }
+    if let Some(p) = &settings.admin_password {
+        secrets.push(p.expose());
+    }
+    secrets.retain(|s| s.len() >= MIN_REDACTED_LEN);
+    for c in checks {
+        for s in &secrets {
+            if c.detail.contains(s) {
+                c.detail = c.detail.replace(s, MASK);
+            }
+            if let Some(r) = c.remedy.as_mut().filter(|r| r.contains(s)) {
+                *r = r.replace(s, MASK);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::settings::{Answers, DEFAULT_CONFIG_DIR, Key, Source};
+    use crate::sources::defaults;
+
+    /// Settings as configure builds them, with `extra` answers on top.
+    pub(crate) fn settings(extra: &[(Key, &str)]) -> Settings {
+        let mut a: Answers = defaults::answers(std::path::Path::new(DEFAULT_CONFIG_DIR));
+        a.set(Key::ExternalAddress, "192.0.2.10", Source::Detected);
+        a.set(Key::DbPassword, "db-Secret-Pw-0001", Source::Generated);
+        for (k, v) in extra {
+            a.set(*k, *v, Source::Environment(k.env_var()));
+        }
+        Settings::from_answers(&a).unwrap()
+    }
+
+    #[test]
+    fn redaction_masks_every_password_in_detail_and_remedy() {
+        let s = settings(&[(Key::AdminPassword, "admin-Secret-Pw-0002")]);
+        let mut checks = vec![Check::not_ok(
+            "x",
+            Status::Fail,
+            "server said db-Secret-Pw-0001",
+            "try admin-Secret-Pw-0002",
+        )];
+        redact(&mut checks, &s);
+        assert_eq!(checks[0].detail, format!("server said {MASK}"));
+        assert_eq!(checks[0].remedy.as_deref(), Some(&*format!("try {MASK}")));
+    }
+
+    #[test]
+    fn statuses_order_by_severity() {
+        assert!(Status::Pass < Status::Warn && Status::Warn < Status::Fail);
+        let o = Options { will_start: true };
+        assert_eq!(o.needed(), Status::Fail);
+        let o = Options { will_start: false };
+        assert_eq!(o.needed(), Status::Warn);
+    }
 }

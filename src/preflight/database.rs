@@ -1,0 +1,744 @@
+//! The PostgreSQL servers named in the answers: a real connection, as the containers will make it.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Config, NoTls};
+
+use super::docker::{Bridge, PROJECT_NETWORK};
+use super::{Check, Options, Status};
+use crate::secrets::Secret;
+use crate::settings::validate::is_loopback_host;
+use crate::settings::{DOCKER_HOST_GATEWAY, Key, Settings};
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// The oldest PostgreSQL Mathesar supports.
+pub const MIN_SERVER_MAJOR: u32 = 13;
+/// Docker's default address pools for bridge networks (172.17.0.0/16 to 172.31.0.0/16): where a
+/// compose network not created yet will get its subnet.
+const DOCKER_DEFAULT_POOL: &str = "172.16.0.0/12";
+
+/// One database to reach, and the answers that choose it (named in remedies).
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub name: &'static str,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Secret,
+    pub dbname: String,
+    pub keys: Keys,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Keys {
+    pub host: Key,
+    pub port: Key,
+    pub user: Key,
+    pub password: Key,
+    pub dbname: Key,
+}
+
+pub fn targets(s: &Settings) -> Vec<Target> {
+    let mut out = Vec::new();
+    if let Some(e) = &s.existing_db {
+        out.push(Target {
+            name: "existing-db",
+            host: e.host.clone(),
+            port: e.port,
+            user: e.user.clone(),
+            password: e.password.clone(),
+            dbname: s.user_db_name.clone(),
+            keys: Keys {
+                host: Key::ExistingDbHost,
+                port: Key::ExistingDbPort,
+                user: Key::ExistingDbUser,
+                password: Key::ExistingDbPassword,
+                dbname: Key::UserDbName,
+            },
+        });
+    }
+    if let Some(host) = &s.internal_db_host {
+        out.push(Target {
+            name: "internal-db",
+            host: host.clone(),
+            port: s.internal_db_port,
+            user: s.db_user.clone(),
+            password: s.db_password.clone(),
+            dbname: s.internal_db_name.clone(),
+            keys: Keys {
+                host: Key::InternalDbHost,
+                port: Key::InternalDbPort,
+                user: Key::DbUser,
+                password: Key::DbPassword,
+                dbname: Key::InternalDbName,
+            },
+        });
+    }
+    out
+}
+
+/// Why a connection did not give a server version. Never carries the password.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum ConnectError {
+    #[error("connection refused: nothing listens there")]
+    Refused,
+    #[error("no answer within {} s", TIMEOUT.as_secs())]
+    Timeout,
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    Auth(String),
+    #[error("the server's pg_hba.conf refuses this client ({0})")]
+    Hba(String),
+    #[error("the database does not exist ({0})")]
+    NoDatabase(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What the server said about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Server {
+    /// `server_version`, e.g. "16.4 (Debian 16.4-1.pgdg120+1)".
+    pub version: String,
+    /// `server_version_num`, e.g. 160004.
+    pub version_num: u32,
+}
+
+/// One attempt at one address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    pub host: String,
+    pub result: Result<Server, ConnectError>,
+}
+
+/// How the containers will reach the server, and what was tried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// A host the containers use as given.
+    Direct(Attempt),
+    /// A loopback host: containers use `host.docker.internal`, the default bridge's gateway.
+    Gateway {
+        gateway: IpAddr,
+        subnet: Option<String>,
+        via: Attempt,
+        local: Attempt,
+    },
+    /// A loopback host, with the gateway unknown (no Docker Engine to ask).
+    LocalOnly(Attempt),
+}
+
+pub async fn check(s: &Settings, opts: &Options, bridge: Option<&Bridge>) -> Vec<Check> {
+    let checks = targets(s).into_iter().map(|t| async move {
+        let route = route(&t, bridge).await;
+        verdict(&t, &route, opts)
+    });
+    futures_util::future::join_all(checks).await
+}
+
+async fn route(t: &Target, bridge: Option<&Bridge>) -> Route {
+    if !is_loopback_host(&t.host) {
+        return Route::Direct(attempt(t, &t.host).await);
+    }
+    match bridge {
+        None => Route::LocalOnly(attempt(t, &t.host).await),
+        Some(b) => {
+            let gw = b.gateway.to_string();
+            let (via, local) = tokio::join!(attempt(t, &gw), attempt(t, &t.host));
+            Route::Gateway {
+                gateway: b.gateway,
+                subnet: b.project_subnet.clone(),
+                via,
+                local,
+            }
+        }
+    }
+}
+
+async fn attempt(t: &Target, host: &str) -> Attempt {
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let result = match tokio::time::timeout(TIMEOUT, connect(t, &host)).await {
+        Ok(r) => r,
+        Err(_) => Err(ConnectError::Timeout),
+    };
+    Attempt { host, result }
+}
+
+/// Connects as the containers will, reads the server version, and disconnects. Without TLS for
+/// now: the containers default to sslmode=prefer, so an upgrade to TLS when the server offers it
+/// is a later improvement; servers that require TLS are refused here with a pg_hba message.
+/// The password goes to the server only, never to a command line or a log.
+async fn connect(t: &Target, host: &str) -> Result<Server, ConnectError> {
+    let mut cfg = Config::new();
+    cfg.host(host)
+        .port(t.port)
+        .user(&t.user)
+        .password(t.password.expose())
+        .dbname(&t.dbname)
+        .application_name("mathesarctl-preflight")
+        .connect_timeout(TIMEOUT)
+        .ssl_mode(tokio_postgres::config::SslMode::Disable);
+    let (client, connection) = cfg.connect(NoTls).await.map_err(classify)?;
+    let driver = tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "SELECT current_setting('server_version'), current_setting('server_version_num')",
+            &[],
+        )
+        .await
+        .map_err(classify)?;
+    drop(client);
+    let _ = driver.await;
+    let version: String = row.get(0);
+    let num: String = row.get(1);
+    Ok(Server {
+        version,
+        version_num: num.trim().parse().unwrap_or(0),
+    })
+}
+
+fn classify(e: tokio_postgres::Error) -> ConnectError {
+    if let Some(db) = e.as_db_error() {
+        let msg = db.message().to_string();
+        let code = db.code();
+        return if *code == SqlState::INVALID_PASSWORD {
+            ConnectError::Auth(msg)
+        } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION {
+            // 28000 covers both a pg_hba.conf refusal and an unknown role.
+            if msg.contains("pg_hba.conf") {
+                ConnectError::Hba(msg)
+            } else {
+                ConnectError::Auth(msg)
+            }
+        } else if *code == SqlState::INVALID_CATALOG_NAME {
+            ConnectError::NoDatabase(msg)
+        } else {
+            ConnectError::Other(msg)
+        };
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => ConnectError::Refused,
+                std::io::ErrorKind::TimedOut => ConnectError::Timeout,
+                _ => ConnectError::Unreachable(io.to_string()),
+            };
+        }
+        source = s.source();
+    }
+    ConnectError::Other(e.to_string())
+}
+
+fn major(num: u32) -> u32 {
+    num / 10_000
+}
+
+/// "localhost:5432", "[::1]:5432".
+fn describe(t: &Target, host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{}", t.port)
+    } else {
+        format!("{host}:{}", t.port)
+    }
+}
+
+fn ways(key: Key, example: &str) -> String {
+    format!(
+        "{}={example} / `{key}: {example}` / dpkg-reconfigure mathesar",
+        key.env_var()
+    )
+}
+
+fn connected(t: &Target, server: &Server, where_: String) -> Check {
+    let major = major(server.version_num);
+    if server.version_num != 0 && major < MIN_SERVER_MAJOR {
+        return Check::not_ok(
+            t.name,
+            Status::Warn,
+            format!(
+                "PostgreSQL {} at {where_}: Mathesar supports PostgreSQL {MIN_SERVER_MAJOR} and later",
+                server.version
+            ),
+            format!("upgrade the server to PostgreSQL {MIN_SERVER_MAJOR} or later"),
+        );
+    }
+    Check::pass(
+        t.name,
+        format!(
+            "PostgreSQL {} at {where_}, database {} as user {}",
+            server.version, t.dbname, t.user
+        ),
+    )
+}
+
+/// What a refusal means and how to fix it, for refusals that are the same on every route.
+fn refused(t: &Target, e: &ConnectError, at: &str, opts: &Options) -> Option<Check> {
+    let k = t.keys;
+    Some(match e {
+        ConnectError::Auth(_) => Check::not_ok(
+            t.name,
+            Status::Fail,
+            format!(
+                "PostgreSQL at {at} refused the login of user {} to database {}: {e}",
+                t.user, t.dbname
+            ),
+            format!(
+                "check `{}` and `{}` (the password is not shown): {}, or change the role's password on the server (ALTER ROLE {} PASSWORD ...)",
+                k.user,
+                k.password,
+                ways(k.password, "..."),
+                t.user
+            ),
+        ),
+        ConnectError::NoDatabase(_) => Check::not_ok(
+            t.name,
+            Status::Fail,
+            format!("PostgreSQL at {at}: {e}"),
+            format!(
+                "create it on the server (CREATE DATABASE {} OWNER {};) or name an existing one in `{}` ({})",
+                t.dbname,
+                t.user,
+                k.dbname,
+                ways(k.dbname, &t.dbname)
+            ),
+        ),
+        ConnectError::Other(_) => Check::not_ok(
+            t.name,
+            opts.needed(),
+            format!("PostgreSQL at {at} failed: {e}"),
+            "check the server's log; then run `mathesarctl check` again".to_string(),
+        ),
+        _ => return None,
+    })
+}
+
+fn unreachable(t: &Target, e: &ConnectError, at: &str, opts: &Options) -> Check {
+    let k = t.keys;
+    Check::not_ok(
+        t.name,
+        opts.needed(),
+        format!("cannot reach PostgreSQL at {at}: {e}"),
+        format!(
+            "start PostgreSQL there, or correct `{}`/`{}` ({}); a firewall must let this host reach port {}",
+            k.host,
+            k.port,
+            ways(k.host, "db.example.org"),
+            t.port
+        ),
+    )
+}
+
+/// The pg_hba.conf line admitting the containers.
+fn hba_line(t: &Target, subnet: &str) -> String {
+    format!("host {} {} {subnet} scram-sha-256", t.dbname, t.user)
+}
+
+pub fn verdict(t: &Target, route: &Route, opts: &Options) -> Check {
+    match route {
+        Route::Direct(a) => {
+            let at = describe(t, &a.host);
+            match &a.result {
+                Ok(server) => connected(t, server, at),
+                Err(e) => refused(t, e, &at, opts).unwrap_or_else(|| match e {
+                    ConnectError::Hba(_) => Check::not_ok(
+                        t.name,
+                        Status::Fail,
+                        format!("PostgreSQL at {at} refuses this host: {e}"),
+                        format!(
+                            "on the server, add `{}` to pg_hba.conf (with the address the message names as ADDRESS/32), then reload PostgreSQL (SELECT pg_reload_conf();)",
+                            hba_line(t, "ADDRESS/32")
+                        ),
+                    ),
+                    _ => unreachable(t, e, &at, opts),
+                }),
+            }
+        }
+        Route::LocalOnly(a) => {
+            let at = describe(t, &a.host);
+            match &a.result {
+                Ok(server) => Check::not_ok(
+                    t.name,
+                    Status::Warn,
+                    format!(
+                        "PostgreSQL {} answers on {at}, but the address the containers use ({DOCKER_HOST_GATEWAY}, Docker's bridge gateway) could not be checked without the Docker Engine",
+                        server.version
+                    ),
+                    format!(
+                        "start Docker and run `mathesarctl check` again; PostgreSQL must listen on the bridge gateway (usually 172.17.0.1) and pg_hba.conf must admit `{}`",
+                        hba_line(t, DOCKER_DEFAULT_POOL)
+                    ),
+                ),
+                Err(e) => refused(t, e, &at, opts).unwrap_or_else(|| unreachable(t, e, &at, opts)),
+            }
+        }
+        Route::Gateway {
+            gateway,
+            subnet,
+            via,
+            local,
+        } => {
+            let (subnet, subnet_note) = match subnet {
+                Some(s) => (s.as_str(), format!("the subnet of {PROJECT_NETWORK}, where the containers run")),
+                None => (
+                    DOCKER_DEFAULT_POOL,
+                    "Docker's default networks; the containers run on the compose network, not on the default bridge".to_string(),
+                ),
+            };
+            let via_at = describe(t, &via.host);
+            let local_at = describe(t, &local.host);
+            let gateway_note =
+                format!("where the containers reach this host ({DOCKER_HOST_GATEWAY})");
+            let e = match &via.result {
+                Ok(server) => {
+                    return connected(
+                        t,
+                        server,
+                        format!("{local_at} (containers: {DOCKER_HOST_GATEWAY} = {gateway})"),
+                    );
+                }
+                Err(e) => e,
+            };
+            if let ConnectError::Hba(_) = e {
+                return Check::not_ok(
+                    t.name,
+                    Status::Fail,
+                    format!("PostgreSQL at {via_at}, {gateway_note}, refuses the containers: {e}"),
+                    format!(
+                        "add `{}` to pg_hba.conf ({subnet}: {subnet_note}), then reload PostgreSQL (systemctl reload postgresql)",
+                        hba_line(t, subnet)
+                    ),
+                );
+            }
+            if let Some(c) = refused(t, e, &via_at, opts) {
+                return c;
+            }
+            let listen = listen_remedy(t, *gateway, subnet, &subnet_note);
+            match &local.result {
+                // Listening on loopback only (or a firewall in between): the usual case.
+                Ok(server) => Check::not_ok(
+                    t.name,
+                    Status::Fail,
+                    format!(
+                        "PostgreSQL {} answers on {local_at} but not on {via_at}, {gateway_note}: {e}",
+                        server.version
+                    ),
+                    listen,
+                ),
+                Err(le) => match refused(t, le, &local_at, opts) {
+                    // Refused on loopback too: fix the login first, then what the containers need.
+                    Some(mut c) => {
+                        c.detail = format!(
+                            "{}; and {via_at}, {gateway_note}, does not answer: {e}",
+                            c.detail
+                        );
+                        if let Some(r) = c.remedy.as_mut() {
+                            r.push_str("; then ");
+                            r.push_str(&listen);
+                        }
+                        c
+                    }
+                    None if matches!(le, ConnectError::Hba(_)) => Check::not_ok(
+                        t.name,
+                        Status::Fail,
+                        format!(
+                            "PostgreSQL at {local_at} refuses loopback connections ({le}), and {via_at}, {gateway_note}, does not answer: {e}"
+                        ),
+                        listen,
+                    ),
+                    None => unreachable(t, le, &local_at, opts),
+                },
+            }
+        }
+    }
+}
+
+fn listen_remedy(t: &Target, gateway: IpAddr, subnet: &str, subnet_note: &str) -> String {
+    format!(
+        "in postgresql.conf set listen_addresses = 'localhost,{gateway}' (or '*'); in pg_hba.conf add `{}` ({subnet}: {subnet_note}); then restart PostgreSQL (systemctl restart postgresql: listen_addresses is read at start only); a firewall must let Docker's networks reach port {}",
+        hba_line(t, subnet),
+        t.port
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::preflight::tests::settings;
+
+    const START: Options = Options { will_start: true };
+    const LATER: Options = Options { will_start: false };
+    const PASSWORD: &str = "Ex1sting-Pa55word-zz";
+
+    fn existing(host: &str) -> Settings {
+        settings(&[
+            (Key::UserDb, "existing"),
+            (Key::ExistingDbHost, host),
+            (Key::ExistingDbUser, "alice"),
+            (Key::ExistingDbPassword, PASSWORD),
+        ])
+    }
+
+    fn target(host: &str) -> Target {
+        targets(&existing(host)).remove(0)
+    }
+
+    fn server(num: u32) -> Server {
+        Server {
+            version: format!("{}.4 (Debian)", num / 10_000),
+            version_num: num,
+        }
+    }
+
+    fn at(host: &str, result: Result<Server, ConnectError>) -> Attempt {
+        Attempt {
+            host: host.into(),
+            result,
+        }
+    }
+
+    fn gateway(via: Result<Server, ConnectError>, local: Result<Server, ConnectError>) -> Route {
+        Route::Gateway {
+            gateway: "172.17.0.1".parse().unwrap(),
+            subnet: None,
+            via: at("172.17.0.1", via),
+            local: at("localhost", local),
+        }
+    }
+
+    fn all_text(c: &Check) -> String {
+        format!("{} {}", c.detail, c.remedy.clone().unwrap_or_default())
+    }
+
+    #[test]
+    fn targets_follow_the_answers() {
+        assert!(targets(&settings(&[])).is_empty());
+        let t = targets(&existing("db.example.org"));
+        assert_eq!(t.len(), 1);
+        assert_eq!(
+            (t[0].name, t[0].dbname.as_str(), t[0].user.as_str()),
+            ("existing-db", "mathesar", "alice")
+        );
+        let s = settings(&[
+            (Key::InternalDbHost, "127.0.0.1"),
+            (Key::InternalDbPort, "5433"),
+        ]);
+        let t = targets(&s);
+        assert_eq!(t.len(), 1);
+        assert_eq!(
+            (
+                t[0].name,
+                t[0].dbname.as_str(),
+                t[0].user.as_str(),
+                t[0].port
+            ),
+            ("internal-db", "mathesar_django", "mathesar", 5433)
+        );
+    }
+
+    #[test]
+    fn a_reachable_server_passes_with_its_version() {
+        let t = target("db.example.org");
+        let c = verdict(
+            &t,
+            &Route::Direct(at("db.example.org", Ok(server(160004)))),
+            &START,
+        );
+        assert_eq!(c.status, Status::Pass);
+        assert_eq!(
+            c.detail,
+            "PostgreSQL 16.4 (Debian) at db.example.org:5432, database mathesar as user alice"
+        );
+        let c = verdict(
+            &t,
+            &Route::Direct(at("db.example.org", Ok(server(120019)))),
+            &START,
+        );
+        assert_eq!(c.status, Status::Warn);
+        assert!(c.detail.contains("PostgreSQL 13 and later"));
+    }
+
+    #[test]
+    fn loopback_through_the_gateway_passes() {
+        let c = verdict(
+            &target("localhost"),
+            &gateway(Ok(server(170002)), Ok(server(170002))),
+            &START,
+        );
+        assert_eq!(c.status, Status::Pass);
+        assert!(
+            c.detail.contains("host.docker.internal = 172.17.0.1"),
+            "{}",
+            c.detail
+        );
+    }
+
+    #[test]
+    fn loopback_only_servers_get_the_listen_and_hba_changes() {
+        let c = verdict(
+            &target("localhost"),
+            &gateway(Err(ConnectError::Refused), Ok(server(160004))),
+            &START,
+        );
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.detail.contains(
+                "answers on localhost:5432 but not on 172.17.0.1:5432, where the containers reach this host (host.docker.internal): connection refused"
+            ),
+            "{}",
+            c.detail
+        );
+        let r = c.remedy.unwrap();
+        assert!(
+            r.contains("listen_addresses = 'localhost,172.17.0.1' (or '*')"),
+            "{r}"
+        );
+        assert!(
+            r.contains("host mathesar alice 172.16.0.0/12 scram-sha-256"),
+            "{r}"
+        );
+        assert!(r.contains("restart PostgreSQL"), "{r}");
+    }
+
+    #[test]
+    fn a_gateway_refused_by_pg_hba_names_the_project_subnet() {
+        let mut route = gateway(
+            Err(ConnectError::Hba(
+                "no pg_hba.conf entry for host \"172.17.0.1\"".into(),
+            )),
+            Ok(server(160004)),
+        );
+        if let Route::Gateway { subnet, .. } = &mut route {
+            *subnet = Some("172.18.0.0/16".into());
+        }
+        let c = verdict(&target("127.0.0.1"), &route, &START);
+        assert_eq!(c.status, Status::Fail);
+        let r = c.remedy.unwrap();
+        assert!(
+            r.contains("host mathesar alice 172.18.0.0/16 scram-sha-256"),
+            "{r}"
+        );
+        assert!(
+            r.contains("mathesar_default") && r.contains("reload"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn refused_logins_fail_whatever_the_route_and_never_show_the_password() {
+        let auth = || {
+            Err(ConnectError::Auth(
+                "password authentication failed for user \"alice\"".into(),
+            ))
+        };
+        for (t, route) in [
+            (
+                target("db.example.org"),
+                Route::Direct(at("db.example.org", auth())),
+            ),
+            (target("localhost"), gateway(auth(), auth())),
+            (
+                target("localhost"),
+                gateway(Err(ConnectError::Refused), auth()),
+            ),
+            (
+                target("localhost"),
+                Route::LocalOnly(at("localhost", auth())),
+            ),
+        ] {
+            for opts in [START, LATER] {
+                let c = verdict(&t, &route, &opts);
+                assert_eq!(c.status, Status::Fail, "{route:?}");
+                let text = all_text(&c);
+                assert!(text.contains("refused the login"), "{text}");
+                assert!(
+                    text.contains("existing-db-password")
+                        && text.contains("MATHESAR_EXISTING_DB_PASSWORD"),
+                    "{text}"
+                );
+                assert!(!text.contains(PASSWORD), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn unreachable_servers_fail_only_when_starting() {
+        let t = target("db.example.org");
+        let route = Route::Direct(at("db.example.org", Err(ConnectError::Timeout)));
+        let c = verdict(&t, &route, &START);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.contains("no answer within 5 s"));
+        assert!(c.remedy.unwrap().contains("MATHESAR_EXISTING_DB_HOST"));
+        assert_eq!(verdict(&t, &route, &LATER).status, Status::Warn);
+        let both = gateway(Err(ConnectError::Refused), Err(ConnectError::Refused));
+        let c = verdict(&target("localhost"), &both, &START);
+        assert!(
+            c.detail
+                .contains("cannot reach PostgreSQL at localhost:5432"),
+            "{}",
+            c.detail
+        );
+    }
+
+    #[test]
+    fn a_missing_database_says_how_to_create_it() {
+        let t = target("db.example.org");
+        let route = Route::Direct(at(
+            "db.example.org",
+            Err(ConnectError::NoDatabase(
+                "database \"mathesar\" does not exist".into(),
+            )),
+        ));
+        let c = verdict(&t, &route, &LATER);
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.remedy
+                .unwrap()
+                .contains("CREATE DATABASE mathesar OWNER alice;")
+        );
+    }
+
+    #[test]
+    fn without_the_engine_a_loopback_server_is_a_warning() {
+        let c = verdict(
+            &target("::1"),
+            &Route::LocalOnly(at("::1", Ok(server(160004)))),
+            &START,
+        );
+        assert_eq!(c.status, Status::Warn);
+        assert!(c.detail.contains("[::1]:5432"), "{}", c.detail);
+    }
+
+    /// A real connection attempt to a closed port: refused, quickly, with no password in sight.
+    #[tokio::test]
+    async fn a_closed_port_is_refused_without_showing_the_password() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        let s = settings(&[
+            (Key::UserDb, "existing"),
+            (Key::ExistingDbHost, "127.0.0.1"),
+            (Key::ExistingDbPort, &port.to_string()),
+            (Key::ExistingDbUser, "alice"),
+            (Key::ExistingDbPassword, PASSWORD),
+        ]);
+        let bridge = Bridge {
+            gateway: "127.0.0.1".parse().unwrap(),
+            project_subnet: None,
+        };
+        for b in [None, Some(&bridge)] {
+            let checks = check(&s, &START, b).await;
+            assert_eq!(checks.len(), 1);
+            let c = &checks[0];
+            assert_eq!(c.status, Status::Fail);
+            assert!(c.detail.contains("connection refused"), "{}", c.detail);
+            assert!(!all_text(c).contains(PASSWORD));
+        }
+    }
+}

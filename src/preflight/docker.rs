@@ -1,0 +1,473 @@
+//! The Docker Engine, through its API: version, the ports our own stack publishes, and the
+//! address containers reach the host at.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use bollard::errors::Error as BollardError;
+use bollard::models::{ContainerSummary, NetworkInspect};
+use bollard::query_parameters::ListContainersOptions;
+use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
+use semver::Version;
+use thiserror::Error;
+
+use super::os::Family;
+use super::version::lenient;
+use super::{Check, Options, Status};
+
+const NAME: &str = "docker-engine";
+pub const MIN_ENGINE: Version = Version::new(20, 0, 0);
+const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+/// Seconds for one API request; the whole probe is bounded by [`PROBE_TIMEOUT`].
+const REQUEST_TIMEOUT: u64 = 3;
+const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
+/// The compose project name (`name:` in the compose file); Compose labels its containers with it.
+pub const PROJECT: &str = "mathesar";
+/// The network Compose creates for the project, on which the containers run.
+pub const PROJECT_NETWORK: &str = "mathesar_default";
+
+/// What the engine told us, for the checks that follow.
+#[derive(Clone, Debug, Default)]
+pub struct EngineInfo {
+    /// Host ports published by the running containers of our compose project.
+    pub published_by_us: BTreeSet<u16>,
+    pub bridge: Option<Bridge>,
+}
+
+/// Where containers reach the host: `host-gateway` is the default bridge's gateway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bridge {
+    pub gateway: IpAddr,
+    /// The subnet of the project network, once Compose has created it: the containers run there,
+    /// so their connections to the gateway come from it, not from the default bridge's subnet.
+    pub project_subnet: Option<String>,
+}
+
+pub struct Probe {
+    pub check: Check,
+    pub info: Option<EngineInfo>,
+}
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error("no Docker Engine socket at {0}: Docker is not installed or not started")]
+    NoSocket(String),
+    #[error("the Docker Engine at {0} is not running (connection refused)")]
+    Refused(String),
+    #[error("permission denied on the Docker Engine socket {0}")]
+    Denied(String),
+    #[error("the Docker Engine at {0} did not answer within {1} s")]
+    Timeout(String, u64),
+    #[error("DOCKER_HOST={0} is not supported here: use unix:// or tcp://")]
+    Unsupported(String),
+    #[error("the Docker Engine at {at} failed: {message}")]
+    Other { at: String, message: String },
+}
+
+/// DOCKER_HOST as the CLI and Compose read it, else the standard socket.
+fn endpoint() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_HOST.to_string())
+}
+
+fn connect(host: &str, api: &ClientVersion) -> Result<Docker, EngineError> {
+    let result = if host.starts_with("unix://") {
+        Docker::connect_with_unix(host, REQUEST_TIMEOUT, api)
+    } else if host.starts_with("tcp://") || host.starts_with("http://") {
+        Docker::connect_with_http(host, REQUEST_TIMEOUT, api)
+    } else {
+        return Err(EngineError::Unsupported(host.to_string()));
+    };
+    result.map_err(|e| classify(host, e))
+}
+
+/// The API version the engine asks for in a "client version X is too new/old" refusal.
+/// Engines refuse a versioned request outside their range, so one retry at the version named
+/// in the refusal negotiates it (the unversioned `/version` is out of the client's reach).
+pub fn api_version_hint(message: &str) -> Option<ClientVersion> {
+    let (_, rest) = message.split_once("supported API version is ")?;
+    let v: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let (major, minor) = v.trim_end_matches('.').split_once('.')?;
+    Some(ClientVersion {
+        major_version: major.parse().ok()?,
+        minor_version: minor.parse().ok()?,
+    })
+}
+
+fn classify(host: &str, e: BollardError) -> EngineError {
+    let at = host.trim_start_matches("unix://").to_string();
+    if let BollardError::SocketNotFoundError(p) = &e {
+        return EngineError::NoSocket(p.clone());
+    }
+    if let BollardError::RequestTimeoutError = &e {
+        return EngineError::Timeout(at, REQUEST_TIMEOUT);
+    }
+    // Connection failures are wrapped by the HTTP client: find the I/O error underneath.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::NotFound => return EngineError::NoSocket(at),
+                std::io::ErrorKind::ConnectionRefused => return EngineError::Refused(at),
+                std::io::ErrorKind::PermissionDenied => return EngineError::Denied(at),
+                _ => {}
+            }
+        }
+        source = s.source();
+    }
+    EngineError::Other {
+        at,
+        message: e.to_string(),
+    }
+}
+
+/// Connects and reads `/version`, negotiating the API version when the engine is older or newer
+/// than this client.
+async fn version(host: &str) -> Result<(Docker, bollard::models::SystemVersion), EngineError> {
+    let docker = connect(host, API_DEFAULT_VERSION)?;
+    let e = match docker.version().await {
+        Ok(v) => return Ok((docker, v)),
+        Err(e) => e,
+    };
+    let hint = match &e {
+        BollardError::DockerResponseServerError {
+            status_code: 400,
+            message,
+        } => api_version_hint(message),
+        _ => None,
+    };
+    let Some(api) = hint else {
+        return Err(classify(host, e));
+    };
+    let docker = connect(host, &api)?;
+    let v = docker.version().await.map_err(|e| classify(host, e))?;
+    Ok((docker, v))
+}
+
+/// Host ports our running containers publish (any address, TCP).
+pub fn published_ports(containers: &[ContainerSummary]) -> BTreeSet<u16> {
+    containers
+        .iter()
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter_map(|p| p.public_port)
+        .collect()
+}
+
+/// The first IPv4 (else any) IPAM gateway of a network.
+pub fn gateway_of(net: &NetworkInspect) -> Option<IpAddr> {
+    let configs = net.ipam.as_ref()?.config.as_ref()?;
+    let mut found: Vec<IpAddr> = configs
+        .iter()
+        .filter_map(|c| c.gateway.as_deref()?.parse().ok())
+        .collect();
+    found.sort_by_key(|ip| !ip.is_ipv4());
+    found.into_iter().next()
+}
+
+fn first_subnet(net: &NetworkInspect) -> Option<String> {
+    net.ipam
+        .as_ref()?
+        .config
+        .as_ref()?
+        .iter()
+        .filter_map(|c| c.subnet.clone())
+        .find(|s| !s.contains(':'))
+}
+
+async fn info(docker: &Docker) -> EngineInfo {
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![format!("com.docker.compose.project={PROJECT}")],
+    )]);
+    let list = docker.list_containers(Some(ListContainersOptions {
+        all: false,
+        filters: Some(filters),
+        ..Default::default()
+    }));
+    let bridge = docker.inspect_network("bridge", None);
+    let project = docker.inspect_network(PROJECT_NETWORK, None);
+    let (list, bridge, project) = tokio::join!(list, bridge, project);
+    // Best effort: without these, ports owned by our stack look busy and the loopback
+    // database check falls back to 127.0.0.1, both reported in their own checks.
+    let published_by_us = list.map(|l| published_ports(&l)).unwrap_or_default();
+    let bridge = bridge
+        .ok()
+        .as_ref()
+        .and_then(gateway_of)
+        .map(|gateway| Bridge {
+            gateway,
+            project_subnet: project.ok().as_ref().and_then(first_subnet),
+        });
+    EngineInfo {
+        published_by_us,
+        bridge,
+    }
+}
+
+pub async fn probe(opts: &Options, family: Family) -> Probe {
+    let host = endpoint();
+    let work = async {
+        let (docker, v) = version(&host).await?;
+        let info = info(&docker).await;
+        Ok::<_, EngineError>((v, info))
+    };
+    match tokio::time::timeout(PROBE_TIMEOUT, work).await {
+        Ok(Ok((v, info))) => {
+            let platform = v.platform.as_ref().map(|p| p.name.as_str());
+            Probe {
+                check: verdict(
+                    v.version.as_deref().unwrap_or(""),
+                    v.api_version.as_deref(),
+                    platform,
+                    family,
+                ),
+                info: Some(info),
+            }
+        }
+        Ok(Err(e)) => Probe {
+            check: unreachable(&e, opts, family),
+            info: None,
+        },
+        Err(_) => Probe {
+            check: unreachable(
+                &EngineError::Timeout(
+                    host.trim_start_matches("unix://").into(),
+                    PROBE_TIMEOUT.as_secs(),
+                ),
+                opts,
+                family,
+            ),
+            info: None,
+        },
+    }
+}
+
+fn install_command(family: Family) -> &'static str {
+    match family {
+        Family::Debian => "apt install docker.io",
+        Family::Rpm => {
+            "dnf install docker-ce (Docker's repository) or dnf install moby-engine (Fedora)"
+        }
+        Family::Other => {
+            "install Docker Engine from your distribution (Debian/Ubuntu: apt install docker.io; RPM: dnf install docker-ce)"
+        }
+    }
+}
+
+/// The engine answered: is it recent enough, and is it Docker at all?
+pub fn verdict(version: &str, api: Option<&str>, platform: Option<&str>, family: Family) -> Check {
+    let api = api.map(|a| format!(", API {a}")).unwrap_or_default();
+    let upgrade = format!(
+        "upgrade Docker Engine to {MIN_ENGINE} or later ({}), then systemctl restart docker",
+        install_command(family)
+    );
+    if platform.is_some_and(|p| p.to_ascii_lowercase().contains("podman")) {
+        return Check::not_ok(
+            NAME,
+            Status::Fail,
+            format!("the engine on the Docker socket is Podman {version}{api}, not Docker Engine"),
+            format!(
+                "Mathesar runs on Docker Engine: {}",
+                install_command(family)
+            ),
+        );
+    }
+    match lenient(version) {
+        Some(v) if v >= MIN_ENGINE => Check::pass(NAME, format!("Docker Engine {version}{api}")),
+        Some(_) => Check::not_ok(
+            NAME,
+            Status::Fail,
+            format!("Docker Engine {version}{api} is older than {MIN_ENGINE}"),
+            upgrade,
+        ),
+        None => Check::not_ok(
+            NAME,
+            Status::Warn,
+            format!(
+                "Docker Engine reports an unrecognised version `{version}`{api}; Mathesar needs {MIN_ENGINE} or later"
+            ),
+            format!("check `docker version`; {upgrade}"),
+        ),
+    }
+}
+
+/// The engine did not answer: required when the stack starts now, else a warning.
+pub fn unreachable(e: &EngineError, opts: &Options, family: Family) -> Check {
+    let start = "systemctl enable --now docker";
+    let remedy = match e {
+        EngineError::NoSocket(_) => format!(
+            "install Docker Engine ({}) and start it: {start}",
+            install_command(family)
+        ),
+        EngineError::Refused(_) | EngineError::Timeout(..) => format!(
+            "start it: {start} (see `journalctl -u docker` if it does not start); if it is not installed: {}",
+            install_command(family)
+        ),
+        EngineError::Denied(_) => "run mathesarctl as root (sudo)".to_string(),
+        EngineError::Unsupported(_) => {
+            "unset DOCKER_HOST, or point it at the local engine (unix:///var/run/docker.sock)"
+                .to_string()
+        }
+        EngineError::Other { .. } => {
+            format!("check the engine: `docker info`, `journalctl -u docker`; {start}")
+        }
+    };
+    Check::not_ok(NAME, opts.needed(), e.to_string(), remedy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{Ipam, IpamConfig, PortSummary};
+
+    #[test]
+    fn engine_versions_are_compared_with_the_minimum() {
+        for v in ["20.10.24", "26.1.5+dfsg1", "28.2.2", "20.0.0"] {
+            let c = verdict(
+                v,
+                Some("1.45"),
+                Some("Docker Engine - Community"),
+                Family::Debian,
+            );
+            assert_eq!(c.status, Status::Pass, "{v}");
+            assert!(
+                c.detail.contains(v) && c.detail.contains("API 1.45"),
+                "{}",
+                c.detail
+            );
+        }
+        let c = verdict("19.03.15", Some("1.40"), None, Family::Debian);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.contains("older than 20.0.0"), "{}", c.detail);
+        assert!(c.remedy.unwrap().contains("apt install docker.io"));
+        let c = verdict("1.13.1", None, None, Family::Rpm);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.remedy.unwrap().contains("dnf install"));
+        assert_eq!(verdict("", None, None, Family::Other).status, Status::Warn);
+    }
+
+    #[test]
+    fn podman_is_not_docker() {
+        let c = verdict(
+            "4.9.4",
+            Some("1.41"),
+            Some("linux/amd64/fedora-40 Podman Engine"),
+            Family::Rpm,
+        );
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.contains("Podman"));
+    }
+
+    #[test]
+    fn an_unreachable_engine_fails_only_when_starting() {
+        let start = Options { will_start: true };
+        let later = Options { will_start: false };
+        let refused = EngineError::Refused("/var/run/docker.sock".into());
+        let c = unreachable(&refused, &start, Family::Debian);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.contains("not running"));
+        let r = c.remedy.unwrap();
+        assert!(
+            r.contains("systemctl enable --now docker") && r.contains("apt install docker.io"),
+            "{r}"
+        );
+        assert_eq!(
+            unreachable(&refused, &later, Family::Debian).status,
+            Status::Warn
+        );
+        let c = unreachable(
+            &EngineError::NoSocket("/var/run/docker.sock".into()),
+            &start,
+            Family::Rpm,
+        );
+        assert!(c.detail.contains("/var/run/docker.sock"));
+        assert!(c.remedy.unwrap().contains("dnf install"));
+        let c = unreachable(
+            &EngineError::Denied("/var/run/docker.sock".into()),
+            &start,
+            Family::Rpm,
+        );
+        assert!(c.remedy.unwrap().contains("root"));
+    }
+
+    #[test]
+    fn api_version_refusals_name_the_version_to_use() {
+        let v = api_version_hint(
+            "client version 1.53 is too new. Maximum supported API version is 1.45",
+        )
+        .unwrap();
+        assert_eq!((v.major_version, v.minor_version), (1, 45));
+        let v = api_version_hint(
+            "client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version",
+        )
+        .unwrap();
+        assert_eq!((v.major_version, v.minor_version), (1, 24));
+        assert!(api_version_hint("page not found").is_none());
+        assert!(api_version_hint("Maximum supported API version is x").is_none());
+    }
+
+    #[test]
+    fn unsupported_docker_hosts_are_refused_before_connecting() {
+        assert!(matches!(
+            connect("ssh://host", API_DEFAULT_VERSION),
+            Err(EngineError::Unsupported(_))
+        ));
+        assert!(matches!(
+            connect("unix:///nonexistent/docker.sock", API_DEFAULT_VERSION),
+            Err(EngineError::NoSocket(_))
+        ));
+    }
+
+    #[test]
+    fn our_published_ports_are_collected() {
+        let port = |public: Option<u16>, private: u16| PortSummary {
+            public_port: public,
+            private_port: private,
+            ..Default::default()
+        };
+        let containers = vec![
+            ContainerSummary {
+                ports: Some(vec![
+                    port(Some(80), 80),
+                    port(Some(80), 80),
+                    port(None, 2019),
+                ]),
+                ..Default::default()
+            },
+            ContainerSummary {
+                ports: Some(vec![port(Some(5432), 5432)]),
+                ..Default::default()
+            },
+            ContainerSummary::default(),
+        ];
+        assert_eq!(published_ports(&containers), BTreeSet::from([80, 5432]));
+    }
+
+    #[test]
+    fn the_bridge_gateway_prefers_ipv4() {
+        let cfg = |gw: &str, subnet: &str| IpamConfig {
+            gateway: Some(gw.into()),
+            subnet: Some(subnet.into()),
+            ..Default::default()
+        };
+        let net = NetworkInspect {
+            ipam: Some(Ipam {
+                config: Some(vec![
+                    cfg("fd00::1", "fd00::/64"),
+                    cfg("172.17.0.1", "172.17.0.0/16"),
+                ]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(gateway_of(&net), Some("172.17.0.1".parse().unwrap()));
+        assert_eq!(first_subnet(&net), Some("172.17.0.0/16".into()));
+        assert_eq!(gateway_of(&NetworkInspect::default()), None);
+    }
+}

@@ -1,6 +1,7 @@
 //! `mathesarctl configure`: gather the answers from every source, check them and the host, and
 //! write the configuration directory atomically. A re-run with the same answers changes nothing.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use anyhow::anyhow;
 use crate::cli::ConfigureArgs;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::preflight;
-use crate::rendering::{self, Rendered, State, env_file};
+use crate::rendering::{self, Rendered, State, compose, env_file};
 use crate::secrets::{self, MASK, PASSWORD_LEN, SECRET_KEY_LEN, Secret};
 use crate::settings::{Answers, DEFAULT_CONFIG_DIR, Key, Settings, Source};
 use crate::sources::{answers_file, defaults, detect, environment, existing, prompt};
@@ -111,6 +112,11 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         return Ok(());
     }
 
+    // Judged before writing: afterwards the old files are gone.
+    let restarts = found
+        .env_text
+        .is_some()
+        .then(|| restart_summary(&found, &rendered, &layout));
     write(&layout, &plan).code(Code::Io)?;
     write_defaults_file(&settings).code(Code::Io)?;
     println!(
@@ -118,6 +124,9 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         layout.config_dir.display()
     );
     print_changes(&changed_answers, &plan);
+    if let Some(summary) = &restarts {
+        println!("{summary}");
+    }
     if generated_admin
         && plan
             .files
@@ -367,6 +376,31 @@ fn changed_answers(old: &Answers, new: &Settings) -> Vec<(Key, String)> {
             (k, shown)
         })
         .collect()
+}
+
+/// Which containers applying this change recreates: those whose definition uses a changed value,
+/// or all of them when the compose file itself changed.
+fn restart_summary(found: &existing::Existing, rendered: &Rendered, layout: &Layout) -> String {
+    let parse = |t: &str| -> BTreeMap<String, String> {
+        dotenvy::from_read_iter(t.as_bytes())
+            .filter_map(Result::ok)
+            .collect()
+    };
+    let old = parse(found.env_text.as_deref().unwrap_or_default());
+    let new = parse(&rendered.env);
+    let compose_changed = std::fs::read_to_string(layout.compose_file())
+        .ok()
+        .as_deref()
+        != Some(rendered.compose.as_str());
+    let services = compose::services_to_recreate(&rendered.compose, &old, &new);
+    if compose_changed {
+        "mathesar: the compose file changed: applying it recreates the services Compose finds changed".into()
+    } else if services.is_empty() {
+        "mathesar: no container needs to be recreated".into()
+    } else {
+        let list: Vec<_> = services.into_iter().collect();
+        format!("mathesar: applying it recreates: {}", list.join(", "))
+    }
 }
 
 fn print_changes(answers: &[(Key, String)], plan: &Plan) {

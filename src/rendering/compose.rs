@@ -2,6 +2,8 @@
 //! here (which services, which ports, which images); values stay `${VAR}` references into `.env`,
 //! so that Compose recreates exactly the services whose values changed.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use minijinja::{Environment, context};
 use thiserror::Error;
 
@@ -37,4 +39,91 @@ pub fn render(s: &Settings) -> Result<String, RenderError> {
         },
     })?;
     Ok(out)
+}
+
+/// For each service of a rendered compose file, the `.env` variables its definition uses: a
+/// changed variable makes Compose recreate exactly these services.
+pub fn variables_by_service(compose: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out = BTreeMap::new();
+    let Ok(doc) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(compose) else {
+        return out;
+    };
+    let Some(services) = doc.get("services").and_then(|s| s.as_mapping()) else {
+        return out;
+    };
+    for (name, def) in services {
+        let (Some(name), Ok(text)) = (name.as_str(), serde_yaml_ng::to_string(def)) else {
+            continue;
+        };
+        let mut vars = BTreeSet::new();
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("${") {
+            rest = &rest[i + 2..];
+            // `$${VAR}` is a literal for the container's shell, not an interpolation.
+            let escaped = text.len() >= rest.len() + 3
+                && text.as_bytes()[text.len() - rest.len() - 3] == b'$';
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if !escaped && end > 0 {
+                vars.insert(rest[..end].to_string());
+            }
+        }
+        out.insert(name.to_string(), vars);
+    }
+    out
+}
+
+/// The services whose definition uses a variable that differs between two `.env` contents.
+pub fn services_to_recreate(
+    compose: &str,
+    old_env: &BTreeMap<String, String>,
+    new_env: &BTreeMap<String, String>,
+) -> BTreeSet<String> {
+    variables_by_service(compose)
+        .into_iter()
+        .filter(|(_, vars)| vars.iter().any(|v| old_env.get(v) != new_env.get(v)))
+        .map(|(s, _)| s)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Key, Settings, Source};
+
+    fn settings(domain: &str) -> Settings {
+        let mut a = crate::sources::defaults::answers(std::path::Path::new("/etc/mathesar"));
+        a.set(Key::ExternalAddress, "192.0.2.1", Source::Detected);
+        a.set(Key::DbPassword, "long-enough-pw", Source::Generated);
+        a.set(Key::Domain, domain, Source::Prompt);
+        Settings::from_answers(&a).unwrap()
+    }
+
+    #[test]
+    fn a_port_variable_touches_the_proxy_only() {
+        let compose = render(&settings("")).unwrap();
+        let by = variables_by_service(&compose);
+        assert!(by["caddy-reverse-proxy"].contains("HTTP_PORT"));
+        assert!(!by["db"].contains("HTTP_PORT") && !by["service"].contains("HTTP_PORT"));
+        assert!(by["db"].contains("POSTGRES_PASSWORD"));
+        // `$${POSTGRES_USER}` in the healthcheck is the container's own variable.
+        let old = BTreeMap::from([("HTTP_PORT".to_string(), "80".to_string())]);
+        let new = BTreeMap::from([("HTTP_PORT".to_string(), "8080".to_string())]);
+        assert_eq!(
+            services_to_recreate(&compose, &old, &new),
+            BTreeSet::from(["caddy-reverse-proxy".to_string()])
+        );
+    }
+
+    #[test]
+    fn structure_follows_the_settings() {
+        let plain = render(&settings("")).unwrap();
+        assert!(!plain.contains("${HTTPS_PORT}:${HTTPS_PORT}"));
+        assert!(plain.contains("${DB_PORT}:5432"));
+        let https = render(&settings("mathesar.example.org")).unwrap();
+        assert!(https.contains("${HTTPS_PORT}:${HTTPS_PORT}"));
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&https).unwrap();
+        assert!(doc["services"]["watchtower"]["profiles"].is_sequence());
+    }
 }

@@ -37,6 +37,9 @@ pub enum Command {
     /// Write the man page or shell completions (used when building the packages)
     #[command(hide = true)]
     Generate(GenerateArgs),
+    /// Ask the debconf questions (run by the package's `config` script under debconf)
+    #[command(hide = true)]
+    DebconfConfig(DebconfConfigArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -62,6 +65,9 @@ pub struct ConfigureArgs {
     /// Write the configuration but start or reload nothing (image builds, chroots)
     #[arg(long)]
     pub no_start: bool,
+    /// Take the debconf answers too, above every other source (the package's postinst)
+    #[arg(long)]
+    pub debconf: bool,
     /// Seconds to wait for another run holding the configuration lock
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     pub lock_timeout: u64,
@@ -83,6 +89,15 @@ pub struct ShowConfigArgs {
     /// Print JSON for automation
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DebconfConfigArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// What debconf passes to a config script (`configure VERSION`, `reconfigure VERSION`)
+    #[arg(num_args = 0.., allow_hyphen_values = true)]
+    pub script_args: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -18,6 +18,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Check(a) => block_on(check::run(a)),
         Command::ShowConfig(a) => show_config::run(a),
         Command::Generate(a) => generate::run(a),
+        Command::DebconfConfig(a) => crate::debconf::config::command(&config_dir(&a.dir)),
     }
 }
 

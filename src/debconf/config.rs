@@ -1,1 +1,314 @@
-//! The questions of the package's `config` script.
+//! The questions of the package's `config` script (`mathesarctl debconf-config`).
+//!
+//! Why the binary and not a shell `config`: the rules an answer must meet live in
+//! [`crate::settings::validate`] and would otherwise be written twice; the current configuration
+//! (root-only `.env`, double-quoted and escaped) is read with the same code that writes it, so
+//! `dpkg-reconfigure` shows the current values; and the shell confmodule cannot send a value with
+//! runs of spaces unchanged, while this client uses `CAPB escape`. The price: during apt's
+//! preconfiguration (before unpacking) a first install has no binary yet and asks nothing; the
+//! frontend runs `config` again right before `postinst`, so the questions are still asked.
+//!
+//! Priorities: a default install asks only what decides the installation (`user-db`, `domain`,
+//! the admin password while there is no admin, and the existing server's host, user and password
+//! when one was chosen), at `high`; ports, address and admin name at `medium`; everything else at
+//! `low`, preseedable and shown by `dpkg-reconfigure`.
+
+use std::path::Path;
+
+use crate::settings::validate;
+use crate::settings::{Answers, Key, Settings, Source};
+use crate::sources::{defaults, detect, existing};
+use crate::storage::Layout;
+
+use super::{Client, DebconfError, Go, Priority};
+
+/// The error note shown when an answer is refused; `${key}` and `${reason}` are substituted.
+pub const INVALID: &str = "mathesar/invalid-answer";
+
+/// What the conditions of the flow look at.
+struct Flow {
+    existing: Answers,
+    admin_exists: bool,
+    config_exists: bool,
+}
+
+impl Flow {
+    fn current(&self, c: &mut Client, key: Key) -> Result<String, DebconfError> {
+        c.get(&key.debconf_question())
+    }
+
+    /// Whether the step for `key` applies, given the answers so far.
+    fn applies(&self, c: &mut Client, key: Key) -> Result<bool, DebconfError> {
+        use Key::*;
+        let existing_db = self.current_trim(c, UserDb)? == "existing";
+        Ok(match key {
+            ExistingDbHost | ExistingDbPort | ExistingDbUser | ExistingDbPassword => existing_db,
+            DbPort => !existing_db && self.current_trim(c, InternalDbHost)?.is_empty(),
+            HttpsPort => !self.current_trim(c, Domain)?.is_empty(),
+            ExternalAddress => self.current_trim(c, Domain)?.is_empty(),
+            AdminUsername | AdminEmail | AdminPassword => !self.admin_exists,
+            ConfigDir => !self.config_exists,
+            InternalDbPort => !self.current_trim(c, InternalDbHost)?.is_empty(),
+            _ => true,
+        })
+    }
+
+    fn current_trim(&self, c: &mut Client, key: Key) -> Result<String, DebconfError> {
+        Ok(self.current(c, key)?.trim().to_ascii_lowercase())
+    }
+
+    fn priority(&self, c: &mut Client, key: Key) -> Result<Priority, DebconfError> {
+        use Key::*;
+        Ok(match key {
+            UserDb | Domain | AdminPassword => Priority::High,
+            ExistingDbHost | ExistingDbUser | ExistingDbPassword => Priority::High,
+            HttpPort | HttpsPort | ExternalAddress | AdminUsername | AdminEmail
+            | ExistingDbPort => Priority::Medium,
+            UserDbName if self.current_trim(c, UserDb)? == "existing" => Priority::Medium,
+            _ => Priority::Low,
+        })
+    }
+}
+
+/// The order of the questions.
+pub const STEPS: &[Key] = &[
+    Key::UserDb,
+    Key::ExistingDbHost,
+    Key::ExistingDbPort,
+    Key::ExistingDbUser,
+    Key::ExistingDbPassword,
+    Key::UserDbName,
+    Key::Domain,
+    Key::HttpsPort,
+    Key::ExternalAddress,
+    Key::HttpPort,
+    Key::AdminUsername,
+    Key::AdminEmail,
+    Key::AdminPassword,
+    Key::DbUser,
+    Key::DbPassword,
+    Key::DbPort,
+    Key::ConfigDir,
+    Key::DataDir,
+    Key::InternalDbHost,
+    Key::InternalDbPort,
+    Key::InternalDbName,
+    Key::Watchtower,
+    Key::ImageRegistry,
+    Key::PurgeData,
+];
+
+/// The rule one debconf answer must meet. Empty secrets mean "keep the current one" or
+/// "generate one", except the existing server's password when there is none yet.
+pub fn check(key: Key, value: &str, existing: &Answers) -> Result<(), String> {
+    use Key::*;
+    validate::plain_text(value)?;
+    let empty = value.trim().is_empty();
+    match key {
+        UserDb => match value.trim() {
+            "bundled" | "existing" => Ok(()),
+            _ => Err("use `bundled` or `existing`".into()),
+        },
+        UserDbName | DbUser | InternalDbName | ExistingDbUser => {
+            validate::pg_identifier(value).map(drop)
+        }
+        DbPassword | AdminPassword if value.is_empty() => Ok(()),
+        DbPassword | AdminPassword => validate::password(value),
+        ExistingDbPassword if value.is_empty() => match existing.value(key) {
+            Some(v) if !v.is_empty() => Ok(()),
+            _ => Err("the existing server needs a password".into()),
+        },
+        ExistingDbPassword => Ok(()),
+        DbPort => validate::optional_port(value).map(drop),
+        ExistingDbPort | HttpPort | HttpsPort | InternalDbPort => validate::port(value).map(drop),
+        ExistingDbHost => validate::address(value).map(drop),
+        Domain | InternalDbHost if empty => Ok(()),
+        Domain => validate::domain(value).map(drop),
+        InternalDbHost | ExternalAddress => validate::address(value).map(drop),
+        AdminUsername => validate::username(value).map(drop),
+        AdminEmail => validate::email(value).map(drop),
+        ConfigDir | DataDir => validate::directory(value).map(drop),
+        Watchtower | PurgeData => validate::boolean(value).map(drop),
+        ImageRegistry => validate::registry(value).map(drop),
+    }
+}
+
+/// Asks the questions. `config_dir` is the configuration directory in use (its values become
+/// the defaults shown; secrets are never copied into debconf).
+pub fn run(c: &mut Client, config_dir: &Path) -> Result<(), DebconfError> {
+    let found = existing::read(&Layout::new(config_dir, "/")).unwrap_or_default();
+    let data_dir = found
+        .answers
+        .value(Key::DataDir)
+        .unwrap_or(crate::settings::DEFAULT_DATA_DIR)
+        .to_string();
+    let flow = Flow {
+        admin_exists: found.env_text.is_some()
+            && Layout::new("/", &data_dir).admin_created_marker().exists(),
+        config_exists: found.env_text.is_some(),
+        existing: found.answers,
+    };
+    seed(c, &flow, config_dir)?;
+
+    let mut history: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < STEPS.len() {
+        let key = STEPS[i];
+        if !flow.applies(c, key)? {
+            i += 1;
+            continue;
+        }
+        let q = key.debconf_question();
+        let priority = flow.priority(c, key)?;
+        let shown = c.input(priority, &q)?;
+        if c.go()? == Go::Back {
+            // Back to the previous question that was shown; the first one stays.
+            i = history.pop().unwrap_or(0);
+            continue;
+        }
+        let value = c.get(&q)?;
+        match check(key, &value, &flow.existing) {
+            Err(reason) if shown => {
+                refuse(c, key, &reason)?;
+                c.fset(&q, "seen", false)?;
+                continue;
+            }
+            // A refused value nobody can correct here is reported by `configure`, by name.
+            _ => {}
+        }
+        if shown {
+            history.push(i);
+        }
+        i += 1;
+        if i == STEPS.len() {
+            if let Some((key, reason)) = cross_check(c, &flow, config_dir)? {
+                let j = STEPS.iter().position(|k| *k == key).unwrap_or(0);
+                let q = key.debconf_question();
+                let priority = flow.priority(c, key)?;
+                if c.input(priority, &q).is_ok_and(|s| s) {
+                    // Shown again after the note: the user can correct it.
+                    c.command(&["CLEAR"]).map(drop)?;
+                    refuse(c, key, &reason)?;
+                    c.fset(&q, "seen", false)?;
+                    i = j;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `mathesarctl debconf-config`: the whole `config` script.
+pub fn command(config_dir: &Path) -> crate::exit::Outcome {
+    use crate::exit::{Code, WithCode};
+    let mut c = Client::from_env().code(Code::Failure)?;
+    run(&mut c, config_dir).code(Code::Failure)
+}
+
+fn refuse(c: &mut Client, key: Key, reason: &str) -> Result<(), DebconfError> {
+    c.subst(INVALID, "key", key.name())?;
+    c.subst(INVALID, "reason", reason)?;
+    c.input(Priority::Critical, INVALID)?;
+    c.go()?;
+    Ok(())
+}
+
+/// Loads the current configuration into the questions, so that they show it as their defaults
+/// (Debian's rule: the configuration is the master copy, debconf only a cache of it). Secrets
+/// are never copied. Without a configuration the detected address is offered.
+fn seed(c: &mut Client, flow: &Flow, config_dir: &Path) -> Result<(), DebconfError> {
+    for (key, answer) in flow.existing.iter() {
+        if key.is_secret() {
+            continue;
+        }
+        set_known(c, key, &answer.value)?;
+    }
+    if flow.config_exists {
+        set_known(c, Key::ConfigDir, &config_dir.display().to_string())?;
+    }
+    if flow.existing.value(Key::ExternalAddress).is_none() {
+        let q = Key::ExternalAddress.debconf_question();
+        let seen = c.fget(&q, "seen").unwrap_or(false);
+        if !seen && c.get(&q).unwrap_or_default().is_empty() {
+            let addr =
+                detect::external_address().unwrap_or_else(|| detect::FALLBACK_ADDRESS.to_string());
+            set_known(c, Key::ExternalAddress, &addr)?;
+        }
+    }
+    Ok(())
+}
+
+/// SET, ignoring questions an older template set does not have.
+fn set_known(c: &mut Client, key: Key, value: &str) -> Result<(), DebconfError> {
+    match c.set(&key.debconf_question(), value) {
+        Ok(()) | Err(DebconfError::Command { code: 10, .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The rules across answers (ports that collide, HTTPS without a domain ...), checked on what
+/// `configure` will see: defaults < existing < the debconf values. Secrets that would be kept
+/// or generated are stood in for.
+fn cross_check(
+    c: &mut Client,
+    flow: &Flow,
+    config_dir: &Path,
+) -> Result<Option<(Key, String)>, DebconfError> {
+    let mut a = defaults::answers(config_dir).overlay(flow.existing.clone());
+    a.set(Key::ExternalAddress, "localhost", Source::Default);
+    if let Some(v) = flow.existing.value(Key::ExternalAddress) {
+        a.set(Key::ExternalAddress, v, Source::Default);
+    }
+    for &key in STEPS {
+        if let Ok(v) = c.get(&key.debconf_question()) {
+            if !(key.is_secret() && v.is_empty()) {
+                a.set(key, v, Source::Debconf);
+            }
+        }
+    }
+    for key in [Key::DbPassword, Key::ExistingDbPassword] {
+        if a.value(key).is_none_or(str::is_empty) {
+            a.set(key, "stand-in-password", Source::Generated);
+        }
+    }
+    match Settings::from_answers(&a) {
+        Ok(_) => Ok(None),
+        Err(e) => Ok(e.0.into_iter().find_map(|err| match err.problem {
+            crate::settings::Problem::Invalid(reason) if STEPS.contains(&err.key) => {
+                Some((err.key, reason))
+            }
+            _ => None,
+        })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_answer_is_a_step_once() {
+        let mut steps = STEPS.to_vec();
+        steps.sort();
+        steps.dedup();
+        assert_eq!(steps.len(), Key::ALL.len());
+    }
+
+    #[test]
+    fn checks() {
+        let none = Answers::new();
+        assert!(check(Key::HttpPort, "8080", &none).is_ok());
+        assert!(check(Key::HttpPort, "80x", &none).is_err());
+        assert!(check(Key::DbPort, "", &none).is_ok());
+        assert!(check(Key::Domain, "", &none).is_ok());
+        assert!(check(Key::Domain, "192.0.2.1", &none).is_err());
+        assert!(check(Key::AdminPassword, "", &none).is_ok());
+        assert!(check(Key::AdminPassword, "short", &none).is_err());
+        assert!(check(Key::ExistingDbPassword, "", &none).is_err());
+        let mut known = Answers::new();
+        known.set(Key::ExistingDbPassword, "kept", Source::Default);
+        assert!(check(Key::ExistingDbPassword, "", &known).is_ok());
+        assert!(check(Key::DataDir, "relative", &none).is_err());
+        assert!(check(Key::UserDb, "other", &none).is_err());
+    }
+}

@@ -1,0 +1,236 @@
+# shellcheck shell=bash
+# Shared helpers of the end-to-end test bed, sourced by tests/e2e/run and (through it) by every
+# scenario. See tests/e2e/README.md for the scenario API.
+#
+# Set by the runner for each scenario (exported):
+#   E2E_DIR       tests/e2e                      REPO_ROOT      the repository
+#   E2E_NAME      the scenario's name            E2E_HOST       its host container's name
+#   E2E_WORK      a scratch directory on the outside, removed afterwards (not mounted)
+#   E2E_DATA_DIR  a fresh directory mounted at the SAME path inside the host: pass it as the
+#                 package's data-dir answer (bind-mount sources are resolved by the outer engine)
+
+E2E_LABEL=mathesar-e2e
+E2E_STACK_PROJECT=mathesar               # compose project of the package (and of the test stacks)
+E2E_WORK_ROOT=/var/tmp/mathesar-e2e      # per-run directories (data dirs of the hosts) live here
+E2E_HOST_IMAGE_DEFAULT=mathesar-e2e/host-trixie
+E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-90}
+
+# --- reporting --------------------------------------------------------------------------------
+
+# log MESSAGE: a time-stamped line in the scenario's output (target/e2e-logs/NAME/output.log).
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# fail REASON: ends the scenario as failed; REASON is what the runner prints after "FAIL name:".
+fail() {
+	[[ -z ${E2E_WORK:-} ]] || printf '%s\n' "$*" >"$E2E_WORK/reason"
+	log "FAIL: $*"
+	exit 1
+}
+
+# secret VALUE: registers VALUE as secret; saved logs have it replaced by <redacted>.
+secret() { [[ -z $1 ]] || printf '%s\0' "$1" >>"$E2E_WORK/secrets"; }
+
+# ERR trap of a scenario: a command that failed without `|| fail ...` still gives a reason.
+_e2e_on_err() {
+	local rc=$1 cmd=$2 where=$3
+	[[ -s $E2E_WORK/reason ]] || printf 'command failed (exit %s) at %s: %s\n' "$rc" "$where" "$cmd" >"$E2E_WORK/reason"
+}
+
+# --- small utilities --------------------------------------------------------------------------
+
+# sha256_of STRING: hex SHA-256 of the bytes of STRING (no newline added).
+sha256_of() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+
+# image_of KEY: the image name packaging/images gives KEY (db, service, caddy, watchtower).
+image_of() {
+	local name
+	name=$(sed -n "s/^$1=//p" "$REPO_ROOT/packaging/images" | tail -n 1)
+	[[ -n $name ]] || fail "packaging/images has no '$1=' line"
+	printf '%s\n' "$name"
+}
+
+# free_port: a TCP port nobody listens on (the host shares this network).
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for CMD TIMEOUT [WHAT]: runs the shell command string CMD every 0.5 s until it succeeds;
+# returns 1 (after logging CMD's last output) when TIMEOUT seconds pass first.
+wait_for() {
+	local cmd=$1 timeout=${2:-30} what=${3:-$1} out deadline
+	deadline=$(($(date +%s) + timeout))
+	until out=$(eval "$cmd" 2>&1); do
+		if (($(date +%s) >= deadline)); then
+			log "timed out after ${timeout}s waiting for: $what; last output: ${out:0:2000}"
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
+# assert_eq EXPECTED ACTUAL [WHAT]: fails the scenario unless both strings are equal.
+assert_eq() {
+	[[ $1 == "$2" ]] || fail "${3:-value}: expected '$1', got '$2'"
+}
+
+# --- the host container -----------------------------------------------------------------------
+
+# host_start [IMAGE]: starts this scenario's host (default: the trixie host) with systemd as
+# PID 1, the outer engine's socket at /run/host-docker.sock, host networking and $E2E_DATA_DIR,
+# and waits until systemd reports running or degraded.
+host_start() {
+	local image=${1:-$E2E_HOST_IMAGE_DEFAULT}
+	docker image inspect "$image" >/dev/null 2>&1 || fail "image $image is missing (tests/e2e/images/build)"
+	log "starting host $E2E_HOST from $image"
+	docker run -d --name "$E2E_HOST" \
+		--label "$E2E_LABEL=1" --label "$E2E_LABEL.scenario=$E2E_NAME" \
+		--network host \
+		--cap-add SYS_ADMIN --security-opt seccomp=unconfined \
+		--tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
+		-v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+		-v /var/run/docker.sock:/run/host-docker.sock \
+		-v "$E2E_DATA_DIR:$E2E_DATA_DIR" \
+		-e container=docker \
+		"$image" >/dev/null || fail "could not start the host container from $image"
+	# shellcheck disable=SC2016 # evaluated by wait_for
+	local booted='s=$(host_exec systemctl is-system-running 2>/dev/null); [[ $s == running || $s == degraded ]]'
+	local ok=0 state
+	wait_for "$booted" "$E2E_BOOT_TIMEOUT" "systemd in the host to finish booting" || ok=$?
+	state=$(host_exec systemctl is-system-running 2>/dev/null || true)
+	((ok == 0)) || fail "host did not boot within ${E2E_BOOT_TIMEOUT}s (systemd state: ${state:-no answer})"
+	log "host is up (systemd: $state)"
+}
+
+# host_exec CMD...: runs CMD in the host (as root); stdin is passed on when it is not a terminal.
+host_exec() {
+	local -a flags=()
+	[[ -t 0 ]] || flags+=(-i)
+	docker exec "${flags[@]}" "$E2E_HOST" "$@"
+}
+
+# host_sh SCRIPT [ARG...]: runs a bash script in the host (set -euo pipefail), ARGs as $1...
+host_sh() {
+	local script=$1
+	shift
+	host_exec bash -c "set -euo pipefail; $script" bash "$@"
+}
+
+# host_copy SRC DEST: copies a file or directory from the outside into the host. A file keeps its
+# mode; DEST may be a directory (the file goes into it) or the new file's path. Works into tmpfs
+# paths too (docker cp does not).
+host_copy() {
+	local src=$1 dest=$2
+	if [[ -d $src ]]; then
+		host_exec mkdir -p "$dest"
+		tar -C "$src" -cf - . | host_exec tar -C "$dest" -xf - --no-same-owner
+	elif [[ -f $src ]]; then
+		# shellcheck disable=SC2016,SC2094 # expanded by the host's sh; $src is only read
+		host_exec sh -c 'd=$1; [ -d "$d" ] && d="$d/$2"; cat >"$d" && chmod "$3" "$d"' \
+			sh "$dest" "$(basename "$src")" "$(stat -c %a "$src")" <"$src"
+	else
+		fail "host_copy: no such file or directory: $src"
+	fi
+}
+
+# assert_file_mode PATH MODE [OWNER]: fails unless PATH in the host has MODE (e.g. 600 or 0600)
+# and, if given, OWNER (user or user:group).
+assert_file_mode() {
+	local path=$1 mode=$2 owner=${3:-} got got_mode got_owner
+	got=$(host_exec stat -c '%a %U:%G' "$path" 2>/dev/null) || fail "$path does not exist in the host"
+	got_mode=${got%% *} got_owner=${got#* }
+	[[ $owner == *:* ]] || got_owner=${got_owner%%:*}
+	if ((8#$got_mode != 8#$mode)) || [[ -n $owner && $got_owner != "$owner" ]]; then
+		fail "$path: mode $got_mode owner ${got#* }, expected mode $mode${owner:+ owner $owner}"
+	fi
+}
+
+# --- the stack (containers the package or a scenario starts through the outer engine) ---------
+
+# standin_json PATH: GET http://localhost:8000PATH inside the Mathesar stand-in (JSON reports).
+standin_json() { docker exec mathesar_service curl -fsS "http://localhost:8000$1"; }
+
+# standin_env_hash VAR: SHA-256 (hex) of VAR as the stand-in received it; fails if it has no VAR.
+standin_env_hash() {
+	local hash
+	hash=$(standin_json /__standin/env | jq -r --arg v "$1" '.[$v] // empty') || return 1
+	[[ -n $hash ]] || return 1
+	printf '%s\n' "$hash"
+}
+
+# stack_containers: ids of the stack containers (compose project "mathesar", or named mathesar_*)
+# that belong to this test bed: they mount something under $E2E_WORK_ROOT (the data dirs), or were
+# created after this scenario's host. Containers others run on the same engine are left alone.
+stack_containers() {
+	local since
+	since=$(docker inspect -f '{{.Created}}' "${E2E_HOST:-}" 2>/dev/null) || since=none
+	{
+		docker ps -aq --filter "label=com.docker.compose.project=$E2E_STACK_PROJECT"
+		docker ps -aq --filter "name=^mathesar_"
+	} | sort -u | xargs -r docker inspect -f '{{.Id}} {{.Created}} {{range .Mounts}}{{.Source}} {{end}}' 2>/dev/null |
+		awk -v since="$since" -v root="$E2E_WORK_ROOT/" '{
+			ours = (since != "none" && $2 >= since)
+			for (i = 3; i <= NF; i++) if (index($i, root) == 1) ours = 1
+			if (ours) print substr($1, 1, 12)
+		}'
+}
+
+# stack_remove: removes the stack's containers (and their anonymous volumes) and the project's
+# networks that are no longer used. Named volumes are never removed.
+stack_remove() {
+	local -a ids
+	mapfile -t ids < <(stack_containers)
+	((${#ids[@]} == 0)) || docker rm -f -v "${ids[@]}" >/dev/null 2>&1 || true
+	mapfile -t ids < <(docker network ls -q --filter "label=com.docker.compose.project=$E2E_STACK_PROJECT")
+	local id
+	for id in "${ids[@]}"; do # in use (someone else's): refused, and that is right
+		docker network rm "$id" >/dev/null 2>&1 || true
+	done
+}
+
+# config_dir PATH: tells the log collector about a configuration directory to list on failure
+# (default /etc/mathesar). .env files in it are saved with their values redacted.
+config_dir() { printf '%s\n' "$1" >>"$E2E_WORK/config-dirs"; }
+
+# --- .env values --------------------------------------------------------------------------------
+
+# dotenv_quote VALUE: VALUE written for a .env line (KEY=<this>) in the form proven with Compose
+# 2.26 both for ${VAR} interpolation and for env_file (see README.md): in double quotes, with
+# backslash, double quote and dollar each preceded by a backslash; all else (', `, #, spaces,
+# non-ASCII) as it is. A value with a line break or NUL cannot be written: fails.
+dotenv_quote() {
+	local v=$1
+	[[ $v != *$'\n'* && $v != *$'\r'* ]] || fail "dotenv_quote: a value with a line break cannot go into a .env"
+	v=${v//\\/\\\\}
+	v=${v//\"/\\\"}
+	v=${v//\$/\\\$}
+	printf '"%s"' "$v"
+}
+
+# --- the test stack of the bed's own scenarios ------------------------------------------------
+# tests/e2e/fixtures/test-stack.yml: the database and Mathesar (stand-in) images under their
+# packaged names, bind mounts under $E2E_DATA_DIR, project "mathesar", config dir /etc/mathesar.
+
+# test_stack_write PASSWORD [DB_PORT]: writes /etc/mathesar/{docker-compose.yml,.env} in the host.
+test_stack_write() {
+	local password=$1 port=${2:-$(free_port)}
+	secret "$password"
+	config_dir /etc/mathesar
+	host_exec mkdir -p /etc/mathesar
+	host_copy "$E2E_DIR/fixtures/test-stack.yml" /etc/mathesar/docker-compose.yml
+	{
+		echo "DB_IMAGE=$(image_of db)"
+		echo "SERVICE_IMAGE=$(image_of service)"
+		echo "E2E_DATA_DIR=$E2E_DATA_DIR"
+		echo "DB_PORT=$port"
+		echo "POSTGRES_DB=mathesar_django"
+		echo "POSTGRES_USER=mathesar"
+		echo "POSTGRES_PASSWORD=$(dotenv_quote "$password")"
+	} | host_exec sh -c 'umask 077 && cat >/etc/mathesar/.env'
+}
+
+# test_stack_up: `docker compose up -d --wait` in /etc/mathesar inside the host (3 min at most).
+test_stack_up() {
+	log "docker compose up -d --wait (inside the host)"
+	host_exec timeout 180 docker compose --project-directory /etc/mathesar up -d --wait >&2 ||
+		fail "the test stack did not become healthy (docker compose up -d --wait failed)"
+}

@@ -1,0 +1,44 @@
+# shellcheck shell=bash
+# From inside the host, a compose stack of the database and Mathesar images (packaged names,
+# bind mounts under $E2E_DATA_DIR) becomes healthy through the outer engine; the stand-in really
+# talks to PostgreSQL and behaves like Mathesar for the first admin user.
+host_start
+password=$(sha256_of "$E2E_NAME-$RANDOM-$(date +%s%N)")
+test_stack_write "$password"
+test_stack_up
+
+db=$(standin_json /__standin/db) || fail "the stand-in does not answer /__standin/db"
+assert_eq true "$(jq -r .connected <<<"$db")" "stand-in connected to PostgreSQL"
+assert_eq "mathesar_db mathesar_django mathesar" "$(jq -r '"\(.host) \(.current_database) \(.current_user)"' <<<"$db")" \
+	"stand-in's database host, name and user"
+
+# Bind-mount sources were resolved by the outer engine at the same path.
+[[ -s $E2E_DATA_DIR/msar/pgdata/PG_VERSION ]] || fail "no PostgreSQL data in $E2E_DATA_DIR/msar/pgdata on the outside"
+assert_eq 17 "$(cat "$E2E_DATA_DIR/msar/pgdata/PG_VERSION")" "PostgreSQL major version of the data"
+assert_eq 999 "$(stat -c %u "$E2E_DATA_DIR/msar/pgdata")" "owner uid of the pgdata bind mount"
+
+status() { docker exec mathesar_service curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://localhost:8000$1"; }
+assert_eq "302 http://localhost:8000/complete_installation/" "$(status /)" "/ before any admin exists"
+
+admin_password="admin-$password"
+secret "$admin_password"
+host_exec docker exec -e DJANGO_SUPERUSER_PASSWORD="$admin_password" mathesar_service \
+	python manage.py createsuperuser --no-input --username admin --email admin@example.com >&2 ||
+	fail "createsuperuser failed"
+assert_eq "302 http://localhost:8000/auth/login/" "$(status /)" "/ once the admin exists"
+docker exec -e DJANGO_SUPERUSER_PASSWORD="$admin_password" mathesar_service \
+	./manage.py standin_check_password --username admin >/dev/null || fail "the admin's stored password is not the one given"
+rc=0
+err=$(host_exec docker exec -e DJANGO_SUPERUSER_PASSWORD=x mathesar_service \
+	python manage.py createsuperuser --no-input --username admin --email admin@example.com 2>&1 >/dev/null) || rc=$?
+assert_eq 1 "$rc" "exit status of a second createsuperuser"
+assert_eq "CommandError: Error: That username is already taken." "$err" "error of a second createsuperuser"
+
+# Without its database the application is not healthy.
+host_exec docker stop mathesar_db >/dev/null
+if docker exec mathesar_service curl -fsS -o /dev/null http://localhost:8000/ 2>/dev/null; then
+	fail "the stand-in still answers healthy with its database stopped"
+fi
+
+host_exec docker compose --project-directory /etc/mathesar down >&2 || fail "docker compose down failed"
+[[ -z $(stack_containers) ]] || fail "containers left after docker compose down: $(stack_containers | xargs)"

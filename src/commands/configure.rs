@@ -9,16 +9,32 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use crate::cli::ConfigureArgs;
+use crate::debconf;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::preflight;
 use crate::rendering::{self, Rendered, State, compose, env_file};
 use crate::secrets::{self, MASK, PASSWORD_LEN, SECRET_KEY_LEN, Secret};
-use crate::settings::{Answers, DEFAULT_CONFIG_DIR, Key, Settings, Source};
+use crate::settings::{Answers, DEFAULT_CONFIG_DIR, Key, Settings, Source, validate};
 use crate::sources::{answers_file, defaults, detect, environment, existing, prompt};
 use crate::storage::{Layout, atomic, lock, modes};
 
 pub async fn run(args: ConfigureArgs) -> Outcome {
-    let config_dir = super::config_dir(&args.dir);
+    // `--debconf` (the package's postinst): the answers seen in debconf, the highest source.
+    let mut debconf = args.debconf.then(open_debconf).transpose()?;
+    let debconf_answers = match &mut debconf {
+        Some(c) => debconf::answers(c).code(Code::Failure)?,
+        None => Answers::new(),
+    };
+    let config_dir = match debconf_answers.value(Key::ConfigDir) {
+        Some(d) if args.dir.config_dir.is_none() && !d.trim().is_empty() => validate::directory(d)
+            .map_err(|reason| {
+                Failure::new(
+                    Code::InvalidAnswer,
+                    anyhow!("the answer `config-dir` (from debconf) is refused: {reason}"),
+                )
+            })?,
+        _ => super::config_dir(&args.dir),
+    };
     let layout = Layout::new(&config_dir, "/");
     if !nix::unistd::geteuid().is_root() && !args.dry_run {
         return Err(Failure::new(
@@ -59,7 +75,7 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
     }
 
     let found = existing::read(&layout).code(Code::Io)?;
-    let mut answers = gather(&args, &config_dir, &found)?;
+    let mut answers = gather(&args, &config_dir, &found, debconf_answers)?;
 
     let admin_exists = admin_created(&answers, &found);
     let interactive =
@@ -103,6 +119,9 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
     let changed_answers = changed_answers(&found.answers, &settings);
 
     if plan.files.is_empty() && !needs_defaults_file(&settings) {
+        if let (Some(c), false) = (&mut debconf, args.dry_run) {
+            debconf::clear_passwords(c).code(Code::Failure)?;
+        }
         println!("mathesar: no changes");
         return Ok(());
     }
@@ -119,6 +138,10 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         .then(|| restart_summary(&found, &rendered, &layout));
     write(&layout, &plan).code(Code::Io)?;
     write_defaults_file(&settings).code(Code::Io)?;
+    if let Some(c) = &mut debconf {
+        // The configuration holds them now: no password stays in the debconf database.
+        debconf::clear_passwords(c).code(Code::Failure)?;
+    }
     println!(
         "mathesar: configuration written to {}",
         layout.config_dir.display()
@@ -149,11 +172,18 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
     Ok(())
 }
 
-/// defaults < detected < existing < answers file < environment.
+/// Runs under the debconf frontend (re-executing under it if needed) and connects to it.
+fn open_debconf() -> Result<debconf::Client, Failure> {
+    debconf::reexec_under_frontend().code(Code::Failure)?;
+    debconf::Client::from_env().code(Code::Failure)
+}
+
+/// defaults < detected < existing < answers file < environment < debconf.
 fn gather(
     args: &ConfigureArgs,
     config_dir: &Path,
     found: &existing::Existing,
+    debconf: Answers,
 ) -> Result<Answers, Failure> {
     let mut base = defaults::answers(config_dir);
     let address =
@@ -172,7 +202,7 @@ fn gather(
     }
     let env =
         environment::from_process().map_err(|e| Failure::new(Code::InvalidAnswer, anyhow!(e)))?;
-    answers = answers.overlay(env);
+    answers = answers.overlay(env).overlay(debconf);
     // The directory being configured is the one in use, whatever an answer says.
     answers.set(
         Key::ConfigDir,

@@ -34,6 +34,21 @@ pub enum Command {
     /// Show the effective settings, secrets masked
     #[command(after_help = exit::TABLE)]
     ShowConfig(ShowConfigArgs),
+    /// Start the stack in order with health waits, create the admin once, print the login address
+    #[command(after_help = exit::TABLE)]
+    Up(UpArgs),
+    /// Stop the containers (containers, volumes and data are kept)
+    #[command(after_help = exit::TABLE)]
+    Down(DownArgs),
+    /// Apply a changed configuration to the running stack, recreating only what changed
+    #[command(after_help = exit::TABLE)]
+    Reload(UpArgs),
+    /// The unit's foreground process: up, notify systemd, watch the containers, stop on SIGTERM
+    #[command(after_help = exit::TABLE)]
+    Run(RunArgs),
+    /// Show the unit's state, each container's health and the login address
+    #[command(after_help = crate::commands::status::EXIT_CODES)]
+    Status(StatusArgs),
     /// Write the man page or shell completions (used when building the packages)
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -98,6 +113,45 @@ pub struct DebconfConfigArgs {
     /// What debconf passes to a config script (`configure VERSION`, `reconfigure VERSION`)
     #[arg(num_args = 0.., allow_hyphen_values = true)]
     pub script_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// Seconds each container may take to become healthy [default: per service, 120 to 600]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Skip the host checks before starting (`up` only)
+    #[arg(long)]
+    pub no_preflight: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// Seconds each container may take to become healthy at start [default: per service]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Seconds a container may stay stopped or unhealthy before `run` ends with a failure
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub grace: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// Print JSON for automation
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

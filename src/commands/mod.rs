@@ -2,8 +2,13 @@
 
 pub mod check;
 pub mod configure;
+pub mod down;
 pub mod generate;
+pub mod reload;
+pub mod run;
 pub mod show_config;
+pub mod status;
+pub mod up;
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +23,11 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Check(a) => block_on(check::run(a)),
         Command::ShowConfig(a) => show_config::run(a),
         Command::Generate(a) => generate::run(a),
+        Command::Up(a) => block_on(up::run(a)),
+        Command::Down(a) => block_on(down::run(a)),
+        Command::Reload(a) => block_on(reload::run(a)),
+        Command::Run(a) => block_on(run::run(a)),
+        Command::Status(a) => block_on(status::run(a)),
         Command::DebconfConfig(a) => crate::debconf::config::command(&config_dir(&a.dir)),
     }
 }

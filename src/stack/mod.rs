@@ -1,1 +1,16 @@
-//! The Docker Compose lifecycle of the Mathesar stack.
+//! The Docker Compose lifecycle of the Mathesar stack: configuration read back, the engine
+//! (bollard), Compose as a child process, ordered start with health waits, the bundled database,
+//! the first admin, and watching the running stack.
+
+pub mod admin;
+pub mod compose;
+pub mod config;
+pub mod database;
+pub mod engine;
+pub mod health;
+pub mod journal;
+pub mod lifecycle;
+pub mod services;
+pub mod watch;
+
+pub use lifecycle::{Options, Stack, StackError};

@@ -1,0 +1,87 @@
+//! `mathesarctl run`: the foreground process of `mathesar.service` (`Type=notify`). Brings the
+//! stack up, tells systemd READY=1 with a STATUS= line, then watches the containers; a container
+//! that does not recover within the grace period ends it non-zero so that `Restart=` acts.
+//! SIGTERM or SIGINT stop the stack (as `down`) and end it with 0.
+
+use std::time::Duration;
+
+use anyhow::anyhow;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::RunArgs;
+use crate::exit::{Code, Failure, Outcome};
+use crate::stack::watch::{self, Notice};
+use crate::stack::{Stack, journal, services};
+use crate::systemd::notify;
+
+pub async fn run(args: RunArgs) -> Outcome {
+    let dir = super::config_dir(&args.dir);
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Failure::new(Code::Failure, e))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| Failure::new(Code::Failure, e))?;
+    let _ = notify::status("Starting Mathesar ...");
+
+    let started = tokio::select! {
+        r = super::up::up(&dir, args.timeout.map(Duration::from_secs), true) => r,
+        _ = term.recv() => return stop(&dir, "SIGTERM").await,
+        _ = int.recv() => return stop(&dir, "SIGINT").await,
+    };
+    let applied = match started {
+        Ok(a) => a,
+        Err(e) => {
+            let code = e.code();
+            let _ = notify::status(&format!(
+                "Mathesar did not start: {}",
+                first_line(&e.to_string())
+            ));
+            journal::error(&e);
+            return Err(Failure::new(
+                code,
+                anyhow!("Mathesar did not start (see above)"),
+            ));
+        }
+    };
+    let running = notify::running_status(&applied.login_url);
+    let _ = notify::ready(&running);
+    journal::info(&running);
+
+    let stack = Stack::open(&dir).await.map_err(super::up::failure)?;
+    let enabled = services::enabled(&stack.current.settings);
+    let grace = Duration::from_secs(args.grace);
+    let watched = watch::watch(&stack.engine, &enabled, grace, |n| {
+        let line = match n {
+            Notice::Healthy => running.clone(),
+            other => format!("Mathesar at {} is {other}", applied.login_url),
+        };
+        let _ = notify::status(&line);
+    });
+    tokio::select! {
+        r = watched => {
+            let code = match &r {
+                Err(watch::WatchError::EngineLost { .. }) => Code::Docker,
+                _ => Code::Unhealthy,
+            };
+            let e = r.err().map_or_else(|| anyhow!("the watch ended"), anyhow::Error::from);
+            let _ = notify::status(&format!("Mathesar failed: {}", first_line(&e.to_string())));
+            journal::error(&e);
+            Err(Failure::new(code, e))
+        }
+        _ = term.recv() => stop(&dir, "SIGTERM").await,
+        _ = int.recv() => stop(&dir, "SIGINT").await,
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or_default()
+}
+
+/// Stops the stack on a signal; containers and data are kept.
+async fn stop(dir: &std::path::Path, signal: &str) -> Outcome {
+    let _ = notify::stopping("Stopping Mathesar ...");
+    journal::info(format!(
+        "{signal}: stopping Mathesar (containers and data are kept)"
+    ));
+    let stack = Stack::open(dir).await.map_err(super::up::failure)?;
+    stack.down().await.map_err(super::up::failure)?;
+    journal::info("Mathesar is stopped");
+    Ok(())
+}

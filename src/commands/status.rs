@@ -1,0 +1,275 @@
+//! `mathesarctl status [--json]`: the unit's state (systemd over D-Bus), each container's health
+//! (Docker Engine), the images and the login address, with `systemctl status`-like exit codes
+//! (documented in [`EXIT_CODES`]).
+
+use anyhow::anyhow;
+use serde::Serialize;
+
+use crate::cli::StatusArgs;
+use crate::exit::{Code, Failure, Outcome};
+use crate::stack::config;
+use crate::stack::engine::{Engine, container_name};
+use crate::stack::health::{self, Health};
+use crate::stack::services;
+use crate::systemd::{UNIT, unit};
+
+/// Shown in `mathesarctl status --help`.
+pub const EXIT_CODES: &str = "\
+Exit codes (like `systemctl status`):
+  0  running: the unit is active and every container is healthy
+  1  starting, stopping or reloading: the unit or a container is in transition
+  3  not running: the unit is inactive or failed and no container runs
+  5  the Docker Engine cannot be reached while the unit is active
+  6  there is no configuration to read
+  8  degraded: a container is missing, stopped or unhealthy (or runs without the unit)";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overall {
+    Running,
+    Transition,
+    Stopped,
+    Unreachable,
+    Degraded,
+}
+
+impl Overall {
+    pub fn code(self) -> Code {
+        match self {
+            Overall::Running => Code::Ok,
+            Overall::Transition => Code::Failure,
+            // Code 3 is `systemctl status`'s "not running".
+            Overall::Stopped => Code::Preflight,
+            Overall::Unreachable => Code::Docker,
+            Overall::Degraded => Code::Unhealthy,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Overall::Running => "Mathesar is running",
+            Overall::Transition => "Mathesar is starting, stopping or reloading",
+            Overall::Stopped => "Mathesar is not running",
+            Overall::Unreachable => "the Docker Engine cannot be reached",
+            Overall::Degraded => "Mathesar is degraded",
+        }
+    }
+}
+
+/// The overall state from the unit (`None`: systemd cannot be asked) and the containers' health
+/// (`None`: the engine cannot be reached).
+pub fn overall(unit: Option<&unit::UnitState>, healths: Option<&[Health]>) -> Overall {
+    let unit_down = unit.is_some_and(|u| !u.is_active() && !u.in_transition());
+    if unit.is_some_and(unit::UnitState::in_transition) {
+        return Overall::Transition;
+    }
+    let Some(healths) = healths else {
+        return if unit_down {
+            Overall::Stopped
+        } else {
+            Overall::Unreachable
+        };
+    };
+    let any_up = healths.iter().any(Health::is_up);
+    if !any_up && (unit_down || unit.is_none()) {
+        return Overall::Stopped;
+    }
+    if unit_down {
+        return Overall::Degraded;
+    }
+    if healths.iter().all(Health::is_ok) {
+        Overall::Running
+    } else if healths
+        .iter()
+        .all(|h| h.is_ok() || matches!(h, Health::Starting | Health::Restarting))
+    {
+        Overall::Transition
+    } else {
+        Overall::Degraded
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ContainerReport {
+    service: String,
+    container: Option<String>,
+    health: String,
+    image: Option<String>,
+    started_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct UnitReport {
+    name: &'static str,
+    active_state: String,
+    sub_state: String,
+    load_state: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    state: Overall,
+    unit: Option<UnitReport>,
+    unit_error: Option<String>,
+    containers: Vec<ContainerReport>,
+    engine_error: Option<String>,
+    login_url: String,
+}
+
+pub async fn run(args: StatusArgs) -> Outcome {
+    let dir = super::config_dir(&args.dir);
+    let current = config::load(&dir).map_err(|e| Failure::new(e.code(), e))?;
+    let (unit_state, engine) = tokio::join!(unit::state(UNIT), Engine::connect());
+    let (unit_state, unit_error) = match unit_state {
+        Ok(u) if u.load != "not-found" => (Some(u), None),
+        Ok(_) => (None, Some(format!("{UNIT} is not installed"))),
+        Err(e) => (None, Some(e.to_string())),
+    };
+
+    let mut containers = Vec::new();
+    let mut healths = Vec::new();
+    let mut engine_error = None;
+    match engine {
+        Ok(engine) => {
+            for service in services::enabled(&current.settings) {
+                let c = match engine.service_container(service.name).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        engine_error = Some(e.to_string());
+                        break;
+                    }
+                };
+                let h = health::of(c.as_ref());
+                containers.push(ContainerReport {
+                    service: service.name.to_string(),
+                    container: c.as_ref().map(container_name),
+                    health: h.to_string(),
+                    image: c.as_ref().and_then(|c| c.config.as_ref()?.image.clone()),
+                    started_at: c
+                        .as_ref()
+                        .and_then(|c| c.state.as_ref()?.started_at.clone())
+                        .filter(|_| h.is_up()),
+                });
+                healths.push(h);
+            }
+        }
+        Err(e) => engine_error = Some(e.to_string()),
+    }
+    let state = overall(
+        unit_state.as_ref(),
+        engine_error.is_none().then_some(healths.as_slice()),
+    );
+    let report = Report {
+        state,
+        unit: unit_state.map(|u| UnitReport {
+            name: UNIT,
+            active_state: u.active,
+            sub_state: u.sub,
+            load_state: u.load,
+        }),
+        unit_error,
+        containers,
+        engine_error,
+        login_url: current.settings.login_url(),
+    };
+
+    if args.json {
+        let text =
+            serde_json::to_string_pretty(&report).map_err(|e| Failure::new(Code::Failure, e))?;
+        println!("{text}");
+    } else {
+        print_text(&report);
+    }
+    if state == Overall::Running {
+        Ok(())
+    } else {
+        Err(Failure::new(state.code(), anyhow!("{}", state.describe())))
+    }
+}
+
+fn print_text(r: &Report) {
+    match (&r.unit, &r.unit_error) {
+        (Some(u), _) => println!("{}: {} ({})", u.name, u.active_state, u.sub_state),
+        (None, Some(e)) => println!("{UNIT}: unknown ({e})"),
+        (None, None) => println!("{UNIT}: unknown"),
+    }
+    if let Some(e) = &r.engine_error {
+        println!("containers: unknown ({e})");
+    }
+    for c in &r.containers {
+        println!(
+            "  {:<20} {:<32} {:<22} {}",
+            c.service,
+            c.container.as_deref().unwrap_or("-"),
+            c.health,
+            c.image.as_deref().unwrap_or("-"),
+        );
+    }
+    println!("{}; log in at {}", r.state.describe(), r.login_url);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(active: &str) -> unit::UnitState {
+        unit::UnitState {
+            active: active.into(),
+            sub: String::new(),
+            load: "loaded".into(),
+        }
+    }
+
+    const STOPPED: Health = Health::Missing;
+
+    #[test]
+    fn overall_states() {
+        let ok = [Health::Healthy, Health::Healthy, Health::Running];
+        assert_eq!(overall(Some(&u("active")), Some(&ok)), Overall::Running);
+        assert_eq!(overall(None, Some(&ok)), Overall::Running);
+        assert_eq!(
+            overall(Some(&u("inactive")), Some(&[STOPPED, STOPPED])),
+            Overall::Stopped
+        );
+        assert_eq!(overall(Some(&u("failed")), None), Overall::Stopped);
+        assert_eq!(overall(Some(&u("active")), None), Overall::Unreachable);
+        assert_eq!(
+            overall(Some(&u("activating")), Some(&[STOPPED])),
+            Overall::Transition
+        );
+        assert_eq!(
+            overall(
+                Some(&u("active")),
+                Some(&[Health::Healthy, Health::Starting])
+            ),
+            Overall::Transition
+        );
+        assert_eq!(
+            overall(
+                Some(&u("active")),
+                Some(&[Health::Healthy, Health::Unhealthy])
+            ),
+            Overall::Degraded
+        );
+        assert_eq!(
+            overall(Some(&u("active")), Some(&[Health::Healthy, STOPPED])),
+            Overall::Degraded
+        );
+        // Containers running without the unit (started by hand).
+        assert_eq!(overall(Some(&u("inactive")), Some(&ok)), Overall::Degraded);
+    }
+
+    #[test]
+    fn codes_match_the_help_text() {
+        for (o, n) in [
+            (Overall::Running, 0),
+            (Overall::Transition, 1),
+            (Overall::Stopped, 3),
+            (Overall::Unreachable, 5),
+            (Overall::Degraded, 8),
+        ] {
+            assert_eq!(o.code() as u8, n);
+            assert!(EXIT_CODES.contains(&format!("\n  {n}  ")));
+        }
+    }
+}

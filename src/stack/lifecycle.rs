@@ -1,0 +1,381 @@
+//! The lifecycle of the stack, one code path for the unit and for people: bring it up (or apply a
+//! changed configuration) in order with health waits, and stop it. Data is never removed here.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::exit::Code;
+use crate::settings::{BUNDLED_DB_HOST, UserDb};
+
+use super::admin::{self, AdminError};
+use super::compose::{Compose, ComposeError};
+use super::config::{self, ConfigError, Current};
+use super::database::{self, DatabaseError};
+use super::engine::{Engine, EngineError, env_value, service_of};
+use super::health::{self, Health, WaitError};
+use super::journal;
+use super::services::{self, DB, PROXY, Service};
+
+/// The Caddyfile as the proxy container sees it.
+const CADDYFILE_IN_CONTAINER: &str = "/etc/caddy/Caddyfile";
+/// Seconds Compose gives each container to stop before killing it (PostgreSQL shuts down cleanly
+/// well within it).
+pub const STOP_TIMEOUT_SECS: u32 = 60;
+
+#[derive(Debug, Error)]
+pub enum StackError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    #[error(transparent)]
+    Wait(#[from] WaitError),
+    #[error("{0}")]
+    Database(#[from] DatabaseError),
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error("preflight failed ({0}); nothing was started")]
+    Preflight(String),
+}
+
+impl StackError {
+    /// The exit code this failure ends a command with.
+    pub fn code(&self) -> Code {
+        match self {
+            StackError::Config(e) => e.code(),
+            StackError::Engine(_) | StackError::Compose(_) | StackError::Database(_) => {
+                Code::Docker
+            }
+            StackError::Wait(WaitError::Unhealthy(_)) => Code::Unhealthy,
+            StackError::Wait(WaitError::Engine(_)) => Code::Docker,
+            StackError::Admin(AdminError::Marker(_)) => Code::Io,
+            StackError::Admin(_) => Code::Docker,
+            StackError::Preflight(_) => Code::Preflight,
+        }
+    }
+}
+
+/// How `up` and `reload` run.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Overrides each service's own health timeout.
+    pub timeout: Option<Duration>,
+    /// Run the preflight first.
+    pub preflight: bool,
+}
+
+/// What a successful `up` or `reload` did.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    pub login_url: String,
+    /// Services whose container was created or recreated.
+    pub recreated: Vec<String>,
+    pub user_db_created: bool,
+    pub password_changed: bool,
+    pub admin: Option<admin::Outcome>,
+}
+
+/// The configuration, the engine and Compose: what every lifecycle command needs.
+pub struct Stack {
+    pub current: Current,
+    pub engine: Engine,
+    pub compose: Compose,
+}
+
+impl Stack {
+    pub async fn open(config_dir: &Path) -> Result<Stack, StackError> {
+        let current = config::load(config_dir)?;
+        let engine = Engine::connect().await?;
+        let compose = Compose::new(&current.layout, current.settings.watchtower);
+        Ok(Stack {
+            current,
+            engine,
+            compose,
+        })
+    }
+
+    /// Container id per compose service.
+    async fn container_ids(&self) -> Result<BTreeMap<String, String>, StackError> {
+        Ok(self
+            .engine
+            .project_containers()
+            .await?
+            .iter()
+            .filter_map(|c| Some((service_of(c)?.to_string(), c.id.clone()?)))
+            .collect())
+    }
+
+    /// Whether any container of the project runs.
+    pub async fn any_running(&self) -> Result<bool, StackError> {
+        Ok(self.engine.project_containers().await?.iter().any(|c| {
+            c.state
+                .is_some_and(|s| s == bollard::models::ContainerSummaryStateEnum::RUNNING)
+        }))
+    }
+
+    /// Brings the stack up in order, or applies a changed configuration to it: only services
+    /// whose configuration changed are recreated (Compose compares configuration hashes).
+    pub async fn apply(&self, opts: &Options) -> Result<Applied, StackError> {
+        let s = &self.current.settings;
+        if opts.preflight {
+            let report =
+                crate::preflight::run(s, &crate::preflight::Options { will_start: true }).await;
+            if report.failed() {
+                journal::error(report.to_string().trim_end());
+                let names: Vec<_> = report.failures().map(|c| c.name).collect();
+                return Err(StackError::Preflight(names.join(", ")));
+            }
+        }
+        let before = self.container_ids().await?;
+        self.pull_missing().await?;
+        let mut applied = Applied {
+            login_url: s.login_url(),
+            ..Default::default()
+        };
+        applied.password_changed = self.sync_db_password(opts).await?;
+
+        for service in services::enabled(s) {
+            journal::info(format!("starting {}", service.title));
+            self.compose
+                .run(&["up", "--detach", "--no-deps", service.name])
+                .await?;
+            let timeout = opts.timeout.unwrap_or(service.timeout);
+            if service == PROXY {
+                self.restart_proxy_on_new_caddyfile().await?;
+            }
+            health::wait(&self.engine, &service, timeout).await?;
+            if service == DB && s.user_db == UserDb::Bundled {
+                applied.user_db_created = database::ensure_user_database(&self.engine, s).await?;
+                if applied.user_db_created {
+                    journal::info(format!("created the user database {}", s.user_db_name));
+                }
+            }
+        }
+        self.stop_disabled_services().await?;
+
+        let after = self.container_ids().await?;
+        applied.recreated = after
+            .iter()
+            .filter(|(svc, id)| before.get(*svc) != Some(*id))
+            .map(|(svc, _)| svc.clone())
+            .collect();
+
+        let outcome = admin::ensure(&self.engine, s, &self.current.layout).await?;
+        match &outcome {
+            admin::Outcome::Created => journal::info(format!(
+                "created the admin `{}`{}",
+                s.admin_username,
+                if self.current.layout.admin_password_file().exists() {
+                    format!(
+                        " (its password is in {})",
+                        self.current.layout.admin_password_file().display()
+                    )
+                } else {
+                    String::new()
+                }
+            )),
+            admin::Outcome::Existed => {
+                journal::info(format!("the admin `{}` already exists", s.admin_username))
+            }
+            admin::Outcome::NoPassword => journal::warn(format!(
+                "no admin password is configured: create the first admin in the browser at {}",
+                s.login_url()
+            )),
+            admin::Outcome::AlreadyCreated => {}
+        }
+        applied.admin = Some(outcome);
+        Ok(applied)
+    }
+
+    /// Pulls the images of the enabled services that are not present; nothing is pulled when
+    /// every image is there (offline installs).
+    async fn pull_missing(&self) -> Result<(), StackError> {
+        let json = self.compose.output(&["config", "--format", "json"]).await?;
+        let images = images_by_service(&json);
+        let mut missing = Vec::new();
+        for (service, image) in &images {
+            if !self.engine.has_image(image).await? {
+                missing.push(service.as_str());
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        journal::info(format!("pulling the images of {}", missing.join(", ")));
+        let mut args = vec!["pull"];
+        args.extend(missing);
+        self.compose.run(&args).await?;
+        Ok(())
+    }
+
+    /// When `.env` holds another database password than the running database container was
+    /// started with, sets it inside the database first, so that the database, the application
+    /// and `.env` never fall out of step. Returns whether it changed the password.
+    async fn sync_db_password(&self, opts: &Options) -> Result<bool, StackError> {
+        let s = &self.current.settings;
+        if !s.bundled_db() {
+            return Ok(false);
+        }
+        let Some(c) = self.engine.service_container(DB.name).await? else {
+            return Ok(false);
+        };
+        let Some(current) = env_value(&c, "POSTGRES_PASSWORD").map(str::to_string) else {
+            return Ok(false);
+        };
+        if current == s.db_password.expose() {
+            return Ok(false);
+        }
+        if !health::of(Some(&c)).is_ok() {
+            // Start the existing container as it is, to change the password inside it.
+            journal::info("starting the database as it was, to change its password");
+            self.compose.run(&["start", DB.name]).await?;
+            health::wait(&self.engine, &DB, opts.timeout.unwrap_or(DB.timeout)).await?;
+        }
+        journal::info("the database password changed: applying it inside the database");
+        database::set_password(&self.engine, &s.db_user, &current, s.db_password.expose()).await?;
+        Ok(true)
+    }
+
+    /// A changed Caddyfile is a bind-mounted file replaced on disk: the running proxy still sees
+    /// the old one, so it is restarted (recreating it is not needed).
+    async fn restart_proxy_on_new_caddyfile(&self) -> Result<(), StackError> {
+        let Ok(wanted) = std::fs::read(self.current.layout.caddyfile()) else {
+            return Ok(());
+        };
+        let Some(c) = self.engine.service_container(PROXY.name).await? else {
+            return Ok(());
+        };
+        if !health::of(Some(&c)).is_up() {
+            return Ok(());
+        }
+        let name = super::engine::container_name(&c);
+        let seen = self
+            .engine
+            .exec(
+                &name,
+                &["cat", CADDYFILE_IN_CONTAINER],
+                &[],
+                Duration::from_secs(30),
+            )
+            .await?;
+        if seen.success() && seen.stdout.as_bytes() != wanted.as_slice() {
+            journal::info("the Caddyfile changed: restarting the proxy");
+            self.compose.run(&["restart", PROXY.name]).await?;
+        }
+        Ok(())
+    }
+
+    /// Services turned off in the configuration (watchtower) are stopped, not removed.
+    async fn stop_disabled_services(&self) -> Result<(), StackError> {
+        let enabled: Vec<&str> = services::enabled(&self.current.settings)
+            .iter()
+            .map(|s| s.name)
+            .collect();
+        for c in self.engine.project_containers().await? {
+            let Some(service) = service_of(&c) else {
+                continue;
+            };
+            let running = c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING);
+            if running && !enabled.contains(&service) {
+                if let Some(id) = &c.id {
+                    journal::info(format!("stopping {service}: it is turned off"));
+                    self.engine
+                        .docker()
+                        .stop_container(id, None)
+                        .await
+                        .map_err(|source| EngineError::Api {
+                            action: format!("stop {service}"),
+                            source,
+                        })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every container of the project; removes nothing.
+    pub async fn down(&self) -> Result<(), StackError> {
+        let timeout = STOP_TIMEOUT_SECS.to_string();
+        self.compose.run(&["stop", "--timeout", &timeout]).await?;
+        // Containers of services the compose file no longer runs (a profile turned off).
+        for c in self.engine.project_containers().await? {
+            if c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING) {
+                if let Some(id) = &c.id {
+                    self.engine
+                        .docker()
+                        .stop_container(id, None)
+                        .await
+                        .map_err(|source| EngineError::Api {
+                            action: "stop a container".into(),
+                            source,
+                        })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The health of each enabled service, in start order.
+    pub async fn healths(&self) -> Result<Vec<(Service, Health)>, StackError> {
+        let mut out = Vec::new();
+        for service in services::enabled(&self.current.settings) {
+            let c = self.engine.service_container(service.name).await?;
+            out.push((service, health::of(c.as_ref())));
+        }
+        Ok(out)
+    }
+}
+
+/// `service -> image` from `docker compose config --format json`.
+pub fn images_by_service(json: &str) -> BTreeMap<String, String> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
+        return BTreeMap::new();
+    };
+    v.get("services")
+        .and_then(|s| s.as_object())
+        .map(|services| {
+            services
+                .iter()
+                .filter_map(|(name, def)| {
+                    Some((name.clone(), def.get("image")?.as_str()?.to_string()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The container name of the bundled database, for messages.
+pub const DB_CONTAINER: &str = BUNDLED_DB_HOST;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_come_from_the_rendered_config() {
+        let json = r#"{"name":"mathesar","services":{
+            "db":{"image":"pgautoupgrade/pgautoupgrade:17-bookworm"},
+            "service":{"image":"mathesar/mathesar:0.11.0","environment":{"POSTGRES_PASSWORD":"x"}},
+            "odd":{"build":"."}}}"#;
+        let m = images_by_service(json);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m["service"], "mathesar/mathesar:0.11.0");
+        assert!(images_by_service("not json").is_empty());
+    }
+
+    #[test]
+    fn exit_codes_follow_the_failure() {
+        let e = StackError::Preflight("ports".into());
+        assert_eq!(e.code(), Code::Preflight);
+        let e = StackError::Engine(EngineError::Unreachable {
+            detail: "no socket".into(),
+        });
+        assert_eq!(e.code(), Code::Docker);
+        assert!(e.to_string().contains("Docker"));
+    }
+}

@@ -1,0 +1,118 @@
+//! The services of the compose file, in start order, with how long each may take to become
+//! healthy and what to check when it does not.
+
+use std::time::Duration;
+
+use crate::settings::Settings;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Service {
+    /// The service name in the compose file.
+    pub name: &'static str,
+    /// What people call it.
+    pub title: &'static str,
+    /// How long it may take to become healthy by default.
+    pub timeout: Duration,
+    /// What to look at when it does not become healthy.
+    pub hint: &'static str,
+}
+
+pub const DB: Service = Service {
+    name: "db",
+    title: "the database (PostgreSQL)",
+    timeout: Duration::from_secs(180),
+    hint: "the database files in DATA_DIR/pgdata (owner, permissions, a PostgreSQL major version the image \
+           can read), free disk space, and `docker logs mathesar_db`",
+};
+
+pub const APP: Service = Service {
+    name: "service",
+    title: "the Mathesar application",
+    // The first start runs the database migrations.
+    timeout: Duration::from_secs(600),
+    hint: "that it can log in to its database (POSTGRES_* in CONFIG_DIR/.env, `mathesarctl show-config`; \
+           a password changed outside `mathesarctl configure` is not applied to the database), \
+           and `docker logs mathesar_service`",
+};
+
+pub const PROXY: Service = Service {
+    name: "caddy-reverse-proxy",
+    title: "the web proxy (Caddy)",
+    timeout: Duration::from_secs(180),
+    hint: "that http-port and https-port are free (`ss -ltnp`), that the domain's DNS points at this host \
+           when HTTPS is used, DATA_DIR/caddy/Caddyfile, and `docker compose -p mathesar logs caddy-reverse-proxy`",
+};
+
+pub const WATCHTOWER: Service = Service {
+    name: "watchtower",
+    title: "watchtower (automatic image updates)",
+    timeout: Duration::from_secs(120),
+    hint: "`docker compose -p mathesar logs watchtower`, or turn it off with `mathesarctl configure` (watchtower: false)",
+};
+
+/// Every service a compose file can hold, in start order.
+pub const ALL: [Service; 4] = [DB, APP, PROXY, WATCHTOWER];
+
+/// The services these settings run, in start order.
+pub fn enabled(s: &Settings) -> Vec<Service> {
+    ALL.iter()
+        .copied()
+        .filter(|svc| match svc.name {
+            "db" => s.bundled_db(),
+            "watchtower" => s.watchtower,
+            _ => true,
+        })
+        .collect()
+}
+
+/// The service definition for a compose service name.
+pub fn by_name(name: &str) -> Option<Service> {
+    ALL.iter().copied().find(|s| s.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Answers, Key, Source};
+
+    fn settings(extra: &[(Key, &str)]) -> Settings {
+        let mut a: Answers =
+            crate::sources::defaults::answers(std::path::Path::new("/etc/mathesar"));
+        a.set(Key::DbPassword, "a-long-password", Source::Default);
+        a.set(Key::ExternalAddress, "192.0.2.1", Source::Default);
+        for (k, v) in extra {
+            a.set(*k, *v, Source::Default);
+        }
+        Settings::from_answers(&a).unwrap()
+    }
+
+    #[test]
+    fn default_order_is_db_app_proxy() {
+        let names: Vec<_> = enabled(&settings(&[])).iter().map(|s| s.name).collect();
+        assert_eq!(names, ["db", "service", "caddy-reverse-proxy"]);
+    }
+
+    #[test]
+    fn watchtower_last_and_no_db_with_an_external_internal_database() {
+        let s = settings(&[
+            (Key::Watchtower, "true"),
+            (Key::InternalDbHost, "db.example.internal"),
+        ]);
+        let names: Vec<_> = enabled(&s).iter().map(|s| s.name).collect();
+        assert_eq!(names, ["service", "caddy-reverse-proxy", "watchtower"]);
+    }
+
+    #[test]
+    fn names_are_the_compose_template_s() {
+        let template = crate::rendering::compose::TEMPLATE;
+        for s in ALL {
+            assert!(
+                template.contains(&format!("\n  {}:\n", s.name)),
+                "{}",
+                s.name
+            );
+        }
+        assert_eq!(by_name("db"), Some(DB));
+        assert_eq!(by_name("nope"), None);
+    }
+}

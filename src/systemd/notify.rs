@@ -1,0 +1,36 @@
+//! sd_notify(3) messages for the unit's main process; a no-op outside systemd (no NOTIFY_SOCKET).
+
+use sd_notify::NotifyState;
+
+/// The status line shown by `systemctl status` once the stack runs.
+pub fn running_status(login_url: &str) -> String {
+    format!("Mathesar is running at {login_url}")
+}
+
+/// READY=1 with a STATUS= line.
+pub fn ready(status: &str) -> std::io::Result<()> {
+    sd_notify::notify(&[NotifyState::Ready, NotifyState::Status(status)])
+}
+
+/// A STATUS= line alone.
+pub fn status(status: &str) -> std::io::Result<()> {
+    sd_notify::notify(&[NotifyState::Status(status)])
+}
+
+/// STOPPING=1 with a STATUS= line.
+pub fn stopping(status: &str) -> std::io::Result<()> {
+    sd_notify::notify(&[NotifyState::Stopping, NotifyState::Status(status)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_the_address() {
+        assert_eq!(
+            running_status("http://192.0.2.1/"),
+            "Mathesar is running at http://192.0.2.1/"
+        );
+    }
+}

@@ -1,0 +1,74 @@
+//! The shipped examples say the same thing: examples/answers.yml and examples/mathesar.env give
+//! one configuration (examples/preseed.cfg is compared end to end, through debconf).
+
+mod util;
+
+use util::{Scratch, code, text};
+
+fn without_generated(env: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
+    env.iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "SECRET_KEY" | "WATCHTOWER_HTTP_API_TOKEN"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+#[test]
+fn answers_file_and_environment_examples_agree() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let from_file = Scratch::new();
+    let o = from_file.configure(&["--answers", &format!("{root}/examples/answers.yml")], &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+
+    let vars: Vec<(String, String)> =
+        dotenvy::from_path_iter(format!("{root}/examples/mathesar.env"))
+            .unwrap()
+            .map(Result::unwrap)
+            .filter(|(k, _)| k != "MATHESAR_DATA_DIR")
+            .collect();
+    let from_env = Scratch::new();
+    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let o = from_env.configure(&[], &refs);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+
+    // The scratches differ only in their data directory, which each test run chooses.
+    let normalise = |s: &Scratch| {
+        without_generated(&s.env_file())
+            .into_iter()
+            .map(|(k, v)| (k, v.replace(s.data().to_str().unwrap(), "DATA")))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(normalise(&from_file), normalise(&from_env));
+    let admin =
+        |s: &Scratch| std::fs::read_to_string(s.config().join("initial-admin-password")).unwrap();
+    assert_eq!(admin(&from_file), admin(&from_env));
+    assert_eq!(admin(&from_file), "change-me-too, 8+ characters\n");
+    assert_eq!(
+        from_file.env_file()["POSTGRES_PASSWORD"],
+        "change-me: at least 8 characters"
+    );
+}
+
+#[test]
+fn the_examples_name_every_answer() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let yml = std::fs::read_to_string(format!("{root}/examples/answers.yml")).unwrap();
+    let preseed = std::fs::read_to_string(format!("{root}/examples/preseed.cfg")).unwrap();
+    let env = std::fs::read_to_string(format!("{root}/examples/mathesar.env")).unwrap();
+    for key in mathesar::settings::Key::ALL {
+        if *key == mathesar::settings::Key::ConfigDir {
+            continue; // chosen with --config-dir, not an answer of the directory itself
+        }
+        assert!(
+            yml.contains(&format!("{}:", key.name())),
+            "answers.yml lacks {key}"
+        );
+        let in_preseed = preseed.contains(&format!("{} ", key.debconf_question()));
+        let optional = key.name().starts_with("existing-db")
+            || *key == mathesar::settings::Key::ExternalAddress;
+        assert!(in_preseed || optional, "preseed.cfg lacks {key}");
+        assert!(
+            env.contains(&format!("{}=", key.env_var())) || optional,
+            "mathesar.env lacks {key}"
+        );
+    }
+}

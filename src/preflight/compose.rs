@@ -134,6 +134,14 @@ pub fn verdict(
                 ),
                 format!("install the plugin: {install}"),
             ),
+            None if matches!(why, RunError::Timeout(..)) => Check::not_ok(
+                NAME,
+                opts.needed(),
+                format!("Docker Compose could not be checked: {why}"),
+                format!(
+                    "check that `docker compose version` answers; reinstall Compose v2 >= {MIN_COMPOSE} if needed: {install}"
+                ),
+            ),
             None => Check::not_ok(
                 NAME,
                 opts.needed(),
@@ -214,6 +222,18 @@ mod tests {
         let c = verdict(&missing(), &Ok("2.27.0".into()), &START, Family::Debian);
         assert_eq!(c.status, Status::Fail);
         assert!(c.detail.contains("standalone docker-compose 2.27.0"));
+    }
+
+    #[test]
+    fn a_hanging_compose_is_not_called_missing() {
+        let hung = Err(RunError::Timeout(
+            "docker compose version --short".into(),
+            4,
+        ));
+        let nothing = Err(RunError::NotFound("docker-compose".into()));
+        let c = verdict(&hung, &nothing, &START, Family::Debian);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.contains("could not be checked") && c.detail.contains("within 4 s"));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The PostgreSQL servers named in the answers: a real connection, as the containers will make it.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use thiserror::Error;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Config, NoTls};
 
@@ -106,6 +107,8 @@ pub struct Server {
     pub version: String,
     /// `server_version_num`, e.g. 160004.
     pub version_num: u32,
+    /// The address the server saw this connection come from.
+    pub client_addr: Option<IpAddr>,
 }
 
 /// One attempt at one address.
@@ -141,16 +144,19 @@ pub async fn check(s: &Settings, opts: &Options, bridge: Option<&Bridge>) -> Vec
 
 async fn route(t: &Target, bridge: Option<&Bridge>) -> Route {
     if !is_loopback_host(&t.host) {
-        return Route::Direct(attempt(t, &t.host).await);
+        return Route::Direct(attempt(t, &t.host, None).await);
     }
     match bridge {
-        None => Route::LocalOnly(attempt(t, &t.host).await),
+        None => Route::LocalOnly(attempt(t, &t.host, None).await),
         Some(b) => {
             let gw = b.gateway.to_string();
-            let (via, local) = tokio::join!(attempt(t, &gw), attempt(t, &t.host));
+            let (via, local) = tokio::join!(
+                attempt(t, &gw, Some(b.test_source())),
+                attempt(t, &t.host, None)
+            );
             Route::Gateway {
                 gateway: b.gateway,
-                subnet: b.project_subnet.clone(),
+                subnet: b.project.as_ref().map(|p| p.subnet.clone()),
                 via,
                 local,
             }
@@ -158,12 +164,12 @@ async fn route(t: &Target, bridge: Option<&Bridge>) -> Route {
     }
 }
 
-async fn attempt(t: &Target, host: &str) -> Attempt {
+async fn attempt(t: &Target, host: &str, source: Option<IpAddr>) -> Attempt {
     let host = host
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    let result = match tokio::time::timeout(TIMEOUT, connect(t, &host)).await {
+    let result = match tokio::time::timeout(TIMEOUT, connect(t, &host, source)).await {
         Ok(r) => r,
         Err(_) => Err(ConnectError::Timeout),
     };
@@ -174,7 +180,11 @@ async fn attempt(t: &Target, host: &str) -> Attempt {
 /// now: the containers default to sslmode=prefer, so an upgrade to TLS when the server offers it
 /// is a later improvement; servers that require TLS are refused here with a pg_hba message.
 /// The password goes to the server only, never to a command line or a log.
-async fn connect(t: &Target, host: &str) -> Result<Server, ConnectError> {
+///
+/// With a `source`, the connection leaves from that host address, so that pg_hba.conf judges
+/// it as it will judge the containers (whose subnet the source belongs to), not by whatever
+/// address the host would pick on its own.
+async fn connect(t: &Target, host: &str, source: Option<IpAddr>) -> Result<Server, ConnectError> {
     let mut cfg = Config::new();
     cfg.host(host)
         .port(t.port)
@@ -184,11 +194,23 @@ async fn connect(t: &Target, host: &str) -> Result<Server, ConnectError> {
         .application_name("mathesarctl-preflight")
         .connect_timeout(TIMEOUT)
         .ssl_mode(tokio_postgres::config::SslMode::Disable);
-    let (client, connection) = cfg.connect(NoTls).await.map_err(classify)?;
-    let driver = tokio::spawn(connection);
+    let (client, driver) = match source.zip(host.parse::<IpAddr>().ok()) {
+        Some((from, to)) => {
+            let stream = tcp_from(from, SocketAddr::new(to, t.port))
+                .await
+                .map_err(|e| io_error(&e))?;
+            let (client, connection) = cfg.connect_raw(stream, NoTls).await.map_err(classify)?;
+            (client, tokio::spawn(async move { drop(connection.await) }))
+        }
+        None => {
+            let (client, connection) = cfg.connect(NoTls).await.map_err(classify)?;
+            (client, tokio::spawn(async move { drop(connection.await) }))
+        }
+    };
     let row = client
         .query_one(
-            "SELECT current_setting('server_version'), current_setting('server_version_num')",
+            "SELECT current_setting('server_version'), current_setting('server_version_num'), \
+             host(inet_client_addr())",
             &[],
         )
         .await
@@ -200,7 +222,26 @@ async fn connect(t: &Target, host: &str) -> Result<Server, ConnectError> {
     Ok(Server {
         version,
         version_num: num.trim().parse().unwrap_or(0),
+        client_addr: row.get::<_, Option<String>>(2).and_then(|a| a.parse().ok()),
     })
+}
+
+async fn tcp_from(from: IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = if from.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.bind(SocketAddr::new(from, 0))?;
+    socket.connect(to).await
+}
+
+fn io_error(e: &std::io::Error) -> ConnectError {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => ConnectError::Refused,
+        std::io::ErrorKind::TimedOut => ConnectError::Timeout,
+        _ => ConnectError::Unreachable(e.to_string()),
+    }
 }
 
 fn classify(e: tokio_postgres::Error) -> ConnectError {
@@ -225,11 +266,7 @@ fn classify(e: tokio_postgres::Error) -> ConnectError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => ConnectError::Refused,
-                std::io::ErrorKind::TimedOut => ConnectError::Timeout,
-                _ => ConnectError::Unreachable(io.to_string()),
-            };
+            return io_error(io);
         }
         source = s.source();
     }
@@ -335,6 +372,33 @@ fn unreachable(t: &Target, e: &ConnectError, at: &str, opts: &Options) -> Check 
     )
 }
 
+/// Whether `ip` lies in `cidr` ("172.16.0.0/12"); false for anything unparsable.
+pub fn in_subnet(ip: IpAddr, cidr: &str) -> bool {
+    let Some((net, bits)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else {
+        return false;
+    };
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
+}
+
+/// The client address in a pg_hba.conf refusal: `no pg_hba.conf entry for host "192.0.2.2", ...`.
+pub fn hba_client(message: &str) -> Option<IpAddr> {
+    let (_, rest) = message.split_once("for host \"")?;
+    rest.split_once('"')?.0.parse().ok()
+}
+
 /// The pg_hba.conf line admitting the containers.
 fn hba_line(t: &Target, subnet: &str) -> String {
     format!("host {} {} {subnet} scram-sha-256", t.dbname, t.user)
@@ -397,15 +461,47 @@ pub fn verdict(t: &Target, route: &Route, opts: &Options) -> Check {
                 format!("where the containers reach this host ({DOCKER_HOST_GATEWAY})");
             let e = match &via.result {
                 Ok(server) => {
-                    return connected(
+                    let mut c = connected(
                         t,
                         server,
                         format!("{local_at} (containers: {DOCKER_HOST_GATEWAY} = {gateway})"),
                     );
+                    if let Some(seen) = server.client_addr.filter(|a| !in_subnet(*a, subnet)) {
+                        c.detail.push_str(&format!(
+                            "; the server saw this test come from {seen} (Docker's NAT), the containers come from {subnet}: pg_hba.conf must admit that too (`{}`)",
+                            hba_line(t, subnet)
+                        ));
+                    }
+                    return c;
                 }
                 Err(e) => e,
             };
-            if let ConnectError::Hba(_) = e {
+            if let ConnectError::Hba(msg) = e {
+                // Docker masquerades the host's own connections from its subnets, so a refusal
+                // of an address outside the containers' subnet says nothing about theirs.
+                if let Some(seen) = hba_client(msg).filter(|a| !in_subnet(*a, subnet)) {
+                    let admit = format!(
+                        "make sure pg_hba.conf admits the containers: `{}` ({subnet}: {subnet_note}), then reload PostgreSQL (systemctl reload postgresql)",
+                        hba_line(t, subnet)
+                    );
+                    if let Err(le) = &local.result {
+                        if let Some(mut c) = refused(t, le, &local_at, opts) {
+                            if let Some(r) = c.remedy.as_mut() {
+                                r.push_str("; then ");
+                                r.push_str(&admit);
+                            }
+                            return c;
+                        }
+                    }
+                    return Check::not_ok(
+                        t.name,
+                        Status::Warn,
+                        format!(
+                            "PostgreSQL listens on {via_at}, {gateway_note}, but its pg_hba.conf refused this host's test connection, seen as {seen} (Docker's NAT rewrites it); whether it admits the containers, from {subnet}, cannot be tested from the host"
+                        ),
+                        admit,
+                    );
+                }
                 return Check::not_ok(
                     t.name,
                     Status::Fail,
@@ -493,6 +589,7 @@ mod tests {
         Server {
             version: format!("{}.4 (Debian)", num / 10_000),
             version_num: num,
+            client_addr: None,
         }
     }
 
@@ -607,10 +704,86 @@ mod tests {
     }
 
     #[test]
+    fn subnets_and_hba_refusals_parse() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(in_subnet(ip("172.25.0.5"), "172.16.0.0/12"));
+        assert!(in_subnet(ip("172.25.0.5"), "172.25.0.0/16"));
+        assert!(!in_subnet(ip("192.0.2.2"), "172.16.0.0/12"));
+        assert!(in_subnet(ip("10.1.2.3"), "0.0.0.0/0"));
+        assert!(in_subnet(ip("fd00::5"), "fd00::/64"));
+        assert!(!in_subnet(ip("fd00::5"), "172.16.0.0/12"));
+        for bad in ["172.16.0.0", "x/12", "172.16.0.0/33", ""] {
+            assert!(!in_subnet(ip("172.16.0.1"), bad), "{bad}");
+        }
+        assert_eq!(
+            hba_client(
+                "no pg_hba.conf entry for host \"192.0.2.2\", user \"alice\", database \"mathesar\", no encryption"
+            ),
+            Some(ip("192.0.2.2"))
+        );
+        assert_eq!(hba_client("no pg_hba.conf entry for replication"), None);
+    }
+
+    #[test]
+    fn a_refusal_of_the_nated_test_connection_is_inconclusive() {
+        let hba = || {
+            Err(ConnectError::Hba(
+                "no pg_hba.conf entry for host \"192.0.2.2\", user \"alice\"".into(),
+            ))
+        };
+        let c = verdict(
+            &target("localhost"),
+            &gateway(hba(), Ok(server(160004))),
+            &START,
+        );
+        assert_eq!(c.status, Status::Warn);
+        assert!(c.detail.contains("seen as 192.0.2.2"), "{}", c.detail);
+        let r = c.remedy.unwrap();
+        assert!(
+            r.contains("host mathesar alice 172.16.0.0/12 scram-sha-256"),
+            "{r}"
+        );
+        // A wrong password on loopback is still a definite failure.
+        let auth = Err(ConnectError::Auth("password authentication failed".into()));
+        let c = verdict(&target("localhost"), &gateway(hba(), auth), &START);
+        assert_eq!(c.status, Status::Fail);
+        assert!(
+            c.remedy
+                .unwrap()
+                .contains("then make sure pg_hba.conf admits")
+        );
+    }
+
+    #[test]
+    fn a_success_seen_from_outside_the_subnet_says_what_else_to_admit() {
+        let mut seen = server(160004);
+        seen.client_addr = Some("192.0.2.2".parse().unwrap());
+        let c = verdict(
+            &target("localhost"),
+            &gateway(Ok(seen), Ok(server(160004))),
+            &START,
+        );
+        assert_eq!(c.status, Status::Pass);
+        assert!(
+            c.detail.contains("saw this test come from 192.0.2.2"),
+            "{}",
+            c.detail
+        );
+        let mut inside = server(160004);
+        inside.client_addr = Some("172.17.0.1".parse().unwrap());
+        let c = verdict(
+            &target("localhost"),
+            &gateway(Ok(inside), Ok(server(160004))),
+            &START,
+        );
+        assert!(!c.detail.contains("saw this test"), "{}", c.detail);
+    }
+
+    #[test]
     fn a_gateway_refused_by_pg_hba_names_the_project_subnet() {
         let mut route = gateway(
             Err(ConnectError::Hba(
-                "no pg_hba.conf entry for host \"172.17.0.1\"".into(),
+                "no pg_hba.conf entry for host \"172.18.0.1\"".into(),
             )),
             Ok(server(160004)),
         );
@@ -730,7 +903,7 @@ mod tests {
         ]);
         let bridge = Bridge {
             gateway: "127.0.0.1".parse().unwrap(),
-            project_subnet: None,
+            project: None,
         };
         for b in [None, Some(&bridge)] {
             let checks = check(&s, &START, b).await;

@@ -39,9 +39,24 @@ pub struct EngineInfo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bridge {
     pub gateway: IpAddr,
-    /// The subnet of the project network, once Compose has created it: the containers run there,
-    /// so their connections to the gateway come from it, not from the default bridge's subnet.
-    pub project_subnet: Option<String>,
+    /// The project network, once Compose has created it: the containers run there, so their
+    /// connections to the gateway come from its subnet, not from the default bridge's.
+    pub project: Option<ProjectNet>,
+}
+
+/// The compose project's network: its subnet, and the host's own address in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectNet {
+    pub subnet: String,
+    pub gateway: IpAddr,
+}
+
+impl Bridge {
+    /// A host address inside the subnet the containers connect from, to test from: the project
+    /// network's gateway, else the default bridge's (both inside Docker's default pools).
+    pub fn test_source(&self) -> IpAddr {
+        self.project.as_ref().map_or(self.gateway, |p| p.gateway)
+    }
 }
 
 pub struct Probe {
@@ -170,14 +185,20 @@ pub fn gateway_of(net: &NetworkInspect) -> Option<IpAddr> {
     found.into_iter().next()
 }
 
-fn first_subnet(net: &NetworkInspect) -> Option<String> {
+/// The first IPv4 subnet of a network with its gateway.
+fn project_net(net: &NetworkInspect) -> Option<ProjectNet> {
     net.ipam
         .as_ref()?
         .config
         .as_ref()?
         .iter()
-        .filter_map(|c| c.subnet.clone())
-        .find(|s| !s.contains(':'))
+        .filter(|c| c.subnet.as_deref().is_some_and(|s| !s.contains(':')))
+        .find_map(|c| {
+            Some(ProjectNet {
+                subnet: c.subnet.clone()?,
+                gateway: c.gateway.as_deref()?.parse().ok()?,
+            })
+        })
 }
 
 async fn info(docker: &Docker) -> EngineInfo {
@@ -202,7 +223,7 @@ async fn info(docker: &Docker) -> EngineInfo {
         .and_then(gateway_of)
         .map(|gateway| Bridge {
             gateway,
-            project_subnet: project.ok().as_ref().and_then(first_subnet),
+            project: project.ok().as_ref().and_then(project_net),
         });
     EngineInfo {
         published_by_us,
@@ -467,7 +488,23 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(gateway_of(&net), Some("172.17.0.1".parse().unwrap()));
-        assert_eq!(first_subnet(&net), Some("172.17.0.0/16".into()));
+        assert_eq!(
+            project_net(&net),
+            Some(ProjectNet {
+                subnet: "172.17.0.0/16".into(),
+                gateway: "172.17.0.1".parse().unwrap()
+            })
+        );
+        let mut b = Bridge {
+            gateway: "172.17.0.1".parse().unwrap(),
+            project: None,
+        };
+        assert_eq!(b.test_source(), b.gateway);
+        b.project = project_net(&net).map(|p| ProjectNet {
+            gateway: "172.23.0.1".parse().unwrap(),
+            ..p
+        });
+        assert_eq!(b.test_source().to_string(), "172.23.0.1");
         assert_eq!(gateway_of(&NetworkInspect::default()), None);
     }
 }

@@ -202,3 +202,43 @@ pub(crate) mod tests {
         assert_eq!(o.needed(), Status::Warn);
     }
 }
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+    use crate::settings::Key;
+
+    /// The whole run, on this machine, with every kind of password set: none may appear in any
+    /// check, whatever the engine, the tools and the (refused) database servers say.
+    #[tokio::test]
+    async fn no_password_appears_in_any_check() {
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port().to_string()
+        };
+        let passwords = [
+            "db-Secret-Pw-0001",
+            "Ex1st-Secret-0003",
+            "Adm1n-Secret-0002",
+        ];
+        let s = tests::settings(&[
+            (Key::UserDb, "existing"),
+            (Key::ExistingDbHost, "127.0.0.1"),
+            (Key::ExistingDbPort, &closed),
+            (Key::ExistingDbUser, "alice"),
+            (Key::ExistingDbPassword, passwords[1]),
+            (Key::AdminPassword, passwords[2]),
+            (Key::InternalDbHost, "localhost"),
+            (Key::InternalDbPort, &closed),
+        ]);
+        for will_start in [true, false] {
+            let report = run(&s, &Options { will_start }).await;
+            assert!(report.checks.iter().any(|c| c.name == "existing-db"));
+            assert!(report.checks.iter().any(|c| c.name == "internal-db"));
+            let text = report.to_string();
+            for p in passwords {
+                assert!(!text.contains(p), "{p} in:\n{text}");
+            }
+        }
+    }
+}

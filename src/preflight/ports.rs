@@ -435,8 +435,10 @@ mod tests {
 
     #[test]
     fn a_port_we_listen_on_is_busy_and_names_us() {
-        let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
-        let port = l.local_addr().unwrap().port();
+        // Below the ephemeral range, so that no outgoing connection takes it once released.
+        let (l, port) = (20_000..21_000)
+            .find_map(|p| Some((TcpListener::bind((Ipv4Addr::UNSPECIFIED, p)).ok()?, p)))
+            .unwrap();
         let Probe::Busy(owners) = probe(port) else {
             panic!("port {port} should be busy")
         };

@@ -19,8 +19,6 @@ use super::health::{self, Health, WaitError};
 use super::journal;
 use super::services::{self, DB, PROXY, Service};
 
-/// The Caddyfile as the proxy container sees it.
-const CADDYFILE_IN_CONTAINER: &str = "/etc/caddy/Caddyfile";
 /// Seconds Compose gives each container to stop before killing it (PostgreSQL shuts down cleanly
 /// well within it).
 pub const STOP_TIMEOUT_SECS: u32 = 60;
@@ -241,10 +239,12 @@ impl Stack {
         Ok(true)
     }
 
-    /// A changed Caddyfile is a bind-mounted file replaced on disk: the running proxy still sees
-    /// the old one, so it is restarted (recreating it is not needed).
+    /// The proxy reads its Caddyfile (a bind-mounted file) at start only: when the file changed
+    /// after the running proxy started, the proxy is restarted (recreating it is not needed).
     async fn restart_proxy_on_new_caddyfile(&self) -> Result<(), StackError> {
-        let Ok(wanted) = std::fs::read(self.current.layout.caddyfile()) else {
+        let Ok(modified) =
+            std::fs::metadata(self.current.layout.caddyfile()).and_then(|m| m.modified())
+        else {
             return Ok(());
         };
         let Some(c) = self.engine.service_container(PROXY.name).await? else {
@@ -253,18 +253,13 @@ impl Stack {
         if !health::of(Some(&c)).is_up() {
             return Ok(());
         }
-        let name = super::engine::container_name(&c);
-        let seen = self
-            .engine
-            .exec(
-                &name,
-                &["cat", CADDYFILE_IN_CONTAINER],
-                &[],
-                Duration::from_secs(30),
-            )
-            .await?;
-        if seen.success() && seen.stdout.as_bytes() != wanted.as_slice() {
-            journal::info("the Caddyfile changed: restarting the proxy");
+        let started = c
+            .state
+            .as_ref()
+            .and_then(|s| s.started_at.as_deref())
+            .and_then(parse_rfc3339);
+        if started.is_some_and(|started| modified > started) {
+            journal::info("the Caddyfile changed since the proxy started: restarting the proxy");
             self.compose.run(&["restart", PROXY.name]).await?;
         }
         Ok(())
@@ -331,6 +326,32 @@ impl Stack {
     }
 }
 
+/// A time as the engine reports it (`2026-11-25T09:08:45.326314882Z`, UTC), to compare with file
+/// times; `None` for anything else (such as the zero time of a container never started).
+pub fn parse_rfc3339(s: &str) -> Option<std::time::SystemTime> {
+    let (date, rest) = s.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let time = rest.strip_suffix('Z')?;
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    if y < 1970 || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // Days from the civil date (proleptic Gregorian), after H. Hinnant's algorithm.
+    let (yy, mm_) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mm_ + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()?;
+    let digits: String = frac.chars().take(9).collect();
+    let nanos = format!("{digits:0<9}").parse::<u32>().ok()?;
+    Some(std::time::UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
 /// `service -> image` from `docker compose config --format json`.
 pub fn images_by_service(json: &str) -> BTreeMap<String, String> {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
@@ -366,6 +387,25 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m["service"], "mathesar/mathesar:0.11.0");
         assert!(images_by_service("not json").is_empty());
+    }
+
+    #[test]
+    fn engine_times_parse() {
+        use std::time::UNIX_EPOCH;
+        let t = parse_rfc3339("2026-11-25T09:08:45.326314882Z").unwrap();
+        let d = t.duration_since(UNIX_EPOCH).unwrap();
+        assert_eq!(d.as_secs(), 1_795_597_725);
+        assert_eq!(d.subsec_nanos(), 326_314_882);
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(UNIX_EPOCH));
+        assert_eq!(
+            parse_rfc3339("2000-03-01T00:00:01.5Z")
+                .unwrap()
+                .duration_since(UNIX_EPOCH)
+                .unwrap(),
+            Duration::new(951_868_801, 500_000_000)
+        );
+        assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("yesterday"), None);
     }
 
     #[test]

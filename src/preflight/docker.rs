@@ -19,9 +19,12 @@ use super::{Check, Options, Status};
 const NAME: &str = "docker-engine";
 pub const MIN_ENGINE: Version = Version::new(20, 0, 0);
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
-/// Seconds for one API request; the whole probe is bounded by [`PROBE_TIMEOUT`].
+/// Seconds for one API request.
 const REQUEST_TIMEOUT: u64 = 3;
-const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
+/// For the version, API negotiation included; the ports and networks then get [`INFO_TIMEOUT`],
+/// so that a slow answer there does not hide a good version.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(3);
+const INFO_TIMEOUT: Duration = Duration::from_secs(2);
 /// The compose project name (`name:` in the compose file); Compose labels its containers with it.
 pub const PROJECT: &str = "mathesar";
 /// The network Compose creates for the project, on which the containers run.
@@ -233,13 +236,11 @@ async fn info(docker: &Docker) -> EngineInfo {
 
 pub async fn probe(opts: &Options, family: Family) -> Probe {
     let host = endpoint();
-    let work = async {
-        let (docker, v) = version(&host).await?;
-        let info = info(&docker).await;
-        Ok::<_, EngineError>((v, info))
-    };
-    match tokio::time::timeout(PROBE_TIMEOUT, work).await {
-        Ok(Ok((v, info))) => {
+    match tokio::time::timeout(VERSION_TIMEOUT, version(&host)).await {
+        Ok(Ok((docker, v))) => {
+            let info = tokio::time::timeout(INFO_TIMEOUT, info(&docker))
+                .await
+                .unwrap_or_default();
             let platform = v.platform.as_ref().map(|p| p.name.as_str());
             Probe {
                 check: verdict(
@@ -259,7 +260,7 @@ pub async fn probe(opts: &Options, family: Family) -> Probe {
             check: unreachable(
                 &EngineError::Timeout(
                     host.trim_start_matches("unix://").into(),
-                    PROBE_TIMEOUT.as_secs(),
+                    VERSION_TIMEOUT.as_secs(),
                 ),
                 opts,
                 family,

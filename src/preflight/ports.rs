@@ -109,7 +109,7 @@ pub fn verdict(
                     p.key
                 );
                 let find = if owners.is_empty() {
-                    format!(" (`ss -ltnp 'sport = :{}'` shows it)", p.port)
+                    format!(" (`sudo ss -ltnp 'sport = :{}'` shows it)", p.port)
                 } else if owners.iter().any(|o| o.comm == "docker-proxy") {
                     format!(
                         " (a container publishes it: `docker ps --filter publish={}`)",

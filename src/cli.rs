@@ -55,6 +55,9 @@ pub enum Command {
     /// Ask the debconf questions (run by the package's `config` script under debconf)
     #[command(hide = true)]
     DebconfConfig(DebconfConfigArgs),
+    /// Remove the configuration and the containers; the data only when purge-data is true
+    #[command(after_help = exit::TABLE)]
+    Purge(PurgeArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -152,6 +155,12 @@ pub struct StatusArgs {
     /// Print JSON for automation
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

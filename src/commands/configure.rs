@@ -120,7 +120,7 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
 
     if plan.files.is_empty() && !needs_defaults_file(&settings) {
         if let (Some(c), false) = (&mut debconf, args.dry_run) {
-            debconf::clear_passwords(c).code(Code::Failure)?;
+            debconf::applied(c).code(Code::Failure)?;
         }
         println!("mathesar: no changes");
         return Ok(());
@@ -139,8 +139,9 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
     write(&layout, &plan).code(Code::Io)?;
     write_defaults_file(&settings).code(Code::Io)?;
     if let Some(c) = &mut debconf {
-        // The configuration holds them now: no password stays in the debconf database.
-        debconf::clear_passwords(c).code(Code::Failure)?;
+        // The configuration holds them now: no password stays in the debconf database, and
+        // nothing seen now overrides a later change made outside debconf.
+        debconf::applied(c).code(Code::Failure)?;
     }
     println!(
         "mathesar: configuration written to {}",

@@ -4,6 +4,7 @@ pub mod check;
 pub mod configure;
 pub mod down;
 pub mod generate;
+pub mod purge;
 pub mod reload;
 pub mod run;
 pub mod show_config;
@@ -28,7 +29,10 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Reload(a) => block_on(reload::run(a)),
         Command::Run(a) => block_on(run::run(a)),
         Command::Status(a) => block_on(status::run(a)),
-        Command::DebconfConfig(a) => crate::debconf::config::command(&config_dir(&a.dir)),
+        Command::DebconfConfig(a) => {
+            crate::debconf::config::command(&config_dir(&a.dir), &a.script_args)
+        }
+        Command::Purge(a) => purge::run(a),
     }
 }
 

@@ -134,9 +134,14 @@ pub fn check(key: Key, value: &str, existing: &Answers) -> Result<(), String> {
 }
 
 /// Asks the questions. `config_dir` is the configuration directory in use (its values become
-/// the defaults shown; secrets are never copied into debconf).
-pub fn run(c: &mut Client, config_dir: &Path) -> Result<(), DebconfError> {
+/// the defaults shown; secrets are never copied into debconf). `reconfigure`: run by
+/// `dpkg-reconfigure`; otherwise nothing is asked once a configuration exists (upgrades,
+/// reinstallations: the configuration is kept as it is, see the module docs of `debconf`).
+pub fn run(c: &mut Client, config_dir: &Path, reconfigure: bool) -> Result<(), DebconfError> {
     let found = existing::read(&Layout::new(config_dir, "/")).unwrap_or_default();
+    if found.env_text.is_some() && !reconfigure {
+        return Ok(());
+    }
     let data_dir = found
         .answers
         .value(Key::DataDir)
@@ -199,10 +204,13 @@ pub fn run(c: &mut Client, config_dir: &Path) -> Result<(), DebconfError> {
 }
 
 /// `mathesarctl debconf-config`: the whole `config` script.
-pub fn command(config_dir: &Path) -> crate::exit::Outcome {
+/// `script_args` are the config script's: `configure VERSION` or `reconfigure VERSION`.
+pub fn command(config_dir: &Path, script_args: &[String]) -> crate::exit::Outcome {
     use crate::exit::{Code, WithCode};
+    let reconfigure = script_args.first().is_some_and(|a| a == "reconfigure")
+        || std::env::var_os("DEBCONF_RECONFIGURE").is_some();
     let mut c = Client::from_env().code(Code::Failure)?;
-    run(&mut c, config_dir).code(Code::Failure)
+    run(&mut c, config_dir, reconfigure).code(Code::Failure)
 }
 
 fn refuse(c: &mut Client, key: Key, reason: &str) -> Result<(), DebconfError> {
@@ -213,18 +221,24 @@ fn refuse(c: &mut Client, key: Key, reason: &str) -> Result<(), DebconfError> {
     Ok(())
 }
 
-/// Loads the current configuration into the questions, so that they show it as their defaults
-/// (Debian's rule: the configuration is the master copy, debconf only a cache of it). Secrets
-/// are never copied. Without a configuration the detected address is offered.
+/// Loads the current configuration into the questions nobody answered or preseeded since it was
+/// written, so that they show it as their defaults (the configuration is the master copy,
+/// debconf a cache of it). Secrets are never copied. Without a configuration the detected
+/// address is offered.
 fn seed(c: &mut Client, flow: &Flow, config_dir: &Path) -> Result<(), DebconfError> {
-    for (key, answer) in flow.existing.iter() {
-        if key.is_secret() {
-            continue;
-        }
-        set_known(c, key, &answer.value)?;
-    }
+    let mut current: Vec<(Key, String)> = flow
+        .existing
+        .iter()
+        .filter(|(k, _)| !k.is_secret())
+        .map(|(k, a)| (k, a.value.clone()))
+        .collect();
     if flow.config_exists {
-        set_known(c, Key::ConfigDir, &config_dir.display().to_string())?;
+        current.push((Key::ConfigDir, config_dir.display().to_string()));
+    }
+    for (key, value) in current {
+        if !c.fget(&key.debconf_question(), "seen").unwrap_or(true) {
+            set_known(c, key, &value)?;
+        }
     }
     if flow.existing.value(Key::ExternalAddress).is_none() {
         let q = Key::ExternalAddress.debconf_question();

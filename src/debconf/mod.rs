@@ -7,12 +7,17 @@
 //! - [`config`]: the questions the package's `config` script asks.
 //!
 //! # Which debconf values count
-//! A question's value is taken only when its `seen` flag is true: the user answered it, it was
-//! preseeded (`debconf-set-selections` marks it seen), or it was shown in an earlier run. A value
-//! nobody saw is the template's default, or the existing configuration the config script loaded
-//! into it; either way the existing configuration already says the same or better, so unseen
-//! questions never override it. A secret question whose value is empty means "keep the current
-//! secret" (they are emptied after every successful configure) and is skipped too.
+//! A question's value is taken only when its `seen` flag is true, and every `seen` flag is
+//! cleared again once `configure` has written the configuration ([`applied`]). So `seen` means
+//! "given since the configuration was last written": answered in the config script, or preseeded
+//! (`debconf-set-selections` marks it seen). Everything else is a template default or the current
+//! configuration the config script showed, and never overrides the configuration: the files in
+//! /etc/mathesar stay the master copy, so a change made with `mathesarctl configure` survives
+//! package upgrades. A seen but empty secret means "keep the current one" and is skipped too.
+//!
+//! The config script asks on a first installation (no configuration yet) and on
+//! `dpkg-reconfigure`; on upgrades and reinstallations it asks nothing. Preseeding an answer and
+//! running `dpkg-reconfigure mathesar` (any frontend, noninteractive too) applies it.
 
 pub mod client;
 pub mod config;
@@ -81,6 +86,19 @@ pub fn answers(client: &mut Client) -> Result<Answers, DebconfError> {
 pub fn clear_passwords(client: &mut Client) -> Result<(), DebconfError> {
     for &key in Key::ALL.iter().filter(|k| k.is_secret()) {
         match client.set(&key.debconf_question(), "") {
+            Ok(()) | Err(DebconfError::Command { code: 10, .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// After a successful configure: empties the secrets and clears every `seen` flag, so that the
+/// next run takes only what is given anew (see the module docs).
+pub fn applied(client: &mut Client) -> Result<(), DebconfError> {
+    clear_passwords(client)?;
+    for &key in Key::ALL {
+        match client.fset(&key.debconf_question(), "seen", false) {
             Ok(()) | Err(DebconfError::Command { code: 10, .. }) => {}
             Err(e) => return Err(e),
         }

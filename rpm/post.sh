@@ -1,0 +1,31 @@
+# %post. $1: 1 on a first installation, 2 or more on an upgrade.
+# No debconf here: configure without questions from /etc/mathesar/answers.yml or MATHESAR_*
+# variables when present; an existing configuration is re-rendered with this release's images
+# (answers and secrets kept). Otherwise print the one command to run.
+answers=/etc/mathesar/answers.yml
+if [ "$1" -eq 1 ]; then
+	echo "mathesar: %post: first installation"
+	systemctl --no-reload preset mathesar.service >/dev/null 2>&1 || :
+else
+	echo "mathesar: %post: upgrade"
+fi
+if [ -f /etc/mathesar/.env ] || [ -f /etc/default/mathesar ]; then
+	if ! mathesarctl configure --non-interactive --no-start; then
+		echo "mathesar: the configuration could not be updated; run: mathesarctl configure" >&2
+	fi
+elif [ -f "$answers" ]; then
+	if mathesarctl configure --non-interactive --no-start --answers "$answers"; then
+		echo "mathesar: configured from $answers; start it with: systemctl enable --now mathesar"
+	else
+		echo "mathesar: not configured; fix $answers, then run: mathesarctl configure --answers $answers" >&2
+	fi
+elif env | grep -q '^MATHESAR_'; then
+	if mathesarctl configure --non-interactive --no-start; then
+		echo "mathesar: configured from MATHESAR_* variables; start it with: systemctl enable --now mathesar"
+	else
+		echo "mathesar: not configured; run: mathesarctl configure" >&2
+	fi
+else
+	echo "mathesar: not configured yet. Run: mathesarctl configure && systemctl enable --now mathesar"
+fi
+exit 0

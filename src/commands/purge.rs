@@ -1,0 +1,192 @@
+//! `mathesarctl purge`: what purging the package does, for the administrator and for RPM systems
+//! (dpkg's postrm does the same in shell, because the binary is gone by then): remove the
+//! containers (never their data: no `down -v`), the files `configure` wrote and
+//! `/etc/default/mathesar`; the data directory only when the answer `purge-data` is true.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::anyhow;
+
+use crate::cli::PurgeArgs;
+use crate::exit::{Code, Failure, Outcome, WithCode};
+use crate::settings::{Key, validate};
+use crate::sources::existing;
+use crate::storage::{Layout, atomic};
+
+/// What a purge removes, decided before anything is removed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PurgePlan {
+    pub config_dir: PathBuf,
+    pub files: Vec<PathBuf>,
+    /// `Some` when `purge-data` is true.
+    pub data_dir: Option<PathBuf>,
+    pub kept_data_dir: Option<PathBuf>,
+}
+
+pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
+    let layout = Layout::new(config_dir, "/");
+    let found = existing::read(&layout).code(Code::Io)?;
+    let data_dir = found
+        .answers
+        .value(Key::DataDir)
+        .map(validate::directory)
+        .transpose()
+        .map_err(|reason| {
+            Failure::new(
+                Code::InvalidAnswer,
+                anyhow!("the stored data-dir is refused: {reason}; nothing was removed"),
+            )
+        })?;
+    let purge_data = found
+        .answers
+        .value(Key::PurgeData)
+        .map(validate::boolean)
+        .transpose()
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+    let files = [
+        layout.env_file(),
+        layout.compose_file(),
+        layout.admin_password_file(),
+        layout.lock_file(),
+    ]
+    .into_iter()
+    .filter(|p| p.exists())
+    .collect();
+    let (data_dir, kept_data_dir) = match data_dir {
+        Some(d) if purge_data => (Some(d), None),
+        Some(d) => (None, Some(d)),
+        None => (None, None),
+    };
+    Ok(PurgePlan {
+        config_dir: config_dir.to_path_buf(),
+        files,
+        data_dir,
+        kept_data_dir,
+    })
+}
+
+/// Removes what the plan names; the configuration directory itself only when nothing else is in it.
+pub fn execute(plan: &PurgePlan, defaults_file: &Path) -> Result<(), std::io::Error> {
+    atomic::clean_leftovers(&plan.config_dir);
+    for f in &plan.files {
+        std::fs::remove_file(f)?;
+    }
+    match std::fs::remove_dir(&plan.config_dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(_) => eprintln!(
+            "mathesar: {} kept: it holds files not written by mathesarctl",
+            plan.config_dir.display()
+        ),
+    }
+    match std::fs::remove_file(defaults_file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    if let Some(d) = &plan.data_dir {
+        match std::fs::remove_dir_all(d) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: PurgeArgs) -> Outcome {
+    let config_dir = super::config_dir(&args.dir);
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Failure::new(
+            Code::Preflight,
+            anyhow!(
+                "purge removes {} and must run as root: use sudo",
+                config_dir.display()
+            ),
+        ));
+    }
+    let plan = plan(&config_dir)?;
+    let compose = Layout::new(&config_dir, "/").compose_file();
+    if compose.exists() {
+        // Containers and networks only; the data lives in bind mounts and stays.
+        let ok = Command::new("docker")
+            .args(["compose", "--project-directory"])
+            .arg(&config_dir)
+            .args(["down", "--remove-orphans"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!(
+                "mathesar: `docker compose down` failed; remove the containers by hand if any are left"
+            );
+        }
+    }
+    execute(&plan, &super::defaults_file()).code(Code::Io)?;
+    println!(
+        "mathesar: configuration removed from {}",
+        config_dir.display()
+    );
+    if let Some(d) = &plan.data_dir {
+        println!(
+            "mathesar: data directory {} removed (purge-data is true)",
+            d.display()
+        );
+    }
+    if let Some(d) = &plan.kept_data_dir {
+        println!(
+            "mathesar: data directory {} kept (purge-data is false); delete it by hand if unwanted",
+            d.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(purge_data: bool) -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let t = tempfile::tempdir().unwrap();
+        let cfg = t.path().join("etc");
+        let data = t.path().join("data");
+        std::fs::create_dir_all(data.join("pgdata")).unwrap();
+        std::fs::write(data.join("pgdata/PG_VERSION"), "17").unwrap();
+        std::fs::create_dir_all(&cfg).unwrap();
+        std::fs::write(
+            cfg.join(".env"),
+            format!(
+                "MATHESAR_DATA_DIR=\"{}\"\nMATHESAR_PURGE_DATA=\"{purge_data}\"\n",
+                data.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(cfg.join("docker-compose.yml"), "name: mathesar\n").unwrap();
+        (t, cfg, data)
+    }
+
+    #[test]
+    fn keeps_data_unless_asked() {
+        let (t, cfg, data) = setup(false);
+        let defaults = t.path().join("default");
+        std::fs::write(&defaults, "MATHESAR_CONFIG_DIR=x\n").unwrap();
+        let p = plan(&cfg).unwrap();
+        assert_eq!(p.files.len(), 2);
+        assert_eq!(p.data_dir, None);
+        execute(&p, &defaults).unwrap();
+        assert!(!cfg.exists());
+        assert!(!defaults.exists());
+        assert!(data.join("pgdata/PG_VERSION").exists());
+    }
+
+    #[test]
+    fn removes_data_when_asked_and_keeps_foreign_files() {
+        let (t, cfg, data) = setup(true);
+        std::fs::write(cfg.join("answers.yml"), "http-port: 80\n").unwrap();
+        let p = plan(&cfg).unwrap();
+        execute(&p, &t.path().join("default")).unwrap();
+        assert!(!data.exists());
+        assert!(cfg.join("answers.yml").exists());
+        assert!(!cfg.join(".env").exists());
+    }
+}

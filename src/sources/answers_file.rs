@@ -255,3 +255,25 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // Whatever the file holds, the parser answers with answers or an error, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = parse(&text, Path::new("/tmp/a.yml"));
+        }
+
+        // A value written as a YAML double-quoted (JSON) string comes back byte for byte.
+        #[test]
+        fn quoted_values_round_trip(v in "[ -~\u{e4}\u{f6}\u{df}\u{4e2d}]{0,128}") {
+            let text = format!("db-password: {}\n", serde_json::to_string(&v).unwrap());
+            let a = parse(&text, Path::new("/tmp/a.yml")).unwrap();
+            prop_assert_eq!(a.value(Key::DbPassword), Some(v.as_str()));
+        }
+    }
+}

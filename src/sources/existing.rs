@@ -65,3 +65,45 @@ pub fn read(layout: &Layout) -> Result<Existing, ExistingError> {
     out.env_text = Some(text);
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn layout_with(env: &[u8]) -> (tempfile::TempDir, Layout) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(".env"), env).unwrap();
+        let l = Layout::new(d.path(), d.path());
+        (d, l)
+    }
+
+    #[test]
+    fn reads_answers_and_state_but_not_the_contract() {
+        let (_d, l) = layout_with(b"MATHESAR_HTTP_PORT=\"8080\"\nHTTP_PORT=\"9999\"\nSECRET_KEY=\"k\"\nMATHESAR_CONFIG_DIR=\"/x\"\n");
+        let e = read(&l).unwrap();
+        assert_eq!(e.answers.value(Key::HttpPort), Some("8080"));
+        assert_eq!(
+            e.answers.value(Key::ConfigDir),
+            None,
+            "the directory is where the file is"
+        );
+        assert_eq!(e.secret_key.unwrap().expose(), "k");
+    }
+
+    #[test]
+    fn a_damaged_file_is_an_error_that_says_what_to_do() {
+        let (_d, l) = layout_with(b"MATHESAR_HTTP_PORT=\"unterminated\n");
+        let msg = read(&l).unwrap_err().to_string();
+        assert!(msg.contains(".env") && msg.contains("configure"), "{msg}");
+    }
+
+    proptest! {
+        // Any bytes in .env: an answer set or a clear error, never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let (_d, l) = layout_with(&bytes);
+            let _ = read(&l);
+        }
+    }
+}

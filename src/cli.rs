@@ -58,6 +58,9 @@ pub enum Command {
     /// Remove the configuration and the containers; the data only when purge-data is true
     #[command(after_help = exit::TABLE)]
     Purge(PurgeArgs),
+    /// Show the stack's container logs
+    #[command(after_help = exit::TABLE)]
+    Logs(crate::day2::cli::LogsArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod day2;
 pub mod debconf;
 pub mod exit;
 pub mod preflight;

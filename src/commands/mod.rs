@@ -4,6 +4,7 @@ pub mod check;
 pub mod configure;
 pub mod down;
 pub mod generate;
+pub mod logs;
 pub mod purge;
 pub mod reload;
 pub mod run;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> Outcome {
             crate::debconf::config::command(&config_dir(&a.dir), &a.script_args)
         }
         Command::Purge(a) => purge::run(a),
+        Command::Logs(a) => logs::run(a),
     }
 }
 

@@ -1,0 +1,6 @@
+//! Day-2 operations: logs, backups and restores of the bundled databases and the configuration,
+//! upgrades that take a backup first, support bundles with every secret redacted, and image
+//! archives for hosts without a registry.
+
+pub mod cli;
+pub mod compose_cmd;

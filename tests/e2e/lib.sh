@@ -32,7 +32,11 @@ secret() { [[ -z $1 ]] || printf '%s\0' "$1" >>"$E2E_WORK/secrets"; }
 
 # ERR trap of a scenario: a command that failed without `|| fail ...` still gives a reason.
 _e2e_on_err() {
-	local rc=$1 cmd=$2 where=$3
+	local rc=$1 cmd=$2 i where=
+	for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do # the failing line, then its callers
+		[[ -n ${BASH_SOURCE[i]} ]] || continue
+		where+="${where:+ <- }${BASH_SOURCE[i]#"$REPO_ROOT"/}:${BASH_LINENO[i - 1]}"
+	done
 	[[ -s $E2E_WORK/reason ]] || printf 'command failed (exit %s) at %s: %s\n' "$rc" "$where" "$cmd" >"$E2E_WORK/reason"
 }
 
@@ -174,6 +178,31 @@ stack_containers() {
 		}'
 }
 
+# stack_foreign: names of stack containers (project "mathesar" or mathesar_*) that are not the
+# test bed's (nothing mounted under $E2E_WORK_ROOT): someone else's stack on the same engine.
+stack_foreign() {
+	{
+		docker ps -aq --filter "label=com.docker.compose.project=$E2E_STACK_PROJECT"
+		docker ps -aq --filter "name=^mathesar_"
+	} | sort -u | xargs -r docker inspect -f '{{.Name}} {{range .Mounts}}{{.Source}} {{end}}' 2>/dev/null |
+		awk -v root="$E2E_WORK_ROOT/" '{
+			ours = 0
+			for (i = 2; i <= NF; i++) if (index($i, root) == 1) ours = 1
+			if (!ours) print substr($1, 2)
+		}'
+}
+
+# stack_diagnose: one line per stack container that is not running and healthy:
+# "NAME STATUS: last line of its log", to say in a failure which container broke and why.
+stack_diagnose() {
+	local id line
+	for id in $(stack_containers); do
+		line=$(docker inspect -f '{{.Name}} {{.State.Status}}{{if .State.Health}}/{{.State.Health.Status}}{{end}}{{if not .State.Running}} (exit {{.State.ExitCode}}){{end}}' "$id" 2>/dev/null) || continue
+		[[ $line == *" running/healthy" || $line == *" running" ]] && continue
+		printf '%s: %s\n' "${line#/}" "$(docker logs --tail 1 "$id" 2>&1 | tail -n 1)"
+	done
+}
+
 # stack_remove: removes the stack's containers (and their anonymous volumes) and the project's
 # networks that are no longer used. Named volumes are never removed.
 stack_remove() {
@@ -231,6 +260,7 @@ test_stack_write() {
 # test_stack_up: `docker compose up -d --wait` in /etc/mathesar inside the host (3 min at most).
 test_stack_up() {
 	log "docker compose up -d --wait (inside the host)"
-	host_exec timeout 180 docker compose --project-directory /etc/mathesar up -d --wait >&2 ||
-		fail "the test stack did not become healthy (docker compose up -d --wait failed)"
+	if ! host_exec timeout 180 docker compose --project-directory /etc/mathesar up -d --wait >&2; then
+		fail "the test stack did not become healthy: $(stack_diagnose | paste -sd ';' -)"
+	fi
 }

@@ -5,6 +5,7 @@
 host_start
 password=$(sha256_of "$E2E_NAME-$RANDOM-$(date +%s%N)")
 test_stack_write "$password"
+assert_file_mode /etc/mathesar/.env 600 root:root
 test_stack_up
 
 db=$(standin_json /__standin/db) || fail "the stand-in does not answer /__standin/db"

@@ -1,0 +1,44 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
+# apt install of the .deb with every important answer preseeded, among them a hostile database
+# password: the configuration is root-only, no password stays in the debconf database, the
+# service is enabled and started, the login page answers, and psql logs in on the published port
+# with exactly that password.
+# shellcheck source=pkg-common.inc
+source "$E2E_DIR/scenarios/pkg-common.inc"
+deb=$(pkg_deb)
+host_start
+unit_dropin
+config_dir /etc/mathesar
+
+password='p'\''a"s$s #\ w${x}ö  end'
+admin_password='Adm1n  p@ss "q" \z'
+secret "$password"
+secret "$admin_password"
+http_port=$(free_port)
+db_port=$(free_port)
+preseed "mathesar/data-dir string $E2E_DATA_DIR" \
+	"mathesar/http-port string $http_port" \
+	"mathesar/db-port string $db_port" \
+	"mathesar/db-password password $password" \
+	"mathesar/admin-password password $admin_password"
+apt_install "$deb"
+
+assert_file_mode /etc/mathesar 700 root:root
+assert_file_mode /etc/mathesar/.env 600 root:root
+assert_file_mode /etc/mathesar/docker-compose.yml 600 root:root
+assert_file_mode /etc/mathesar/initial-admin-password 600 root:root
+assert_eq "$(sha256_of "$password")" "$(sha256_of "$(env_value MATHESAR_DB_PASSWORD)")" "SHA-256 of the password in .env"
+assert_eq "$(sha256_of "$admin_password")" \
+	"$(host_exec cat /etc/mathesar/initial-admin-password | head -n 1 | tr -d '\n' | sha256sum | cut -d' ' -f1)" \
+	"SHA-256 of the admin password in initial-admin-password"
+no_secret_in_debconf "$password"
+no_secret_in_debconf "$admin_password"
+assert_eq enabled "$(host_exec systemctl is-enabled mathesar.service)" "unit enablement"
+[[ -z $(host_exec dpkg-query -W -f='${Conffiles}' mathesar) ]] || fail "the package has conffiles"
+
+wait_up "$http_port"
+user=$(psql_db "$password" "$db_port" 'SELECT current_user') ||
+	fail "psql could not log in on the published port with the preseeded password"
+assert_eq mathesar "$user" "user psql logged in as"
+log "installed, started, login page on $http_port, psql on $db_port"

@@ -61,6 +61,21 @@ pub enum Command {
     /// Show the stack's container logs
     #[command(after_help = exit::TABLE)]
     Logs(crate::day2::cli::LogsArgs),
+    /// Back up the bundled databases and the configuration into a timestamped directory
+    #[command(after_help = exit::TABLE)]
+    Backup(crate::day2::cli::BackupArgs),
+    /// Restore a backup: stop Mathesar, restore the databases and configuration, start it again
+    #[command(after_help = exit::TABLE)]
+    Restore(crate::day2::cli::RestoreArgs),
+    /// Take a backup, then bring the stack to this package version's files and images
+    #[command(after_help = exit::TABLE)]
+    Upgrade(crate::day2::cli::UpgradeArgs),
+    /// Check the host and the running stack; write a support bundle with secrets redacted
+    #[command(after_help = exit::TABLE)]
+    Doctor(crate::day2::cli::DoctorArgs),
+    /// Save the pinned images to a file, or load them from one (hosts without a registry)
+    #[command(after_help = exit::TABLE)]
+    Images(crate::day2::cli::ImagesArgs),
 }
 
 #[derive(Debug, Clone, Args)]

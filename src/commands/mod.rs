@@ -1,16 +1,21 @@
 //! One module per command: each turns validated arguments into actions and an exit code.
 
+pub mod backup;
 pub mod check;
 pub mod configure;
+pub mod doctor;
 pub mod down;
 pub mod generate;
+pub mod images;
 pub mod logs;
 pub mod purge;
 pub mod reload;
+pub mod restore;
 pub mod run;
 pub mod show_config;
 pub mod status;
 pub mod up;
+pub mod upgrade;
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +40,11 @@ pub fn run(cli: Cli) -> Outcome {
         }
         Command::Purge(a) => purge::run(a),
         Command::Logs(a) => logs::run(a),
+        Command::Backup(a) => block_on(backup::run(a)),
+        Command::Restore(a) => block_on(restore::run(a)),
+        Command::Upgrade(a) => block_on(upgrade::run(a)),
+        Command::Doctor(a) => block_on(doctor::run(a)),
+        Command::Images(a) => block_on(images::run(a)),
     }
 }
 

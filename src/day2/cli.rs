@@ -1,6 +1,8 @@
 //! The command-line definitions of the day-2 commands (clap derive, no I/O); `crate::cli` names
 //! them in its command list.
 
+use std::path::PathBuf;
+
 use clap::Args;
 
 use crate::cli::ConfigDirArg;
@@ -21,4 +23,91 @@ pub struct LogsArgs {
     /// Show a time stamp before each line
     #[arg(short, long)]
     pub timestamps: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// Directory the timestamped backup directory is created in
+    #[arg(long, value_name = "DIR", default_value = crate::day2::backup::DEFAULT_ROOT)]
+    pub to: PathBuf,
+    /// How many backups to keep in that directory, the new one included (older ones are removed)
+    #[arg(long, value_name = "N", default_value_t = crate::day2::backup::DEFAULT_KEEP,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub keep: u16,
+    /// Why the backup is made, recorded in its manifest (e.g. `upgrade`)
+    #[arg(long, value_name = "WORD", default_value = "manual")]
+    pub reason: String,
+    /// Succeed without a backup when there is no configuration yet (package upgrades)
+    #[arg(long)]
+    pub if_configured: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// The backup: its directory, its name in /var/backups/mathesar, or `latest`
+    #[arg(value_name = "BACKUP")]
+    pub backup: String,
+    /// Where to look for a backup given by name or as `latest`
+    #[arg(long, value_name = "DIR", default_value = crate::day2::backup::DEFAULT_ROOT)]
+    pub from: PathBuf,
+    /// Restore a backup made by a newer package version
+    #[arg(long)]
+    pub force: bool,
+    /// Seconds each container may take to become healthy again [default: per service]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    pub backup: BackupArgs,
+    /// Seconds each container may take to become healthy [default: per service]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// Also write a support bundle (tar.gz, 0600, every secret redacted) to this file
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    #[command(subcommand)]
+    pub command: ImagesCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ImagesCommand {
+    /// Export the pinned images (with the image-registry prefix) into FILE (gzip if it ends in .gz)
+    Save {
+        #[command(flatten)]
+        dir: ConfigDirArg,
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Pull images that are not present first (`docker pull`, needs their registry)
+        #[arg(long)]
+        pull: bool,
+    },
+    /// Load the images of FILE (made by `images save` or `docker save`) into the Docker Engine
+    Load {
+        #[command(flatten)]
+        dir: ConfigDirArg,
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// List the pinned images and whether each is present
+    List {
+        #[command(flatten)]
+        dir: ConfigDirArg,
+    },
 }

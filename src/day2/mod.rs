@@ -2,5 +2,13 @@
 //! upgrades that take a backup first, support bundles with every secret redacted, and image
 //! archives for hosts without a registry.
 
+pub mod backup;
+pub mod bundle;
 pub mod cli;
 pub mod compose_cmd;
+pub mod exec;
+pub mod images;
+pub mod manifest;
+pub mod redact;
+pub mod restore;
+pub mod time;

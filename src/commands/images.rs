@@ -1,0 +1,141 @@
+//! `mathesarctl images save FILE` / `images load FILE` / `images list`: the pinned images of this
+//! package release moved to hosts without a registry, through the Docker Engine API.
+
+use std::path::Path;
+
+use anyhow::anyhow;
+
+use crate::cli::ConfigDirArg;
+use crate::day2::cli::{ImagesArgs, ImagesCommand};
+use crate::day2::images;
+use crate::exit::{Code, Failure, Outcome};
+use crate::settings::Settings;
+use crate::stack::config;
+use crate::stack::engine::Engine;
+use crate::stack::journal;
+
+fn failure(e: images::ImagesError) -> Failure {
+    let code = match e {
+        images::ImagesError::Io { .. } => Code::Io,
+        _ => Code::Docker,
+    };
+    Failure::new(code, e)
+}
+
+/// The configuration's settings when there is one (for the registry prefix).
+fn settings(dir: &ConfigDirArg) -> Result<Option<Settings>, Failure> {
+    let dir = super::config_dir(dir);
+    match config::load(&dir) {
+        Ok(c) => Ok(Some(c.settings)),
+        Err(config::ConfigError::NotConfigured(_)) => Ok(None),
+        Err(e) => Err(Failure::new(e.code(), e)),
+    }
+}
+
+async fn engine() -> Result<Engine, Failure> {
+    Engine::connect()
+        .await
+        .map_err(|e| Failure::new(Code::Docker, e))
+}
+
+pub async fn run(args: ImagesArgs) -> Outcome {
+    match args.command {
+        ImagesCommand::List { dir } => {
+            let wanted = images::wanted(settings(&dir)?.as_ref());
+            let engine = engine().await?;
+            let missing = images::missing(&engine, &wanted).await.map_err(failure)?;
+            for i in &wanted {
+                let state = if missing.contains(i) {
+                    "missing"
+                } else {
+                    "present"
+                };
+                println!("{state:<8} {i}");
+            }
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::new(
+                    Code::Docker,
+                    anyhow!("{} image(s) missing", missing.len()),
+                ))
+            }
+        }
+        ImagesCommand::Save { dir, file, pull } => {
+            let wanted = images::wanted(settings(&dir)?.as_ref());
+            let engine = engine().await?;
+            let mut missing = images::missing(&engine, &wanted).await.map_err(failure)?;
+            if pull && !missing.is_empty() {
+                for i in &missing {
+                    journal::info(format!("pulling {i}"));
+                    let status = std::process::Command::new("docker")
+                        .args(["pull", i])
+                        .status()
+                        .map_err(|e| Failure::new(Code::Docker, e))?;
+                    if !status.success() {
+                        return Err(Failure::new(
+                            Code::Docker,
+                            anyhow!("`docker pull {i}` failed ({status})"),
+                        ));
+                    }
+                }
+                missing = images::missing(&engine, &wanted).await.map_err(failure)?;
+            }
+            if !missing.is_empty() {
+                return Err(Failure::new(
+                    Code::Docker,
+                    anyhow!(
+                        "not present here: {}. Pull them first (`mathesarctl images save --pull FILE`)",
+                        missing.join(", ")
+                    ),
+                ));
+            }
+            journal::info(format!(
+                "saving {} into {}",
+                wanted.join(", "),
+                file.display()
+            ));
+            let size = images::save(&engine, &wanted, &file)
+                .await
+                .map_err(failure)?;
+            println!(
+                "Saved {} images ({} MB uncompressed) into {}. On the offline host: mathesarctl images load {}",
+                wanted.len(),
+                size / 1_000_000,
+                file.display(),
+                file.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            );
+            Ok(())
+        }
+        ImagesCommand::Load { dir, file } => {
+            let wanted = images::wanted(settings(&dir)?.as_ref());
+            let engine = engine().await?;
+            load(&engine, &file, &wanted).await
+        }
+    }
+}
+
+async fn load(engine: &Engine, file: &Path, wanted: &[String]) -> Outcome {
+    journal::info(format!("loading the images of {}", file.display()));
+    for line in images::load(engine, file).await.map_err(failure)? {
+        journal::info(line);
+    }
+    let missing = images::missing(engine, wanted).await.map_err(failure)?;
+    if !missing.is_empty() {
+        return Err(Failure::new(
+            Code::Docker,
+            anyhow!(
+                "{} did not hold every image this configuration needs; still missing: {}",
+                file.display(),
+                missing.join(", ")
+            ),
+        ));
+    }
+    println!(
+        "Every image Mathesar needs is present: {}",
+        wanted.join(", ")
+    );
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! `mathesarctl upgrade`: a backup first (its path is printed), then the compose file and the
+//! Caddyfile of this package version, and the running stack brought to them: missing images
+//! pulled (nothing is pulled when they are present), changed services recreated, health waited
+//! for. A stopped installation is left stopped.
+
+use std::time::Duration;
+
+use crate::day2::cli::UpgradeArgs;
+use crate::exit::{Code, Failure, Outcome, WithCode};
+use crate::rendering;
+use crate::stack::{Options, Stack, journal};
+use crate::storage::atomic;
+use crate::storage::modes::{PRIVATE_FILE, PUBLIC_FILE};
+use crate::systemd::{UNIT, unit};
+
+pub async fn run(mut args: UpgradeArgs) -> Outcome {
+    let dir = super::config_dir(&args.backup.dir);
+    if args.backup.reason == "manual" {
+        args.backup.reason = "upgrade".into();
+    }
+    let made = super::backup::make(&dir, &args.backup).await?;
+    println!("Backup before the upgrade: {}", made.dir.display());
+
+    let stack = Stack::open(&dir).await.map_err(super::up::failure)?;
+    let s = &stack.current.settings;
+    let layout = &stack.current.layout;
+    let compose = rendering::compose::render(s).code(Code::Failure)?;
+    let mut changed = Vec::new();
+    if atomic::write_if_changed(&layout.compose_file(), compose.as_bytes(), PRIVATE_FILE)
+        .code(Code::Io)?
+    {
+        changed.push(layout.compose_file());
+    }
+    if layout.caddyfile().parent().is_some_and(|p| p.is_dir())
+        && atomic::write_if_changed(
+            &layout.caddyfile(),
+            rendering::compose::CADDYFILE.as_bytes(),
+            PUBLIC_FILE,
+        )
+        .code(Code::Io)?
+    {
+        changed.push(layout.caddyfile());
+    }
+    for f in &changed {
+        journal::info(format!("wrote {} of this version", f.display()));
+    }
+
+    let under_unit = unit::state(UNIT).await.is_ok_and(|u| u.is_active());
+    if under_unit {
+        journal::info(format!("reloading {UNIT}"));
+        let status = std::process::Command::new("systemctl")
+            .args(["reload", UNIT])
+            .status()
+            .code(Code::Failure)?;
+        if !status.success() {
+            return Err(Failure::new(
+                Code::Unhealthy,
+                anyhow::anyhow!(
+                    "`systemctl reload {UNIT}` failed ({status}); see `journalctl -u {UNIT}`. \
+                     The backup is in {}",
+                    made.dir.display()
+                ),
+            ));
+        }
+    } else if stack.any_running().await.map_err(super::up::failure)? {
+        let applied = stack
+            .apply(&Options {
+                timeout: args.timeout.map(Duration::from_secs),
+                preflight: false,
+            })
+            .await
+            .map_err(|e| {
+                let code = e.code();
+                Failure::new(
+                    code,
+                    anyhow::anyhow!("{e}. The backup is in {}", made.dir.display()),
+                )
+            })?;
+        if !applied.recreated.is_empty() {
+            journal::info(format!("recreated: {}", applied.recreated.join(", ")));
+        }
+    } else {
+        journal::info(format!(
+            "Mathesar is not running: the new version is used at the next start (`systemctl start {UNIT}`)"
+        ));
+        return Ok(());
+    }
+    println!(
+        "Mathesar is upgraded and running. Log in at {}",
+        s.login_url()
+    );
+    Ok(())
+}

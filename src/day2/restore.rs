@@ -1,0 +1,468 @@
+//! `mathesarctl restore BACKUP`: checks the backup (manifest, SHA-256 of every file, package
+//! version), stops Mathesar but its database, restores the roles and each database (into a new
+//! database renamed over the old one only once the restore succeeded), restores the configuration
+//! files atomically, starts the stack again and waits until it is healthy. The data directory is
+//! never deleted.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::rendering;
+use crate::settings::BUNDLED_DB_HOST;
+use crate::stack::database::{quote_ident, quote_literal};
+use crate::stack::engine::{Engine, service_of};
+use crate::stack::lifecycle::Applied;
+use crate::stack::services::DB;
+use crate::stack::{Options, Stack, journal};
+use crate::storage::{atomic, lock, modes::PRIVATE_FILE};
+use crate::systemd::{UNIT, unit};
+
+use super::backup::{self, BackupError, CONFIG_SUBDIR, GLOBALS_FILE, io};
+use super::exec;
+use super::manifest::{self, Manifest};
+
+const LOCK_TIMEOUT: Duration = Duration::from_secs(120);
+/// Suffix of the database a dump is restored into before it replaces the old one.
+const RESTORING_SUFFIX: &str = "__restoring";
+
+#[derive(Clone, Debug, Default)]
+pub struct RestoreOptions {
+    /// Restore a backup made by a newer package version.
+    pub force: bool,
+    pub timeout: Option<Duration>,
+}
+
+/// The backup directory `given` names: a path, a directory name in `root`, or `latest`.
+pub fn resolve(given: &str, root: &Path) -> Result<PathBuf, BackupError> {
+    let p = if given == "latest" {
+        backup::list(root).pop().ok_or_else(|| {
+            BackupError::Refused(format!("there is no backup in {}", root.display()))
+        })?
+    } else if Path::new(given).is_dir() {
+        PathBuf::from(given)
+    } else if !given.contains('/') && root.join(given).is_dir() {
+        root.join(given)
+    } else {
+        return Err(BackupError::Refused(format!(
+            "no backup directory `{given}` (give its path, its name in {}, or `latest`)",
+            root.display()
+        )));
+    };
+    Ok(p)
+}
+
+/// Reads and checks the manifest of the backup in `dir`.
+pub fn check(dir: &Path, force: bool) -> Result<Manifest, BackupError> {
+    let path = dir.join(manifest::FILE);
+    let text = fs::read_to_string(&path).map_err(io(&path))?;
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| {
+        BackupError::Refused(format!("{} is not a backup manifest: {e}", path.display()))
+    })?;
+    if m.format != manifest::FORMAT {
+        return Err(BackupError::Refused(format!(
+            "{} has format {}, this version reads format {}",
+            path.display(),
+            m.format,
+            manifest::FORMAT
+        )));
+    }
+    let bad = manifest::mismatches(dir, &m);
+    if !bad.is_empty() {
+        return Err(BackupError::Refused(format!(
+            "the backup in {} is damaged: {} missing or not as the manifest says; nothing was changed",
+            dir.display(),
+            bad.join(", ")
+        )));
+    }
+    newer_check(&m.package_version, env!("CARGO_PKG_VERSION"), force)?;
+    Ok(m)
+}
+
+/// Refuses a backup from a newer package version unless forced.
+pub fn newer_check(backup: &str, ours: &str, force: bool) -> Result<(), BackupError> {
+    let parse = |v: &str| semver::Version::parse(v.split(['-', '~', '+']).next().unwrap_or(v));
+    let newer = match (parse(backup), parse(ours)) {
+        (Ok(b), Ok(o)) => b > o,
+        _ => backup != ours,
+    };
+    if newer && !force {
+        return Err(BackupError::Refused(format!(
+            "the backup was made by mathesar {backup}, newer than this {ours}: its databases may \
+             not work with this version's images. Upgrade the package first, or use --force"
+        )));
+    }
+    if newer {
+        journal::warn(format!(
+            "restoring a backup of mathesar {backup} with {ours} (--force)"
+        ));
+    }
+    Ok(())
+}
+
+fn psql<'a>(user: &'a str, db: &'a str, sql: &'a str) -> [&'a str; 11] {
+    [
+        "psql",
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-U",
+        user,
+        "-d",
+        db,
+        "-c",
+        sql,
+    ]
+}
+
+async fn sql(stack: &Stack, what: &str, db: &str, statement: &str) -> Result<(), BackupError> {
+    let s = &stack.current.settings;
+    let out = stack
+        .engine
+        .exec(
+            BUNDLED_DB_HOST,
+            &psql(&s.db_user, db, statement),
+            &[("PGPASSWORD", s.db_password.expose())],
+            Duration::from_secs(600),
+        )
+        .await?;
+    if !out.success() {
+        return Err(BackupError::Database {
+            what: what.to_string(),
+            code: out.exit_code,
+            output: out.text(),
+        });
+    }
+    Ok(())
+}
+
+/// Feeds `file` to `cmd` in the database container.
+async fn feed(
+    stack: &Stack,
+    what: &str,
+    cmd: &[&str],
+    file: &Path,
+    must_succeed: bool,
+) -> Result<String, BackupError> {
+    let s = &stack.current.settings;
+    let input = fs::File::open(file).map_err(io(file))?;
+    let ended = exec::from_reader(
+        &stack.engine,
+        BUNDLED_DB_HOST,
+        cmd,
+        &[("PGPASSWORD", s.db_password.expose())],
+        input,
+    )
+    .await?;
+    if must_succeed && !ended.success() {
+        return Err(BackupError::Database {
+            what: what.to_string(),
+            code: ended.exit_code,
+            output: ended.stderr.trim().to_string(),
+        });
+    }
+    Ok(ended.stderr)
+}
+
+/// Restores one dump: into a new database first, which replaces the old one only when the whole
+/// dump went in; on failure the old database is untouched.
+async fn restore_database(
+    stack: &Stack,
+    dir: &Path,
+    dump: &manifest::Dump,
+) -> Result<(), BackupError> {
+    let user = stack.current.settings.db_user.clone();
+    let target = &dump.database;
+    let temp = format!("{target}{RESTORING_SUFFIX}");
+    journal::info(format!("restoring the database {target}"));
+    let drop_temp = format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        quote_ident(&temp)
+    );
+    sql(
+        stack,
+        "removing a leftover restore database",
+        "postgres",
+        &drop_temp,
+    )
+    .await?;
+    let create = format!(
+        "CREATE DATABASE {} OWNER {}",
+        quote_ident(&temp),
+        quote_ident(&user)
+    );
+    sql(
+        stack,
+        "creating the database to restore into",
+        "postgres",
+        &create,
+    )
+    .await?;
+    let restored = feed(
+        stack,
+        &format!("restoring {target} (pg_restore)"),
+        &[
+            "pg_restore",
+            "--exit-on-error",
+            "--no-password",
+            "-U",
+            &user,
+            "-d",
+            &temp,
+        ],
+        &dir.join(&dump.file),
+        true,
+    )
+    .await;
+    if let Err(e) = restored {
+        let _ = sql(stack, "removing the failed restore", "postgres", &drop_temp).await;
+        return Err(e);
+    }
+    // Swap: connections to the old database (none should be left) are ended.
+    let swap = format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ({}, {}) AND pid <> pg_backend_pid()",
+        quote_literal(target),
+        quote_literal(&temp)
+    );
+    sql(stack, "ending connections", "postgres", &swap).await?;
+    let drop_old = format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        quote_ident(target)
+    );
+    sql(stack, &format!("replacing {target}"), "postgres", &drop_old).await?;
+    let rename = format!(
+        "ALTER DATABASE {} RENAME TO {}",
+        quote_ident(&temp),
+        quote_ident(target)
+    );
+    sql(stack, &format!("replacing {target}"), "postgres", &rename).await?;
+    Ok(())
+}
+
+/// Stops every running container of the project but the database.
+async fn stop_all_but_db(engine: &Engine) -> Result<(), BackupError> {
+    for c in engine.project_containers().await? {
+        let running = c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING);
+        if running && service_of(&c) != Some(DB.name) {
+            if let Some(id) = &c.id {
+                journal::info(format!(
+                    "stopping {}",
+                    service_of(&c).unwrap_or("a container")
+                ));
+                engine
+                    .docker()
+                    .stop_container(
+                        id,
+                        Some(bollard::query_parameters::StopContainerOptions {
+                            t: Some(60),
+                            ..Default::default()
+                        }),
+                    )
+                    .await
+                    .map_err(|source| crate::stack::engine::EngineError::Api {
+                        action: "stop a container".into(),
+                        source,
+                    })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn systemctl(args: &[&str]) -> Result<(), BackupError> {
+    let status = std::process::Command::new("systemctl")
+        .args(args)
+        .status()
+        .map_err(io(Path::new("systemctl")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BackupError::Refused(format!(
+            "`systemctl {}` failed ({status}); see `journalctl -u {UNIT}`",
+            args.join(" ")
+        )))
+    }
+}
+
+/// What a restore did.
+#[derive(Debug)]
+pub struct Restored {
+    pub manifest: Manifest,
+    pub login_url: String,
+    pub under_unit: bool,
+    pub applied: Option<Applied>,
+}
+
+pub async fn restore(
+    config_dir: &Path,
+    dir: &Path,
+    opts: &RestoreOptions,
+) -> Result<Restored, BackupError> {
+    let m = check(dir, opts.force)?;
+    let stack = Stack::open(config_dir).await?;
+    let _lock = lock::acquire(&stack.current.layout.lock_file(), LOCK_TIMEOUT, || {
+        journal::info("waiting for another mathesarctl run to finish")
+    })
+    .map_err(|e| BackupError::Refused(e.to_string()))?;
+    if !m.dumps.is_empty() && !stack.current.settings.bundled_db() {
+        return Err(BackupError::Refused(format!(
+            "the backup holds databases of the bundled PostgreSQL, but this configuration uses an \
+             external one ({}); restore them there with pg_restore",
+            stack
+                .current
+                .settings
+                .internal_db_host
+                .as_deref()
+                .unwrap_or_default()
+        )));
+    }
+
+    // Under the unit, the unit stops and starts the stack: its watcher must not see containers
+    // go away under it.
+    let under_unit = unit::state(UNIT).await.is_ok_and(|u| u.is_active());
+    if under_unit {
+        journal::info(format!("stopping {UNIT}"));
+        systemctl(&["stop", UNIT])?;
+    } else {
+        stop_all_but_db(&stack.engine).await?;
+    }
+
+    if !m.dumps.is_empty() {
+        backup::ensure_db_running(&stack).await?;
+        let globals = dir.join(GLOBALS_FILE);
+        if globals.is_file() {
+            journal::info("restoring the database roles");
+            // Roles that exist already are reported and left as they are: not an error.
+            let user = stack.current.settings.db_user.clone();
+            feed(
+                &stack,
+                "restoring the roles",
+                &["psql", "-X", "-q", "-U", &user, "-d", "postgres", "-f", "-"],
+                &globals,
+                false,
+            )
+            .await?;
+        }
+        for dump in &m.dumps {
+            restore_database(&stack, dir, dump).await?;
+        }
+    }
+
+    for name in &m.config_files {
+        let from = dir.join(CONFIG_SUBDIR).join(name);
+        let bytes = fs::read(&from).map_err(io(&from))?;
+        atomic::write(&config_dir.join(name), &bytes, PRIVATE_FILE)?;
+    }
+    journal::info(format!(
+        "restored the configuration files {} in {}",
+        m.config_files.join(", "),
+        config_dir.display()
+    ));
+    // The compose file is this package's, rendered from the restored answers (a backup of an
+    // older version named older images).
+    let restored =
+        crate::stack::config::load(config_dir).map_err(|e| BackupError::Stack(e.into()))?;
+    if let Ok(compose) = rendering::compose::render(&restored.settings) {
+        atomic::write_if_changed(
+            &restored.layout.compose_file(),
+            compose.as_bytes(),
+            PRIVATE_FILE,
+        )?;
+    }
+    drop(_lock);
+
+    let login_url = restored.settings.login_url();
+    let applied = if under_unit {
+        journal::info(format!("starting {UNIT}"));
+        systemctl(&["start", UNIT])?;
+        None
+    } else {
+        let stack = Stack::open(config_dir).await?;
+        Some(
+            stack
+                .apply(&Options {
+                    timeout: opts.timeout,
+                    preflight: false,
+                })
+                .await?,
+        )
+    };
+    Ok(Restored {
+        manifest: m,
+        login_url,
+        under_unit,
+        applied,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_backups_are_refused_unless_forced() {
+        assert!(newer_check("0.1.0", "0.1.0", false).is_ok());
+        assert!(newer_check("0.0.9", "0.1.0", false).is_ok());
+        assert!(newer_check("0.1.0-1", "0.1.0", false).is_ok());
+        let e = newer_check("0.2.0", "0.1.0", false).unwrap_err();
+        assert!(e.to_string().contains("--force"), "{e}");
+        assert!(newer_check("0.2.0", "0.1.0", true).is_ok());
+        assert!(newer_check("1.10.0", "1.9.0", false).is_err());
+    }
+
+    #[test]
+    fn backups_are_found_by_path_name_or_latest() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        assert!(resolve("latest", root).is_err());
+        for n in ["mathesar-20261125T090000Z", "mathesar-20261126T090000Z"] {
+            fs::create_dir(root.join(n)).unwrap();
+            fs::write(root.join(n).join(manifest::FILE), "{}").unwrap();
+        }
+        assert_eq!(
+            resolve("latest", root).unwrap(),
+            root.join("mathesar-20261126T090000Z")
+        );
+        assert_eq!(
+            resolve("mathesar-20261125T090000Z", root).unwrap(),
+            root.join("mathesar-20261125T090000Z")
+        );
+        let full = root.join("mathesar-20261125T090000Z");
+        assert_eq!(resolve(full.to_str().unwrap(), root).unwrap(), full);
+        assert!(resolve("nope", root).is_err());
+    }
+
+    #[test]
+    fn a_damaged_backup_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("x"), "data").unwrap();
+        let (size, sha256) = manifest::sum_file(&d.path().join("x")).unwrap();
+        let m = Manifest {
+            format: manifest::FORMAT,
+            package_version: env!("CARGO_PKG_VERSION").into(),
+            created: "2026-11-25T09:08:45Z".into(),
+            reason: "manual".into(),
+            config_dir: "/etc/mathesar".into(),
+            data_dir: "/var/lib/mathesar".into(),
+            images: Default::default(),
+            dumps: vec![],
+            config_files: vec![],
+            files: vec![manifest::FileSum {
+                path: "x".into(),
+                size,
+                sha256,
+            }],
+            notes: vec![],
+        };
+        fs::write(
+            d.path().join(manifest::FILE),
+            serde_json::to_string(&m).unwrap(),
+        )
+        .unwrap();
+        assert!(check(d.path(), false).is_ok());
+        fs::write(d.path().join("x"), "DATA").unwrap();
+        let e = check(d.path(), false).unwrap_err();
+        assert!(e.to_string().contains("damaged"), "{e}");
+    }
+}

@@ -11,7 +11,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::cli::RunArgs;
 use crate::exit::{Code, Failure, Outcome};
 use crate::stack::watch::{self, Notice};
-use crate::stack::{Stack, journal, services};
+use crate::stack::{Stack, config, journal, services};
 use crate::systemd::notify;
 
 pub async fn run(args: RunArgs) -> Outcome {
@@ -33,7 +33,7 @@ pub async fn run(args: RunArgs) -> Outcome {
                 "Mathesar did not start: {}",
                 first_line(&e.to_string())
             ));
-            journal::error(&e);
+            journal::error(format!("{:#}", anyhow::Error::from(e)));
             return Err(Failure::new(
                 code,
                 anyhow!("Mathesar did not start (see above)"),
@@ -45,12 +45,29 @@ pub async fn run(args: RunArgs) -> Outcome {
     journal::info(&running);
 
     let stack = Stack::open(&dir).await.map_err(super::up::failure)?;
-    let enabled = services::enabled(&stack.current.settings);
     let grace = Duration::from_secs(args.grace);
-    let watched = watch::watch(&stack.engine, &enabled, grace, |n| {
+    // The configuration is read again before each look: a reload may change the login address
+    // (the STATUS= line follows) or turn watchtower on or off.
+    let status = std::cell::RefCell::new((applied.login_url.clone(), running.clone()));
+    let refresh = || {
+        let settings = match config::load(&dir) {
+            Ok(c) => c.settings,
+            Err(_) => stack.current.settings.clone(),
+        };
+        let url = settings.login_url();
+        let mut st = status.borrow_mut();
+        if url != st.0 {
+            st.1 = notify::running_status(&url);
+            let _ = notify::status(&st.1);
+            st.0 = url;
+        }
+        services::enabled(&settings)
+    };
+    let watched = watch::watch(&stack.engine, refresh, grace, |n| {
+        let st = status.borrow();
         let line = match n {
-            Notice::Healthy => running.clone(),
-            other => format!("Mathesar at {} is {other}", applied.login_url),
+            Notice::Healthy => st.1.clone(),
+            other => format!("Mathesar at {} is {other}", st.0),
         };
         let _ = notify::status(&line);
     });
@@ -62,7 +79,7 @@ pub async fn run(args: RunArgs) -> Outcome {
             };
             let e = r.err().map_or_else(|| anyhow!("the watch ended"), anyhow::Error::from);
             let _ = notify::status(&format!("Mathesar failed: {}", first_line(&e.to_string())));
-            journal::error(&e);
+            journal::error(format!("{e:#}"));
             Err(Failure::new(code, e))
         }
         _ = term.recv() => stop(&dir, "SIGTERM").await,

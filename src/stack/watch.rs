@@ -76,6 +76,12 @@ impl Watch {
         }
     }
 
+    /// Drops what is known about services no longer watched.
+    pub fn forget_others(&mut self, services: &[Service]) {
+        self.bad_since
+            .retain(|name, _| services.iter().any(|s| s.name == *name));
+    }
+
     pub fn degraded(&self) -> Vec<&'static str> {
         self.bad_since.keys().copied().collect()
     }
@@ -130,9 +136,11 @@ fn events_options() -> EventsOptions {
 
 /// Watches `services` until one fails for longer than `grace` (or the engine is gone that long).
 /// `notice` is called when the stack turns degraded or healthy again.
+/// `services` is asked before each look, so that a reloaded configuration (watchtower turned on or
+/// off) is followed.
 pub async fn watch(
     engine: &Engine,
-    services: &[Service],
+    mut services: impl FnMut() -> Vec<Service>,
     grace: Duration,
     mut notice: impl FnMut(Notice<'_>),
 ) -> Result<(), WatchError> {
@@ -179,7 +187,9 @@ pub async fn watch(
         let now = Instant::now();
         let mut any_bad = false;
         let before = rules.degraded();
-        for service in services {
+        let services = services();
+        rules.forget_others(&services);
+        for service in &services {
             let c = match engine.service_container(service.name).await {
                 Ok(c) => {
                     engine_lost_since = None;
@@ -260,6 +270,9 @@ mod tests {
                 after: Duration::from_secs(40)
             }
         );
+        assert!(w.degraded().is_empty());
+        w.observe("watchtower", &Health::Missing, t0);
+        w.forget_others(&[crate::stack::services::DB]);
         assert!(w.degraded().is_empty());
 
         let t1 = t0 + Duration::from_secs(100);

@@ -1,0 +1,68 @@
+# shellcheck shell=bash
+# Docker Engine unreachable (docker.service "starts" but no engine answers on the socket):
+# `systemctl start mathesar` fails, the journal says it is Docker, the unit is retried a few times
+# and then left failed (start limit) instead of looping; once Docker is back, a start works.
+
+# host_run CMD...: host_exec, retried when `docker exec` itself could not start CMD (exit 126, as
+# "OCI runtime exec failed" under load); CMD's own exit status is returned as it is.
+host_run() {
+	local i rc
+	for i in 1 2 3; do
+		rc=0
+		host_exec "$@" || rc=$?
+		((rc == 126)) || return "$rc"
+		log "docker exec could not start '$*' (exit 126), try $i; retrying"
+		sleep 1
+	done
+	return "$rc"
+}
+
+# A stack someone runs by hand on this engine would share the fixed container names: wait for it.
+# shellcheck disable=SC2016 # evaluated by wait_for
+wait_for '[[ -z $(docker ps -aq --filter name="^mathesar_(db|service)$") ]]' 600 "another Mathesar stack on this engine to go" ||
+	fail "another Mathesar stack (containers mathesar_db/mathesar_service) runs on this engine"
+host_start
+host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
+host_copy "$REPO_ROOT/systemd/mathesar.service" /usr/lib/systemd/system/mathesar.service
+config_dir /etc/mathesar
+host_run env MATHESAR_DATA_DIR="$E2E_DATA_DIR" MATHESAR_HTTP_PORT="$(free_port)" MATHESAR_DB_PORT="$(free_port)" \
+	mathesarctl configure --non-interactive --no-start >&2 || fail "configure failed"
+
+# The bed's docker.service links the outer engine's socket; stopped, the link is gone. A drop-in
+# then makes its start do nothing: "Docker is running" for systemd, but no engine answers.
+host_run systemctl stop docker.service
+host_sh 'mkdir -p /etc/systemd/system/docker.service.d
+printf "[Service]\nExecStart=\nExecStart=/bin/true\n" >/etc/systemd/system/docker.service.d/no-engine.conf
+systemctl daemon-reload'
+host_run test ! -e /run/docker.sock || fail "/run/docker.sock still exists"
+
+log "systemctl start mathesar (no engine)"
+rc=0
+host_run timeout 300 systemctl start mathesar.service >&2 || rc=$?
+((rc != 0)) || fail "systemctl start mathesar succeeded without a Docker Engine"
+
+# Retried a few times, then failed for good: no loop.
+# shellcheck disable=SC2016 # evaluated by wait_for
+wait_for 'host_run journalctl -u mathesar.service -o cat --no-pager | grep -q "Start request repeated too quickly"' 240 \
+	"the start limit to stop the retries" ||
+	fail "the unit did not stop retrying: $(host_run systemctl show -p ActiveState -p Result -p NRestarts mathesar.service | xargs)"
+assert_eq failed "$(host_run systemctl is-active mathesar.service || true)" "unit state"
+restarts=$(host_run systemctl show -P NRestarts mathesar.service)
+((restarts >= 1 && restarts <= 4)) || fail "unexpected number of restarts: $restarts"
+sleep 20
+assert_eq "$restarts" "$(host_run systemctl show -P NRestarts mathesar.service)" "restarts 20 s later"
+assert_eq failed "$(host_run systemctl is-active mathesar.service || true)" "unit state 20 s later"
+
+# The journal says what is wrong, at error priority, naming Docker.
+errors=$(host_run journalctl -u mathesar.service -p err -o cat --no-pager)
+grep -qi docker <<<"$errors" || fail "no error line in the journal names Docker: $errors"
+[[ -z $(docker ps -aq --filter label=com.docker.compose.project=mathesar) ]] || fail "containers were created without an engine?"
+
+# Docker back: the unit starts.
+host_sh 'rm /etc/systemd/system/docker.service.d/no-engine.conf && systemctl daemon-reload && systemctl restart docker.service'
+host_run systemctl reset-failed mathesar.service
+log "systemctl start mathesar (engine back)"
+host_run timeout 600 systemctl start mathesar.service ||
+	fail "systemctl start failed with Docker back: $(host_run journalctl -u mathesar --no-pager -n 30)"
+assert_eq active "$(host_run systemctl is-active mathesar.service)" "unit state with Docker back"
+host_run timeout 300 systemctl stop mathesar.service || fail "systemctl stop failed"

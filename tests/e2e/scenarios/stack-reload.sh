@@ -1,0 +1,99 @@
+# shellcheck shell=bash
+# `systemctl reload mathesar` applies a changed configuration with the least disruption: a new
+# http-port recreates only the proxy (the database's and the application's StartedAt do not
+# change) and the STATUS= line follows; a new database password is set inside the running
+# database first, so psql logs in with the new one, not the old one, and the application stays
+# healthy.
+
+# host_run CMD...: host_exec, retried when `docker exec` itself could not start CMD (exit 126, as
+# "OCI runtime exec failed" under load); CMD's own exit status is returned as it is.
+host_run() {
+	local i rc
+	for i in 1 2 3; do
+		rc=0
+		host_exec "$@" || rc=$?
+		((rc == 126)) || return "$rc"
+		log "docker exec could not start '$*' (exit 126), try $i; retrying"
+		sleep 1
+	done
+	return "$rc"
+}
+started_at() { docker inspect -f '{{.State.StartedAt}}' "$1"; }
+proxy_id() {
+	docker ps -q --no-trunc --filter label=com.docker.compose.project=mathesar \
+		--filter label=com.docker.compose.service=caddy-reverse-proxy
+}
+configure() {
+	host_run env MATHESAR_DATA_DIR="$E2E_DATA_DIR" MATHESAR_DB_PORT="$db_port" "$@" \
+		mathesarctl configure --non-interactive --no-start >&2 || fail "configure $* failed"
+}
+reload() {
+	log "systemctl reload mathesar"
+	host_run timeout 600 systemctl reload mathesar.service ||
+		fail "systemctl reload failed: $(host_run journalctl -u mathesar --no-pager -n 30)"
+	assert_eq active "$(host_run systemctl is-active mathesar.service)" "unit state after reload"
+}
+# db_login PASSWORD: the user logged in as, over the published port (a real password check).
+db_login() {
+	host_run env PGPASSWORD="$1" psql -h 127.0.0.1 -p "$db_port" -U mathesar -d mathesar_django -Atc 'SELECT current_user'
+}
+
+# A stack someone runs by hand on this engine would share the fixed container names: wait for it.
+# shellcheck disable=SC2016 # evaluated by wait_for
+wait_for '[[ -z $(docker ps -aq --filter name="^mathesar_(db|service)$") ]]' 600 "another Mathesar stack on this engine to go" ||
+	fail "another Mathesar stack (containers mathesar_db/mathesar_service) runs on this engine"
+host_start
+host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
+host_copy "$REPO_ROOT/systemd/mathesar.service" /usr/lib/systemd/system/mathesar.service
+config_dir /etc/mathesar
+host_run systemctl daemon-reload
+
+http_port=$(free_port)
+db_port=$(free_port)
+configure MATHESAR_HTTP_PORT="$http_port"
+log "systemctl start mathesar"
+host_run timeout 600 systemctl start mathesar.service ||
+	fail "systemctl start failed: $(host_run journalctl -u mathesar --no-pager -n 30)"
+old_password=$(host_sh 'sed -n "s/^POSTGRES_PASSWORD=\"\(.*\)\"$/\1/p" /etc/mathesar/.env')
+secret "$old_password"
+
+# 1. A port change touches the proxy only.
+db_started=$(started_at mathesar_db)
+app_started=$(started_at mathesar_service)
+proxy_before=$(proxy_id)
+new_http_port=$(free_port)
+configure MATHESAR_HTTP_PORT="$new_http_port"
+reload
+assert_eq "$db_started" "$(started_at mathesar_db)" "database StartedAt after a port change"
+assert_eq "$app_started" "$(started_at mathesar_service)" "application StartedAt after a port change"
+[[ $(proxy_id) != "$proxy_before" && -n $(proxy_id) ]] || fail "the proxy was not recreated for the new port"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$new_http_port/auth/login/")
+assert_eq 200 "$code" "login page on the new port"
+if curl -s -o /dev/null "http://127.0.0.1:$http_port/"; then
+	fail "the old port $http_port still answers"
+fi
+# shellcheck disable=SC2016 # evaluated by wait_for
+wait_for '[[ $(host_run systemctl show -P StatusText mathesar.service) == *":$new_http_port/" ]]' 30 \
+	"the STATUS= line to name the new port" || fail "STATUS= still names the old address: $(host_run systemctl show -P StatusText mathesar.service)"
+
+# 2. A password change is applied inside the database before anything is recreated.
+new_password="new-$(sha256_of "$E2E_NAME-$RANDOM")' \$x \"q\""
+secret "$new_password"
+configure MATHESAR_DB_PASSWORD="$new_password"
+reload
+assert_eq mathesar "$(db_login "$new_password")" "psql login with the new password"
+if db_login "$old_password" >/dev/null 2>&1; then
+	fail "the old database password still works"
+fi
+assert_eq true "$(standin_json /__standin/db | jq -r .connected)" "the application is connected to its database"
+host_run mathesarctl status >&2 || fail "mathesarctl status is not 0 after the password change"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$new_http_port/auth/login/")
+assert_eq 200 "$code" "login page after the password change"
+# The watch of `run` saw the recreated containers come back: the unit never left `active`.
+assert_eq 0 "$(host_run systemctl show -P NRestarts mathesar.service)" "restarts of the unit"
+
+# 3. Stopped, a reload is a no-op and says so.
+host_run timeout 300 systemctl stop mathesar.service || fail "systemctl stop failed"
+out=$(host_run mathesarctl reload 2>&1) || fail "mathesarctl reload of a stopped stack failed: $out"
+[[ $out == *"not running"* ]] || fail "mathesarctl reload of a stopped stack said: $out"
+[[ -z $(docker ps -q --filter label=com.docker.compose.project=mathesar) ]] || fail "reload started a stopped stack"

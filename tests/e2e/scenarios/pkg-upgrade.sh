@@ -1,0 +1,39 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
+# Upgrade from a previous package version (built from this tree as 0.0.1): the configuration,
+# SECRET_KEY and the data are kept, nothing is asked again, and the service is restarted on the
+# new version.
+# shellcheck source=pkg-common.inc
+source "$E2E_DIR/scenarios/pkg-common.inc"
+old=$(pkg_deb 0.0.1)
+new=$(pkg_deb)
+host_start
+unit_dropin
+config_dir /etc/mathesar
+http_port=$(free_port)
+db_port=$(free_port)
+password='upgrade keeps me'
+secret "$password"
+preseed "mathesar/data-dir string $E2E_DATA_DIR" \
+	"mathesar/http-port string $http_port" \
+	"mathesar/db-port string $db_port" \
+	"mathesar/db-password password $password"
+apt_install "$old"
+assert_eq 0.0.1-1 "$(host_exec dpkg-query -W -f='${Version}' mathesar)" "installed version"
+wait_up "$http_port"
+psql_db "$password" "$db_port" "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('before upgrade')" >&2 ||
+	fail "could not create rows"
+secret_key=$(env_value SECRET_KEY)
+secret "$secret_key"
+pid_before=$(host_exec systemctl show -p MainPID --value mathesar.service)
+
+apt_install "$new"
+new_version=$(host_exec dpkg-query -W -f='${Version}' mathesar)
+[[ $new_version != 0.0.1-1 ]] || fail "the upgrade did not happen"
+wait_up "$http_port"
+pid_after=$(host_exec systemctl show -p MainPID --value mathesar.service)
+[[ $pid_after != "$pid_before" ]] || fail "the service was not restarted on upgrade (MainPID $pid_before)"
+assert_eq "$(sha256_of "$secret_key")" "$(sha256_of "$(env_value SECRET_KEY)")" "SHA-256 of SECRET_KEY"
+assert_eq "$(sha256_of "$password")" "$(sha256_of "$(env_value MATHESAR_DB_PASSWORD)")" "SHA-256 of the database password"
+assert_eq "before upgrade" "$(psql_db "$password" "$db_port" 'SELECT v FROM kept')" "row after the upgrade"
+log "upgraded 0.0.1-1 -> $new_version; configuration, secrets and rows kept; service restarted"

@@ -16,7 +16,12 @@ pub async fn run(args: BackupArgs) -> Outcome {
         return Ok(());
     }
     let made = make(&dir, &args).await?;
-    println!("{}", made.dir.display());
+    // Under debconf (a maintainer script) stdout speaks the debconf protocol: stderr then.
+    if std::env::var_os("DEBIAN_HAS_FRONTEND").is_some() {
+        eprintln!("{}", made.dir.display());
+    } else {
+        println!("{}", made.dir.display());
+    }
     Ok(())
 }
 

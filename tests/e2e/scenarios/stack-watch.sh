@@ -1,0 +1,72 @@
+# shellcheck shell=bash
+# `mathesarctl run` watches the containers: a short outage (a container restarted) is waited out
+# and the unit stays up; a container that stays down longer than the grace period ends `run`
+# non-zero, so systemd's Restart= brings the whole stack back. The STATUS= line says "degraded"
+# meanwhile.
+
+# host_run CMD...: host_exec, retried when `docker exec` itself could not start CMD (exit 126, as
+# "OCI runtime exec failed" under load); CMD's own exit status is returned as it is.
+host_run() {
+	local i rc
+	for i in 1 2 3; do
+		rc=0
+		host_exec "$@" || rc=$?
+		((rc == 126)) || return "$rc"
+		log "docker exec could not start '$*' (exit 126), try $i; retrying"
+		sleep 1
+	done
+	return "$rc"
+}
+health() { docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null; }
+
+# A stack someone runs by hand on this engine would share the fixed container names: wait for it.
+# shellcheck disable=SC2016 # evaluated by wait_for
+wait_for '[[ -z $(docker ps -aq --filter name="^mathesar_(db|service)$") ]]' 600 "another Mathesar stack on this engine to go" ||
+	fail "another Mathesar stack (containers mathesar_db/mathesar_service) runs on this engine"
+host_start
+host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
+host_copy "$REPO_ROOT/systemd/mathesar.service" /usr/lib/systemd/system/mathesar.service
+config_dir /etc/mathesar
+host_run env MATHESAR_DATA_DIR="$E2E_DATA_DIR" MATHESAR_HTTP_PORT="$(free_port)" MATHESAR_DB_PORT="$(free_port)" \
+	mathesarctl configure --non-interactive --no-start >&2 || fail "configure failed"
+# A short grace period and restart delay, so that the test does not wait minutes.
+host_sh 'mkdir -p /etc/systemd/system/mathesar.service.d
+printf "[Service]\nExecStart=\nExecStart=/usr/bin/mathesarctl run --grace 20\nRestartSec=2s\n" >/etc/systemd/system/mathesar.service.d/test.conf
+systemctl daemon-reload'
+
+log "systemctl start mathesar"
+host_run timeout 600 systemctl start mathesar.service ||
+	fail "systemctl start failed: $(host_run journalctl -u mathesar --no-pager -n 30)"
+main_pid=$(host_run systemctl show -P MainPID mathesar.service)
+
+# 1. A restarted container is waited out.
+log "docker restart mathesar_service (short outage)"
+docker restart -t 5 mathesar_service >/dev/null
+# shellcheck disable=SC2016 # evaluated by wait_for
+wait_for '[[ $(health mathesar_service) == healthy ]]' 120 "the application to be healthy again" ||
+	fail "the application did not come back after docker restart"
+# shellcheck disable=SC2016 # evaluated by wait_for
+wait_for 'host_run journalctl -u mathesar.service -o cat --no-pager | grep -q "^the Mathesar application (service) is healthy again after"' 30 \
+	"the watch to see the application back" || fail "the watch did not report the application back"
+assert_eq active "$(host_run systemctl is-active mathesar.service)" "unit state after a short outage"
+assert_eq "$main_pid" "$(host_run systemctl show -P MainPID mathesar.service)" "main process after a short outage"
+assert_eq 0 "$(host_run systemctl show -P NRestarts mathesar.service)" "unit restarts after a short outage"
+
+# 2. A container that stays down ends `run`; systemd restarts the unit, which brings it back.
+log "docker stop mathesar_service (stays down)"
+docker stop -t 5 mathesar_service >/dev/null
+# shellcheck disable=SC2016 # evaluated by wait_for
+wait_for '[[ $(host_run systemctl show -P StatusText mathesar.service) == *degraded* ]]' 20 "STATUS= to say degraded" ||
+	fail "STATUS= did not say degraded: $(host_run systemctl show -P StatusText mathesar.service)"
+# shellcheck disable=SC2016 # evaluated by wait_for
+wait_for '[[ $(host_run systemctl show -P NRestarts mathesar.service) == 1 ]]' 120 "systemd to restart the unit" ||
+	fail "the unit was not restarted: $(host_run systemctl show -p ActiveState -p NRestarts mathesar.service | xargs)"
+host_run journalctl -u mathesar.service -p err -o cat --no-pager | grep -q "stayed .* for longer than 20s" ||
+	fail "no error line in the journal says what stayed down"
+# shellcheck disable=SC2016 # evaluated by wait_for
+wait_for '[[ $(host_run systemctl is-active mathesar.service) == active && $(health mathesar_service) == healthy ]]' 300 \
+	"the unit and the application to be back" ||
+	fail "the stack did not come back: $(host_run journalctl -u mathesar --no-pager -n 30)"
+[[ $(host_run systemctl show -P StatusText mathesar.service) == "Mathesar is running at "* ]] ||
+	fail "STATUS= after the restart: $(host_run systemctl show -P StatusText mathesar.service)"
+host_run timeout 300 systemctl stop mathesar.service || fail "systemctl stop failed"

@@ -87,10 +87,31 @@ pub fn execute(plan: &PurgePlan, defaults_file: &Path) -> Result<(), std::io::Er
         _ => {}
     }
     if let Some(d) = &plan.data_dir {
-        match std::fs::remove_dir_all(d) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-            _ => {}
+        remove_data_dir(d)?;
+    }
+    Ok(())
+}
+
+/// Removes the contents, then the directory itself unless it is a mount point (which stays, empty).
+fn remove_data_dir(dir: &Path) -> Result<(), std::io::Error> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.symlink_metadata()?.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
         }
+    }
+    if std::fs::remove_dir(dir).is_err() {
+        eprintln!(
+            "mathesar: {} emptied; the directory stays (a mount point)",
+            dir.display()
+        );
     }
     Ok(())
 }

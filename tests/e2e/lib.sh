@@ -163,10 +163,13 @@ standin_env_hash() {
 
 # stack_containers: ids of the stack containers (compose project "mathesar", or named mathesar_*)
 # that belong to this test bed: they mount something under $E2E_WORK_ROOT (the data dirs), or were
-# created after this scenario's host. Containers others run on the same engine are left alone.
+# created after a test host that still exists (some, like watchtower, mount nothing there).
+# Containers others run on the same engine are left alone.
 stack_containers() {
 	local since
-	since=$(docker inspect -f '{{.Created}}' "${E2E_HOST:-}" 2>/dev/null) || since=none
+	since=$(docker ps -aq --filter "label=$E2E_LABEL=1" | xargs -r docker inspect -f '{{.Created}}' 2>/dev/null |
+		sort | head -n 1)
+	[[ -n $since ]] || since=none
 	{
 		docker ps -aq --filter "label=com.docker.compose.project=$E2E_STACK_PROJECT"
 		docker ps -aq --filter "name=^mathesar_"

@@ -1,0 +1,97 @@
+# shellcheck shell=bash
+# Crash safety (R2): `mathesarctl configure` is killed with SIGKILL at random points of real runs
+# inside the host, alternating between two answer sets (A, then B with another HTTP port and a
+# domain, which changes both .env and docker-compose.yml). After every kill each configuration
+# file is byte for byte the old or the new version (SHA-256), never a partial one; the run after
+# it succeeds and gives exactly the expected files, with no temporary file left. The kill times are
+# uniform over the measured duration of a run; at least 50 kills must land while configure runs.
+# Figure: kills, and how many left the old .env / the new one / a mix of old and new files.
+host_start
+host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
+config_dir /etc/mathesar
+
+kills_wanted=${REL_CRASH_KILLS:-50}
+out=$(host_exec bash -s -- "$kills_wanted" "$(free_port)" "$(free_port)" "$(free_port)" "$(free_port)" 2>&1 <<'HOST'
+set -euo pipefail
+kills_wanted=$1 port_a=$2 port_b=$3 port_s=$4 db_port=$5
+files=(/etc/mathesar/.env /etc/mathesar/docker-compose.yml /var/lib/mathesar/caddy/Caddyfile)
+# cmd SET: sets $cmd to the configure command towards answer set A or B.
+cmd() {
+	cmd=(env MATHESAR_DB_PORT="$db_port" MATHESAR_DATA_DIR=/var/lib/mathesar)
+	if [[ $1 == A ]]; then
+		cmd+=(MATHESAR_HTTP_PORT="$port_a" MATHESAR_DOMAIN= MATHESAR_HTTPS_PORT=443)
+	else
+		cmd+=(MATHESAR_HTTP_PORT="$port_b" MATHESAR_DOMAIN=mathesar.localhost MATHESAR_HTTPS_PORT="$port_s")
+	fi
+	cmd+=(mathesarctl configure --non-interactive --no-start --lock-timeout 10)
+}
+run() { cmd "$1" && "${cmd[@]}"; }
+hashes() { local f; for f in "${files[@]}"; do sha256sum <"$f" | cut -c1-64; done; }
+now_us() { local t=${EPOCHREALTIME/./}; echo "$((10#$t))"; }
+fail() { echo "FAIL: $*"; exit 1; }
+
+# A, then B, then A again: the expected files of each set (secrets are generated once and kept).
+run A >/dev/null && mapfile -t want_a < <(hashes)
+run B >/dev/null && mapfile -t want_b < <(hashes)
+run A >/dev/null
+mapfile -t got < <(hashes)
+[[ ${got[*]} == "${want_a[*]}" ]] || fail "a second run with the answers A did not give the same files"
+[[ ${want_a[0]} != "${want_b[0]}" && ${want_a[1]} != "${want_b[1]}" ]] || fail "A and B must differ in .env and docker-compose.yml"
+
+# Duration of an uninterrupted run (median of 5, both directions).
+durs=()
+for i in 1 2 3 4 5; do
+	t=$(now_us); run B >/dev/null; run A >/dev/null; durs+=($((($(now_us) - t) / 2)))
+done
+dur=$(printf '%s\n' "${durs[@]}" | sort -n | sed -n 3p)
+echo "run duration (median of 5): $((dur / 1000)) ms"
+
+cur=A kills=0 tries=0 old_env=0 new_env=0 mixed=0 leftovers=0
+declare -a quarter=(0 0 0 0)
+while ((kills < kills_wanted)); do
+	((++tries <= kills_wanted * 4)) || fail "only $kills of $tries kills landed while configure ran"
+	if [[ $cur == A ]]; then next=B old=("${want_a[@]}") new=("${want_b[@]}"); else next=A old=("${want_b[@]}") new=("${want_a[@]}"); fi
+	delay=$((RANDOM * dur / 32768))
+	cmd "$next"
+	"${cmd[@]}" >/dev/null 2>&1 & # env execs mathesarctl: $! is its process
+	pid=$!
+	sleep "$(printf '%d.%06d' $((delay / 1000000)) $((delay % 1000000)))"
+	kill -KILL "$pid" 2>/dev/null || true
+	rc=0
+	{ wait "$pid"; } 2>/dev/null || rc=$? # (no "Killed" line from bash)
+	if ((rc == 137)); then
+		kills=$((kills + 1))
+		quarter[$((delay * 4 / dur))]=$((quarter[delay * 4 / dur] + 1))
+		mapfile -t got < <(hashes)
+		n_new=0
+		for i in "${!files[@]}"; do
+			if [[ ${got[i]} == "${new[i]}" ]]; then
+				n_new=$((n_new + 1))
+			elif [[ ${got[i]} != "${old[i]}" ]]; then
+				fail "kill $kills (${delay} us into the run towards $next): ${files[i]} is neither the old nor the new version"
+			fi
+		done
+		[[ ${got[0]} == "${new[0]}" ]] && new_env=$((new_env + 1)) || old_env=$((old_env + 1))
+		# Caddyfile is the same in A and B: count a mix of .env and docker-compose.yml.
+		[[ ${got[0]} == "${new[0]}" && ${got[1]} == "${new[1]}" || ${got[0]} == "${old[0]}" && ${got[1]} == "${old[1]}" ]] ||
+			mixed=$((mixed + 1))
+		compgen -G '/etc/mathesar/.*.tmp*' >/dev/null && leftovers=$((leftovers + 1))
+	elif ((rc != 0)); then
+		fail "a run towards $next that was not killed exited $rc"
+	fi
+	# The next run completes and gives exactly the new files.
+	err=$(run "$next" 2>&1 >/dev/null) || fail "the run after kill $kills (towards $next) failed: $err"
+	mapfile -t got < <(hashes)
+	[[ ${got[*]} == "${new[*]}" ]] || fail "after kill $kills the completed run towards $next did not give its files"
+	! compgen -G '/etc/mathesar/.*.tmp*' >/dev/null || fail "temporary files left after a completed run: $(ls -a /etc/mathesar)"
+	cur=$next
+done
+echo "kills: $kills of $tries tries; by quarter of the run: ${quarter[*]}"
+echo "after a kill: old .env $old_env, new .env $new_env, .env and compose file of different sets $mixed, temporary files left $leftovers"
+echo "every file old or new after each kill; every next run succeeded"
+HOST
+) || fail "$(grep -m1 '^FAIL: ' <<<"$out" | cut -c7- || echo "the kill loop failed: ${out: -500}")"
+printf '%s\n' "$out" >&2
+kills=$(sed -n 's/^kills: \([0-9]*\) .*/\1/p' <<<"$out")
+((kills >= kills_wanted)) || fail "only ${kills:-0} kills"
+log "R2: $(grep '^kills:' <<<"$out"); $(grep '^after a kill:' <<<"$out")"

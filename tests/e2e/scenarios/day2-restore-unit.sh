@@ -1,0 +1,41 @@
+# shellcheck shell=bash
+# backup and restore while mathesar.service runs the stack (binary and unit copied in): restore
+# stops the unit, restores with only the database running, starts the unit again (which waits
+# for health), and the rows are as at the backup; the unit is active afterwards and did not fail.
+host_start
+host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
+host_copy "$REPO_ROOT/systemd/mathesar.service" /usr/lib/systemd/system/mathesar.service
+config_dir /etc/mathesar
+
+http_port=$(free_port)
+db_port=$(free_port)
+host_exec env MATHESAR_DATA_DIR="$E2E_DATA_DIR" MATHESAR_HTTP_PORT="$http_port" MATHESAR_DB_PORT="$db_port" \
+	MATHESAR_ADMIN_EMAIL=admin@example.com \
+	mathesarctl configure --non-interactive --no-start >&2 || fail "configure failed"
+db_password=$(host_sh 'sed -n "s/^POSTGRES_PASSWORD=\"\(.*\)\"$/\1/p" /etc/mathesar/.env')
+secret "$db_password"
+secret "$(host_exec cat /etc/mathesar/initial-admin-password)"
+host_exec systemctl daemon-reload
+log "systemctl start mathesar"
+host_exec timeout 600 systemctl start mathesar.service ||
+	fail "systemctl start mathesar failed: $(host_exec journalctl -u mathesar --no-pager -n 30 | tail -n 30)"
+
+psql_db() {
+	host_exec env PGPASSWORD="$db_password" psql -h 127.0.0.1 -p "$db_port" -U mathesar -d mathesar \
+		-v ON_ERROR_STOP=1 -Atc "$1"
+}
+psql_db "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('at backup')" >/dev/null
+host_exec mathesarctl backup >&2 || fail "mathesarctl backup failed"
+psql_db "INSERT INTO kept VALUES ('after backup')" >/dev/null
+
+log "mathesarctl restore latest (under the unit)"
+host_exec timeout 600 mathesarctl restore latest >&2 ||
+	fail "mathesarctl restore failed: $(host_exec journalctl -u mathesar --no-pager -n 30 | tail -n 30)"
+assert_eq active "$(host_exec systemctl is-active mathesar.service)" "unit state after the restore"
+assert_eq "at backup" "$(psql_db "SELECT string_agg(v, ',' ORDER BY v) FROM kept")" "rows after the restore"
+[[ $(host_exec systemctl show -P NRestarts mathesar.service) == 0 ]] || fail "the unit restarted by itself during the restore"
+code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$http_port/")
+assert_eq "302 http://127.0.0.1:$http_port/auth/login/" "$code" "the login redirect after the restore"
+assert_eq running "$(host_exec mathesarctl status --json | jq -r .state)" "mathesarctl status after the restore"
+
+host_exec timeout 300 systemctl stop mathesar.service || fail "systemctl stop mathesar failed"

@@ -147,6 +147,9 @@ impl Stack {
                 self.restart_proxy_on_new_caddyfile().await?;
             }
             health::wait(&self.engine, &service, timeout).await?;
+            if service == DB && !applied.password_changed {
+                self.align_new_db_container(&before).await;
+            }
             if service == DB && s.user_db == UserDb::Bundled {
                 applied.user_db_created = database::ensure_user_database(&self.engine, s).await?;
                 if applied.user_db_created {
@@ -237,6 +240,26 @@ impl Stack {
         journal::info("the database password changed: applying it inside the database");
         database::set_password(&self.engine, &s.db_user, &current, s.db_password.expose()).await?;
         Ok(true)
+    }
+
+    /// A database container created by this run (first start, or the old one was removed) may
+    /// have found data whose superuser password is not the one in `.env` (a reinstall that kept
+    /// the data but not the configuration): the password is set to `.env`'s inside the database,
+    /// over its local socket. Harmless when they already agree; a failure is only a warning.
+    async fn align_new_db_container(&self, before: &BTreeMap<String, String>) {
+        let s = &self.current.settings;
+        let Ok(Some(c)) = self.engine.service_container(DB.name).await else {
+            return;
+        };
+        if c.id.is_some() && before.get(DB.name) == c.id.as_ref() {
+            return;
+        }
+        let pw = s.db_password.expose();
+        if let Err(e) = database::set_password(&self.engine, &s.db_user, pw, pw).await {
+            journal::warn(format!(
+                "could not make sure the database password is the configured one: {e}"
+            ));
+        }
     }
 
     /// The proxy reads its Caddyfile (a bind-mounted file) at start only: when the file changed

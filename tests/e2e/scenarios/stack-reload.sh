@@ -3,7 +3,7 @@
 # http-port recreates only the proxy (the database's and the application's StartedAt do not
 # change) and the STATUS= line follows; a new database password is set inside the running
 # database first, so psql logs in with the new one, not the old one, and the application stays
-# healthy.
+# healthy; a database container recreated on kept data gets the configured password.
 
 # host_run CMD...: host_exec, retried when `docker exec` itself could not start CMD (exit 126, as
 # "OCI runtime exec failed" under load); CMD's own exit status is returned as it is.
@@ -97,3 +97,16 @@ host_run timeout 300 systemctl stop mathesar.service || fail "systemctl stop fai
 out=$(host_run mathesarctl reload 2>&1) || fail "mathesarctl reload of a stopped stack failed: $out"
 [[ $out == *"not running"* ]] || fail "mathesarctl reload of a stopped stack said: $out"
 [[ -z $(docker ps -q --filter label=com.docker.compose.project=mathesar) ]] || fail "reload started a stopped stack"
+
+# 4. The database container removed (data kept) and a new password configured, as after a
+#    reinstall that kept the data but not the configuration: the next start sets the password.
+docker rm mathesar_db >/dev/null
+third_password="third-$(sha256_of "$E2E_NAME-$RANDOM-3")"
+secret "$third_password"
+configure MATHESAR_DB_PASSWORD="$third_password"
+log "systemctl start mathesar (database container recreated on kept data)"
+host_run timeout 600 systemctl start mathesar.service ||
+	fail "systemctl start failed: $(host_run journalctl -u mathesar --no-pager -n 30)"
+assert_eq mathesar "$(db_login "$third_password")" "psql login with the password configured after the removal"
+assert_eq true "$(standin_json /__standin/db | jq -r .connected)" "the application is connected after the removal"
+host_run timeout 300 systemctl stop mathesar.service || fail "systemctl stop failed"

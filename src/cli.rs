@@ -225,4 +225,23 @@ mod tests {
         assert!(a.non_interactive && a.dry_run && a.no_start);
         assert_eq!(a.lock_timeout, 120);
     }
+
+    #[test]
+    fn lifecycle_flags_parse() {
+        let c = Cli::try_parse_from(["mathesarctl", "up", "--timeout", "30", "--no-preflight"])
+            .unwrap();
+        let Command::Up(a) = c.command else { panic!() };
+        assert_eq!(a.timeout, Some(30));
+        assert!(a.no_preflight);
+        let c = Cli::try_parse_from(["mathesarctl", "run"]).unwrap();
+        let Command::Run(a) = c.command else { panic!() };
+        assert_eq!((a.timeout, a.grace), (None, 120));
+        let c = Cli::try_parse_from(["mathesarctl", "status", "--json"]).unwrap();
+        let Command::Status(a) = c.command else {
+            panic!()
+        };
+        assert!(a.json);
+        assert!(Cli::try_parse_from(["mathesarctl", "down", "--config-dir", "/srv/m"]).is_ok());
+        assert!(Cli::try_parse_from(["mathesarctl", "reload", "--timeout", "5"]).is_ok());
+    }
 }

@@ -8,7 +8,6 @@
 source "$E2E_DIR/scenarios/pkg-common.inc"
 deb=$(pkg_deb)
 host_start
-unit_dropin
 config_dir /etc/mathesar
 old_port=$(free_port)
 db_port=$(free_port)

@@ -8,7 +8,6 @@ source "$E2E_DIR/scenarios/pkg-common.inc"
 old=$(pkg_deb 0.0.1)
 new=$(pkg_deb)
 host_start
-unit_dropin
 config_dir /etc/mathesar
 http_port=$(free_port)
 db_port=$(free_port)

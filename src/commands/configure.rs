@@ -162,7 +162,10 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
             layout.admin_password_file().display()
         );
     }
-    if args.no_start {
+    if args.debconf {
+        // The package's postinst starts or reloads the service itself, right after this.
+        println!("mathesar: log in at {}", settings.login_url());
+    } else if args.no_start {
         println!("mathesar: not started (--no-start). Start it with `systemctl start mathesar`.");
     } else {
         println!(

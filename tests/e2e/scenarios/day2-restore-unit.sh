@@ -38,4 +38,12 @@ code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:
 assert_eq "302 http://127.0.0.1:$http_port/auth/login/" "$code" "the login redirect after the restore"
 assert_eq running "$(host_exec mathesarctl status --json | jq -r .state)" "mathesarctl status after the restore"
 
+# An upgrade under the unit: a backup first, then `systemctl reload`; the unit stays active.
+log "mathesarctl upgrade (under the unit)"
+out=$(host_exec timeout 600 mathesarctl upgrade) || fail "mathesarctl upgrade failed under the unit"
+upgrade_backup=$(sed -n 's/^Backup before the upgrade: //p' <<<"$out")
+assert_eq upgrade "$(host_exec jq -r .reason "$upgrade_backup/manifest.json")" "the reason of the upgrade's backup"
+assert_eq active "$(host_exec systemctl is-active mathesar.service)" "unit state after the upgrade"
+assert_eq "at backup" "$(psql_db "SELECT string_agg(v, ',' ORDER BY v) FROM kept")" "rows after the upgrade"
+
 host_exec timeout 300 systemctl stop mathesar.service || fail "systemctl stop mathesar failed"

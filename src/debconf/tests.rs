@@ -171,3 +171,226 @@ fn clear_passwords_empties_every_secret() {
     assert_eq!(h.join().unwrap().len(), n);
     assert_eq!(n, 4);
 }
+
+/// A frontend with a question database and a scripted user, for the config flow: questions at
+/// `high` or above that were not seen are shown, and each shown question takes the user's next
+/// action (an answer, or going back).
+mod flow {
+    use std::collections::{HashMap, HashSet, VecDeque};
+
+    use super::*;
+    use crate::debconf::config::{self, INVALID};
+
+    #[derive(Clone, Debug)]
+    enum User {
+        Answer(&'static str),
+        Back,
+    }
+
+    /// The frontend's `unescape_split`.
+    fn split(line: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut word = String::new();
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                match chars.next() {
+                    Some('n') => word.push('\n'),
+                    Some(o) => word.push(o),
+                    None => {}
+                }
+            } else if c.is_whitespace() {
+                while chars.peek().is_some_and(|n| n.is_whitespace()) {
+                    chars.next();
+                }
+                words.push(std::mem::take(&mut word));
+            } else {
+                word.push(c);
+            }
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+        words
+    }
+
+    fn rank(p: &str) -> u8 {
+        match p {
+            "low" => 0,
+            "medium" => 1,
+            "high" => 2,
+            _ => 3,
+        }
+    }
+
+    /// Runs the config flow against the fake; returns the questions shown, in order, and the
+    /// final values.
+    fn run_flow(
+        user: Vec<User>,
+        preseeded: &[(&str, &str)],
+    ) -> (Vec<String>, HashMap<String, String>) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let mut values: HashMap<String, String> = HashMap::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        for (q, v) in preseeded {
+            values.insert(q.to_string(), v.to_string());
+            seen.insert(q.to_string());
+        }
+        let handle = std::thread::spawn(move || {
+            let mut user: VecDeque<User> = user.into();
+            let mut reader = BufReader::new(theirs.try_clone().unwrap());
+            let mut writer = theirs;
+            let mut pending: Vec<String> = Vec::new();
+            let mut shown = Vec::new();
+            let known =
+                |q: &str| q == INVALID || Key::ALL.iter().any(|k| k.debconf_question() == q);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 {
+                    break;
+                }
+                let w = split(line.trim_end_matches('\n'));
+                let q = w.get(1).cloned().unwrap_or_default();
+                let reply = match w[0].as_str() {
+                    "CAPB" => "0 multiselect escape backup".to_string(),
+                    _ if w.len() > 1 && w[0] != "INPUT" && !known(&q) => {
+                        format!("10 {q} doesn't exist")
+                    }
+                    "SET" => {
+                        values.insert(q, w.get(2).cloned().unwrap_or_default());
+                        "0 value set".into()
+                    }
+                    "GET" => format!(
+                        "1 {}",
+                        values
+                            .get(&q)
+                            .cloned()
+                            .unwrap_or_default()
+                            .replace('\\', "\\\\")
+                    ),
+                    "FGET" => format!("0 {}", seen.contains(&q)),
+                    "FSET" => {
+                        if w[3] == "true" {
+                            seen.insert(q);
+                        } else {
+                            seen.remove(&q);
+                        }
+                        "0".into()
+                    }
+                    "SUBST" => "0".into(),
+                    "CLEAR" => {
+                        pending.clear();
+                        "0".into()
+                    }
+                    "INPUT" => {
+                        let q = w[2].clone();
+                        if rank(&w[1]) >= 2 && !seen.contains(&q) {
+                            pending.push(q);
+                            "0 question will be asked".into()
+                        } else {
+                            "30 question skipped".into()
+                        }
+                    }
+                    "GO" => {
+                        let mut back = false;
+                        for q in pending.drain(..) {
+                            shown.push(q.clone());
+                            if q == INVALID {
+                                continue;
+                            }
+                            match user.pop_front().expect("the flow asked more than scripted") {
+                                User::Answer(v) => {
+                                    values.insert(q, v.to_string());
+                                }
+                                User::Back => back = true,
+                            }
+                        }
+                        if back {
+                            "30 backup".into()
+                        } else {
+                            "0 ok".into()
+                        }
+                    }
+                    other => format!("20 unsupported {other}"),
+                };
+                writeln!(writer, "{reply}").unwrap();
+            }
+            assert!(user.is_empty(), "scripted answers left: {user:?}");
+            (shown, values)
+        });
+        let mut c = Client::new(BufReader::new(ours.try_clone().unwrap()), ours);
+        c.capb(&["backup", "escape"]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        config::run(&mut c, dir.path(), false).unwrap();
+        drop(c);
+        handle.join().unwrap()
+    }
+
+    #[test]
+    fn a_default_install_asks_the_high_questions_with_back_up_and_re_ask() {
+        let (shown, values) = run_flow(
+            vec![
+                User::Answer("existing"),
+                User::Back,
+                User::Answer("bundled"),
+                User::Answer("not a domain!"),
+                User::Answer(""),
+                User::Answer("  typed pass  "),
+            ],
+            &[("mathesar/data-dir", "/srv/m")],
+        );
+        let names: Vec<&str> = shown
+            .iter()
+            .map(|s| s.trim_start_matches("mathesar/"))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "user-db",
+                "existing-db-host",
+                "user-db",
+                "domain",
+                "invalid-answer",
+                "domain",
+                "admin-password"
+            ]
+        );
+        assert_eq!(values["mathesar/user-db"], "bundled");
+        assert_eq!(values["mathesar/domain"], "");
+        assert_eq!(values["mathesar/admin-password"], "  typed pass  ");
+        assert_eq!(values["mathesar/data-dir"], "/srv/m");
+        // The detected address is offered as the default of the (medium) address question.
+        assert!(!values["mathesar/external-address"].is_empty());
+    }
+
+    #[test]
+    fn an_existing_server_asks_its_host_user_and_password() {
+        let (shown, values) = run_flow(
+            vec![
+                User::Answer("existing"),
+                User::Answer("db.example.org"),
+                User::Answer("reader"),
+                User::Answer("server password"),
+                User::Answer("mathesar.example.org"),
+                User::Answer(""),
+            ],
+            &[],
+        );
+        let names: Vec<&str> = shown
+            .iter()
+            .map(|s| s.trim_start_matches("mathesar/"))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "user-db",
+                "existing-db-host",
+                "existing-db-user",
+                "existing-db-password",
+                "domain",
+                "admin-password"
+            ]
+        );
+        assert_eq!(values["mathesar/existing-db-password"], "server password");
+    }
+}

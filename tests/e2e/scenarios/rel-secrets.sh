@@ -6,7 +6,9 @@
 # searched for in the journal (every field), the debconf databases, /var/log, /tmp, /var/tmp
 # (except the data directory), every file a non-root user can read (`find / -xdev -type f -perm
 # -o+r`, /proc and /sys excluded), and the logs of the stack's containers. Only the configuration
-# directory (root only, 0700) may hold them. Figure: places scanned, secrets found (must be 0).
+# directory (root only, 0700) may hold them. A canary planted in a file, the journal and a
+# process's arguments must be found in exactly those places (the search's own check).
+# Figure: places scanned, secrets found (must be 0).
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
 
@@ -41,18 +43,26 @@ scan() {
 	local phase=$1 out n
 	shift
 	printf '%s\n' "$@" | host_exec sh -c 'cat >/root/secrets.txt && chmod 600 /root/secrets.txt'
+	printf '%s' "${canary:-}" | host_exec sh -c 'cat >/root/canary.txt'
 	out=$(host_exec bash -s -- "$E2E_DATA_DIR" <<'HOST'
 set -uo pipefail
 data=$1
 echo "samples $(grep -c '^--$' /root/ps-samples 2>/dev/null || echo 0)"
-grep -aqFf /root/secrets.txt /root/ps-samples && echo "found ps -eo args samples"
-journalctl --no-pager -o verbose 2>/dev/null | grep -aqFf /root/secrets.txt && echo "found the journal"
+journalctl --no-pager -o verbose >/root/journal 2>/dev/null
 {
 	find /var/cache/debconf /var/log /tmp /var/tmp -type f -print0 2>/dev/null
 	find / -xdev \( -path /proc -o -path /sys \) -prune -o -type f -perm -o+r -print0 2>/dev/null
-} | grep -zv -e '^/etc/mathesar/' -e "^$data/" -e '^/root/secrets.txt$' -e '^/root/ps-samples$' -e '^/root/scanned$' | sort -zu >/root/scanned
+} | grep -zv -e '^/etc/mathesar/' -e "^$data/" -e '^/root/secrets.txt$' -e '^/root/ps-samples$' -e '^/root/scanned$' -e '^/root/journal$' -e '^/root/canary.txt$' | sort -zu >/root/scanned
 echo "places $(($(tr -cd '\0' </root/scanned | wc -c) + 2))"
-xargs -0 -r grep -laFf /root/secrets.txt -- </root/scanned 2>/dev/null | sed 's/^/found /'
+# "found PLACE" for the secrets; "canary PLACE" for the canary planted to prove the search works.
+for kind in found canary; do
+	[[ $kind == found ]] && patterns=/root/secrets.txt || patterns=/root/canary.txt
+	[[ -s $patterns ]] || continue
+	grep -aqFf "$patterns" /root/ps-samples && echo "$kind ps -eo args samples"
+	grep -aqFf "$patterns" /root/journal && echo "$kind the journal"
+	xargs -0 -r grep -laFf "$patterns" -- </root/scanned 2>/dev/null | sed "s/^/$kind /"
+done
+rm -f /root/journal
 exit 0
 HOST
 	) || fail "the scan after $phase failed: ${out: -300}"
@@ -67,6 +77,12 @@ HOST
 	n=$(sed -n 's/^places //p' <<<"$out")
 	places=$((places + n + logs))
 	samples=$((samples + $(sed -n 's/^samples //p' <<<"$out")))
+	if [[ -n ${canary:-} ]]; then
+		# (and the journal's own files under /var/log/journal, when it keeps them on disk)
+		assert_eq "/var/tmp/rel-canary|ps -eo args samples|the journal" \
+			"$(sed -n 's/^canary //p' <<<"$out" | grep -v '^/var/log/journal/' | sort | paste -sd'|' -)" \
+			"places the planted canary was found in (the search's own check)"
+	fi
 	if grep -q '^found ' <<<"$out"; then
 		fail "after $phase a secret was found in: $(sed -n 's/^found //p' <<<"$out" | head -n 10 | paste -sd';' -)"
 	fi
@@ -82,12 +98,17 @@ preseed "mathesar/data-dir string $E2E_DATA_DIR" \
 sampler_start
 apt_install "$deb"
 wait_up "$http_port"
+# A canary in each kind of place, to prove that the search finds what is there.
+canary=Canary$(rand canary)
+host_exec bash -c 'printf "x %s y\n" "$1" >/var/tmp/rel-canary; logger -t rel "x $1 y"; exec -a "rel $1" sleep 0.5' bash "$canary"
 sampler_stop
 secret_key=$(env_value SECRET_KEY)
 secret "$secret_key"
 [[ ${#secret_key} -ge 32 ]] || fail "no SECRET_KEY in .env"
 assert_eq "$db_password" "$(env_value MATHESAR_DB_PASSWORD)" "database password in .env"
 scan install "$db_password" "$admin_password" "$secret_key"
+host_exec rm /var/tmp/rel-canary
+canary=
 
 # 2. dpkg-reconfigure with a new database password.
 preseed "mathesar/db-password password $new_db_password"

@@ -2,7 +2,7 @@
 # `mathesarctl run` watches the containers: a short outage (a container restarted) is waited out
 # and the unit stays up; a container that stays down longer than the grace period ends `run`
 # non-zero, so systemd's Restart= brings the whole stack back. The STATUS= line says "degraded"
-# meanwhile.
+# meanwhile. A restart of docker.service restarts the unit, and the stack comes back.
 
 # host_run CMD...: host_exec, retried when `docker exec` itself could not start CMD (exit 126, as
 # "OCI runtime exec failed" under load); CMD's own exit status is returned as it is.
@@ -69,4 +69,15 @@ wait_for '[[ $(host_run systemctl is-active mathesar.service) == active && $(hea
 	fail "the stack did not come back: $(host_run journalctl -u mathesar --no-pager -n 30)"
 [[ $(host_run systemctl show -P StatusText mathesar.service) == "Mathesar is running at "* ]] ||
 	fail "STATUS= after the restart: $(host_run systemctl show -P StatusText mathesar.service)"
+
+# 3. A restart of docker.service restarts the unit with it (Requires=), and the stack comes back.
+# shellcheck disable=SC2034 # read by the command wait_for evaluates
+pid_before=$(host_run systemctl show -P MainPID mathesar.service)
+log "systemctl restart docker"
+host_run timeout 600 systemctl restart docker.service || fail "systemctl restart docker failed"
+# shellcheck disable=SC2016 # evaluated by wait_for
+wait_for '[[ $(host_run systemctl is-active mathesar.service) == active && $(host_run systemctl show -P MainPID mathesar.service) != "$pid_before" ]]' 300 \
+	"mathesar.service to be restarted with docker.service" ||
+	fail "mathesar.service did not come back after a docker restart: $(host_run journalctl -u mathesar --no-pager -n 30)"
+assert_eq healthy "$(health mathesar_service)" "the application after a docker restart"
 host_run timeout 300 systemctl stop mathesar.service || fail "systemctl stop failed"

@@ -112,6 +112,20 @@ host_exec() {
 	docker exec "${flags[@]}" "$E2E_HOST" "$@"
 }
 
+# host_run CMD...: host_exec, retried when `docker exec` itself could not start CMD (exit 126, as
+# "OCI runtime exec failed" under load); CMD's own exit status is returned as it is.
+host_run() {
+	local i rc
+	for i in 1 2 3; do
+		rc=0
+		host_exec "$@" || rc=$?
+		((rc == 126)) || return "$rc"
+		log "docker exec could not start '$*' (exit 126), try $i; retrying"
+		sleep 1
+	done
+	return "$rc"
+}
+
 # host_sh SCRIPT [ARG...]: runs a bash script in the host (set -euo pipefail), ARGs as $1...
 host_sh() {
 	local script=$1

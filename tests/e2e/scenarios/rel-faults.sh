@@ -12,19 +12,6 @@
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
 
-# host_run CMD...: host_exec, retried when `docker exec` itself could not start CMD (exit 126, as
-# "OCI runtime exec failed" under load); CMD's own exit status is returned as it is.
-host_run() {
-	local i rc
-	for i in 1 2 3; do
-		rc=0
-		host_exec "$@" || rc=$?
-		((rc == 126)) || return "$rc"
-		log "docker exec could not start '$*' (exit 126), try $i; retrying"
-		sleep 1
-	done
-	return "$rc"
-}
 health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "$1" 2>/dev/null; }
 secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 # rows_are EXPECTED: every row written so far is there, in order.

@@ -3,20 +3,6 @@
 # `systemctl start mathesar` fails, the journal says it is Docker, the unit is retried a few times
 # and then left failed (start limit) instead of looping; once Docker is back, a start works.
 
-# host_run CMD...: host_exec, retried when `docker exec` itself could not start CMD (exit 126, as
-# "OCI runtime exec failed" under load); CMD's own exit status is returned as it is.
-host_run() {
-	local i rc
-	for i in 1 2 3; do
-		rc=0
-		host_exec "$@" || rc=$?
-		((rc == 126)) || return "$rc"
-		log "docker exec could not start '$*' (exit 126), try $i; retrying"
-		sleep 1
-	done
-	return "$rc"
-}
-
 # A stack someone runs by hand on this engine would share the fixed container names: wait for it.
 # shellcheck disable=SC2016 # evaluated by wait_for
 wait_for '[[ -z $(docker ps -aq --filter name="^mathesar_(db|service)$") ]]' 600 "another Mathesar stack on this engine to go" ||

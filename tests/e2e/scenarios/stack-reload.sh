@@ -5,19 +5,6 @@
 # database first, so psql logs in with the new one, not the old one, and the application stays
 # healthy; a database container recreated on kept data gets the configured password.
 
-# host_run CMD...: host_exec, retried when `docker exec` itself could not start CMD (exit 126, as
-# "OCI runtime exec failed" under load); CMD's own exit status is returned as it is.
-host_run() {
-	local i rc
-	for i in 1 2 3; do
-		rc=0
-		host_exec "$@" || rc=$?
-		((rc == 126)) || return "$rc"
-		log "docker exec could not start '$*' (exit 126), try $i; retrying"
-		sleep 1
-	done
-	return "$rc"
-}
 started_at() { docker inspect -f '{{.State.StartedAt}}' "$1"; }
 proxy_id() {
 	docker ps -q --no-trunc --filter label=com.docker.compose.project=mathesar \

@@ -4,19 +4,6 @@
 # Then watchtower turned on and off with `mathesarctl configure` + `mathesarctl reload`: started
 # with its generated token, then stopped (not removed).
 
-# host_run CMD...: host_exec, retried when `docker exec` itself could not start CMD (exit 126, as
-# "OCI runtime exec failed" under load); CMD's own exit status is returned as it is.
-host_run() {
-	local i rc
-	for i in 1 2 3; do
-		rc=0
-		host_exec "$@" || rc=$?
-		((rc == 126)) || return "$rc"
-		log "docker exec could not start '$*' (exit 126), try $i; retrying"
-		sleep 1
-	done
-	return "$rc"
-}
 proxy_name=mathesar-caddy-reverse-proxy-1
 watchtower_name=mathesar-watchtower-1
 configure() {

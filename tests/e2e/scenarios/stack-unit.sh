@@ -4,19 +4,6 @@
 # shows the STATUS= line, the login page answers on the published port, `mathesarctl status`
 # says running; the admin exists once after two starts; rows written with psql survive
 # `systemctl stop`/`start` and a restart of the host container ("reboot").
-# host_run CMD...: host_exec, retried when `docker exec` itself could not start CMD (exit 126, as
-# "OCI runtime exec failed" under load); CMD's own exit status is returned as it is.
-host_run() {
-	local i rc
-	for i in 1 2 3; do
-		rc=0
-		host_exec "$@" || rc=$?
-		((rc == 126)) || return "$rc"
-		log "docker exec could not start '$*' (exit 126), try $i; retrying"
-		sleep 1
-	done
-	return "$rc"
-}
 
 # A stack someone runs by hand on this engine would share the fixed container names: wait for it.
 # shellcheck disable=SC2016 # evaluated by wait_for

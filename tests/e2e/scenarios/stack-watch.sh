@@ -4,19 +4,6 @@
 # non-zero, so systemd's Restart= brings the whole stack back. The STATUS= line says "degraded"
 # meanwhile. A restart of docker.service restarts the unit, and the stack comes back.
 
-# host_run CMD...: host_exec, retried when `docker exec` itself could not start CMD (exit 126, as
-# "OCI runtime exec failed" under load); CMD's own exit status is returned as it is.
-host_run() {
-	local i rc
-	for i in 1 2 3; do
-		rc=0
-		host_exec "$@" || rc=$?
-		((rc == 126)) || return "$rc"
-		log "docker exec could not start '$*' (exit 126), try $i; retrying"
-		sleep 1
-	done
-	return "$rc"
-}
 health() { docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null; }
 
 # A stack someone runs by hand on this engine would share the fixed container names: wait for it.

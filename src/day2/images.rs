@@ -167,18 +167,9 @@ pub async fn load(engine: &Engine, path: &Path) -> Result<Vec<String>, ImagesErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{Answers, Key, Source};
+    use crate::settings::Key;
 
-    fn settings(extra: &[(Key, &str)]) -> Settings {
-        let mut a: Answers =
-            crate::sources::defaults::answers(std::path::Path::new("/etc/mathesar"));
-        a.set(Key::DbPassword, "a-long-password", Source::Default);
-        a.set(Key::ExternalAddress, "192.0.2.1", Source::Default);
-        for (k, v) in extra {
-            a.set(*k, *v, Source::Default);
-        }
-        Settings::from_answers(&a).unwrap()
-    }
+    use crate::settings::for_tests as settings;
 
     #[test]
     fn the_images_follow_the_configuration() {

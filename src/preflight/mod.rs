@@ -166,19 +166,9 @@ fn redact(checks: &mut [Check], settings: &Settings) {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::settings::{Answers, DEFAULT_CONFIG_DIR, Key, Source};
-    use crate::sources::defaults;
+    use crate::settings::Key;
 
-    /// Settings as configure builds them, with `extra` answers on top.
-    pub(crate) fn settings(extra: &[(Key, &str)]) -> Settings {
-        let mut a: Answers = defaults::answers(std::path::Path::new(DEFAULT_CONFIG_DIR));
-        a.set(Key::ExternalAddress, "192.0.2.10", Source::Detected);
-        a.set(Key::DbPassword, "db-Secret-Pw-0001", Source::Generated);
-        for (k, v) in extra {
-            a.set(*k, *v, Source::Environment(k.env_var()));
-        }
-        Settings::from_answers(&a).unwrap()
-    }
+    pub(crate) use crate::settings::for_tests as settings;
 
     #[test]
     fn redaction_masks_every_password_in_detail_and_remedy() {

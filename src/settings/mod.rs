@@ -464,5 +464,17 @@ impl Settings {
     }
 }
 
+/// Settings as configure builds them, with `extra` answers on top: the one fixture unit tests share.
+#[cfg(test)]
+pub(crate) fn for_tests(extra: &[(Key, &str)]) -> Settings {
+    let mut a = crate::sources::defaults::answers(std::path::Path::new(DEFAULT_CONFIG_DIR));
+    a.set(Key::ExternalAddress, "192.0.2.10", Source::Detected);
+    a.set(Key::DbPassword, "db-Secret-Pw-0001", Source::Generated);
+    for (k, v) in extra {
+        a.set(*k, *v, Source::Environment(k.env_var()));
+    }
+    Settings::from_answers(&a).unwrap()
+}
+
 #[cfg(test)]
 mod tests;

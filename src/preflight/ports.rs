@@ -445,6 +445,11 @@ mod tests {
         let me = std::process::id();
         assert!(owners.iter().any(|o| o.pid == me), "{owners:?}");
         drop(l);
-        assert_eq!(probe(port), Probe::Free);
+        // Another process on this machine may take the port the moment it is released: what
+        // must hold is that we are no longer named.
+        match probe(port) {
+            Probe::Free | Probe::FreeByListing => {}
+            Probe::Busy(owners) => assert!(owners.iter().all(|o| o.pid != me), "{owners:?}"),
+        }
     }
 }

@@ -10,6 +10,13 @@ else
 	echo "mathesar: %post: upgrade"
 fi
 if [ -f /etc/mathesar/.env ] || [ -f /etc/default/mathesar ]; then
+	# An upgrade backs up the databases and the configuration first (prints where). %post cannot
+	# stop an RPM transaction: on a failed backup the old configuration is left as it is.
+	if [ "$1" -ge 2 ] && ! mathesarctl backup --reason upgrade --if-configured; then
+		echo "mathesar: the backup before the upgrade failed (see above); the configuration was not changed." >&2
+		echo "mathesar: fix the cause, then run: mathesarctl upgrade" >&2
+		exit 0
+	fi
 	if ! mathesarctl configure --non-interactive --no-start; then
 		echo "mathesar: the configuration could not be updated; run: mathesarctl configure" >&2
 	fi

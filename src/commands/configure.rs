@@ -16,7 +16,7 @@ use crate::rendering::{self, Rendered, State, compose, env_file};
 use crate::secrets::{self, MASK, PASSWORD_LEN, SECRET_KEY_LEN, Secret};
 use crate::settings::{Answers, DEFAULT_CONFIG_DIR, Key, Settings, Source, validate};
 use crate::sources::{answers_file, defaults, detect, environment, existing, prompt};
-use crate::storage::{Layout, atomic, lock, modes};
+use crate::storage::{Layout, atomic, commit, lock, modes};
 
 pub async fn run(args: ConfigureArgs) -> Outcome {
     // `--debconf` (the package's postinst): the answers seen in debconf, the highest source.
@@ -60,18 +60,14 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
                 timeout.as_secs()
             );
         })
-        .map_err(|e| {
-            let code = if matches!(e, lock::LockError::Busy { .. }) {
-                Code::LockBusy
-            } else {
-                Code::Io
-            };
-            Failure::new(code, e)
-        })?;
+        .map_err(|e| Failure::new(e.code(), e))?;
         Some(l)
     };
     if !args.dry_run {
+        // Complete a committed set of a killed run, then drop what an uncommitted one left.
+        commit::roll_forward(&layout.journal_file()).code(Code::Io)?;
         atomic::clean_leftovers(&config_dir);
+        commit::clean_staged(&config_dir);
     }
 
     let found = existing::read(&layout).code(Code::Io)?;
@@ -91,6 +87,21 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         secret_key: keep_or_generate(found.secret_key.clone(), SECRET_KEY_LEN)?,
         watchtower_token: keep_or_generate(found.watchtower_token.clone(), PASSWORD_LEN)?,
     };
+
+    let rendered = rendering::render(&settings, &state).code(Code::Failure)?;
+    let layout = Layout::new(&settings.config_dir, &settings.data_dir);
+    let plan = Plan::new(&layout, &rendered, &settings, admin_exists);
+    let changed_answers = changed_answers(&found.answers, &settings);
+
+    // Nothing to write, nothing to check: a re-run (every package upgrade with unchanged
+    // answers, Ansible's second pass) neither touches a file nor waits for the host checks.
+    if plan.files.is_empty() && !needs_defaults_file(&settings) {
+        if let (Some(c), false) = (&mut debconf, args.dry_run) {
+            debconf::applied(c).code(Code::Failure)?;
+        }
+        println!("mathesar: no changes");
+        return Ok(());
+    }
 
     let will_start = !args.no_start && !args.dry_run;
     let report = preflight::run(&settings, &preflight::Options { will_start }).await;
@@ -113,18 +124,6 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         ));
     }
 
-    let rendered = rendering::render(&settings, &state).code(Code::Failure)?;
-    let layout = Layout::new(&settings.config_dir, &settings.data_dir);
-    let plan = Plan::new(&layout, &rendered, &settings, admin_exists);
-    let changed_answers = changed_answers(&found.answers, &settings);
-
-    if plan.files.is_empty() && !needs_defaults_file(&settings) {
-        if let (Some(c), false) = (&mut debconf, args.dry_run) {
-            debconf::applied(c).code(Code::Failure)?;
-        }
-        println!("mathesar: no changes");
-        return Ok(());
-    }
     if args.dry_run {
         println!("mathesar: dry run, nothing written. Would change:");
         print_changes(&changed_answers, &plan);
@@ -338,10 +337,7 @@ impl Plan {
         }
         let files = all
             .into_iter()
-            .filter(|f| {
-                std::fs::read(&f.path).ok().as_deref() != Some(&f.contents[..])
-                    || modes::mode_of(&f.path) != Some(f.mode)
-            })
+            .filter(|f| !atomic::holds(&f.path, &f.contents, f.mode))
             .collect();
         Plan { files }
     }
@@ -360,10 +356,20 @@ fn write(layout: &Layout, plan: &Plan) -> Result<(), anyhow::Error> {
             )?;
         }
     }
-    // `.env` first: it is the truth the other files are rendered from.
-    for f in &plan.files {
-        atomic::write(&f.path, &f.contents, f.mode)?;
+    if let Some(caddy_dir) = layout.caddyfile().parent() {
+        commit::clean_staged(caddy_dir);
     }
+    // All the files or none, whenever the run is killed.
+    let changes: Vec<commit::Change> = plan
+        .files
+        .iter()
+        .map(|f| commit::Change {
+            path: &f.path,
+            contents: &f.contents,
+            mode: f.mode,
+        })
+        .collect();
+    commit::commit(&layout.journal_file(), &changes)?;
     Ok(())
 }
 

@@ -9,8 +9,8 @@ use crate::day2::cli::UpgradeArgs;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::rendering;
 use crate::stack::{Options, Stack, journal};
-use crate::storage::atomic;
 use crate::storage::modes::{PRIVATE_FILE, PUBLIC_FILE};
+use crate::storage::{atomic, commit, lock};
 use crate::systemd::{UNIT, unit};
 
 pub async fn run(mut args: UpgradeArgs) -> Outcome {
@@ -25,24 +25,31 @@ pub async fn run(mut args: UpgradeArgs) -> Outcome {
     let s = &stack.current.settings;
     let layout = &stack.current.layout;
     let compose = rendering::compose::render(s).code(Code::Failure)?;
-    let mut changed = Vec::new();
-    if atomic::write_if_changed(&layout.compose_file(), compose.as_bytes(), PRIVATE_FILE)
-        .code(Code::Io)?
-    {
-        changed.push(layout.compose_file());
+    let lock = lock::acquire(&layout.lock_file(), lock::DEFAULT_WAIT, || {
+        journal::info("waiting for another mathesarctl run to finish")
+    })
+    .map_err(|e| Failure::new(e.code(), e))?;
+    let (compose_path, caddy_path) = (layout.compose_file(), layout.caddyfile());
+    let mut wanted = vec![commit::Change {
+        path: &compose_path,
+        contents: compose.as_bytes(),
+        mode: PRIVATE_FILE,
+    }];
+    if caddy_path.parent().is_some_and(|p| p.is_dir()) {
+        wanted.push(commit::Change {
+            path: &caddy_path,
+            contents: rendering::compose::CADDYFILE.as_bytes(),
+            mode: PUBLIC_FILE,
+        });
     }
-    if layout.caddyfile().parent().is_some_and(|p| p.is_dir())
-        && atomic::write_if_changed(
-            &layout.caddyfile(),
-            rendering::compose::CADDYFILE.as_bytes(),
-            PUBLIC_FILE,
-        )
-        .code(Code::Io)?
-    {
-        changed.push(layout.caddyfile());
-    }
+    let changed: Vec<commit::Change> = wanted
+        .into_iter()
+        .filter(|c| !atomic::holds(c.path, c.contents, c.mode))
+        .collect();
+    commit::commit(&layout.journal_file(), &changed).code(Code::Io)?;
+    drop(lock);
     for f in &changed {
-        journal::info(format!("wrote {} of this version", f.display()));
+        journal::info(format!("wrote {} of this version", f.path.display()));
     }
 
     let under_unit = unit::state(UNIT).await.is_ok_and(|u| u.is_active());

@@ -15,14 +15,13 @@ use crate::stack::engine::{Engine, service_of};
 use crate::stack::lifecycle::Applied;
 use crate::stack::services::DB;
 use crate::stack::{Options, Stack, journal};
-use crate::storage::{atomic, lock, modes::PRIVATE_FILE};
+use crate::storage::{atomic, commit, lock, modes::PRIVATE_FILE};
 use crate::systemd::{UNIT, unit};
 
 use super::backup::{self, BackupError, CONFIG_SUBDIR, GLOBALS_FILE, io};
 use super::exec;
 use super::manifest::{self, Manifest};
 
-const LOCK_TIMEOUT: Duration = Duration::from_secs(120);
 /// Suffix of the database a dump is restored into before it replaces the old one.
 const RESTORING_SUFFIX: &str = "__restoring";
 
@@ -301,9 +300,11 @@ pub async fn restore(
 ) -> Result<Restored, BackupError> {
     let m = check(dir, opts.force)?;
     let stack = Stack::open(config_dir).await?;
-    let _lock = lock::acquire(&stack.current.layout.lock_file(), LOCK_TIMEOUT, || {
-        journal::info("waiting for another mathesarctl run to finish")
-    })
+    let _lock = lock::acquire(
+        &stack.current.layout.lock_file(),
+        lock::DEFAULT_WAIT,
+        || journal::info("waiting for another mathesarctl run to finish"),
+    )
     .map_err(|e| BackupError::Refused(e.to_string()))?;
     if !m.dumps.is_empty() && !stack.current.settings.bundled_db() {
         return Err(BackupError::Refused(format!(
@@ -349,11 +350,21 @@ pub async fn restore(
         }
     }
 
+    // The backed-up files as one set (a kill leaves the old set or the restored one).
+    let mut restored_files = Vec::with_capacity(m.config_files.len());
     for name in &m.config_files {
         let from = dir.join(CONFIG_SUBDIR).join(name);
-        let bytes = fs::read(&from).map_err(io(&from))?;
-        atomic::write(&config_dir.join(name), &bytes, PRIVATE_FILE)?;
+        restored_files.push((config_dir.join(name), fs::read(&from).map_err(io(&from))?));
     }
+    let changes: Vec<commit::Change> = restored_files
+        .iter()
+        .map(|(path, bytes)| commit::Change {
+            path,
+            contents: bytes,
+            mode: PRIVATE_FILE,
+        })
+        .collect();
+    commit::commit(&stack.current.layout.journal_file(), &changes)?;
     journal::info(format!(
         "restored the configuration files {} in {}",
         m.config_files.join(", "),

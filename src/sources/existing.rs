@@ -29,6 +29,16 @@ pub struct Existing {
 
 /// Reads what is in `layout.config_dir`; a directory without `.env` gives an empty result.
 pub fn read(layout: &Layout) -> Result<Existing, ExistingError> {
+    // A run killed after committing its files is completed first: never read half of a set.
+    crate::storage::commit::roll_forward(&layout.journal_file()).map_err(|e| {
+        ExistingError::Unreadable {
+            path: e.path.clone(),
+            message: format!(
+                "an interrupted configuration change cannot be completed: {}",
+                e.source
+            ),
+        }
+    })?;
     let path = layout.env_file();
     let mut out = Existing::default();
     let text = match std::fs::read_to_string(&path) {

@@ -19,14 +19,17 @@ pub struct WriteError {
 /// Writes `contents` to `path` atomically with `mode`. Returns `false` and touches nothing when the
 /// file already holds exactly these bytes and this mode.
 pub fn write_if_changed(path: &Path, contents: &[u8], mode: u32) -> Result<bool, WriteError> {
-    if let Ok(current) = fs::read(path) {
-        let same_mode = super::modes::mode_of(path) == Some(mode);
-        if current == contents && same_mode {
-            return Ok(false);
-        }
+    if holds(path, contents, mode) {
+        return Ok(false);
     }
     write(path, contents, mode)?;
     Ok(true)
+}
+
+/// Whether `path` holds exactly `contents` with `mode`.
+pub fn holds(path: &Path, contents: &[u8], mode: u32) -> bool {
+    fs::read(path).is_ok_and(|current| current == contents)
+        && super::modes::mode_of(path) == Some(mode)
 }
 
 pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), WriteError> {

@@ -37,6 +37,10 @@ impl Layout {
     pub fn lock_file(&self) -> PathBuf {
         self.config_dir.join(".lock")
     }
+    /// The journal of a set of files being replaced (`storage::commit`).
+    pub fn journal_file(&self) -> PathBuf {
+        self.config_dir.join(super::commit::JOURNAL)
+    }
 
     /// Bind-mount sources all live under the data directory, so that only one tree holds what
     /// the containers see.

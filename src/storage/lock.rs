@@ -24,6 +24,18 @@ pub enum LockError {
     Lock { path: PathBuf, source: Errno },
 }
 
+impl LockError {
+    pub fn code(&self) -> crate::exit::Code {
+        match self {
+            LockError::Busy { .. } => crate::exit::Code::LockBusy,
+            _ => crate::exit::Code::Io,
+        }
+    }
+}
+
+/// How long commands other than `configure` (which has `--lock-timeout`) wait for the lock.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(120);
+
 /// Held for as long as it lives; the kernel releases it if the process dies.
 pub struct Lock(#[allow(dead_code)] Flock<File>);
 

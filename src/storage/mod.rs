@@ -2,6 +2,7 @@
 //! a half-written file.
 
 pub mod atomic;
+pub mod commit;
 pub mod layout;
 pub mod lock;
 pub mod modes;

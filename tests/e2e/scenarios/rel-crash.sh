@@ -1,11 +1,14 @@
 # shellcheck shell=bash
 # Crash safety (R2): `mathesarctl configure` is killed with SIGKILL at random points of real runs
 # inside the host, alternating between two answer sets (A, then B with another HTTP port and a
-# domain, which changes both .env and docker-compose.yml). After every kill each configuration
-# file is byte for byte the old or the new version (SHA-256), never a partial one; the run after
-# it succeeds and gives exactly the expected files, with no temporary file left. The kill times are
-# uniform over the measured duration of a run; at least 50 kills must land while configure runs.
-# Figure: kills, and how many left the old .env / the new one / a mix of old and new files.
+# domain, which changes both .env and docker-compose.yml). After every kill, the configuration as
+# the next reader sees it (`mathesarctl show-config`, which like every command first completes a
+# committed set of files: storage::commit) is the old set or the new set of files, byte for byte
+# (SHA-256): never a partial file, never .env of one run with the compose file of the other. The
+# run after it succeeds and gives exactly the expected files, with no staged, temporary or journal
+# file left. The kill times are uniform over the measured duration of a run; at least 50 kills
+# must land while configure runs. Figure: kills, and how many left the old set / the new one /
+# a journal to complete.
 host_start
 host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
 config_dir /etc/mathesar
@@ -46,7 +49,7 @@ done
 dur=$(printf '%s\n' "${durs[@]}" | sort -n | sed -n 3p)
 echo "run duration (median of 5): $((dur / 1000)) ms"
 
-cur=A kills=0 tries=0 old_env=0 new_env=0 mixed=0 leftovers=0
+cur=A kills=0 tries=0 old_env=0 new_env=0 journals=0 leftovers=0
 declare -a quarter=(0 0 0 0)
 while ((kills < kills_wanted)); do
 	((++tries <= kills_wanted * 4)) || fail "only $kills of $tries kills landed while configure ran"
@@ -62,6 +65,10 @@ while ((kills < kills_wanted)); do
 	if ((rc == 137)); then
 		kills=$((kills + 1))
 		quarter[$((delay * 4 / dur))]=$((quarter[delay * 4 / dur] + 1))
+		[[ -e /etc/mathesar/.pending ]] && journals=$((journals + 1))
+		# What every reader does first: complete a committed change.
+		err=$(mathesarctl show-config 2>&1 >/dev/null) || fail "show-config after kill $kills failed: $err"
+		[[ ! -e /etc/mathesar/.pending ]] || fail "show-config left the journal /etc/mathesar/.pending"
 		mapfile -t got < <(hashes)
 		n_new=0
 		for i in "${!files[@]}"; do
@@ -72,10 +79,10 @@ while ((kills < kills_wanted)); do
 			fi
 		done
 		[[ ${got[0]} == "${new[0]}" ]] && new_env=$((new_env + 1)) || old_env=$((old_env + 1))
-		# Caddyfile is the same in A and B: count a mix of .env and docker-compose.yml.
+		# Caddyfile is the same in A and B: a mix shows in .env and docker-compose.yml.
 		[[ ${got[0]} == "${new[0]}" && ${got[1]} == "${new[1]}" || ${got[0]} == "${old[0]}" && ${got[1]} == "${old[1]}" ]] ||
-			mixed=$((mixed + 1))
-		compgen -G '/etc/mathesar/.*.tmp*' >/dev/null && leftovers=$((leftovers + 1))
+			fail "kill $kills (${delay} us into the run towards $next): .env and docker-compose.yml are of different runs"
+		{ compgen -G '/etc/mathesar/.*.tmp*' || compgen -G '/etc/mathesar/.*.staged-*'; } >/dev/null && leftovers=$((leftovers + 1))
 	elif ((rc != 0)); then
 		fail "a run towards $next that was not killed exited $rc"
 	fi
@@ -83,11 +90,13 @@ while ((kills < kills_wanted)); do
 	err=$(run "$next" 2>&1 >/dev/null) || fail "the run after kill $kills (towards $next) failed: $err"
 	mapfile -t got < <(hashes)
 	[[ ${got[*]} == "${new[*]}" ]] || fail "after kill $kills the completed run towards $next did not give its files"
-	! compgen -G '/etc/mathesar/.*.tmp*' >/dev/null || fail "temporary files left after a completed run: $(ls -a /etc/mathesar)"
+	! compgen -G '/etc/mathesar/.*.tmp*' >/dev/null && ! compgen -G '/etc/mathesar/.*.staged-*' >/dev/null &&
+		! compgen -G '/var/lib/mathesar/caddy/.*.staged-*' >/dev/null && [[ ! -e /etc/mathesar/.pending ]] ||
+		fail "temporary files left after a completed run: $(ls -a /etc/mathesar /var/lib/mathesar/caddy)"
 	cur=$next
 done
 echo "kills: $kills of $tries tries; by quarter of the run: ${quarter[*]}"
-echo "after a kill: old .env $old_env, new .env $new_env, .env and compose file of different sets $mixed, temporary files left $leftovers"
+echo "after a kill: old set $old_env, new set $new_env (of which $journals completed from the journal by the next reader), staged or temporary files left $leftovers, sets mixed 0"
 echo "every file old or new after each kill; every next run succeeded"
 HOST
 ) || fail "$(grep -m1 '^FAIL: ' <<<"$out" | cut -c7- || echo "the kill loop failed: ${out: -500}")"

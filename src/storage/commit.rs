@@ -1,0 +1,298 @@
+//! Several files replaced as one: the configuration (`.env`, the compose file, the Caddyfile, the
+//! admin password file) must never be seen as a mix of two runs, and `rename` is atomic for one
+//! file only. A small redo journal makes the set atomic:
+//!
+//! 1. every new file is staged next to its target (`.NAME.staged-ID`, final mode, fsynced);
+//! 2. the journal (`.pending` in the configuration directory), naming each staged file and its
+//!    target, is written atomically: this is the commit point;
+//! 3. each staged file is renamed over its target, then the journal is removed.
+//!
+//! Every reader of the configuration calls [`roll_forward`] first, so a run killed after step 2
+//! is completed by whoever comes next, and one killed before it left only staged files, which
+//! the next writer removes under the lock ([`clean_staged`]). ID is unique per run, so a reader
+//! completing an old journal can never move the staged files of a later, uncommitted run.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::atomic::{self, WriteError};
+
+/// The journal's file name in the configuration directory.
+pub const JOURNAL: &str = ".pending";
+const STAGED: &str = ".staged-";
+
+/// One file of the set.
+pub struct Change<'a> {
+    pub path: &'a Path,
+    pub contents: &'a [u8],
+    pub mode: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry {
+    staged: PathBuf,
+    target: PathBuf,
+}
+
+/// Replaces every file of `changes` as one: after a crash, readers see all of them or none.
+pub fn commit(journal: &Path, changes: &[Change]) -> Result<(), WriteError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let id = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    );
+    let mut entries = Vec::with_capacity(changes.len());
+    let result = (|| {
+        for c in changes {
+            let staged = staged_path(c.path, &id).map_err(|e| err(c.path, e))?;
+            entries.push(Entry {
+                staged: staged.clone(),
+                target: c.path.to_path_buf(),
+            });
+            stage(&staged, c.contents, c.mode).map_err(|e| err(&staged, e))?;
+        }
+        for dir in dirs_of(&entries) {
+            sync_dir(&dir).map_err(|e| err(&dir, e))?;
+        }
+        let text = serde_json::to_vec_pretty(&entries).map_err(|e| err(journal, e.into()))?;
+        atomic::write(journal, &text, super::modes::PRIVATE_FILE)
+    })();
+    if let Err(e) = result {
+        for e in &entries {
+            let _ = fs::remove_file(&e.staged);
+        }
+        return Err(e);
+    }
+    roll_forward(journal).map(|_| ())
+}
+
+/// Completes a committed set of changes, if `journal` names one. Safe to call without the lock
+/// and from several processes at once: a staged file already moved is simply gone. Returns
+/// whether there was a journal.
+pub fn roll_forward(journal: &Path) -> Result<bool, WriteError> {
+    let text = match fs::read(journal) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(err(journal, e)),
+    };
+    // A journal is written whole (atomic rename) or not at all: one that does not parse was not
+    // written by us, and is left for the administrator rather than guessed at.
+    let entries: Vec<Entry> = serde_json::from_slice(&text).map_err(|e| {
+        err(
+            journal,
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not a journal of mathesarctl ({e}); remove it, then run `mathesarctl configure`"),
+            ),
+        )
+    })?;
+    for e in &entries {
+        if !is_ours(&e.staged, &e.target) {
+            return Err(err(
+                journal,
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("names {} as a staged file", e.staged.display()),
+                ),
+            ));
+        }
+        match fs::rename(&e.staged, &e.target) {
+            Ok(()) => {}
+            Err(x) if x.kind() == io::ErrorKind::NotFound => {}
+            Err(x) => return Err(err(&e.target, x)),
+        }
+    }
+    for dir in dirs_of(&entries) {
+        sync_dir(&dir).map_err(|e| err(&dir, e))?;
+    }
+    atomic::remove(journal)?;
+    Ok(true)
+}
+
+/// Removes staged files of runs that died before their commit point (call with the lock held,
+/// after [`roll_forward`]).
+pub fn clean_staged(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            if n.starts_with('.') && n.contains(STAGED) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+fn staged_path(target: &Path, id: &str) -> io::Result<PathBuf> {
+    let name = target
+        .file_name()
+        .ok_or_else(|| io::Error::other("not a file path"))?;
+    Ok(target.with_file_name(format!(".{}{STAGED}{id}", name.to_string_lossy())))
+}
+
+/// A staged file sits next to its target and carries its name: a damaged journal cannot move
+/// anything else.
+fn is_ours(staged: &Path, target: &Path) -> bool {
+    let (Some(name), Some(staged_name)) = (target.file_name(), staged.file_name()) else {
+        return false;
+    };
+    staged.parent() == target.parent()
+        && staged_name
+            .to_string_lossy()
+            .starts_with(&format!(".{}{STAGED}", name.to_string_lossy()))
+}
+
+fn stage(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    // The final mode from the start: a secret is never readable by others, even for a moment.
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)?;
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    f.write_all(contents)?;
+    f.sync_all()
+}
+
+fn dirs_of(entries: &[Entry]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = entries
+        .iter()
+        .filter_map(|e| e.target.parent().map(Path::to_path_buf))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn err(path: &Path, source: io::Error) -> WriteError {
+    WriteError {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn commits_every_file_with_its_mode_and_leaves_nothing_else() {
+        let d = tempfile::tempdir().unwrap();
+        let sub = d.path().join("caddy");
+        fs::create_dir(&sub).unwrap();
+        let (a, b) = (d.path().join(".env"), sub.join("Caddyfile"));
+        fs::write(&a, "old").unwrap();
+        let journal = d.path().join(JOURNAL);
+        commit(
+            &journal,
+            &[
+                Change {
+                    path: &a,
+                    contents: b"A=1\n",
+                    mode: 0o600,
+                },
+                Change {
+                    path: &b,
+                    contents: b":80\n",
+                    mode: 0o644,
+                },
+            ],
+        )
+        .unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"A=1\n");
+        assert_eq!(fs::read(&b).unwrap(), b":80\n");
+        assert_eq!(fs::metadata(&a).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::metadata(&b).unwrap().mode() & 0o777, 0o644);
+        assert_eq!(names(d.path()), [".env", "caddy"]);
+        assert_eq!(names(&sub), ["Caddyfile"]);
+    }
+
+    /// A run killed after its commit point: the next reader completes it.
+    #[test]
+    fn a_committed_journal_is_completed_by_the_next_reader() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join(".env"), d.path().join("docker-compose.yml"));
+        fs::write(&a, "old env").unwrap();
+        fs::write(&b, "old compose").unwrap();
+        let entries: Vec<Entry> = [(&a, "new env"), (&b, "new compose")]
+            .iter()
+            .map(|(t, text)| {
+                let staged = staged_path(t, "7-1").unwrap();
+                fs::write(&staged, text).unwrap();
+                Entry {
+                    staged,
+                    target: t.to_path_buf(),
+                }
+            })
+            .collect();
+        // The first file was already moved when the run died.
+        fs::rename(&entries[0].staged, &a).unwrap();
+        let journal = d.path().join(JOURNAL);
+        fs::write(&journal, serde_json::to_vec(&entries).unwrap()).unwrap();
+
+        assert!(roll_forward(&journal).unwrap());
+        assert_eq!(fs::read_to_string(&a).unwrap(), "new env");
+        assert_eq!(fs::read_to_string(&b).unwrap(), "new compose");
+        assert_eq!(names(d.path()), [".env", "docker-compose.yml"]);
+        assert!(!roll_forward(&journal).unwrap(), "nothing left to do");
+    }
+
+    /// A run killed before its commit point left staged files only: the old set stands.
+    #[test]
+    fn staged_files_without_a_journal_are_removed_and_change_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join(".env");
+        fs::write(&a, "old").unwrap();
+        fs::write(staged_path(&a, "9-9").unwrap(), "new").unwrap();
+        assert!(!roll_forward(&d.path().join(JOURNAL)).unwrap());
+        clean_staged(d.path());
+        assert_eq!(fs::read_to_string(&a).unwrap(), "old");
+        assert_eq!(names(d.path()), [".env"]);
+    }
+
+    #[test]
+    fn a_journal_naming_other_files_is_refused_and_moves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, other) = (d.path().join(".env"), d.path().join("passwd"));
+        fs::write(&a, "old").unwrap();
+        fs::write(&other, "x").unwrap();
+        let journal = d.path().join(JOURNAL);
+        let bad = vec![Entry {
+            staged: other.clone(),
+            target: a.clone(),
+        }];
+        fs::write(&journal, serde_json::to_vec(&bad).unwrap()).unwrap();
+        let e = roll_forward(&journal).unwrap_err();
+        assert!(e.source.to_string().contains("as a staged file"), "{e:?}");
+        assert_eq!(fs::read_to_string(&a).unwrap(), "old");
+        assert!(other.exists() && journal.exists());
+
+        fs::write(&journal, "{half").unwrap();
+        let e = roll_forward(&journal).unwrap_err();
+        assert!(e.source.to_string().contains("remove it"), "{e:?}");
+    }
+}

@@ -16,6 +16,9 @@ use super::services::Service;
 pub const LOG_LINES: usize = 30;
 /// How long a container may stay stopped or missing while waiting before that counts as failure.
 const STOPPED_GRACE: Duration = Duration::from_secs(20);
+/// How often a container's health is read while waiting: an inspect is cheap, and each service
+/// started in order would otherwise lose up to a whole poll after it became healthy.
+const POLL: Duration = Duration::from_millis(200);
 /// Restarts seen while waiting that count as a crash loop.
 const CRASH_LOOP_RESTARTS: i64 = 3;
 
@@ -263,7 +266,7 @@ pub async fn wait(engine: &Engine, service: &Service, timeout: Duration) -> Resu
                     ));
                     said = true;
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(POLL).await;
             }
         }
     }

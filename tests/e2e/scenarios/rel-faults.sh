@@ -5,8 +5,14 @@
 # active; (b) the database container is stopped by hand (`docker stop`, which no restart policy
 # undoes): the unit's watch gives up after its grace period, systemd restarts the unit and the
 # stack comes back - or the unit fails visibly with an error line in the journal; (c) the host
-# container is restarted (a reboot): the enabled unit starts the stack again. After each, the login
-# page answers and every row written so far is there. Figure: the recovery time of each fault.
+# container is restarted (a reboot): the enabled unit starts the stack again; (d) the Docker Engine
+# itself is restarted (dockerd stopped with SIGTERM, which stops every container, then started
+# again): the stack's restart policies and the unit bring it back. In this bed the host is itself
+# a container of that engine, so it goes down with it and is powered on again by hand, as a
+# machine whose Docker was restarted would not need; the stack's containers are the engine's own.
+# After each, the login page answers and every row written so far is there. Figure: the recovery
+# time of each fault. (d) restarts the machine's engine: run it only where nothing else uses it
+# (the runner's lock keeps other scenarios out).
 # The grace period of the watch and RestartSec are shortened by a drop-in (20 s and 2 s instead of
 # 120 s and 15 s) so that (b) takes seconds, not minutes; the logic is the packaged unit's.
 # shellcheck source=pkg-common.inc
@@ -116,5 +122,24 @@ recover_c=$(secs_since "$t0")
 rows_are "installed,after kill,after db stop"
 psql_db "$password" "$db_port" "INSERT INTO faults (step) VALUES ('after reboot')" >/dev/null
 rows_are "installed,after kill,after db stop,after reboot"
+
+# (d) The Docker Engine restarted.
+dockerd_pid=$(pgrep -o -x dockerd) || fail "(d) no dockerd process on this machine"
+db_id=$(docker inspect -f '{{.Id}}' mathesar_db)
+log "(d) restart of the Docker Engine (dockerd $dockerd_pid)"
+t0=$EPOCHREALTIME
+kill -TERM "$dockerd_pid"
+wait_for "! kill -0 $dockerd_pid" 120 "dockerd to stop" || fail "(d) dockerd did not stop within 120 s"
+"$REPO_ROOT/scripts/ensure-docker" >&2 || fail "(d) the Docker Engine did not start again"
+docker start "$E2E_HOST" >/dev/null || fail "(d) the host container could not be started again"
+wait_for 's=$(host_run systemctl is-system-running 2>/dev/null); [[ $s == running || $s == degraded ]]' 180 \
+	"the host to boot again" || fail "(d) the host did not boot again"
+wait_for up_again 300 "the unit, the containers and the login page after the engine restart" ||
+	fail "(d) the stack did not come back after the engine restart: $(host_run journalctl -u mathesar -b --no-pager | tail -n 20)"
+recover_d=$(secs_since "$t0")
+assert_eq "$db_id" "$(docker inspect -f '{{.Id}}' mathesar_db)" "(d) the database container (kept, not recreated)"
+rows_are "installed,after kill,after db stop,after reboot"
+psql_db "$password" "$db_port" "INSERT INTO faults (step) VALUES ('after engine restart')" >/dev/null
+rows_are "installed,after kill,after db stop,after reboot,after engine restart"
 log "R4: (a) application killed: back in $recover_a s; (b) database stopped by hand: $outcome in $recover_b s;" \
-	"(c) host restarted: back in $recover_c s; 4 of 4 rows kept"
+	"(c) host restarted: back in $recover_c s; (d) Docker Engine restarted: back in $recover_d s; 5 of 5 rows kept"

@@ -34,6 +34,10 @@ pub async fn make(dir: &std::path::Path, args: &BackupArgs) -> Result<backup::Ma
             root: args.to.clone(),
             keep: usize::from(args.keep),
             reason: args.reason.clone(),
+            package_version: args
+                .of_version
+                .clone()
+                .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string()),
         },
     )
     .await

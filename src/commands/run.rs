@@ -12,7 +12,7 @@ use crate::cli::RunArgs;
 use crate::exit::{Code, Failure, Outcome};
 use crate::stack::watch::{self, Notice};
 use crate::stack::{Stack, config, journal, services};
-use crate::systemd::notify;
+use crate::systemd::{UNIT, notify, unit};
 
 pub async fn run(args: RunArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
@@ -63,14 +63,24 @@ pub async fn run(args: RunArgs) -> Outcome {
         }
         services::enabled(&settings)
     };
-    let watched = watch::watch(&stack.engine, refresh, grace, |n| {
-        let st = status.borrow();
-        let line = match n {
-            Notice::Healthy => st.1.clone(),
-            other => format!("Mathesar at {} is {other}", st.0),
-        };
-        let _ = notify::status(&line);
-    });
+    let watched = watch::watch(
+        &stack.engine,
+        refresh,
+        grace,
+        |n| {
+            let st = status.borrow();
+            let line = match n {
+                Notice::Healthy => st.1.clone(),
+                other => format!("Mathesar at {} is {other}", st.0),
+            };
+            let _ = notify::status(&line);
+        },
+        || async {
+            unit::state(UNIT)
+                .await
+                .is_ok_and(|u| u.is_stopping_or_reloading())
+        },
+    );
     tokio::select! {
         r = watched => {
             let code = match &r {

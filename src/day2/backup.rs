@@ -100,6 +100,8 @@ pub struct Options {
     /// How many backups to keep in `root` (the new one included); at least 1.
     pub keep: usize,
     pub reason: String,
+    /// The package version whose configuration and data these are (for restore's check).
+    pub package_version: String,
 }
 
 #[derive(Debug)]
@@ -368,7 +370,7 @@ async fn fill(
 
     let m = Manifest {
         format: manifest::FORMAT,
-        package_version: env!("CARGO_PKG_VERSION").to_string(),
+        package_version: opts.package_version.clone(),
         created: time::rfc3339(now),
         reason: opts.reason.clone(),
         config_dir: layout.config_dir.clone(),

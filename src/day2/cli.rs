@@ -42,6 +42,11 @@ pub struct BackupArgs {
     /// Succeed without a backup when there is no configuration yet (package upgrades)
     #[arg(long)]
     pub if_configured: bool,
+    /// The package version the configuration and data belong to, recorded in the manifest
+    /// instead of this binary's (package upgrades pass the version they upgrade from; a Debian
+    /// epoch and revision are dropped)
+    #[arg(long, value_name = "VERSION", value_parser = crate::day2::manifest::upstream_version)]
+    pub of_version: Option<String>,
 }
 
 #[derive(Debug, Args)]

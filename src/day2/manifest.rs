@@ -93,6 +93,22 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
+/// The upstream part of a package version: `1:0.2.0-3` (Debian) gives `0.2.0`.
+pub fn upstream_version(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    let v = v.split_once(':').map_or(v, |(_, rest)| rest);
+    let v = v.rsplit_once('-').map_or(v, |(upstream, _)| upstream);
+    if v.is_empty()
+        || !v.starts_with(|c: char| c.is_ascii_digit())
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".+~".contains(c))
+    {
+        return Err("a package version such as 0.2.0 or 0.2.0-1".into());
+    }
+    Ok(v.to_string())
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -170,5 +186,16 @@ mod tests {
         assert_eq!(mismatches(d.path(), &m), ["x"]);
         std::fs::remove_file(&p).unwrap();
         assert_eq!(mismatches(d.path(), &m), ["x"]);
+    }
+
+    #[test]
+    fn upstream_versions_drop_epoch_and_revision() {
+        assert_eq!(upstream_version("0.0.1-1").unwrap(), "0.0.1");
+        assert_eq!(upstream_version("1:0.2.0-3").unwrap(), "0.2.0");
+        assert_eq!(upstream_version("0.2.0~rc1").unwrap(), "0.2.0~rc1");
+        assert_eq!(upstream_version("0.1.0").unwrap(), "0.1.0");
+        for bad in ["", "-1", "x1.0", "0.1.0;rm", "1:"] {
+            assert!(upstream_version(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -102,6 +102,12 @@ impl Compose {
             a.push("--file".into());
             a.push(o.clone().into());
         }
+        // apt gives maintainer scripts a pseudo-terminal: progress drawn with escape codes would
+        // end up in /var/log/apt/term.log. Plain lines there.
+        if std::env::var_os("DPKG_MAINTSCRIPT_NAME").is_some() {
+            a.push("--ansi".into());
+            a.push("never".into());
+        }
         for p in &self.profiles {
             a.push("--profile".into());
             a.push(p.into());

@@ -134,15 +134,25 @@ fn events_options() -> EventsOptions {
     }
 }
 
+fn report(planned: bool, message: String) {
+    if planned {
+        journal::info(format!("{message} (the unit is stopping or reloading)"));
+    } else {
+        journal::warn(message);
+    }
+}
+
 /// Watches `services` until one fails for longer than `grace` (or the engine is gone that long).
 /// `notice` is called when the stack turns degraded or healthy again.
 /// `services` is asked before each look, so that a reloaded configuration (watchtower turned on or
-/// off) is followed.
-pub async fn watch(
+/// off) is followed. `planned` tells whether a container going away is expected (the unit is
+/// stopping or reloading): it is then reported as information, not as a warning.
+pub async fn watch<P: Future<Output = bool>>(
     engine: &Engine,
     mut services: impl FnMut() -> Vec<Service>,
     grace: Duration,
     mut notice: impl FnMut(Notice<'_>),
+    planned: impl Fn() -> P,
 ) -> Result<(), WatchError> {
     let mut rules = Watch::new(grace);
     let mut engine_lost_since: Option<Instant> = None;
@@ -165,7 +175,7 @@ pub async fn watch(
                         || action == "destroy"
                         || action.starts_with("health_status: unhealthy");
                     if interesting {
-                        journal::warn(format!("container of {service}: {action}"));
+                        report(planned().await, format!("container of {service}: {action}"));
                         next_look = Instant::now();
                     } else if action == "start" || action.starts_with("health_status: healthy") {
                         next_look = Instant::now();
@@ -215,11 +225,14 @@ pub async fn watch(
                     });
                 }
                 Change::Degraded { service: name } => {
-                    journal::warn(format!(
-                        "{} ({name}) is {h}; waiting up to {}s for it to recover",
-                        service.title,
-                        grace.as_secs()
-                    ));
+                    report(
+                        planned().await,
+                        format!(
+                            "{} ({name}) is {h}; waiting up to {}s for it to recover",
+                            service.title,
+                            grace.as_secs()
+                        ),
+                    );
                 }
                 Change::Recovered {
                     service: name,

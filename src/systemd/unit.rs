@@ -28,6 +28,10 @@ impl UnitState {
     pub fn is_active(&self) -> bool {
         self.active == "active" || self.active == "reloading"
     }
+    /// Containers going away now are the unit's own doing (ExecStop, ExecReload).
+    pub fn is_stopping_or_reloading(&self) -> bool {
+        matches!(self.active.as_str(), "deactivating" | "reloading")
+    }
     pub fn in_transition(&self) -> bool {
         matches!(
             self.active.as_str(),
@@ -92,6 +96,9 @@ mod tests {
         assert!(st("reloading").is_active());
         assert!(!st("failed").is_active());
         assert!(st("activating").in_transition());
+        assert!(st("deactivating").is_stopping_or_reloading());
+        assert!(st("reloading").is_stopping_or_reloading());
+        assert!(!st("active").is_stopping_or_reloading());
         assert!(!st("inactive").in_transition());
     }
 }

@@ -33,6 +33,8 @@ backups=$(host_exec find /var/backups/mathesar -mindepth 1 -maxdepth 1 -name 'ma
 assert_eq 1 "$(grep -c . <<<"$backups")" "backups after the upgrade"
 assert_file_mode "$backups" 700 root:root
 assert_eq upgrade "$(host_exec jq -r .reason "$backups/manifest.json")" "reason in the backup's manifest"
+# Recorded as of the version upgraded from, so that it can be restored after a downgrade.
+assert_eq 0.0.1 "$(host_exec jq -r .package_version "$backups/manifest.json")" "package version in the backup's manifest"
 # The dump holds the table written before the upgrade, and its copy of .env the same secret.
 host_exec pg_restore -l "$backups/user-db.dump" | grep -q ' TABLE public kept ' ||
 	fail "the upgrade backup's user-db.dump has no table kept"
@@ -40,6 +42,11 @@ assert_eq "$(sha256_of "$secret_key")" \
 	"$(sha256_of "$(host_exec sed -n 's/^SECRET_KEY="\(.*\)"$/\1/p' "$backups/config/.env")")" \
 	"SHA-256 of SECRET_KEY in the backup"
 new_version=$(host_exec dpkg-query -W -f='${Version}' mathesar)
+# apt runs dpkg on a pseudo-terminal: Compose's output (the backup starts nothing here, the
+# restart does) must be plain lines in apt's log, not a progress display.
+if host_exec grep -a $'\e\\[.*Container' /var/log/apt/term.log >&2; then
+	fail "escape codes of Compose's progress display in /var/log/apt/term.log"
+fi
 [[ $new_version != 0.0.1-1 ]] || fail "the upgrade did not happen"
 wait_up "$http_port"
 pid_after=$(host_exec systemctl show -p MainPID --value mathesar.service)

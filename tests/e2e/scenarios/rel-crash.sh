@@ -7,8 +7,11 @@
 # (SHA-256): never a partial file, never .env of one run with the compose file of the other. The
 # run after it succeeds and gives exactly the expected files, with no staged, temporary or journal
 # file left. The kill times are uniform over the measured duration of a run; at least 50 kills
-# must land while configure runs. Figure: kills, and how many left the old set / the new one /
-# a journal to complete.
+# must land while configure runs. The write phase is a small part of a run, so random kills seldom
+# land in it: a second phase kills a run at each of its renames in turn (strace's fault
+# injection delivers SIGKILL on entering the Nth rename), before the commit point (the journal's
+# rename: the old set must stand) and after it (the new set must be what the next reader sees).
+# Figure: kills, and how many left the old set / the new one / a journal to complete.
 host_start
 host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
 config_dir /etc/mathesar
@@ -95,7 +98,44 @@ while ((kills < kills_wanted)); do
 		fail "temporary files left after a completed run: $(ls -a /etc/mathesar /var/lib/mathesar/caddy)"
 	cur=$next
 done
+
+# Phase 2: a kill on entering each rename of a run in turn, until a run completes.
+renames=0 before_commit=0 after_commit=0
+for when in $(seq 1 20); do
+	if [[ $cur == A ]]; then next=B old=("${want_a[@]}") new=("${want_b[@]}"); else next=A old=("${want_b[@]}") new=("${want_a[@]}"); fi
+	cmd "$next"
+	rc=0
+	strace -f -qq -o /dev/null -e signal=none -e trace=rename,renameat,renameat2 \
+		-e inject=rename,renameat,renameat2:signal=KILL:when="$when" "${cmd[@]}" >/dev/null 2>&1 || rc=$?
+	if ((rc == 0)); then
+		renames=$((when - 1))
+		mapfile -t got < <(hashes)
+		[[ ${got[*]} == "${new[*]}" ]] || fail "the run towards $next with no kill did not give its files"
+		cur=$next
+		break
+	fi
+	((rc == 137)) || fail "the run towards $next killed at rename $when exited $rc, not 137 (SIGKILL)"
+	journal=no
+	[[ -e /etc/mathesar/.pending ]] && journal=yes
+	err=$(mathesarctl show-config 2>&1 >/dev/null) || fail "show-config after the kill at rename $when failed: $err"
+	mapfile -t got < <(hashes)
+	if ((when == 1)); then
+		[[ $journal == no ]] || fail "killed on entering its first rename (the journal's), the run left a journal"
+		[[ ${got[*]} == "${old[*]}" ]] || fail "killed before its commit point, the run towards $next did not leave the old set"
+		before_commit=$((before_commit + 1))
+	else
+		[[ $journal == yes ]] || fail "killed at rename $when, after its commit point, the run left no journal"
+		[[ ${got[*]} == "${new[*]}" ]] || fail "killed at rename $when, after its commit point, the next reader did not see the new set"
+		after_commit=$((after_commit + 1))
+	fi
+	err=$(run "$next" 2>&1 >/dev/null) || fail "the run after the kill at rename $when failed: $err"
+	cur=$next
+	# Back to the other set, so that the next kill again interrupts a change.
+	if [[ $cur == A ]]; then run B >/dev/null; cur=B; else run A >/dev/null; cur=A; fi
+done
+((renames >= 3)) || fail "a run changing .env and docker-compose.yml made $renames renames; expected the journal's and one a file"
 echo "kills: $kills of $tries tries; by quarter of the run: ${quarter[*]}"
+echo "kills at each rename of a run ($renames renames: the journal's, then one a file): before the commit point $before_commit, old set kept; after it $after_commit, new set completed by the next reader"
 echo "after a kill: old set $old_env, new set $new_env (of which $journals completed from the journal by the next reader), staged or temporary files left $leftovers, sets mixed 0"
 echo "every file old or new after each kill; every next run succeeded"
 HOST
@@ -103,4 +143,4 @@ HOST
 printf '%s\n' "$out" >&2
 kills=$(sed -n 's/^kills: \([0-9]*\) .*/\1/p' <<<"$out")
 ((kills >= kills_wanted)) || fail "only ${kills:-0} kills"
-log "R2: $(grep '^kills:' <<<"$out"); $(grep '^after a kill:' <<<"$out")"
+log "R2: $(grep '^kills:' <<<"$out"); $(grep '^after a kill:' <<<"$out"); $(grep '^kills at each rename' <<<"$out")"

@@ -21,12 +21,7 @@ wait_up "$http_port"
 psql_db "$password" "$db_port" "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('before remove')" >&2 ||
 	fail "could not create rows"
 
-log "apt-get remove mathesar"
-host_exec env DEBIAN_FRONTEND=noninteractive apt-get remove -y mathesar >&2 || fail "apt-get remove failed"
-if unit_active; then fail "mathesar.service still runs after remove"; fi
-[[ -z $(docker ps -q --filter name='^mathesar_db$') ]] || fail "the database container still runs after remove"
-host_exec test -f /etc/mathesar/.env || fail "remove deleted the configuration"
-host_exec test -d "$E2E_DATA_DIR/pgdata" || fail "remove deleted the data"
+apt_remove
 
 apt_install "$deb"
 wait_up "$http_port"

@@ -167,12 +167,7 @@ for ((cycle = 1; cycle <= cycles; cycle++)); do
 	backups_before=$(backup_list)
 	write_row before-remove
 	version=$(installed_version)
-	log "cycle $cycle: apt-get remove mathesar ($version)"
-	host_exec env DEBIAN_FRONTEND=noninteractive apt-get remove -y mathesar >&2 || fail "cycle $cycle: apt-get remove failed"
-	if unit_active; then fail "cycle $cycle: mathesar.service still runs after apt-get remove"; fi
-	[[ -z $(docker ps -q --filter name='^mathesar_db$') ]] || fail "cycle $cycle: the database container still runs after apt-get remove"
-	host_exec test -f /etc/mathesar/.env || fail "cycle $cycle: apt-get remove deleted /etc/mathesar/.env"
-	host_exec test -f "$E2E_DATA_DIR/pgdata/PG_VERSION" || fail "cycle $cycle: apt-get remove deleted the data"
+	apt_remove "cycle $cycle ($version)"
 	deb_install "$version"
 	wait_up "$http_port"
 	assert_eq "$backups_before" "$(backup_list)" "cycle $cycle: backups after reinstalling the same version"

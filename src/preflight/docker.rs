@@ -6,7 +6,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use bollard::errors::Error as BollardError;
-use bollard::models::{ContainerSummary, NetworkInspect};
+use bollard::models::{
+    ContainerInspectResponse, ContainerSummary, ContainerSummaryStateEnum, NetworkInspect,
+};
 use bollard::query_parameters::ListContainersOptions;
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 use semver::Version;
@@ -168,6 +170,35 @@ async fn version(host: &str) -> Result<(Docker, bollard::models::SystemVersion),
     Ok((docker, v))
 }
 
+/// Host ports our containers hold: those running ones publish, and those a restarting one keeps
+/// between its attempts (Docker keeps its network, and the port, while the restart policy waits:
+/// a crash-looping proxy must not make its own port look taken by another program).
+async fn held_by_us(docker: &Docker, containers: &[ContainerSummary]) -> BTreeSet<u16> {
+    let mut ports = published_ports(containers);
+    for c in containers
+        .iter()
+        .filter(|c| c.state == Some(ContainerSummaryStateEnum::RESTARTING))
+    {
+        if let Some(id) = &c.id
+            && let Ok(i) = docker.inspect_container(id, None).await
+        {
+            ports.extend(bound_ports(&i));
+        }
+    }
+    ports
+}
+
+/// Host ports a container is configured to publish.
+fn bound_ports(c: &ContainerInspectResponse) -> BTreeSet<u16> {
+    c.host_config
+        .as_ref()
+        .and_then(|h| h.port_bindings.as_ref())
+        .into_iter()
+        .flat_map(|b| b.values().flatten().flatten())
+        .filter_map(|b| b.host_port.as_deref()?.parse().ok())
+        .collect()
+}
+
 /// Host ports our running containers publish (any address, TCP).
 pub fn published_ports(containers: &[ContainerSummary]) -> BTreeSet<u16> {
     containers
@@ -210,7 +241,7 @@ async fn info(docker: &Docker) -> EngineInfo {
         vec![format!("com.docker.compose.project={PROJECT}")],
     )]);
     let list = docker.list_containers(Some(ListContainersOptions {
-        all: false,
+        all: true,
         filters: Some(filters),
         ..Default::default()
     }));
@@ -219,7 +250,10 @@ async fn info(docker: &Docker) -> EngineInfo {
     let (list, bridge, project) = tokio::join!(list, bridge, project);
     // Best effort: without these, ports owned by our stack look busy and the loopback
     // database check falls back to 127.0.0.1, both reported in their own checks.
-    let published_by_us = list.map(|l| published_ports(&l)).unwrap_or_default();
+    let published_by_us = match list {
+        Ok(l) => held_by_us(docker, &l).await,
+        Err(_) => BTreeSet::new(),
+    };
     let bridge = bridge
         .ok()
         .as_ref()
@@ -444,6 +478,31 @@ mod tests {
             connect("unix:///nonexistent/docker.sock", API_DEFAULT_VERSION),
             Err(EngineError::NoSocket(_))
         ));
+    }
+
+    #[test]
+    fn a_restarting_containers_configured_ports_are_ours() {
+        use bollard::models::{HostConfig, PortBinding};
+        let binding = |port: &str| PortBinding {
+            host_ip: None,
+            host_port: Some(port.into()),
+        };
+        let c = ContainerInspectResponse {
+            host_config: Some(HostConfig {
+                port_bindings: Some(HashMap::from([
+                    (
+                        "8080/tcp".to_string(),
+                        Some(vec![binding("8080"), binding("8080")]),
+                    ),
+                    ("443/tcp".to_string(), Some(vec![binding("8443")])),
+                    ("2019/tcp".to_string(), None),
+                ])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(bound_ports(&c), BTreeSet::from([8080, 8443]));
+        assert!(bound_ports(&ContainerInspectResponse::default()).is_empty());
     }
 
     #[test]

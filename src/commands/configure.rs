@@ -63,14 +63,13 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         .map_err(|e| Failure::new(e.code(), e))?;
         Some(l)
     };
+    // Reading completes a committed set of files of a killed run; then drop what an uncommitted
+    // one left.
+    let found = existing::read(&layout).code(Code::Io)?;
     if !args.dry_run {
-        // Complete a committed set of a killed run, then drop what an uncommitted one left.
-        commit::roll_forward(&layout.journal_file()).code(Code::Io)?;
         atomic::clean_leftovers(&config_dir);
         commit::clean_staged(&config_dir);
     }
-
-    let found = existing::read(&layout).code(Code::Io)?;
     let mut answers = gather(&args, &config_dir, &found, debconf_answers)?;
 
     let admin_exists = admin_created(&answers, &found);

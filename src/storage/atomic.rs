@@ -51,18 +51,7 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), WriteError> 
     ));
 
     let result = (|| {
-        // Created with the final mode from the start: a secret is never readable by others, not
-        // even for the moment between create and chmod.
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        drop(f);
+        write_synced(&tmp, contents, mode)?;
         fs::rename(&tmp, path)?;
         File::open(dir)?.sync_all()
     })();
@@ -70,6 +59,20 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), WriteError> 
         let _ = fs::remove_file(&tmp);
     }
     result.map_err(err)
+}
+
+/// Writes `path` with `mode` and fsyncs it. Created with the final mode from the start: a secret
+/// is never readable by others, not even for the moment between create and chmod.
+pub(super) fn write_synced(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)?;
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    f.write_all(contents)?;
+    f.sync_all()
 }
 
 /// Removes `path` and fsyncs its directory; a missing file is not an error.

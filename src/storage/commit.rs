@@ -12,9 +12,8 @@
 //! the next writer removes under the lock ([`clean_staged`]). ID is unique per run, so a reader
 //! completing an old journal can never move the staged files of a later, uncommitted run.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -59,7 +58,7 @@ pub fn commit(journal: &Path, changes: &[Change]) -> Result<(), WriteError> {
                 staged: staged.clone(),
                 target: c.path.to_path_buf(),
             });
-            stage(&staged, c.contents, c.mode).map_err(|e| err(&staged, e))?;
+            atomic::write_synced(&staged, c.contents, c.mode).map_err(|e| err(&staged, e))?;
         }
         for dir in dirs_of(&entries) {
             sync_dir(&dir).map_err(|e| err(&dir, e))?;
@@ -150,18 +149,6 @@ fn is_ours(staged: &Path, target: &Path) -> bool {
         && staged_name
             .to_string_lossy()
             .starts_with(&format!(".{}{STAGED}", name.to_string_lossy()))
-}
-
-fn stage(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
-    // The final mode from the start: a secret is never readable by others, even for a moment.
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)?;
-    f.set_permissions(fs::Permissions::from_mode(mode))?;
-    f.write_all(contents)?;
-    f.sync_all()
 }
 
 fn dirs_of(entries: &[Entry]) -> Vec<PathBuf> {

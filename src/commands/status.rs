@@ -6,6 +6,7 @@ use anyhow::anyhow;
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
+use crate::day2::redact::Redactor;
 use crate::exit::{Code, Failure, Outcome};
 use crate::stack::config;
 use crate::stack::engine::{Engine, container_name};
@@ -96,6 +97,9 @@ struct ContainerReport {
     health: String,
     image: Option<String>,
     started_at: Option<String>,
+    /// The container's own last log line when it is not healthy (secrets redacted): what the
+    /// application said when it failed, rather than only "unhealthy".
+    last_log_line: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -126,6 +130,7 @@ pub async fn run(args: StatusArgs) -> Outcome {
         Err(e) => (None, Some(e.to_string())),
     };
 
+    let redactor = Redactor::from_config_dir(&dir);
     let mut containers = Vec::new();
     let mut healths = Vec::new();
     let mut engine_error = None;
@@ -140,6 +145,14 @@ pub async fn run(args: StatusArgs) -> Outcome {
                     }
                 };
                 let h = health::of(c.as_ref());
+                let last_log_line = match (&c, &h) {
+                    (Some(c), h)
+                        if !matches!(h, Health::Healthy | Health::Running | Health::Starting) =>
+                    {
+                        last_log_line(&engine, &container_name(c), &redactor).await
+                    }
+                    _ => None,
+                };
                 containers.push(ContainerReport {
                     service: service.name.to_string(),
                     container: c.as_ref().map(container_name),
@@ -149,6 +162,7 @@ pub async fn run(args: StatusArgs) -> Outcome {
                         .as_ref()
                         .and_then(|c| c.state.as_ref()?.started_at.clone())
                         .filter(|_| h.is_up()),
+                    last_log_line,
                 });
                 healths.push(h);
             }
@@ -187,6 +201,19 @@ pub async fn run(args: StatusArgs) -> Outcome {
     }
 }
 
+/// The last non-empty line of a container's log, redacted, without control characters.
+async fn last_log_line(engine: &Engine, name: &str, redactor: &Redactor) -> Option<String> {
+    let logs = engine.last_logs(name, 40).await.ok()?;
+    last_meaningful_line(&redactor.redact(&logs))
+}
+
+fn last_meaningful_line(logs: &str) -> Option<String> {
+    logs.lines()
+        .map(|l| l.chars().filter(|c| !c.is_control()).collect::<String>())
+        .map(|l| l.trim().to_string())
+        .rfind(|l| !l.is_empty())
+}
+
 fn print_text(r: &Report) {
     match (&r.unit, &r.unit_error) {
         (Some(u), _) => println!("{}: {} ({})", u.name, u.active_state, u.sub_state),
@@ -204,6 +231,9 @@ fn print_text(r: &Report) {
             c.health,
             c.image.as_deref().unwrap_or("-"),
         );
+        if let Some(line) = &c.last_log_line {
+            println!("  {:<20} its log ends: {line}", "");
+        }
     }
     println!("{}; log in at {}", r.state.describe(), r.login_url);
 }
@@ -221,6 +251,20 @@ mod tests {
     }
 
     const STOPPED: Health = Health::Missing;
+
+    #[test]
+    fn the_last_log_line_is_the_last_one_with_text() {
+        let logs = "Traceback (most recent call last):\n  File x\nModuleNotFoundError: No module named 'y'\n\n  \n";
+        assert_eq!(
+            last_meaningful_line(logs).as_deref(),
+            Some("ModuleNotFoundError: No module named 'y'")
+        );
+        assert_eq!(
+            last_meaningful_line("\u{1b}[31mred\n"),
+            Some("[31mred".into())
+        );
+        assert_eq!(last_meaningful_line("\n \n"), None);
+    }
 
     #[test]
     fn overall_states() {

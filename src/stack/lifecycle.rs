@@ -18,6 +18,7 @@ use super::engine::{Engine, EngineError, env_value, service_of};
 use super::health::{self, Health, WaitError};
 use super::journal;
 use super::services::{self, DB, PROXY, Service};
+use super::user_db;
 
 /// Seconds Compose gives each container to stop before killing it (PostgreSQL shuts down cleanly
 /// well within it).
@@ -76,6 +77,7 @@ pub struct Applied {
     pub user_db_created: bool,
     pub password_changed: bool,
     pub admin: Option<admin::Outcome>,
+    pub user_db: Option<user_db::Outcome>,
 }
 
 /// The configuration, the engine and Compose: what every lifecycle command needs.
@@ -190,7 +192,43 @@ impl Stack {
             admin::Outcome::AlreadyCreated => {}
         }
         applied.admin = Some(outcome);
+        applied.user_db = self.connect_user_db().await;
         Ok(applied)
+    }
+
+    /// Connects the user database to Mathesar for the admin. A failure leaves the stack serving
+    /// (the database can be connected in the UI) and is retried at the next start.
+    async fn connect_user_db(&self) -> Option<user_db::Outcome> {
+        let s = &self.current.settings;
+        let target = user_db::Target::of(s)?;
+        match user_db::ensure(&self.engine, s, &self.current.layout).await {
+            Ok(o) => {
+                let what = format!(
+                    "the user database {} on {}:{}",
+                    target.database, target.host, target.port
+                );
+                match o {
+                    user_db::Outcome::Connected => {
+                        journal::info(format!("connected {what} to Mathesar"))
+                    }
+                    user_db::Outcome::PasswordUpdated => {
+                        journal::info(format!("updated the password Mathesar keeps for {what}"))
+                    }
+                    user_db::Outcome::NoAdmin => journal::warn(format!(
+                        "the admin `{}` does not exist yet: once it does, connect {what} in Mathesar (role {})",
+                        s.admin_username, target.role
+                    )),
+                    user_db::Outcome::AlreadyConnected | user_db::Outcome::Unchanged => {}
+                }
+                Some(o)
+            }
+            Err(e) => {
+                journal::warn(format!(
+                    "{e}; Mathesar is running: connect the database in its UI (Connect Database), or run `systemctl reload mathesar` to try again"
+                ));
+                None
+            }
+        }
     }
 
     /// Pulls the images of the enabled services that are not present; nothing is pulled when

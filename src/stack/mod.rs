@@ -11,6 +11,7 @@ pub mod health;
 pub mod journal;
 pub mod lifecycle;
 pub mod services;
+pub mod user_db;
 pub mod watch;
 
 pub use lifecycle::{Options, Stack, StackError};

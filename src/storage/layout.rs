@@ -51,6 +51,10 @@ impl Layout {
     pub fn admin_created_marker(&self) -> PathBuf {
         self.data_dir.join(".admin-created")
     }
+    /// A digest of the user database connected to Mathesar (`stack::user_db`).
+    pub fn user_db_connected_marker(&self) -> PathBuf {
+        self.data_dir.join(".user-db-connected")
+    }
     /// Directories created under the data directory, as (path, mode).
     pub fn data_subdirs(&self) -> Vec<PathBuf> {
         [

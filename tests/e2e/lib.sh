@@ -164,15 +164,119 @@ assert_file_mode() {
 
 # --- the stack (containers the package or a scenario starts through the outer engine) ---------
 
-# standin_json PATH: GET http://localhost:8000PATH inside the Mathesar stand-in (JSON reports).
-standin_json() { docker exec mathesar_service curl -fsS "http://localhost:8000$1"; }
+# app_env_hash VAR: SHA-256 (hex) of VAR in the environment of the running Mathesar container
+# (what its processes received); fails if it has no VAR. The value itself is never printed.
+app_env_hash() {
+	docker exec mathesar_service python3 -c '
+import hashlib, os, sys
+v = os.environb.get(sys.argv[1].encode())
+if v is None:
+    sys.exit(1)
+print(hashlib.sha256(v).hexdigest())' "$1"
+}
 
-# standin_env_hash VAR: SHA-256 (hex) of VAR as the stand-in received it; fails if it has no VAR.
-standin_env_hash() {
-	local hash
-	hash=$(standin_json /__standin/env | jq -r --arg v "$1" '.[$v] // empty') || return 1
-	[[ -n $hash ]] || return 1
-	printf '%s\n' "$hash"
+# app_db_connected: Mathesar's Django connects to its own database with the configuration it runs
+# with (prints nothing; fails with Django's error).
+app_db_connected() {
+	docker exec mathesar_service python manage.py shell -c \
+		'from django.db import connection; connection.ensure_connection()' >/dev/null
+}
+
+# mathesar_client ARGS...: tests/e2e/tools/mathesar_client.py (the login page, the form login and
+# the JSON-RPC API as a user drives them); the password comes from $MATHESAR_PASSWORD.
+mathesar_client() { /usr/bin/python3 "$E2E_DIR/tools/mathesar_client.py" "$@"; }
+
+# mathesar_rpc BASE USER PASSWORD METHOD [JSON]: the result of one API call as USER.
+mathesar_rpc() {
+	MATHESAR_PASSWORD=$3 mathesar_client rpc "$1" "$2" "$4" "${5:-\{\}}"
+}
+
+# assert_login_page BASE: the login page through the proxy is Mathesar's, and every bundle it
+# references (vite's main.*.js / *.css) is served 200.
+assert_login_page() {
+	local page
+	page=$(mathesar_client page "$1") || fail "the login page at $1 does not answer"
+	assert_eq "Mathesar - Login" "$(jq -r .title <<<"$page")" "title of $1auth/login/"
+	jq -e '.assets | keys | map(select(test("main.*\\.js$"))) | length > 0' <<<"$page" >/dev/null ||
+		fail "the login page references no main.*.js bundle: $page"
+	jq -e '[.assets[] | .status == 200 and .bytes > 0] | all' <<<"$page" >/dev/null ||
+		fail "a bundle of the login page is not served: $page"
+}
+
+# initial_admin_password: the generated admin password the package saved in the host.
+initial_admin_password() {
+	local pw
+	pw=$(host_exec cat /etc/mathesar/initial-admin-password) || fail "no /etc/mathesar/initial-admin-password in the host"
+	secret "$pw"
+	printf '%s\n' "$pw"
+}
+
+# user_db_id BASE USER PASSWORD [NAME]: the id under which Mathesar lists the user database NAME
+# (default mathesar) for USER; fails when it is not listed.
+user_db_id() {
+	local list id
+	list=$(mathesar_rpc "$1" "$2" "$3" databases.configured.list) || fail "databases.configured.list as $2 failed"
+	id=$(jq -r --arg n "${4:-mathesar}" 'map(select(.name == $n)) | .[0].id // empty' <<<"$list")
+	[[ -n $id ]] || fail "Mathesar does not list the user database ${4:-mathesar} for $2: $list"
+	printf '%s\n' "$id"
+}
+
+# assert_user_db_works BASE USER PASSWORD [NAME]: through the API, Mathesar opens the user
+# database with the credentials it stores (encrypted with SECRET_KEY: a changed key or a stale
+# password fails here) and lists its schemas.
+assert_user_db_works() {
+	local id
+	id=$(user_db_id "$@")
+	mathesar_rpc "$1" "$2" "$3" schemas.list "{\"database_id\": $id}" >/dev/null ||
+		fail "Mathesar cannot open the user database ${4:-mathesar} (schemas.list failed)"
+}
+
+# api_table_roundtrip BASE USER PASSWORD TABLE [DBNAME]: through the API as USER, creates TABLE
+# (an id and a text column "v") in the public schema of the user database DBNAME (mathesar),
+# adds three rows and reads them back; prints the table's OID. Fails on any difference.
+api_table_roundtrip() {
+	local base=$1 user=$2 pw=$3 table=$4 id schema oid i rows
+	id=$(user_db_id "$base" "$user" "$pw" "${5:-mathesar}")
+	schema=$(mathesar_rpc "$base" "$user" "$pw" schemas.list "{\"database_id\": $id}" |
+		jq -r 'map(select(.name == "public")) | .[0].oid // empty')
+	[[ -n $schema ]] || fail "no public schema listed in the user database"
+	oid=$(mathesar_rpc "$base" "$user" "$pw" tables.add "$(jq -cn --argjson s "$schema" --argjson d "$id" --arg t "$table" \
+		'{schema_oid: $s, database_id: $d, table_name: $t, column_data_list: [{name: "v", type: "text"}]}')" |
+		jq -r '.oid // .') || fail "tables.add $table failed"
+	[[ $oid =~ ^[0-9]+$ ]] || fail "tables.add $table answered no OID: $oid"
+	for i in 1 2 3; do
+		mathesar_rpc "$base" "$user" "$pw" records.add \
+			"$(jq -cn --argjson t "$oid" --argjson d "$id" --arg v "row $i" '{table_oid: $t, database_id: $d, record_def: {"2": $v}}')" \
+			>/dev/null || fail "records.add into $table failed"
+	done
+	rows=$(mathesar_rpc "$base" "$user" "$pw" records.list "{\"table_oid\": $oid, \"database_id\": $id}" |
+		jq -r '[.results[]["2"]] | join(",")') || fail "records.list of $table failed"
+	assert_eq "row 1,row 2,row 3" "$rows" "rows of $table read back through the API"
+	printf '%s\n' "$oid"
+}
+
+# api_rows BASE USER PASSWORD TABLE [DBNAME]: the "v" values of TABLE in the user database, read
+# through the API, comma-separated.
+api_rows() {
+	local id schema oid
+	id=$(user_db_id "$1" "$2" "$3" "${5:-mathesar}")
+	schema=$(mathesar_rpc "$1" "$2" "$3" schemas.list "{\"database_id\": $id}" |
+		jq -r 'map(select(.name == "public")) | .[0].oid // empty')
+	oid=$(mathesar_rpc "$1" "$2" "$3" tables.list "{\"schema_oid\": $schema, \"database_id\": $id}" |
+		jq -r --arg t "$4" 'map(select(.name == $t)) | .[0].oid // empty')
+	[[ -n $oid ]] || fail "Mathesar lists no table $4 in the user database"
+	mathesar_rpc "$1" "$2" "$3" records.list "{\"table_oid\": $oid, \"database_id\": $id}" |
+		jq -r '[.results[]["2"]] | join(",")'
+}
+
+# assert_login BASE USER PASSWORD: the form login succeeds; assert_login_refused: it is refused.
+assert_login() {
+	MATHESAR_PASSWORD=$3 mathesar_client login "$1" "$2" || fail "login of $2 at $1 failed"
+}
+assert_login_refused() {
+	local rc=0
+	MATHESAR_PASSWORD=$3 mathesar_client login "$1" "$2" 2>/dev/null || rc=$?
+	assert_eq 3 "$rc" "exit status of a login of $2 with a wrong password (3: refused)"
 }
 
 # stack_containers: ids of the stack containers (compose project "mathesar", or named mathesar_*)
@@ -253,7 +357,7 @@ dotenv_quote() {
 }
 
 # --- the test stack of the bed's own scenarios ------------------------------------------------
-# tests/e2e/fixtures/test-stack.yml: the database and Mathesar (stand-in) images under their
+# tests/e2e/fixtures/test-stack.yml: the database and Mathesar images under their
 # packaged names, bind mounts under $E2E_DATA_DIR, project "mathesar", config dir /etc/mathesar.
 
 # test_stack_write PASSWORD [DB_PORT]: writes /etc/mathesar/{docker-compose.yml,.env} in the host.

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # `mathesarctl configure` inside the systemd host: a hostile password (every printable ASCII
 # character, non-ASCII letters, leading and trailing spaces) given in an answers file reaches
-# PostgreSQL and the Mathesar stand-in byte for byte; the directory is root-only; a re-run changes
+# PostgreSQL and the real Mathesar byte for byte; the directory is root-only; a re-run changes
 # nothing; every bad answer is refused with exit 4 and leaves the directory as it was; an existing
 # user database is checked with a real login before anything is written.
 host_start
@@ -46,13 +46,13 @@ log "docker compose up -d --wait db service (inside the host)"
 host_exec timeout 180 docker compose --project-directory /etc/mathesar up -d --wait db service >&2 ||
 	fail "the configured stack did not become healthy"
 want=$(sha256_of "$password")
-assert_eq "$want" "$(standin_env_hash POSTGRES_PASSWORD)" "SHA-256 of POSTGRES_PASSWORD in the stand-in"
+assert_eq "$want" "$(app_env_hash POSTGRES_PASSWORD)" "SHA-256 of POSTGRES_PASSWORD in Mathesar"
 got=$(docker exec mathesar_db sh -c 'printf %s "$POSTGRES_PASSWORD"' | sha256sum | cut -d' ' -f1)
 assert_eq "$want" "$got" "SHA-256 of POSTGRES_PASSWORD in the database container"
-assert_eq true "$(standin_json /__standin/db | jq -r .connected)" "stand-in logged in to PostgreSQL"
+app_db_connected || fail "Mathesar does not connect to its database (logged in to PostgreSQL)"
 secret_key=$(host_sh 'sed -n "s/^SECRET_KEY=\"\(.*\)\"$/\1/p" /etc/mathesar/.env')
 secret "$secret_key"
-assert_eq "$(sha256_of "$secret_key")" "$(standin_env_hash SECRET_KEY)" "SHA-256 of SECRET_KEY in the stand-in"
+assert_eq "$(sha256_of "$secret_key")" "$(app_env_hash SECRET_KEY)" "SHA-256 of SECRET_KEY in Mathesar"
 user=$(host_exec env PGPASSWORD="$password" psql -h 127.0.0.1 -p "$db_port" -U mathesar -d mathesar_django \
 	-Atc 'SELECT current_user') || fail "psql could not log in on the published port with the password"
 assert_eq mathesar "$user" "user psql logged in as"

@@ -77,7 +77,7 @@ assert_eq 0 "$(psql_db "SELECT count(*) FROM pg_tables WHERE tablename = 'later'
 assert_eq 1 "$(admins)" "admins after the restore"
 assert_eq healthy "$(docker inspect -f '{{.State.Health.Status}}' mathesar_service)" "the application after the restore"
 code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$http_port/")
-assert_eq "302 http://127.0.0.1:$http_port/auth/login/" "$code" "the login redirect after the restore"
+assert_eq "302 http://127.0.0.1:$http_port/auth/login/?next=/" "$code" "the login redirect after the restore"
 assert_file_mode /etc/mathesar/.env 600 root:root
 [[ -z $(host_exec sh -c "psql -h 127.0.0.1 -p $db_port -U mathesar -d postgres -Atc \"SELECT datname FROM pg_database WHERE datname LIKE '%restoring'\"" 2>/dev/null) ]] ||
 	fail "a temporary restore database was left behind"

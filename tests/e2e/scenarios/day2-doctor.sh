@@ -32,7 +32,7 @@ secrets+=("$admin_password" "w\${x}ö" "w\$\${x}ö")
 
 log "mathesarctl up"
 host_exec timeout 600 mathesarctl up >&2 || fail "mathesarctl up failed: $(stack_diagnose | paste -sd ';' -)"
-# Something secret in the logs too: the stand-in logs what it is asked for.
+# Something secret in the logs too: the proxy logs every request it serves.
 curl -s -o /dev/null "http://127.0.0.1:$http_port/?q=$(jq -rn --arg v "$db_password" '$v|@uri')" || true
 
 # mathesarctl logs: one service by any of its names, and a wrong name is a usage error.

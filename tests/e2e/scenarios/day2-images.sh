@@ -57,7 +57,7 @@ host_exec timeout 600 mathesarctl up >&2 || fail "mathesarctl up failed: $(stack
 assert_eq "$registry/$(image_of service)" "$(docker inspect -f '{{.Config.Image}}' mathesar_service)" "image of mathesar_service"
 assert_eq "$registry/$(image_of db)" "$(docker inspect -f '{{.Config.Image}}' mathesar_db)" "image of mathesar_db"
 code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$http_port/")
-assert_eq "302 http://127.0.0.1:$http_port/auth/login/" "$code" "the login redirect of the stack started from loaded images"
+assert_eq "302 http://127.0.0.1:$http_port/auth/login/?next=/" "$code" "the login redirect of the stack started from loaded images"
 
 # A gzip-compressed archive loads too.
 host_exec mathesarctl images save "$E2E_DATA_DIR/mathesar-images.tar.gz" >&2 || fail "images save to .tar.gz failed"

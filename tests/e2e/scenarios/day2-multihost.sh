@@ -53,7 +53,9 @@ host_exec timeout 600 mathesarctl up >"$E2E_WORK/up-a.txt" 2>&1 || {
 cat "$E2E_WORK/up-a.txt" >&2
 [[ -z $(docker ps -aq --filter name='^mathesar_db$') ]] || fail "the bundled database was started with internal-db-host set"
 assert_eq 1 "$(pgsql 'SELECT count(*) FROM mathesar_user')" "admins in the shared database after host A"
-key_a=$(standin_json /__standin/secret | jq -r .sha256)
+key_a=$(app_env_hash SECRET_KEY)
+# The package connected the user database on the shared server for the admin (host A's doing).
+assert_user_db_works "http://127.0.0.1:$http_a/" admin "$admin_password"
 host_exec mathesarctl down >&2 || fail "mathesarctl down failed on host A"
 
 log "host B"
@@ -72,10 +74,13 @@ host_exec timeout 600 mathesarctl up >"$E2E_WORK/up-b.txt" 2>&1 || {
 cat "$E2E_WORK/up-b.txt" >&2
 grep -q "the admin \`admin\` already exists" "$E2E_WORK/up-b.txt" || fail "host B did not find the admin host A created"
 assert_eq 1 "$(pgsql 'SELECT count(*) FROM mathesar_user')" "admins in the shared database after host B"
-assert_eq "$key_a" "$(standin_json /__standin/secret | jq -r .sha256)" "secret key on host B (SHA-256) against host A's"
-assert_eq admin "$(standin_json /__standin/users | jq -r '[.[].username] | join(",")')" "users host B serves"
-boots=$(pgsql 'SELECT count(DISTINCT secret_key_sha256), count(*) FROM standin_boot' | tr '|' ' ')
-[[ $boots == "1 "* && ${boots#* } -ge 2 ]] || fail "boots of both hosts (distinct keys, boots): $boots"
+assert_eq "$key_a" "$(app_env_hash SECRET_KEY)" "secret key on host B (SHA-256) against host A's"
+assert_eq admin "$(pgsql "SELECT string_agg(username, ',') FROM mathesar_user")" "users of the shared database"
+# Host B opens the user database with the credentials host A stored: the shared key decrypts them.
+assert_login "http://127.0.0.1:$http_b/" admin "$admin_password"
+assert_user_db_works "http://127.0.0.1:$http_b/" admin "$admin_password"
+assert_eq 1 "$(pgsql "SELECT count(*) FROM mathesar_database WHERE name = 'mathesar'")" \
+	"the user database is connected once, whatever the number of hosts"
 code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$http_b/")
-assert_eq "302 http://127.0.0.1:$http_b/auth/login/" "$code" "host B's login redirect (the admin exists)"
+assert_eq "302 http://127.0.0.1:$http_b/auth/login/?next=/" "$code" "host B's login redirect (the admin exists)"
 host_exec mathesarctl down >&2 || fail "mathesarctl down failed on host B"

@@ -35,7 +35,7 @@ assert_eq active "$(host_exec systemctl is-active mathesar.service)" "unit state
 assert_eq "at backup" "$(psql_db "SELECT string_agg(v, ',' ORDER BY v) FROM kept")" "rows after the restore"
 [[ $(host_exec systemctl show -P NRestarts mathesar.service) == 0 ]] || fail "the unit restarted by itself during the restore"
 code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$http_port/")
-assert_eq "302 http://127.0.0.1:$http_port/auth/login/" "$code" "the login redirect after the restore"
+assert_eq "302 http://127.0.0.1:$http_port/auth/login/?next=/" "$code" "the login redirect after the restore"
 assert_eq running "$(host_exec mathesarctl status --json | jq -r .state)" "mathesarctl status after the restore"
 
 # An upgrade under the unit: a backup first, then `systemctl reload`; the unit stays active.

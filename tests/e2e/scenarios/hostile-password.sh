@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # A password with every printable ASCII character and non-ASCII letters, written into the .env
 # in the product's form (dotenv_quote), reaches PostgreSQL (interpolation) and the Mathesar
-# stand-in (env_file) byte for byte, and PostgreSQL accepts it over TCP with SCRAM.
+# real Mathesar (env_file) byte for byte, and PostgreSQL accepts it over TCP with SCRAM.
 printable=
 for code in {32..126}; do
 	printf -v char '%b' "\\$(printf '%03o' "$code")"
@@ -17,14 +17,14 @@ test_stack_write "$password" "$port"
 test_stack_up
 
 want=$(sha256_of "$password")
-got=$(standin_env_hash POSTGRES_PASSWORD) || fail "the stand-in did not receive POSTGRES_PASSWORD"
-assert_eq "$want" "$got" "SHA-256 of POSTGRES_PASSWORD in the stand-in (env_file)"
-got=$(standin_env_hash E2E_INTERPOLATED_PASSWORD) || fail "the stand-in did not receive E2E_INTERPOLATED_PASSWORD"
-assert_eq "$want" "$got" "SHA-256 of the interpolated password in the stand-in"
+got=$(app_env_hash POSTGRES_PASSWORD) || fail "Mathesar did not receive POSTGRES_PASSWORD"
+assert_eq "$want" "$got" "SHA-256 of POSTGRES_PASSWORD in Mathesar (env_file)"
+got=$(app_env_hash E2E_INTERPOLATED_PASSWORD) || fail "Mathesar did not receive E2E_INTERPOLATED_PASSWORD"
+assert_eq "$want" "$got" "SHA-256 of the interpolated password in Mathesar"
 got=$(docker exec mathesar_db sh -c 'printf %s "$POSTGRES_PASSWORD"' | sha256sum | cut -d' ' -f1)
 assert_eq "$want" "$got" "SHA-256 of POSTGRES_PASSWORD in the database container (interpolation)"
 
-assert_eq true "$(standin_json /__standin/db | jq -r .connected)" "stand-in logged in to PostgreSQL"
+app_db_connected || fail "Mathesar does not connect to its database (logged in to PostgreSQL)"
 
 # From the host, through the published port (not loopback inside the container: SCRAM applies).
 user=$(host_exec env PGPASSWORD="$password" psql -h 127.0.0.1 -p "$port" -U mathesar -d mathesar_django \

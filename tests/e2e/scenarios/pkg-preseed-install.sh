@@ -2,8 +2,9 @@
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # apt install of the .deb with every important answer preseeded, among them a hostile database
 # password: the configuration is root-only, no password stays in the debconf database, the
-# service is enabled and started, the login page answers, and psql logs in on the published port
-# with exactly that password.
+# service is enabled and started, the real login page answers with its bundles, the preseeded
+# admin password logs in through the form (a wrong one is refused), and psql logs in on the
+# published port with exactly the preseeded database password.
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
 deb=$(pkg_deb)
@@ -40,4 +41,10 @@ wait_up "$http_port"
 user=$(psql_db "$password" "$db_port" 'SELECT current_user') ||
 	fail "psql could not log in on the published port with the preseeded password"
 assert_eq mathesar "$user" "user psql logged in as"
-log "installed, started, login page on $http_port, psql on $db_port"
+base="http://127.0.0.1:$http_port/"
+assert_login_page "$base"
+assert_login "$base" admin "$admin_password"
+assert_login_refused "$base" admin "${admin_password}x"
+# Mathesar itself reaches the user database with the hostile password it stores for it.
+assert_user_db_works "$base" admin "$admin_password"
+log "installed, started, login page and form login on $http_port, user database through the API, psql on $db_port"

@@ -61,7 +61,7 @@ grep -q "Status: \"Mathesar is running at" "$E2E_WORK/status.txt" ||
 
 # The login page, from the outside (the host shares the machine's network).
 code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$http_port/")
-assert_eq "302 http://127.0.0.1:$http_port/auth/login/" "$code" "the login redirect from the outer host"
+assert_eq "302 http://127.0.0.1:$http_port/auth/login/?next=/" "$code" "the login redirect from the outer host"
 assert_eq 1 "$(admins)" "admins after the first start"
 assert_eq mathesar "$(psql_db 'SELECT current_database()')" "the user database exists"
 host_run mathesarctl status >&2 || fail "mathesarctl status did not exit 0 on a running stack"

@@ -1,0 +1,253 @@
+//! Connects the user database to Mathesar, as the old guided installer's promise was: the admin
+//! finds it in Mathesar at the first login. Since Mathesar 0.2 that connection is a row set in
+//! Mathesar's own database (server, database, configured role, the admin's role map), made here
+//! by upstream's own `set_up_preexisting_database_for_user` run in `mathesar_service`; the same
+//! call the "Connect Database" form makes. Passwords travel in the exec environment only.
+//!
+//! A marker under the data directory holds a digest of what was connected, so a restart costs
+//! nothing, and a changed password (dpkg-reconfigure) updates the stored role's password instead
+//! of connecting the database a second time.
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::settings::{DOCKER_HOST_GATEWAY, Settings, UserDb, validate::is_loopback_host};
+use crate::storage::{Layout, atomic, modes};
+
+use super::admin::SERVICE_CONTAINER;
+use super::engine::{Engine, EngineError};
+
+const EXEC_TIMEOUT: Duration = Duration::from_secs(300);
+/// The line the script ends with: `mathesar-package: <outcome>`.
+const OUTCOME_PREFIX: &str = "mathesar-package: ";
+
+/// Run by `manage.py shell -c`; reads everything from the environment, prints one outcome line.
+/// Idempotent: an existing connection is not made again, a stale stored password is replaced.
+const SCRIPT: &str = r#"
+import os
+from django.contrib.auth import get_user_model
+from mathesar.models.base import ConfiguredRole, UserDatabaseRoleMap
+from mathesar.utils.permissions import set_up_preexisting_database_for_user
+e = os.environ
+host, port, name = e["MSAR_PKG_HOST"], int(e["MSAR_PKG_PORT"]), e["MSAR_PKG_DB"]
+role, password = e["MSAR_PKG_ROLE"], e["MSAR_PKG_PASSWORD"]
+user = get_user_model().objects.filter(username=e["MSAR_PKG_ADMIN"]).first()
+updated = 0
+for r in ConfiguredRole.objects.filter(name=role, server__host=host, server__port=port):
+    if r.password != password:
+        r.password = password
+        r.save()
+        updated += 1
+if user is None:
+    print("mathesar-package: no-admin")
+elif UserDatabaseRoleMap.objects.filter(user=user, database__name=name, server__host=host, server__port=port).exists():
+    print("mathesar-package: " + ("password-updated" if updated else "already-connected"))
+else:
+    set_up_preexisting_database_for_user(host, port, name, None, role, password, user)
+    print("mathesar-package: connected")
+"#;
+
+#[derive(Debug, Error)]
+pub enum UserDbError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(
+        "connecting the user database {database} on {host}:{port} to Mathesar failed (exit code {code}): {output}"
+    )]
+    Failed {
+        database: String,
+        host: String,
+        port: u16,
+        code: i64,
+        output: String,
+    },
+    #[error("the marker of the connected user database cannot be written: {0}")]
+    Marker(#[from] atomic::WriteError),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The marker matches: nothing was asked of Mathesar.
+    Unchanged,
+    Connected,
+    AlreadyConnected,
+    PasswordUpdated,
+    /// The admin does not exist (yet): the database is connected by hand in the UI.
+    NoAdmin,
+}
+
+/// The user database as Mathesar's containers reach it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub role: String,
+    pub password: String,
+}
+
+impl Target {
+    pub fn of(s: &Settings) -> Option<Target> {
+        match (s.user_db, &s.existing_db) {
+            (UserDb::Bundled, _) => Some(Target {
+                host: s.internal_db_container_host(),
+                port: s.internal_db_container_port(),
+                database: s.user_db_name.clone(),
+                role: s.db_user.clone(),
+                password: s.db_password.expose().to_string(),
+            }),
+            (UserDb::Existing, Some(e)) => Some(Target {
+                host: if is_loopback_host(&e.host) {
+                    DOCKER_HOST_GATEWAY.to_string()
+                } else {
+                    e.host.clone()
+                },
+                port: e.port,
+                database: s.user_db_name.clone(),
+                role: e.user.clone(),
+                password: e.password.expose().to_string(),
+            }),
+            (UserDb::Existing, None) => None,
+        }
+    }
+
+    /// What the marker holds: a digest, so the file says nothing of the password.
+    fn digest(&self, admin: &str) -> String {
+        let mut h = Sha256::new();
+        for part in [
+            self.host.as_str(),
+            &self.port.to_string(),
+            &self.database,
+            &self.role,
+            &self.password,
+            admin,
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        format!("{:x}\n", h.finalize())
+    }
+}
+
+/// The outcome line of the script's output.
+pub fn parse_outcome(stdout: &str) -> Option<Outcome> {
+    let line = stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix(OUTCOME_PREFIX))?;
+    Some(match line.trim() {
+        "connected" => Outcome::Connected,
+        "already-connected" => Outcome::AlreadyConnected,
+        "password-updated" => Outcome::PasswordUpdated,
+        "no-admin" => Outcome::NoAdmin,
+        _ => return None,
+    })
+}
+
+/// Connects the configured user database for the admin unless the marker says it is done.
+pub async fn ensure(
+    engine: &Engine,
+    s: &Settings,
+    layout: &Layout,
+) -> Result<Outcome, UserDbError> {
+    let Some(target) = Target::of(s) else {
+        return Ok(Outcome::Unchanged);
+    };
+    let marker = layout.user_db_connected_marker();
+    let digest = target.digest(&s.admin_username);
+    if std::fs::read_to_string(&marker).is_ok_and(|m| m == digest) {
+        return Ok(Outcome::Unchanged);
+    }
+    let port = target.port.to_string();
+    let env = [
+        ("MSAR_PKG_HOST", target.host.as_str()),
+        ("MSAR_PKG_PORT", port.as_str()),
+        ("MSAR_PKG_DB", target.database.as_str()),
+        ("MSAR_PKG_ROLE", target.role.as_str()),
+        ("MSAR_PKG_PASSWORD", target.password.as_str()),
+        ("MSAR_PKG_ADMIN", s.admin_username.as_str()),
+    ];
+    let cmd = ["python", "manage.py", "shell", "-c", SCRIPT];
+    let out = engine
+        .exec(SERVICE_CONTAINER, &cmd, &env, EXEC_TIMEOUT)
+        .await?;
+    let outcome = match (out.success(), parse_outcome(&out.stdout)) {
+        (true, Some(o)) => o,
+        _ => {
+            // The traceback's last line names the error; the rest is noise in a journal.
+            let text = out.text();
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            return Err(UserDbError::Failed {
+                database: target.database,
+                host: target.host,
+                port: target.port,
+                code: out.exit_code,
+                output: last.trim().to_string(),
+            });
+        }
+    };
+    if outcome != Outcome::NoAdmin {
+        atomic::write(&marker, digest.as_bytes(), modes::PRIVATE_FILE)?;
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Key, for_tests};
+
+    #[test]
+    fn the_outcome_is_the_last_marked_line() {
+        assert_eq!(
+            parse_outcome("noise\nmathesar-package: connected\n"),
+            Some(Outcome::Connected)
+        );
+        assert_eq!(
+            parse_outcome("mathesar-package: already-connected"),
+            Some(Outcome::AlreadyConnected)
+        );
+        assert_eq!(parse_outcome("Traceback ...\nValueError: x"), None);
+        assert_eq!(parse_outcome("mathesar-package: something-else"), None);
+    }
+
+    #[test]
+    fn bundled_targets_the_database_container_with_the_superuser() {
+        let s = for_tests(&[]);
+        let t = Target::of(&s).unwrap();
+        assert_eq!(t.host, "mathesar_db");
+        assert_eq!(t.port, 5432);
+        assert_eq!(t.database, s.user_db_name);
+        assert_eq!(t.role, s.db_user);
+    }
+
+    #[test]
+    fn an_existing_server_on_loopback_is_reached_through_the_gateway() {
+        let s = for_tests(&[
+            (Key::UserDb, "existing"),
+            (Key::ExistingDbHost, "127.0.0.1"),
+            (Key::ExistingDbPort, "5433"),
+            (Key::ExistingDbUser, "alice"),
+            (Key::ExistingDbPassword, "pw-Existing-01"),
+        ]);
+        let t = Target::of(&s).unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("host.docker.internal", 5433));
+        assert_eq!(t.role, "alice");
+    }
+
+    #[test]
+    fn the_marker_changes_with_the_password_and_never_holds_it() {
+        let s = for_tests(&[]);
+        let a = Target::of(&s).unwrap();
+        let mut b = a.clone();
+        b.password.push('x');
+        assert_ne!(a.digest("admin"), b.digest("admin"));
+        assert!(!a.digest("admin").contains(&a.password));
+    }
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/python3
+"""A real browser (Debian's headless Chromium through chromedriver and Selenium) logs in to
+Mathesar as a user does: opens the login page, types the username and $MATHESAR_PASSWORD into the
+form, submits, and waits for the home page, which Mathesar's frontend renders. Saves a screenshot
+of what it ends on (also on failure).
+
+Usage: browser_login.py BASE USER SCREENSHOT.png [EXPECTED_TEXT...]
+  EXPECTED_TEXT: strings the rendered home page must show (e.g. the user database's name).
+Exit codes: 0 logged in and every text shown, 1 not, 2 usage.
+"""
+
+import os
+import sys
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def main(argv):
+    if len(argv) < 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    base, user, shot, expected = argv[1].rstrip("/") + "/", argv[2], argv[3], argv[4:]
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+              "--window-size=1280,900", "--ignore-certificate-errors"):
+        opts.add_argument(a)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    ok = False
+    try:
+        driver.set_page_load_timeout(60)
+        driver.get(base + "auth/login/")
+        wait = WebDriverWait(driver, 60)
+        wait.until(ec.presence_of_element_located((By.NAME, "username")))
+        if driver.title != "Mathesar - Login":
+            raise RuntimeError(f"the login page's title is {driver.title!r}")
+        driver.find_element(By.NAME, "username").send_keys(user)
+        driver.find_element(By.NAME, "password").send_keys(os.environ.get("MATHESAR_PASSWORD", ""))
+        driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait.until(ec.title_is("Mathesar - Home"))
+        # The frontend renders after the page loads: wait for the expected texts in the DOM.
+        deadline = time.monotonic() + 60
+        body = ""
+        while time.monotonic() < deadline:
+            body = driver.find_element(By.TAG_NAME, "body").text
+            if all(t in body for t in expected) and body.strip():
+                break
+            time.sleep(0.5)
+        missing = [t for t in expected if t not in body]
+        if missing:
+            raise RuntimeError(f"the home page does not show {missing}; it shows: {body[:400]!r}")
+        print(f"browser: logged in as {user}; home page shows {expected}; url {driver.current_url}")
+        ok = True
+    except (TimeoutException, WebDriverException, RuntimeError) as e:
+        print(f"browser: FAILED at {driver.current_url} (title {driver.title!r}): {e}", file=sys.stderr)
+    finally:
+        try:
+            driver.save_screenshot(shot)
+        finally:
+            driver.quit()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

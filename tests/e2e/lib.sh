@@ -188,19 +188,36 @@ mathesar_client() { /usr/bin/python3 "$E2E_DIR/tools/mathesar_client.py" "$@"; }
 
 # mathesar_rpc BASE USER PASSWORD METHOD [JSON]: the result of one API call as USER.
 mathesar_rpc() {
-	MATHESAR_PASSWORD=$3 mathesar_client rpc "$1" "$2" "$4" "${5:-\{\}}"
+	local params=${5:-}
+	[[ -n $params ]] || params='{}'
+	MATHESAR_PASSWORD=$3 mathesar_client rpc "$1" "$2" "$4" "$params"
 }
 
 # assert_login_page BASE: the login page through the proxy is Mathesar's, and every bundle it
-# references (vite's main.*.js / *.css) is served 200.
+# references (vite's main.*.css) is served 200.
 assert_login_page() {
 	local page
 	page=$(mathesar_client page "$1") || fail "the login page at $1 does not answer"
 	assert_eq "Mathesar - Login" "$(jq -r .title <<<"$page")" "title of $1auth/login/"
-	jq -e '.assets | keys | map(select(test("main.*\\.js$"))) | length > 0' <<<"$page" >/dev/null ||
-		fail "the login page references no main.*.js bundle: $page"
-	jq -e '[.assets[] | .status == 200 and .bytes > 0] | all' <<<"$page" >/dev/null ||
-		fail "a bundle of the login page is not served: $page"
+	_assert_bundles "$page" 'main.*\.css$' "the login page"
+}
+
+# assert_home_page BASE USER PASSWORD: after the form login, the home page is Mathesar's and the
+# frontend's bundles it references (vite's main.*.js and .css) are served 200.
+assert_home_page() {
+	local page
+	page=$(MATHESAR_PASSWORD=$3 mathesar_client home "$1" "$2") || fail "the home page at $1 does not answer after the login of $2"
+	assert_eq "Mathesar - Home" "$(jq -r .title <<<"$page")" "title of the home page"
+	_assert_bundles "$page" 'main.*\.js$' "the home page"
+}
+
+# _assert_bundles PAGE_JSON REGEX WHAT: the page references an asset matching REGEX and every
+# asset it references is served 200 with content.
+_assert_bundles() {
+	jq -e --arg re "$2" '.assets | keys | map(select(test($re))) | length > 0' <<<"$1" >/dev/null ||
+		fail "$3 references no bundle matching $2: $1"
+	jq -e '[.assets[] | .status == 200 and .bytes > 0] | all' <<<"$1" >/dev/null ||
+		fail "a bundle of $3 is not served: $1"
 }
 
 # initial_admin_password: the generated admin password the package saved in the host.

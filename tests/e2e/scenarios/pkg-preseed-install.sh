@@ -44,6 +44,7 @@ assert_eq mathesar "$user" "user psql logged in as"
 base="http://127.0.0.1:$http_port/"
 assert_login_page "$base"
 assert_login "$base" admin "$admin_password"
+assert_home_page "$base" admin "$admin_password"
 assert_login_refused "$base" admin "${admin_password}x"
 # Mathesar itself reaches the user database with the hostile password it stores for it.
 assert_user_db_works "$base" admin "$admin_password"

@@ -5,6 +5,7 @@ Standard library only. Passwords come from the environment, never from the comma
 
 Usage (BASE is the login address, e.g. http://127.0.0.1:8080/):
   mathesar_client.py page BASE                  the login page: title, bundles, each served 200
+  mathesar_client.py home BASE USER             log in, then the same of the home page
   mathesar_client.py login BASE USER            exit 0 when the form login with $MATHESAR_PASSWORD
                                                 succeeds, 3 when Mathesar refuses it
   mathesar_client.py rpc BASE USER METHOD [JSON_PARAMS]   log in, call METHOD, print the result
@@ -89,11 +90,11 @@ class Client:
                 return c.value
         raise Failure(5, "Mathesar set no csrftoken cookie")
 
-    def page(self):
-        status, _, body = self.request("auth/login/")
+    def page(self, path="auth/login/"):
+        status, _, body = self.request(path)
         text = body.decode("utf-8", "replace")
         if status != 200:
-            raise Failure(5, f"GET /auth/login/ answered {status}")
+            raise Failure(5, f"GET /{path} answered {status}")
         title = re.search(r"<title>(.*?)</title>", text, re.S)
         assets = sorted(set(re.findall(r'(?:src|href)="(/static/[^"]+\.(?:js|css))"', text)))
         served = {}
@@ -145,6 +146,9 @@ def main(argv):
     try:
         if cmd == "page":
             print(json.dumps(client.page()))
+        elif cmd == "home" and len(argv) == 4:
+            client.login(argv[3], password)
+            print(json.dumps(client.page("")))
         elif cmd == "login" and len(argv) == 4:
             client.login(argv[3], password)
         elif cmd == "rpc" and len(argv) in (5, 6):

@@ -15,5 +15,6 @@ for name in package.SOURCE_CONTENTS_TO_COPY:
         shutil.copy2(src, dest / name)
     else:
         shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns(*package.PATTERNS_TO_IGNORE))
-package.generate_startup_script(Path("."), dest)
+# An absolute base: package.py refuses to inline files outside the (resolved) base directory.
+package.generate_startup_script(Path.cwd(), dest)
 (dest / ".media").mkdir()

@@ -16,7 +16,7 @@ use crate::rendering::{self, Rendered, State, compose, env_file};
 use crate::secrets::{self, MASK, PASSWORD_LEN, SECRET_KEY_LEN, Secret};
 use crate::settings::{Answers, DEFAULT_CONFIG_DIR, Key, Settings, Source, validate};
 use crate::sources::{answers_file, defaults, detect, environment, existing, prompt};
-use crate::storage::{Layout, atomic, commit, lock, modes};
+use crate::storage::{Layout, atomic, commit, dirs, lock, modes};
 
 pub async fn run(args: ConfigureArgs) -> Outcome {
     // `--debconf` (the package's postinst): the answers seen in debconf, the highest source.
@@ -36,6 +36,9 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         _ => super::config_dir(&args.dir),
     };
     let layout = Layout::new(&config_dir, "/");
+    // Every path is judged before anything is touched: no directory, lock file or chmod for a
+    // path that is then refused.
+    let config_state = dirs::inspect(&dirs::CONFIG, &config_dir).map_err(dir_failure)?;
     if !nix::unistd::geteuid().is_root() && !args.dry_run {
         return Err(Failure::new(
             Code::Preflight,
@@ -45,28 +48,24 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
             ),
         ));
     }
+    guard_config_dir_move(&config_dir)?;
 
-    // Hold the lock from reading the old configuration to writing the new one.
-    let _lock = if args.dry_run && !config_dir.exists() {
+    // Hold the lock from reading the old configuration to writing the new one. A directory that
+    // is missing, or not yet ours and without a lock file, has nothing to read: it is locked
+    // once created, after every check.
+    let timeout = Duration::from_secs(args.lock_timeout);
+    let lockable = matches!(config_state, dirs::State::Created | dirs::State::Adopted)
+        || layout.lock_file().exists();
+    let mut held = if !lockable {
         None
+    } else if args.dry_run {
+        lock::acquire_shared(&layout.lock_file(), timeout).map_err(lock_failure)?
     } else {
-        if !args.dry_run {
-            modes::ensure_dir(&config_dir, modes::PRIVATE_DIR).code(Code::Io)?;
-        }
-        let timeout = Duration::from_secs(args.lock_timeout);
-        let l = lock::acquire(&layout.lock_file(), timeout, || {
-            eprintln!(
-                "Another mathesarctl run holds the configuration lock; waiting up to {}s ...",
-                timeout.as_secs()
-            );
-        })
-        .map_err(|e| Failure::new(e.code(), e))?;
-        Some(l)
+        Some(take_lock(&layout, timeout)?)
     };
-    // Reading completes a committed set of files of a killed run; then drop what an uncommitted
-    // one left.
-    let found = existing::read(&layout).code(Code::Io)?;
-    if !args.dry_run {
+    let writer = held.is_some() && !args.dry_run;
+    let found = read_existing(&layout, writer)?;
+    if writer {
         atomic::clean_leftovers(&config_dir);
         commit::clean_staged(&config_dir);
     }
@@ -89,6 +88,7 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
 
     let rendered = rendering::render(&settings, &state).code(Code::Failure)?;
     let layout = Layout::new(&settings.config_dir, &settings.data_dir);
+    let data_state = dirs::inspect(&dirs::DATA, &layout.data_dir).map_err(dir_failure)?;
     let plan = Plan::new(&layout, &rendered, &settings, admin_exists);
     let changed_answers = changed_answers(&found.answers, &settings);
 
@@ -134,8 +134,24 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         .env_text
         .is_some()
         .then(|| restart_summary(&found, &rendered, &layout));
+    dirs::prepare(&config_dir, config_state, modes::PRIVATE_DIR).map_err(dir_failure)?;
+    if held.is_none() {
+        held = Some(take_lock(&layout, timeout)?);
+        // Another first run may have written between our read and our lock.
+        if read_existing(&layout, true)?.env_text != found.env_text {
+            return Err(Failure::new(
+                Code::LockBusy,
+                anyhow!(
+                    "another mathesarctl run configured {} meanwhile; nothing was written. Run configure again",
+                    config_dir.display()
+                ),
+            ));
+        }
+    }
+    dirs::prepare(&layout.data_dir, data_state, modes::PRIVATE_DIR).map_err(dir_failure)?;
     write(&layout, &plan).code(Code::Io)?;
     write_defaults_file(&settings).code(Code::Io)?;
+    drop(held);
     if let Some(c) = &mut debconf {
         // The configuration holds them now: no password stays in the debconf database, and
         // nothing seen now overrides a later change made outside debconf.
@@ -170,6 +186,66 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
             "mathesar: apply it with `systemctl reload-or-restart mathesar`; log in at {}",
             settings.login_url()
         );
+    }
+    Ok(())
+}
+
+fn dir_failure(e: dirs::DirError) -> Failure {
+    let code = e.code();
+    let e = anyhow::Error::new(e);
+    Failure::new(
+        code,
+        if code == Code::InvalidAnswer {
+            e.context("nothing was written")
+        } else {
+            e
+        },
+    )
+}
+
+fn lock_failure(e: lock::LockError) -> Failure {
+    Failure::new(e.code(), e)
+}
+
+fn take_lock(layout: &Layout, timeout: Duration) -> Result<lock::Lock, Failure> {
+    lock::acquire(&layout.lock_file(), timeout, || {
+        eprintln!(
+            "Another mathesarctl run holds the configuration lock; waiting up to {}s ...",
+            timeout.as_secs()
+        );
+    })
+    .map_err(lock_failure)
+}
+
+/// A writer holding the lock completes an interrupted commit first; a reader only looks.
+fn read_existing(layout: &Layout, writer: bool) -> Result<existing::Existing, Failure> {
+    if writer {
+        existing::read_for_write(layout).code(Code::Io)
+    } else {
+        existing::read(layout).code(Code::Io)
+    }
+}
+
+/// `/etc/default/mathesar` points the unit at one configuration: configuring another directory
+/// while that one still holds a configuration would silently switch the service to it.
+fn guard_config_dir_move(config_dir: &Path) -> Outcome {
+    let file = super::defaults_file();
+    let current = crate::storage::layout::remembered_config_dir(&file)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_DIR));
+    if current != config_dir && Layout::new(&current, "/").env_file().exists() {
+        return Err(Failure::new(
+            Code::InvalidAnswer,
+            anyhow!(
+                "Mathesar is configured in {} (see {}), not in {}; nothing was written. \
+                 To move the configuration: stop Mathesar, `mv {} {}`, then run configure with --config-dir {}",
+                current.display(),
+                file.display(),
+                config_dir.display(),
+                current.display(),
+                config_dir.display(),
+                config_dir.display()
+            ),
+        ));
     }
     Ok(())
 }
@@ -343,17 +419,11 @@ impl Plan {
 }
 
 fn write(layout: &Layout, plan: &Plan) -> Result<(), anyhow::Error> {
-    modes::ensure_dir(&layout.config_dir, modes::PRIVATE_DIR)?;
-    modes::ensure_dir(&layout.data_dir, modes::PRIVATE_DIR)?;
+    let data = dirs::open_dir(&layout.data_dir)?;
     for d in layout.data_subdirs() {
         // Created when missing only: the database image owns pgdata and sets its mode itself.
-        if !d.exists() {
-            std::fs::DirBuilder::new().recursive(true).create(&d)?;
-            std::fs::set_permissions(
-                &d,
-                std::os::unix::fs::PermissionsExt::from_mode(modes::SHARED_DIR),
-            )?;
-        }
+        let rel = d.strip_prefix(&layout.data_dir)?;
+        dirs::create_under(&data, rel, modes::SHARED_DIR)?;
     }
     if let Some(caddy_dir) = layout.caddyfile().parent() {
         commit::clean_staged(caddy_dir);

@@ -3,8 +3,7 @@
 //! and a copy of the configuration directory, in a timestamped 0700 directory with a manifest;
 //! the last N backups are kept.
 
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -134,12 +133,7 @@ pub async fn ensure_db_running(stack: &Stack) -> Result<bool, BackupError> {
 
 /// A new file, 0600 from the start.
 pub fn create_private(path: &Path) -> Result<File, BackupError> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(PRIVATE_FILE)
-        .open(path)
-        .map_err(io(path))
+    crate::storage::atomic::create_new(path, PRIVATE_FILE).map_err(io(path))
 }
 
 /// Runs `cmd` in the database container with its stdout into `dir/file`; returns the file's sum.

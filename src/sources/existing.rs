@@ -27,9 +27,17 @@ pub struct Existing {
     pub env_text: Option<String>,
 }
 
-/// Reads what is in `layout.config_dir`; a directory without `.env` gives an empty result.
+/// Reads what is in `layout.config_dir` without writing anything (a killed run's committed set
+/// is read through its journal); a directory without `.env` gives an empty result. Readers hold
+/// the lock shared, or nothing when no writer ever ran.
 pub fn read(layout: &Layout) -> Result<Existing, ExistingError> {
-    // A run killed after committing its files is completed first: never read half of a set.
+    read_with(layout, |target| {
+        crate::storage::commit::view(&layout.journal_file(), target)
+    })
+}
+
+/// For a writer holding the lock: completes a killed run's committed set first, then reads.
+pub fn read_for_write(layout: &Layout) -> Result<Existing, ExistingError> {
     crate::storage::commit::roll_forward(&layout.journal_file()).map_err(|e| {
         ExistingError::Unreadable {
             path: e.path.clone(),
@@ -39,9 +47,22 @@ pub fn read(layout: &Layout) -> Result<Existing, ExistingError> {
             ),
         }
     })?;
+    read_with(layout, |t| Ok(t.to_path_buf()))
+}
+
+fn read_with(
+    layout: &Layout,
+    current: impl Fn(&std::path::Path) -> Result<PathBuf, crate::storage::atomic::WriteError>,
+) -> Result<Existing, ExistingError> {
+    let current = |target: PathBuf| {
+        current(&target).map_err(|e| ExistingError::Unreadable {
+            path: e.path.clone(),
+            message: format!("an interrupted configuration change: {}", e.source),
+        })
+    };
     let path = layout.env_file();
     let mut out = Existing::default();
-    let text = match std::fs::read_to_string(&path) {
+    let text = match std::fs::read_to_string(current(path.clone())?) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
         Err(e) => {
@@ -65,7 +86,7 @@ pub fn read(layout: &Layout) -> Result<Existing, ExistingError> {
         }
     }
     let pw_file = layout.admin_password_file();
-    if let Ok(pw) = std::fs::read_to_string(&pw_file) {
+    if let Ok(pw) = std::fs::read_to_string(current(pw_file.clone())?) {
         let pw = pw.strip_suffix('\n').unwrap_or(&pw);
         if !pw.is_empty() {
             out.answers

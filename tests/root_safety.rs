@@ -1,0 +1,130 @@
+//! `mathesarctl` runs as root with paths and values from answers files, the environment and
+//! debconf: a wrong one is refused before anything is touched (issue "root-safe by
+//! construction").
+
+mod util;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use util::{Scratch, code, mode, text};
+
+fn configure_in(s: &Scratch, config_dir: &str, env: &[(&str, &str)]) -> std::process::Output {
+    s.cmd(
+        &[
+            "configure",
+            "--config-dir",
+            config_dir,
+            "--non-interactive",
+            "--no-start",
+        ],
+        env,
+    )
+    .output()
+    .unwrap()
+}
+
+#[test]
+fn system_directories_are_refused_before_anything_is_touched() {
+    let s = Scratch::new();
+    for dir in [
+        "/tmp",
+        "/",
+        "/etc",
+        "/home",
+        "/var/lib",
+        "/tmp/",
+        "/srv/../tmp",
+    ] {
+        let before = std::fs::symlink_metadata(Path::new(dir).join("."))
+            .map(|m| m.mode())
+            .ok();
+        let o = configure_in(&s, dir, &[]);
+        assert_eq!(code(&o), 4, "{dir}: {}", text(&o));
+        assert!(text(&o).contains("refused"), "{}", text(&o));
+        assert_eq!(
+            std::fs::symlink_metadata(Path::new(dir).join("."))
+                .map(|m| m.mode())
+                .ok(),
+            before,
+            "{dir} was chmodded"
+        );
+    }
+    assert!(!Path::new("/tmp/.env").exists() && !Path::new("/tmp/.lock").exists());
+    assert!(!Path::new("/.lock").exists());
+
+    // A data directory is judged before the configuration directory is created.
+    for data in ["/home", "/tmp", "/etc"] {
+        let o = s.configure(&[], &[("MATHESAR_DATA_DIR", data)]);
+        assert_eq!(code(&o), 4, "{data}: {}", text(&o));
+        assert!(s.snapshot().is_empty(), "something was written: {data}");
+    }
+}
+
+#[test]
+fn a_foreign_directory_is_refused_and_an_empty_one_is_used_without_chmod() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.config()).unwrap();
+    std::fs::set_permissions(s.config(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(s.config().join("notes.txt"), "mine").unwrap();
+    let o = s.configure(&[], &[]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("notes.txt"), "{}", text(&o));
+    assert!(!s.config().join(".lock").exists() && !s.data().exists());
+
+    std::fs::remove_file(s.config().join("notes.txt")).unwrap();
+    let o = s.configure(&[], &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(mode(&s.config()), 0o755, "not ours to chmod");
+    assert_eq!(mode(&s.data()), 0o700, "created, so ours");
+    assert!(s.data().join(".mathesar-owned").exists());
+}
+
+#[test]
+fn a_world_writable_configuration_and_planted_files_are_refused() {
+    let s = Scratch::new();
+    assert_eq!(code(&s.configure(&[], &[])), 0);
+    std::fs::set_permissions(s.config(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let planted = s.config().join("docker-compose.override.yml");
+    std::fs::write(&planted, "services: {}\n").unwrap();
+    nix::unistd::chown(&planted, Some(nix::unistd::Uid::from_raw(4321)), None).unwrap();
+    let before = s.snapshot();
+    let o = s.configure(&[], &[("MATHESAR_HTTP_PORT", "8080")]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("0777") && t.contains("docker-compose.override.yml (owned by uid 4321)"),
+        "{t}"
+    );
+    assert_eq!(before, s.snapshot(), "nothing was changed");
+
+    // Not writable by others any more, but the planted file is still refused.
+    std::fs::set_permissions(s.config(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let o = s.configure(&[], &[]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("uid 4321"), "{}", text(&o));
+}
+
+#[test]
+fn a_dry_run_or_a_refused_run_writes_nothing() {
+    let s = Scratch::new();
+    let o = s.configure(&["--dry-run"], &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(s.snapshot().is_empty(), "{:?}", s.snapshot().keys());
+    let o = s.configure(&[], &[("MATHESAR_HTTP_PORT", "99999")]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(s.snapshot().is_empty(), "{:?}", s.snapshot().keys());
+}
+
+#[test]
+fn another_config_dir_does_not_silently_move_the_configuration() {
+    let s = Scratch::new();
+    assert_eq!(code(&s.configure(&[], &[])), 0);
+    let remembered = std::fs::read(s.defaults_file()).unwrap();
+    let other = s.dir.path().join("other");
+    let o = configure_in(&s, other.to_str().unwrap(), &[]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("mv "), "{}", text(&o));
+    assert!(!other.exists());
+    assert_eq!(std::fs::read(s.defaults_file()).unwrap(), remembered);
+}

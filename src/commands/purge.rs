@@ -13,7 +13,7 @@ use crate::cli::PurgeArgs;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::settings::{Key, validate};
 use crate::sources::existing;
-use crate::storage::{Layout, atomic, dirs};
+use crate::storage::{Layout, atomic, commit, dirs};
 
 /// What a purge removes, decided before anything is removed.
 #[derive(Debug, PartialEq, Eq)]
@@ -52,6 +52,8 @@ pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
         layout.compose_file(),
         layout.admin_password_file(),
         layout.lock_file(),
+        layout.journal_file(),
+        config_dir.join(dirs::MARKER),
     ]
     .into_iter()
     .filter(|p| p.exists())
@@ -98,17 +100,20 @@ pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
 
 /// Removes what the plan names; the configuration directory itself only when nothing else is in it.
 pub fn execute(plan: &PurgePlan, defaults_file: &Path) -> Result<(), std::io::Error> {
+    // Judged before its marker goes: a directory the package adopted stays.
+    let adopted =
+        dirs::inspect(&dirs::CONFIG, &plan.config_dir).is_ok_and(|s| s == dirs::State::Adopted);
     atomic::clean_leftovers(&plan.config_dir);
+    commit::clean_staged(&plan.config_dir);
     for f in &plan.files {
         std::fs::remove_file(f)?;
     }
-    match std::fs::remove_dir(&plan.config_dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(_) => eprintln!(
-            "mathesar: {} kept: it holds files not written by mathesarctl",
+    let removed = !adopted && std::fs::remove_dir(&plan.config_dir).is_ok();
+    if !removed && plan.config_dir.exists() {
+        eprintln!(
+            "mathesar: {} kept: the package did not create it, or it holds files not written by mathesarctl",
             plan.config_dir.display()
-        ),
+        );
     }
     match std::fs::remove_file(defaults_file) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),

@@ -136,6 +136,10 @@ pub fn username(value: &str) -> Result<String, String> {
     {
         return Err("use letters, digits and @ . + - _ only".into());
     }
+    // It reaches command lines (`createsuperuser --username`): never an option.
+    if v.starts_with('-') {
+        return Err("a user name cannot start with `-`".into());
+    }
     Ok(v.to_string())
 }
 
@@ -144,6 +148,9 @@ pub fn email(value: &str) -> Result<String, String> {
     let v = value.trim();
     if v.is_empty() {
         return Ok(String::new());
+    }
+    if v.starts_with('-') {
+        return Err("an e-mail address cannot start with `-`".into());
     }
     match v.split_once('@') {
         Some((local, dom))
@@ -212,6 +219,15 @@ pub fn registry(value: &str) -> Result<Option<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_addresses_starting_with_a_dash_are_refused() {
+        assert!(username("-admin").is_err());
+        assert!(username("--help").is_err());
+        assert!(username("ad-min").is_ok());
+        assert!(email("-x@example.org").is_err());
+        assert!(email("x-y@example.org").is_ok());
+    }
 
     #[test]
     fn ports() {

@@ -491,9 +491,7 @@ fn changed_answers(old: &Answers, new: &Settings) -> Vec<(Key, String)> {
 /// or all of them when the compose file itself changed.
 fn restart_summary(found: &existing::Existing, rendered: &Rendered, layout: &Layout) -> String {
     let parse = |t: &str| -> BTreeMap<String, String> {
-        dotenvy::from_read_iter(t.as_bytes())
-            .filter_map(Result::ok)
-            .collect()
+        env_file::parse(t).unwrap_or_default().into_iter().collect()
     };
     let old = parse(found.env_text.as_deref().unwrap_or_default());
     let new = parse(&rendered.env);

@@ -72,17 +72,27 @@ fn read_with(
             });
         }
     };
-    for item in dotenvy::from_read_iter(text.as_bytes()) {
-        let (name, value) = item.map_err(|e| ExistingError::Unreadable {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+    let unreadable = |message: String| ExistingError::Unreadable {
+        path: path.clone(),
+        message,
+    };
+    let items = crate::rendering::env_file::parse(&text).map_err(|e| unreadable(e.to_string()))?;
+    for (line, (name, value)) in line_numbers(&text).zip(items) {
         if let Some(key) = Key::from_env_var(&name).filter(|k| is_stored(*k)) {
             out.answers.set(key, value, Source::Existing(path.clone()));
-        } else if name == SECRET_KEY && !value.is_empty() {
-            out.secret_key = Some(Secret::new(value));
-        } else if name == WATCHTOWER_TOKEN && !value.is_empty() {
-            out.watchtower_token = Some(Secret::new(value));
+        } else if name == SECRET_KEY || name == WATCHTOWER_TOKEN {
+            // State, not answers, so Settings never checks them: checked here.
+            if let Err(reason) = check_state_secret(&value) {
+                return Err(unreadable(format!(
+                    "line {line} (`{name}`): the value is refused: {reason}. Restore the file from a backup (`mathesarctl restore`)"
+                )));
+            }
+            let slot = if name == SECRET_KEY {
+                &mut out.secret_key
+            } else {
+                &mut out.watchtower_token
+            };
+            *slot = Some(Secret::new(value));
         }
     }
     let pw_file = layout.admin_password_file();
@@ -95,6 +105,26 @@ fn read_with(
     }
     out.env_text = Some(text);
     Ok(out)
+}
+
+/// The line number of each `NAME=` line, in the order [`env_file::parse`] returns them.
+fn line_numbers(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.split('\n').enumerate().filter_map(|(i, l)| {
+        let t = l.trim_start();
+        (!t.is_empty() && !t.starts_with('#')).then_some(i + 1)
+    })
+}
+
+/// A generated secret: letters and digits; one set by hand may use any visible ASCII character.
+fn check_state_secret(value: &str) -> Result<(), String> {
+    crate::settings::validate::plain_text(value)?;
+    if value.chars().count() < 16 {
+        return Err("it has fewer than 16 characters".into());
+    }
+    if !value.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("only visible ASCII characters are allowed".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -111,7 +141,7 @@ mod tests {
 
     #[test]
     fn reads_answers_and_state_but_not_the_contract() {
-        let (_d, l) = layout_with(b"MATHESAR_HTTP_PORT=\"8080\"\nHTTP_PORT=\"9999\"\nSECRET_KEY=\"k\"\nMATHESAR_CONFIG_DIR=\"/x\"\n");
+        let (_d, l) = layout_with(b"MATHESAR_HTTP_PORT=\"8080\"\nHTTP_PORT=\"9999\"\nSECRET_KEY=\"kkkkkkkkkkkkkkkk\"\nMATHESAR_CONFIG_DIR=\"/x\"\n");
         let e = read(&l).unwrap();
         assert_eq!(e.answers.value(Key::HttpPort), Some("8080"));
         assert_eq!(
@@ -119,7 +149,32 @@ mod tests {
             None,
             "the directory is where the file is"
         );
-        assert_eq!(e.secret_key.unwrap().expose(), "k");
+        assert_eq!(e.secret_key.unwrap().expose(), "kkkkkkkkkkkkkkkk");
+    }
+
+    /// A value read back is taken literally or refused, never expanded; an error names the line
+    /// and the key, not the value.
+    #[test]
+    fn values_are_never_expanded_and_secrets_are_checked() {
+        let (_d, l) = layout_with(b"MATHESAR_DB_PASSWORD=\"pw-\\${HOME}-end\"\n");
+        let e = read(&l).unwrap();
+        assert_eq!(e.answers.value(Key::DbPassword), Some("pw-${HOME}-end"));
+
+        let (_d, l) = layout_with(b"# x\nMATHESAR_DB_PASSWORD=\"pw-${HOME}-s3cr3t\"\n");
+        let msg = read(&l).unwrap_err().to_string();
+        assert!(
+            msg.contains("line 2") && msg.contains("MATHESAR_DB_PASSWORD"),
+            "{msg}"
+        );
+        assert!(!msg.contains("s3cr3t") && !msg.contains("/root"), "{msg}");
+
+        for bad in ["short", "has space in the middle of it", ""] {
+            let text = format!("A=\"1\"\nSECRET_KEY=\"{bad}\"\n");
+            let (_d, l) = layout_with(text.as_bytes());
+            let msg = read(&l).unwrap_err().to_string();
+            assert!(msg.contains("line 2 (`SECRET_KEY`)"), "{msg}");
+            assert!(bad.is_empty() || !msg.contains(bad), "{msg}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The existing configuration, read back from `.env` (with dotenvy) and the admin password file,
+//! The existing configuration, read back from `.env` (with the strict parser of `env_file`) and the admin password file,
 //! so that a re-run changes nothing it was not asked to change and never regenerates a secret.
 
 use std::path::PathBuf;

@@ -12,7 +12,13 @@ fi
 if [ -f /etc/mathesar/.env ] || [ -f /etc/default/mathesar ]; then
 	# An upgrade backs up the databases and the configuration first (prints where). %post cannot
 	# stop an RPM transaction: on a failed backup the old configuration is left as it is.
-	if [ "$1" -ge 2 ] && ! mathesarctl backup --reason upgrade --if-configured; then
+	# Recorded as of the version being replaced (the oldest installed one during an upgrade), as
+	# debian/postinst does: the manifest must name the version the data was written by.
+	of_version=
+	if [ "$1" -ge 2 ]; then
+		of_version=$(rpm -q --qf '%{INSTALLTIME} %{VERSION}\n' mathesar 2>/dev/null | sort -n | head -n 1 | cut -d' ' -f2)
+	fi
+	if [ "$1" -ge 2 ] && ! mathesarctl backup --reason upgrade --if-configured ${of_version:+--of-version "$of_version"}; then
 		echo "mathesar: the backup before the upgrade failed (see above); the configuration was not changed." >&2
 		echo "mathesar: fix the cause, then run: mathesarctl upgrade" >&2
 		exit 0

@@ -128,3 +128,63 @@ fn another_config_dir_does_not_silently_move_the_configuration() {
     assert!(!other.exists());
     assert_eq!(std::fs::read(s.defaults_file()).unwrap(), remembered);
 }
+
+/// A killed run's committed journal is seen by readers but completed only by the next writer;
+/// one naming a file outside the configuration is never followed.
+#[test]
+fn readers_write_nothing_and_never_complete_a_journal() {
+    let s = Scratch::new();
+    assert_eq!(
+        code(&s.configure(&[], &[("MATHESAR_HTTP_PORT", "8080")])),
+        0
+    );
+    let env = s.config().join(".env");
+    let new_env = std::fs::read_to_string(&env)
+        .unwrap()
+        .replace("\"8080\"", "\"8181\"");
+    let staged = s.config().join("..env.staged-deadbeef");
+    std::fs::write(&staged, &new_env).unwrap();
+    let journal = s.config().join(".pending");
+    std::fs::write(
+        &journal,
+        serde_json::json!([{"staged": staged, "target": env}]).to_string(),
+    )
+    .unwrap();
+    let before = s.snapshot();
+    let o = s.cmd(&["show-config", "--json"], &[]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["http-port"], "8181",
+        "the committed set is what readers see"
+    );
+    assert_eq!(before, s.snapshot(), "a reader wrote");
+
+    // A writer completes it.
+    let o = s.configure(&[], &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(!journal.exists() && !staged.exists());
+    assert_eq!(s.env_file()["HTTP_PORT"], "8181");
+
+    // A journal naming a file outside the configuration: refused by reader and writer alike.
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let planted = outside.path().join(".victim.staged-1");
+    std::fs::write(&planted, "planted").unwrap();
+    std::fs::write(
+        &journal,
+        serde_json::json!([{"staged": planted, "target": victim}]).to_string(),
+    )
+    .unwrap();
+    let o = s.cmd(&["show-config"], &[]).output().unwrap();
+    assert_ne!(code(&o), 0, "{}", text(&o));
+    let o = s.configure(&[], &[]);
+    assert_ne!(code(&o), 0, "{}", text(&o));
+    assert!(
+        text(&o).contains("not a file of the configuration"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}

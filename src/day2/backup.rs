@@ -54,6 +54,10 @@ pub enum BackupError {
     Write(#[from] atomic::WriteError),
     #[error("{0}")]
     Refused(String),
+    #[error(transparent)]
+    Lock(#[from] crate::storage::lock::LockError),
+    #[error("`systemctl {action}` failed ({status}); see `journalctl -u mathesar`")]
+    Service { action: String, status: String },
 }
 
 impl BackupError {
@@ -63,6 +67,8 @@ impl BackupError {
             BackupError::Exec(_) | BackupError::Database { .. } => Code::Docker,
             BackupError::Io { .. } | BackupError::Mode(_) | BackupError::Write(_) => Code::Io,
             BackupError::Refused(_) => Code::InvalidAnswer,
+            BackupError::Lock(e) => e.code(),
+            BackupError::Service { .. } => Code::Service,
         }
     }
 }
@@ -336,6 +342,11 @@ async fn fill(
 
     let config_dir = dir.join(CONFIG_SUBDIR);
     modes::ensure_dir(&config_dir, PRIVATE_DIR)?;
+    // Shared: no writer is half-way through replacing the set while it is copied.
+    let _reading = crate::storage::lock::acquire_shared(
+        &layout.lock_file(),
+        crate::storage::lock::DEFAULT_WAIT,
+    )?;
     let names = config_files(&layout.config_dir)?;
     for name in &names {
         let from = layout.config_dir.join(name);

@@ -138,7 +138,14 @@ pub fn check(key: Key, value: &str, existing: &Answers) -> Result<(), String> {
 /// `dpkg-reconfigure`; otherwise nothing is asked once a configuration exists (upgrades,
 /// reinstallations: the configuration is kept as it is, see the module docs of `debconf`).
 pub fn run(c: &mut Client, config_dir: &Path, reconfigure: bool) -> Result<(), DebconfError> {
-    let found = existing::read(&Layout::new(config_dir, "/")).unwrap_or_default();
+    let found = {
+        // Shared, and only while reading: the questions may take long.
+        let _reading = crate::storage::lock::acquire_shared(
+            &Layout::new(config_dir, "/").lock_file(),
+            crate::storage::lock::DEFAULT_WAIT,
+        );
+        existing::read(&Layout::new(config_dir, "/")).unwrap_or_default()
+    };
     if found.env_text.is_some() && !reconfigure {
         return Ok(());
     }

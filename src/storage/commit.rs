@@ -47,6 +47,16 @@ pub fn commit(journal: &Path, changes: &[Change]) -> Result<(), WriteError> {
     let mut random = [0u8; 12];
     getrandom::fill(&mut random).map_err(|e| err(journal, io::Error::other(e.to_string())))?;
     let id: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let config_dir = journal.parent().unwrap_or(Path::new("/"));
+    if let Some(c) = changes.iter().find(|c| !allowed_target(config_dir, c.path)) {
+        return Err(err(
+            c.path,
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a file of the configuration; nothing was written",
+            ),
+        ));
+    }
     let mut entries = Vec::with_capacity(changes.len());
     let result = (|| {
         for c in changes {
@@ -142,7 +152,11 @@ fn allowed_target(config_dir: &Path, target: &Path) -> bool {
         return false;
     };
     if target.parent() == Some(config_dir) {
-        return [".env", "docker-compose.yml", "initial-admin-password"].contains(&name);
+        // Any file of the configuration (a restore brings back answers.yml and the override
+        // too), but never the package's own bookkeeping.
+        return ![".lock", JOURNAL, super::dirs::MARKER].contains(&name)
+            && !name.contains(STAGED)
+            && !name.contains(".tmp");
     }
     let data_dir = target.parent().and_then(Path::parent);
     name == "Caddyfile"

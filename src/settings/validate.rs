@@ -124,6 +124,36 @@ pub fn pg_identifier(value: &str) -> Result<String, String> {
     Ok(v.to_string())
 }
 
+/// How the preflight reaches an existing server, with libpq's meaning: `prefer` uses TLS when the
+/// server offers it, `require` refuses a server without it, `disable` never tries. None of them
+/// verifies the certificate (libpq's `verify-*` modes are not offered).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    #[default]
+    Prefer,
+    Require,
+}
+
+impl SslMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+        }
+    }
+}
+
+pub fn sslmode(value: &str) -> Result<SslMode, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "prefer" => Ok(SslMode::Prefer),
+        "require" => Ok(SslMode::Require),
+        "disable" => Ok(SslMode::Disable),
+        _ => Err("use prefer, require or disable".into()),
+    }
+}
+
 /// A Django user name: letters, digits and @ . + - _, at most 150 characters.
 pub fn username(value: &str) -> Result<String, String> {
     let v = value.trim();
@@ -198,7 +228,9 @@ pub fn directory(value: &str) -> Result<PathBuf, String> {
             "spaces, `:`, `,` and `$` cannot be used in the path (Docker volume syntax)".into(),
         );
     }
-    Ok(PathBuf::from(v.trim_end_matches('/')))
+    let p = PathBuf::from(v.trim_end_matches('/'));
+    crate::storage::dirs::check_path(&p)?;
+    Ok(p)
 }
 
 /// `registry.example.org:5000/mirror`, returned without a trailing slash.

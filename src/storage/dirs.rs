@@ -151,6 +151,10 @@ pub const DATA: Kind = Kind {
     root_owned_entries: false,
 };
 
+/// Entries only mathesarctl writes: a directory without the marker holding one of them is an
+/// installation older than the marker.
+const LEGACY_SIGNS: &[&str] = &[".env", "docker-compose.yml", "pgdata", "msar", "caddy"];
+
 /// The path rules alone, touching nothing: absolute, written in its normal form, and not a
 /// system directory.
 pub fn check_path(p: &Path) -> Result<(), String> {
@@ -361,8 +365,15 @@ pub fn prepare(path: &Path, state: State, mode: u32) -> Result<(), DirError> {
             write_marker(&fd, CREATED).map_err(|e| io_err("mark", e))
         }
         State::Unmarked => {
+            // Holding the package's own files, it was made by a version older than the marker
+            // (which created it and set its mode); otherwise the administrator prepared it.
+            let legacy = std::fs::read_dir(path).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| LEGACY_SIGNS.contains(&e.file_name().to_string_lossy().as_ref()))
+            });
             let fd = open_dir(path).map_err(|e| io_err("open", e))?;
-            write_marker(&fd, ADOPTED).map_err(|e| io_err("mark", e))
+            write_marker(&fd, if legacy { CREATED } else { ADOPTED }).map_err(|e| io_err("mark", e))
         }
         State::Created => {
             let fd = open_dir(path).map_err(|e| io_err("open", e))?;
@@ -639,6 +650,20 @@ mod tests {
             "a directory it did not create is not chmodded"
         );
         assert_eq!(inspect(&CONFIG, &d).unwrap(), State::Adopted);
+    }
+
+    /// An installation older than the marker is recognised as the package's own.
+    #[test]
+    fn a_legacy_directory_is_marked_as_created() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("cfg");
+        fs::create_dir(&d).unwrap();
+        fs::write(d.join(".env"), "A=\"1\"\n").unwrap();
+        fs::write(d.join("answers.yml"), "http-port: 80\n").unwrap();
+        let s = inspect(&CONFIG, &d).unwrap();
+        assert_eq!(s, State::Unmarked);
+        prepare(&d, s, 0o700).unwrap();
+        assert_eq!(inspect(&CONFIG, &d).unwrap(), State::Created);
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub enum BackupError {
     #[error("{0}")]
     Refused(String),
     #[error(transparent)]
+    Dir(#[from] crate::storage::dirs::DirError),
+    #[error(transparent)]
     Lock(#[from] crate::storage::lock::LockError),
     #[error("`systemctl {action}` failed ({status}); see `journalctl -u mathesar`")]
     Service { action: String, status: String },
@@ -68,6 +70,7 @@ impl BackupError {
             BackupError::Io { .. } | BackupError::Mode(_) | BackupError::Write(_) => Code::Io,
             BackupError::Refused(_) => Code::InvalidAnswer,
             BackupError::Lock(e) => e.code(),
+            BackupError::Dir(e) => e.code(),
             BackupError::Service { .. } => Code::Service,
         }
     }
@@ -233,15 +236,15 @@ pub fn prune(root: &Path, keep: usize) -> Result<Vec<PathBuf>, BackupError> {
 }
 
 pub async fn create(stack: &Stack, opts: &Options) -> Result<Made, BackupError> {
-    modes::ensure_dir(&opts.root, PRIVATE_DIR)?;
+    crate::storage::dirs::ensure_private("backup directory", &opts.root, PRIVATE_DIR)?;
     let now = SystemTime::now();
     let name = new_name(&opts.root, now);
     let partial = opts.root.join(format!(".{name}.partial"));
-    let result = async {
-        modes::ensure_dir(&partial, PRIVATE_DIR)?;
-        fill(stack, opts, &partial, now).await
-    }
-    .await;
+    // A new directory of its own: mkdir neither follows nor reuses what is there.
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), PRIVATE_DIR)
+        .create(&partial)
+        .map_err(io(&partial))?;
+    let result = async { fill(stack, opts, &partial, now).await }.await;
     let manifest = match result {
         Ok(m) => m,
         Err(e) => {

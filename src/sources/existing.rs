@@ -50,6 +50,21 @@ pub fn read_for_write(layout: &Layout) -> Result<Existing, ExistingError> {
     read_with(layout, |t| Ok(t.to_path_buf()))
 }
 
+/// Completes a killed run's committed change when the lock is free right now (a writer holding
+/// it completes it itself, and this process may hold it already): for the commands that start
+/// containers from the files on disk.
+pub fn complete_pending(layout: &Layout) -> Result<(), ExistingError> {
+    if !layout.journal_file().exists() || !layout.lock_file().exists() {
+        return Ok(());
+    }
+    if let Ok(_lock) =
+        crate::storage::lock::acquire(&layout.lock_file(), std::time::Duration::ZERO, || {})
+    {
+        read_for_write(layout)?;
+    }
+    Ok(())
+}
+
 fn read_with(
     layout: &Layout,
     current: impl Fn(&std::path::Path) -> Result<PathBuf, crate::storage::atomic::WriteError>,

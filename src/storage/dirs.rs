@@ -401,6 +401,46 @@ fn write_marker(dir: &OwnedFd, what: &str) -> io::Result<()> {
     File::from(dir.try_clone()?).sync_all()
 }
 
+/// A directory of the package's that holds no configuration (the backups' root): created with
+/// `mode` when missing; an existing one is used as it is (never chmodded) if it is a real
+/// directory of root's that other users cannot write into.
+pub fn ensure_private(what: &'static str, path: &Path, mode: u32) -> Result<(), DirError> {
+    let refused = |reason: String| DirError::Refused {
+        what,
+        path: path.to_path_buf(),
+        reason,
+    };
+    check_path(path).map_err(refused)?;
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => create_dir_all(path, mode)
+            .map(drop)
+            .map_err(|source| DirError::Io {
+                action: "create",
+                path: path.to_path_buf(),
+                source,
+            }),
+        Err(source) => Err(DirError::Io {
+            action: "inspect",
+            path: path.to_path_buf(),
+            source,
+        }),
+        Ok(m) if m.file_type().is_symlink() => Err(refused(
+            "it is a symbolic link; name the real directory".into(),
+        )),
+        Ok(m) if !m.is_dir() => Err(refused("it is not a directory".into())),
+        Ok(m) if m.uid() != 0 && m.uid() != unistd::geteuid().as_raw() => Err(refused(format!(
+            "it is owned by {}, not root",
+            owner(m.uid())
+        ))),
+        Ok(m) if m.mode() & 0o022 != 0 => Err(refused(format!(
+            "other users can write into it (mode {:04o}); `chmod go-w {}` or use another directory",
+            m.mode() & 0o7777,
+            path.display()
+        ))),
+        Ok(_) => Ok(()),
+    }
+}
+
 /// Opens a directory walking from `/` one component at a time, following no symbolic link.
 pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
     walk(path, None)
@@ -650,6 +690,24 @@ mod tests {
             "a directory it did not create is not chmodded"
         );
         assert_eq!(inspect(&CONFIG, &d).unwrap(), State::Adopted);
+    }
+
+    /// `backup --to /tmp` chmodded /tmp to 0700.
+    #[test]
+    fn a_backup_root_is_never_a_system_directory_nor_chmodded() {
+        let before = mode(Path::new("/tmp"));
+        assert!(ensure_private("backup directory", Path::new("/tmp"), 0o700).is_err());
+        assert_eq!(mode(Path::new("/tmp")), before);
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("b");
+        ensure_private("backup directory", &d, 0o700).unwrap();
+        assert_eq!(mode(&d), 0o700);
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        ensure_private("backup directory", &d, 0o700).unwrap();
+        assert_eq!(mode(&d), 0o755);
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(ensure_private("backup directory", &d, 0o700).is_err());
+        assert_eq!(mode(&d), 0o777);
     }
 
     /// An installation older than the marker is recognised as the package's own.

@@ -48,7 +48,6 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
             ),
         ));
     }
-    guard_config_dir_move(&config_dir)?;
 
     // Hold the lock from reading the old configuration to writing the new one. A directory that
     // is missing, or not yet ours and without a lock file, has nothing to read: it is locked
@@ -162,6 +161,16 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         layout.config_dir.display()
     );
     print_changes(&changed_answers, &plan);
+    if let Some(current) = in_use_elsewhere(&settings.config_dir) {
+        println!(
+            "mathesar: note: the service uses the configuration in {} (see {}), not this one; it was left as it is. \
+             To switch: stop Mathesar, remove or move {}, then run configure with --config-dir {} again",
+            current.display(),
+            super::defaults_file().display(),
+            current.display(),
+            settings.config_dir.display()
+        );
+    }
     if let Some(summary) = &restarts {
         println!("{summary}");
     }
@@ -226,28 +235,14 @@ fn read_existing(layout: &Layout, writer: bool) -> Result<existing::Existing, Fa
     }
 }
 
-/// `/etc/default/mathesar` points the unit at one configuration: configuring another directory
-/// while that one still holds a configuration would silently switch the service to it.
-fn guard_config_dir_move(config_dir: &Path) -> Outcome {
-    let file = super::defaults_file();
-    let current = crate::storage::layout::remembered_config_dir(&file)
+/// The configuration the unit uses (named in `/etc/default/mathesar`, else the default
+/// directory), when it is another one than `config_dir` and holds a configuration: configuring
+/// `config_dir` then leaves the defaults file alone, so that the service is never silently
+/// switched to another configuration.
+fn in_use_elsewhere(config_dir: &Path) -> Option<PathBuf> {
+    let current = crate::storage::layout::remembered_config_dir(&super::defaults_file())
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_DIR));
-    if current != config_dir && Layout::new(&current, "/").env_file().exists() {
-        return Err(Failure::new(
-            Code::InvalidAnswer,
-            anyhow!(
-                "Mathesar is configured in {} (see {}), not in {}; nothing was written. \
-                 To move the configuration: stop Mathesar, `mv {} {}`, then run configure with --config-dir {}",
-                current.display(),
-                file.display(),
-                config_dir.display(),
-                current.display(),
-                config_dir.display(),
-                config_dir.display()
-            ),
-        ));
-    }
-    Ok(())
+    (current != config_dir && Layout::new(&current, "/").env_file().exists()).then_some(current)
 }
 
 /// Runs under the debconf frontend (re-executing under it if needed) and connects to it.
@@ -443,6 +438,9 @@ fn write(layout: &Layout, plan: &Plan) -> Result<(), anyhow::Error> {
 }
 
 fn needs_defaults_file(s: &Settings) -> bool {
+    if in_use_elsewhere(&s.config_dir).is_some() {
+        return false;
+    }
     let file = super::defaults_file();
     let remembered = crate::storage::layout::remembered_config_dir(&file);
     let default = s.config_dir == Path::new(DEFAULT_CONFIG_DIR);

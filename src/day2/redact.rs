@@ -109,11 +109,10 @@ impl Redactor {
 /// The configuration files a support bundle may carry; nothing else of the configuration
 /// directory goes in (the admin password file, the lock, leftovers).
 const ENV_FILE: &str = ".env";
-const YAML_FILES: [&str; 3] = [
-    "docker-compose.yml",
-    "docker-compose.override.yml",
-    "answers.yml",
-];
+/// Rendered by mathesarctl itself from a template: carried as it is (secrets only by reference).
+const COMPOSE_FILE: &str = "docker-compose.yml";
+/// Written by the administrator: parsed, secret values masked.
+const YAML_FILES: [&str; 2] = ["docker-compose.override.yml", "answers.yml"];
 
 /// `.env` pairs, also from a file damaged by hand: lines that do not parse are skipped (they
 /// are not carried into a bundle either).
@@ -139,6 +138,9 @@ pub fn config_files(dir: &Path, r: &Redactor) -> Vec<(String, String)> {
             masked.push_str(&format!("{name}={value}\n"));
         }
         out.push((ENV_FILE.to_string(), r.redact(&masked)));
+    }
+    if let Ok(text) = std::fs::read_to_string(dir.join(COMPOSE_FILE)) {
+        out.push((COMPOSE_FILE.to_string(), r.redact(&text)));
     }
     for name in YAML_FILES {
         if let Ok(text) = std::fs::read_to_string(dir.join(name)) {

@@ -2,14 +2,16 @@
 # No debconf here: configure without questions from /etc/mathesar/answers.yml or MATHESAR_*
 # variables when present; an existing configuration is re-rendered with this release's images
 # (answers and secrets kept). Otherwise print the one command to run.
-answers=/etc/mathesar/answers.yml
+# MATHESAR_RPM_ROOT lets the tests run this script on a scratch tree; unset in a real install.
+root=${MATHESAR_RPM_ROOT:-}
+answers=$root/etc/mathesar/answers.yml
 if [ "$1" -eq 1 ]; then
 	echo "mathesar: %post: first installation"
 	systemctl --no-reload preset mathesar.service >/dev/null 2>&1 || :
 else
 	echo "mathesar: %post: upgrade"
 fi
-if [ -f /etc/mathesar/.env ] || [ -f /etc/default/mathesar ]; then
+if [ -f "$root/etc/mathesar/.env" ] || [ -f "$root/etc/default/mathesar" ]; then
 	# An upgrade backs up the databases and the configuration first (prints where). %post cannot
 	# stop an RPM transaction: on a failed backup the old configuration is left as it is.
 	# Recorded as of the version being replaced (the oldest installed one during an upgrade), as

@@ -324,7 +324,7 @@ pub async fn restore(
 
     // From here on Mathesar is stopped: whatever fails, it is put back as it was before the
     // error is reported.
-    let result = async {
+    let work = async {
         if under_unit {
             journal::info(format!("stopping {UNIT}"));
             systemctl(&["stop", UNIT])?;
@@ -332,23 +332,15 @@ pub async fn restore(
             stop_all_but_db(&stack.engine).await?;
         }
         restore_locked(&stack, config_dir, dir, &m).await
-    }
-    .await;
-    let restored = match result {
-        Ok(r) => r,
-        Err(e) => {
-            journal::info("the restore failed; starting Mathesar again as it was");
-            let back = if under_unit {
-                systemctl(&["start", UNIT])
-            } else {
-                restart(config_dir, opts).await
-            };
-            if let Err(again) = back {
-                journal::info(format!("Mathesar could not be started again: {again}"));
-            }
-            return Err(e);
+    };
+    let start_again = async {
+        if under_unit {
+            systemctl(&["start", UNIT])
+        } else {
+            restart(config_dir, opts).await
         }
     };
+    let restored = while_stopped(work, start_again).await?;
     drop(_lock);
 
     let login_url = restored.settings.login_url();
@@ -373,6 +365,24 @@ pub async fn restore(
         under_unit,
         applied,
     })
+}
+
+/// Runs `work`, which stops Mathesar first; on any error, `start_again` puts it back before the
+/// error is returned (its own failure is logged: the first error is the one to fix).
+async fn while_stopped<T>(
+    work: impl std::future::Future<Output = Result<T, BackupError>>,
+    start_again: impl std::future::Future<Output = Result<(), BackupError>>,
+) -> Result<T, BackupError> {
+    match work.await {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            journal::info("the restore failed; starting Mathesar again as it was");
+            if let Err(again) = start_again.await {
+                journal::info(format!("Mathesar could not be started again: {again}"));
+            }
+            Err(e)
+        }
+    }
 }
 
 /// The part of a restore that runs with Mathesar stopped and the lock held.
@@ -452,6 +462,31 @@ async fn restart(config_dir: &Path, opts: &RestoreOptions) -> Result<(), BackupE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_error_while_stopped_starts_mathesar_again() {
+        let started = std::cell::Cell::new(false);
+        let e = while_stopped::<()>(
+            async { Err(BackupError::Refused("dump failed".into())) },
+            async {
+                started.set(true);
+                Ok(())
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(started.get(), "not started again");
+        assert_eq!(e.to_string(), "dump failed", "the first error is reported");
+
+        let started = std::cell::Cell::new(false);
+        while_stopped(async { Ok(()) }, async {
+            started.set(true);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert!(!started.get(), "a success is started by the caller, once");
+    }
 
     /// A busy lock and a failed `systemctl` end with their own documented codes, not "invalid
     /// answer".

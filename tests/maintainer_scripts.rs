@@ -1,6 +1,6 @@
-//! `debian/postrm purge` run on a scratch tree, both when it delegates to `mathesarctl purge` and
-//! when the binary is already gone: only a data directory carrying the package's marker is ever
-//! deleted.
+//! The maintainer scripts on a scratch tree. `debian/postrm purge`, both when it delegates to
+//! `mathesarctl purge` and when the binary is already gone: only a data directory carrying the
+//! package's marker is ever deleted. `rpm/post.sh`: the upgrade backup's version.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -131,4 +131,48 @@ fn an_unmarked_linked_or_unnormalised_data_directory_is_kept() {
             );
         }
     }
+}
+
+/// `rpm/post.sh` on an upgrade records its backup as of the version being replaced, like the
+/// Debian postinst (`--of-version`).
+#[test]
+fn rpm_post_backs_up_as_of_the_replaced_version() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join("etc/mathesar")).unwrap();
+    std::fs::write(t.path().join("etc/mathesar/.env"), "A=\"1\"\n").unwrap();
+    let bin = t.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let calls = t.path().join("calls");
+    for (name, body) in [
+        // Both versions are in the database during an upgrade: the older one is replaced.
+        (
+            "rpm",
+            "printf '1700000200 0.2.0\\n1700000100 0.1.0\\n'".to_string(),
+        ),
+        (
+            "mathesarctl",
+            format!("echo \"$*\" >>'{}'", calls.display()),
+        ),
+    ] {
+        let p = bin.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let o = Command::new("sh")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("rpm/post.sh"))
+        .arg("2")
+        .env("MATHESAR_RPM_ROOT", t.path())
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    assert!(
+        calls.contains("backup --reason upgrade --if-configured --of-version 0.1.0"),
+        "{calls}"
+    );
 }

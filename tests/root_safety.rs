@@ -54,7 +54,8 @@ fn system_directories_are_refused_before_anything_is_touched() {
     assert!(!Path::new("/.lock").exists());
 
     // A data directory is judged before the configuration directory is created.
-    for data in ["/home", "/tmp", "/etc"] {
+    let inside = s.config().join("data");
+    for data in ["/home", "/tmp", "/etc", inside.to_str().unwrap()] {
         let o = s.configure(&[], &[("MATHESAR_DATA_DIR", data)]);
         assert_eq!(code(&o), 4, "{data}: {}", text(&o));
         assert!(s.snapshot().is_empty(), "something was written: {data}");

@@ -87,6 +87,19 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
 
     let rendered = rendering::render(&settings, &state).code(Code::Failure)?;
     let layout = Layout::new(&settings.config_dir, &settings.data_dir);
+    // A purge of the data would take the configuration with it, or the reverse.
+    if layout.data_dir.starts_with(&layout.config_dir)
+        || layout.config_dir.starts_with(&layout.data_dir)
+    {
+        return Err(Failure::new(
+            Code::InvalidAnswer,
+            anyhow!(
+                "the answer `data-dir` ({}) is refused: it and the configuration directory ({}) must not contain each other; nothing was written",
+                layout.data_dir.display(),
+                layout.config_dir.display()
+            ),
+        ));
+    }
     let data_state = dirs::inspect(&dirs::DATA, &layout.data_dir).map_err(dir_failure)?;
     let plan = Plan::new(&layout, &rendered, &settings, admin_exists);
     let changed_answers = changed_answers(&found.answers, &settings);

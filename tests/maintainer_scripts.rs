@@ -27,8 +27,13 @@ impl Tree {
     /// A data directory as configure makes it: created, marked, holding a database.
     fn ours(&self, rel: &str) -> PathBuf {
         let d = self.path(rel);
-        mathesar::storage::dirs::prepare(&d, mathesar::storage::dirs::State::Missing, 0o700)
-            .unwrap();
+        mathesar::storage::dirs::prepare(
+            &mathesar::storage::dirs::DATA,
+            &d,
+            mathesar::storage::dirs::State::Missing,
+            0o700,
+        )
+        .unwrap();
         std::fs::create_dir_all(d.join("pgdata")).unwrap();
         std::fs::write(d.join("pgdata/PG_VERSION"), "17").unwrap();
         d

@@ -196,3 +196,36 @@ fn readers_write_nothing_and_never_complete_a_journal() {
     );
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
 }
+
+/// Runs racing for a configuration directory that does not exist yet: judged before anything is
+/// created, then serialised by the lock; every one succeeds and one generated the secrets.
+#[test]
+fn concurrent_first_runs_all_succeed() {
+    let s = Scratch::new();
+    let config = s.config();
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let mut c = s.cmd(
+                &[
+                    "configure",
+                    "--config-dir",
+                    config.to_str().unwrap(),
+                    "--non-interactive",
+                    "--no-start",
+                ],
+                &[("MATHESAR_HTTP_PORT", &(8300 + i).to_string())],
+            );
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for h in handles {
+        let o = h.wait_with_output().unwrap();
+        assert_eq!(code(&o), 0, "{}", text(&o));
+    }
+    let env = s.env_file();
+    assert_eq!(env["MATHESAR_HTTP_PORT"], env["HTTP_PORT"]);
+    assert_eq!(mode(&s.config()), 0o700);
+}

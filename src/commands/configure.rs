@@ -35,181 +35,189 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
             })?,
         _ => super::config_dir(&args.dir),
     };
-    let layout = Layout::new(&config_dir, "/");
-    // Every path is judged before anything is touched: no directory, lock file or chmod for a
-    // path that is then refused.
-    let config_state = dirs::inspect(&dirs::CONFIG, &config_dir).map_err(dir_failure)?;
-    if !nix::unistd::geteuid().is_root() && !args.dry_run {
-        return Err(Failure::new(
-            Code::Preflight,
-            anyhow!(
-                "configure writes {} and must run as root: use sudo",
-                config_dir.display()
-            ),
-        ));
-    }
-
-    // Hold the lock from reading the old configuration to writing the new one. A directory that
-    // is missing, or not yet ours and without a lock file, has nothing to read: it is locked
-    // once created, after every check.
-    let timeout = Duration::from_secs(args.lock_timeout);
-    let lockable = matches!(config_state, dirs::State::Created | dirs::State::Adopted)
-        || layout.lock_file().exists();
-    let mut held = if !lockable {
-        None
-    } else if args.dry_run {
-        lock::acquire_shared(&layout.lock_file(), timeout).map_err(lock_failure)?
-    } else {
-        Some(take_lock(&layout, timeout)?)
-    };
-    let writer = held.is_some() && !args.dry_run;
-    let found = read_existing(&layout, writer)?;
-    if writer {
-        atomic::clean_leftovers(&config_dir);
-        commit::clean_staged(&config_dir);
-    }
-    let mut answers = gather(&args, &config_dir, &found, debconf_answers)?;
-
-    let admin_exists = admin_created(&answers, &found);
-    let interactive =
-        !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if interactive {
-        answers = prompt::ask(answers, admin_exists).code(Code::InvalidAnswer)?;
-    }
-    let generated_admin = fill_generated(&mut answers, admin_exists).code(Code::Failure)?;
-
-    let settings = Settings::from_answers(&answers).code(Code::InvalidAnswer)?;
-    guard_changes(&settings, &found, &answers)?;
-    let state = State {
-        secret_key: keep_or_generate(found.secret_key.clone(), SECRET_KEY_LEN)?,
-        watchtower_token: keep_or_generate(found.watchtower_token.clone(), PASSWORD_LEN)?,
-    };
-
-    let rendered = rendering::render(&settings, &state).code(Code::Failure)?;
-    let layout = Layout::new(&settings.config_dir, &settings.data_dir);
-    // A purge of the data would take the configuration with it, or the reverse.
-    if layout.data_dir.starts_with(&layout.config_dir)
-        || layout.config_dir.starts_with(&layout.data_dir)
-    {
-        return Err(Failure::new(
-            Code::InvalidAnswer,
-            anyhow!(
-                "the answer `data-dir` ({}) is refused: it and the configuration directory ({}) must not contain each other; nothing was written",
-                layout.data_dir.display(),
-                layout.config_dir.display()
-            ),
-        ));
-    }
-    let data_state = dirs::inspect(&dirs::DATA, &layout.data_dir).map_err(dir_failure)?;
-    let plan = Plan::new(&layout, &rendered, &settings, admin_exists);
-    let changed_answers = changed_answers(&found.answers, &settings);
-
-    // Nothing to write, nothing to check: a re-run (every package upgrade with unchanged
-    // answers, Ansible's second pass) neither touches a file nor waits for the host checks.
-    if plan.files.is_empty() && !needs_defaults_file(&settings) {
-        if let (Some(c), false) = (&mut debconf, args.dry_run) {
-            debconf::applied(c).code(Code::Failure)?;
-        }
-        println!("mathesar: no changes");
-        return Ok(());
-    }
-
-    let will_start = !args.no_start && !args.dry_run;
-    let report = preflight::run(&settings, &preflight::Options { will_start }).await;
-    if report.failed()
-        || report
-            .checks
-            .iter()
-            .any(|c| c.status != preflight::Status::Pass)
-    {
-        eprint!("{report}");
-    }
-    if report.failed() {
-        let names: Vec<_> = report.failures().map(|c| c.name).collect();
-        return Err(Failure::new(
-            Code::Preflight,
-            anyhow!(
-                "preflight failed ({}); nothing was written",
-                names.join(", ")
-            ),
-        ));
-    }
-
-    if args.dry_run {
-        println!("mathesar: dry run, nothing written. Would change:");
-        print_changes(&changed_answers, &plan);
-        return Ok(());
-    }
-
-    // Judged before writing: afterwards the old files are gone.
-    let restarts = found
-        .env_text
-        .is_some()
-        .then(|| restart_summary(&found, &rendered, &layout));
-    dirs::prepare(&config_dir, config_state, modes::PRIVATE_DIR).map_err(dir_failure)?;
-    if held.is_none() {
-        held = Some(take_lock(&layout, timeout)?);
-        // Another first run may have written between our read and our lock.
-        if read_existing(&layout, true)?.env_text != found.env_text {
+    // A first run racing another one for a new directory starts over once that one is done,
+    // under the lock.
+    loop {
+        let layout = Layout::new(&config_dir, "/");
+        // Every path is judged before anything is touched: no directory, lock file or chmod for a
+        // path that is then refused.
+        let config_state = dirs::inspect(&dirs::CONFIG, &config_dir).map_err(dir_failure)?;
+        if !nix::unistd::geteuid().is_root() && !args.dry_run {
             return Err(Failure::new(
-                Code::LockBusy,
+                Code::Preflight,
                 anyhow!(
-                    "another mathesarctl run configured {} meanwhile; nothing was written. Run configure again",
+                    "configure writes {} and must run as root: use sudo",
                     config_dir.display()
                 ),
             ));
         }
-    }
-    dirs::prepare(&layout.data_dir, data_state, modes::PRIVATE_DIR).map_err(dir_failure)?;
-    write(&layout, &plan).code(Code::Io)?;
-    write_defaults_file(&settings).code(Code::Io)?;
-    drop(held);
-    if let Some(c) = &mut debconf {
-        // The configuration holds them now: no password stays in the debconf database, and
-        // nothing seen now overrides a later change made outside debconf.
-        debconf::applied(c).code(Code::Failure)?;
-    }
-    println!(
-        "mathesar: configuration written to {}",
-        layout.config_dir.display()
-    );
-    print_changes(&changed_answers, &plan);
-    if let Some(current) = in_use_elsewhere(&settings.config_dir) {
+
+        // Hold the lock from reading the old configuration to writing the new one. A directory that
+        // is missing, or not yet ours and without a lock file, has nothing to read: it is locked
+        // once created, after every check.
+        let timeout = Duration::from_secs(args.lock_timeout);
+        let lockable = matches!(config_state, dirs::State::Created | dirs::State::Adopted)
+            || layout.lock_file().exists();
+        let mut held = if !lockable {
+            None
+        } else if args.dry_run {
+            lock::acquire_shared(&layout.lock_file(), timeout).map_err(lock_failure)?
+        } else {
+            Some(take_lock(&layout, timeout)?)
+        };
+        let writer = held.is_some() && !args.dry_run;
+        let found = read_existing(&layout, writer)?;
+        if writer {
+            atomic::clean_leftovers(&config_dir);
+            commit::clean_staged(&config_dir);
+        }
+        let mut answers = gather(&args, &config_dir, &found, debconf_answers.clone())?;
+
+        let admin_exists = admin_created(&answers, &found);
+        let interactive = !args.non_interactive
+            && std::io::stdin().is_terminal()
+            && std::io::stderr().is_terminal();
+        if interactive {
+            answers = prompt::ask(answers, admin_exists).code(Code::InvalidAnswer)?;
+        }
+        let generated_admin = fill_generated(&mut answers, admin_exists).code(Code::Failure)?;
+
+        let settings = Settings::from_answers(&answers).code(Code::InvalidAnswer)?;
+        guard_changes(&settings, &found, &answers)?;
+        let state = State {
+            secret_key: keep_or_generate(found.secret_key.clone(), SECRET_KEY_LEN)?,
+            watchtower_token: keep_or_generate(found.watchtower_token.clone(), PASSWORD_LEN)?,
+        };
+
+        let rendered = rendering::render(&settings, &state).code(Code::Failure)?;
+        let layout = Layout::new(&settings.config_dir, &settings.data_dir);
+        // A purge of the data would take the configuration with it, or the reverse.
+        if layout.data_dir.starts_with(&layout.config_dir)
+            || layout.config_dir.starts_with(&layout.data_dir)
+        {
+            return Err(Failure::new(
+                Code::InvalidAnswer,
+                anyhow!(
+                    "the answer `data-dir` ({}) is refused: it and the configuration directory ({}) must not contain each other; nothing was written",
+                    layout.data_dir.display(),
+                    layout.config_dir.display()
+                ),
+            ));
+        }
+        let data_state = dirs::inspect(&dirs::DATA, &layout.data_dir).map_err(dir_failure)?;
+        let plan = Plan::new(&layout, &rendered, &settings, admin_exists);
+        let changed_answers = changed_answers(&found.answers, &settings);
+
+        // Nothing to write, nothing to check: a re-run (every package upgrade with unchanged
+        // answers, Ansible's second pass) neither touches a file nor waits for the host checks.
+        if plan.files.is_empty() && !needs_defaults_file(&settings) {
+            if let (Some(c), false) = (&mut debconf, args.dry_run) {
+                debconf::applied(c).code(Code::Failure)?;
+            }
+            println!("mathesar: no changes");
+            return Ok(());
+        }
+
+        let will_start = !args.no_start && !args.dry_run;
+        let report = preflight::run(&settings, &preflight::Options { will_start }).await;
+        if report.failed()
+            || report
+                .checks
+                .iter()
+                .any(|c| c.status != preflight::Status::Pass)
+        {
+            eprint!("{report}");
+        }
+        if report.failed() {
+            let names: Vec<_> = report.failures().map(|c| c.name).collect();
+            return Err(Failure::new(
+                Code::Preflight,
+                anyhow!(
+                    "preflight failed ({}); nothing was written",
+                    names.join(", ")
+                ),
+            ));
+        }
+
+        if args.dry_run {
+            println!("mathesar: dry run, nothing written. Would change:");
+            print_changes(&changed_answers, &plan);
+            return Ok(());
+        }
+
+        // Judged before writing: afterwards the old files are gone.
+        let restarts = found
+            .env_text
+            .is_some()
+            .then(|| restart_summary(&found, &rendered, &layout));
+        dirs::prepare(&dirs::CONFIG, &config_dir, config_state, modes::PRIVATE_DIR)
+            .map_err(dir_failure)?;
+        if held.is_none() {
+            held = Some(take_lock(&layout, timeout)?);
+            // Another first run may have written between our read and our lock.
+            if read_existing(&layout, true)?.env_text != found.env_text {
+                continue;
+            }
+        }
+        dirs::prepare(
+            &dirs::DATA,
+            &layout.data_dir,
+            data_state,
+            modes::PRIVATE_DIR,
+        )
+        .map_err(dir_failure)?;
+        write(&layout, &plan).code(Code::Io)?;
+        write_defaults_file(&settings).code(Code::Io)?;
+        drop(held);
+        if let Some(c) = &mut debconf {
+            // The configuration holds them now: no password stays in the debconf database, and
+            // nothing seen now overrides a later change made outside debconf.
+            debconf::applied(c).code(Code::Failure)?;
+        }
         println!(
-            "mathesar: note: the service uses the configuration in {} (see {}), not this one; it was left as it is. \
+            "mathesar: configuration written to {}",
+            layout.config_dir.display()
+        );
+        print_changes(&changed_answers, &plan);
+        if let Some(current) = in_use_elsewhere(&settings.config_dir) {
+            println!(
+                "mathesar: note: the service uses the configuration in {} (see {}), not this one; it was left as it is. \
              To switch: stop Mathesar, remove or move {}, then run configure with --config-dir {} again",
-            current.display(),
-            super::defaults_file().display(),
-            current.display(),
-            settings.config_dir.display()
-        );
+                current.display(),
+                super::defaults_file().display(),
+                current.display(),
+                settings.config_dir.display()
+            );
+        }
+        if let Some(summary) = &restarts {
+            println!("{summary}");
+        }
+        if generated_admin
+            && plan
+                .files
+                .iter()
+                .any(|f| f.path == layout.admin_password_file())
+        {
+            println!(
+                "mathesar: the admin password was generated and saved in {} (root only)",
+                layout.admin_password_file().display()
+            );
+        }
+        if args.debconf {
+            // The package's postinst starts or reloads the service itself, right after this.
+            println!("mathesar: log in at {}", settings.login_url());
+        } else if args.no_start {
+            println!(
+                "mathesar: not started (--no-start). Start it with `systemctl start mathesar`."
+            );
+        } else {
+            println!(
+                "mathesar: apply it with `systemctl reload-or-restart mathesar`; log in at {}",
+                settings.login_url()
+            );
+        }
+        return Ok(());
     }
-    if let Some(summary) = &restarts {
-        println!("{summary}");
-    }
-    if generated_admin
-        && plan
-            .files
-            .iter()
-            .any(|f| f.path == layout.admin_password_file())
-    {
-        println!(
-            "mathesar: the admin password was generated and saved in {} (root only)",
-            layout.admin_password_file().display()
-        );
-    }
-    if args.debconf {
-        // The package's postinst starts or reloads the service itself, right after this.
-        println!("mathesar: log in at {}", settings.login_url());
-    } else if args.no_start {
-        println!("mathesar: not started (--no-start). Start it with `systemctl start mathesar`.");
-    } else {
-        println!(
-            "mathesar: apply it with `systemctl reload-or-restart mathesar`; log in at {}",
-            settings.login_url()
-        );
-    }
-    Ok(())
 }
 
 fn dir_failure(e: dirs::DirError) -> Failure {

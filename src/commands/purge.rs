@@ -193,7 +193,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let cfg = t.path().join("etc");
         let data = t.path().join("data");
-        dirs::prepare(&data, dirs::State::Missing, 0o700).unwrap();
+        dirs::prepare(&dirs::DATA, &data, dirs::State::Missing, 0o700).unwrap();
         std::fs::create_dir_all(data.join("pgdata")).unwrap();
         std::fs::write(data.join("pgdata/PG_VERSION"), "17").unwrap();
         std::fs::create_dir_all(&cfg).unwrap();

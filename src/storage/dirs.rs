@@ -353,7 +353,7 @@ fn read_marker(dir: &Path) -> Result<bool, DirError> {
 
 /// Makes `path` ready for use according to what [`inspect`] found: created with `mode` and marked
 /// when missing, marked `adopted` when taken over, chmodded only when the package created it.
-pub fn prepare(path: &Path, state: State, mode: u32) -> Result<(), DirError> {
+pub fn prepare(kind: &Kind, path: &Path, state: State, mode: u32) -> Result<(), DirError> {
     let io_err = |action, source| DirError::Io {
         action,
         path: path.to_path_buf(),
@@ -361,8 +361,15 @@ pub fn prepare(path: &Path, state: State, mode: u32) -> Result<(), DirError> {
     };
     match state {
         State::Missing => {
-            let fd = create_dir_all(path, mode).map_err(|e| io_err("create", e))?;
-            write_marker(&fd, CREATED).map_err(|e| io_err("mark", e))
+            let (fd, created) = walk(path, Some(mode)).map_err(|e| io_err("create", e))?;
+            if created {
+                return write_marker(&fd, CREATED).map_err(|e| io_err("mark", e));
+            }
+            // Made by someone else since it was judged: judged again, as it is now.
+            match inspect(kind, path)? {
+                State::Missing => Err(io_err("create", io::Error::other("it disappeared"))),
+                now => prepare(kind, path, now, mode),
+            }
         }
         State::Unmarked => {
             // Holding the package's own files, it was made by a version older than the marker
@@ -443,13 +450,13 @@ pub fn ensure_private(what: &'static str, path: &Path, mode: u32) -> Result<(), 
 
 /// Opens a directory walking from `/` one component at a time, following no symbolic link.
 pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
-    walk(path, None)
+    walk(path, None).map(|(fd, _)| fd)
 }
 
 /// Opens `path`, creating what is missing (parents 0755, `path` itself `mode`) without following
 /// a symbolic link.
 pub fn create_dir_all(path: &Path, mode: u32) -> io::Result<OwnedFd> {
-    walk(path, Some(mode))
+    walk(path, Some(mode)).map(|(fd, _)| fd)
 }
 
 /// Creates `rel` (relative, no `..`) under an open directory, parents 0755 and the last `mode`;
@@ -465,12 +472,13 @@ pub fn create_under(base: &OwnedFd, rel: &Path, mode: u32) -> io::Result<()> {
         .collect::<io::Result<_>>()?;
     for (i, part) in parts.iter().enumerate() {
         let m = if i + 1 == parts.len() { mode } else { 0o755 };
-        cur = step(&cur, part, Some(m))?;
+        cur = step(&cur, part, Some(m))?.0;
     }
     Ok(())
 }
 
-fn walk(path: &Path, create: Option<u32>) -> io::Result<OwnedFd> {
+/// The directory opened, and whether this call created its last component.
+fn walk(path: &Path, create: Option<u32>) -> io::Result<(OwnedFd, bool)> {
     if !path.is_absolute() {
         return Err(io::Error::other("not an absolute path"));
     }
@@ -479,6 +487,7 @@ fn walk(path: &Path, create: Option<u32>) -> io::Result<OwnedFd> {
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?;
+    let mut created = false;
     let parts: Vec<&OsStr> = path
         .components()
         .filter_map(|c| match c {
@@ -488,26 +497,26 @@ fn walk(path: &Path, create: Option<u32>) -> io::Result<OwnedFd> {
         .collect();
     for (i, part) in parts.iter().enumerate() {
         let m = create.map(|m| if i + 1 == parts.len() { m } else { 0o755 });
-        cur = step(&cur, part, m)?;
+        (cur, created) = step(&cur, part, m)?;
     }
-    Ok(cur)
+    Ok((cur, created))
 }
 
 /// One component: opened without following a link; created with `create` (then given exactly
 /// that mode, whatever the umask) when missing.
-fn step(dir: &OwnedFd, name: &OsStr, create: Option<u32>) -> io::Result<OwnedFd> {
+fn step(dir: &OwnedFd, name: &OsStr, create: Option<u32>) -> io::Result<(OwnedFd, bool)> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     match fcntl::openat(dir, name, flags, Mode::empty()) {
-        Ok(fd) => Ok(fd),
+        Ok(fd) => Ok((fd, false)),
         Err(Errno::ENOENT) if create.is_some() => {
             let mode = create.unwrap_or(0o755);
             match stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)) {
                 Ok(()) => {
                     let fd = fcntl::openat(dir, name, flags, Mode::empty())?;
                     stat::fchmod(&fd, Mode::from_bits_truncate(mode))?;
-                    Ok(fd)
+                    Ok((fd, true))
                 }
-                Err(Errno::EEXIST) => Ok(fcntl::openat(dir, name, flags, Mode::empty())?),
+                Err(Errno::EEXIST) => Ok((fcntl::openat(dir, name, flags, Mode::empty())?, false)),
                 Err(e) => Err(e.into()),
             }
         }
@@ -683,7 +692,7 @@ mod tests {
         fs::remove_file(d.join("notes.txt")).unwrap();
         let s = inspect(&CONFIG, &d).unwrap();
         assert_eq!(s, State::Unmarked);
-        prepare(&d, s, 0o700).unwrap();
+        prepare(&CONFIG, &d, s, 0o700).unwrap();
         assert_eq!(
             mode(&d),
             0o755,
@@ -720,7 +729,7 @@ mod tests {
         fs::write(d.join("answers.yml"), "http-port: 80\n").unwrap();
         let s = inspect(&CONFIG, &d).unwrap();
         assert_eq!(s, State::Unmarked);
-        prepare(&d, s, 0o700).unwrap();
+        prepare(&CONFIG, &d, s, 0o700).unwrap();
         assert_eq!(inspect(&CONFIG, &d).unwrap(), State::Created);
     }
 
@@ -729,7 +738,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let d = t.path().join("a/b");
         assert_eq!(inspect(&DATA, &d).unwrap(), State::Missing);
-        prepare(&d, State::Missing, 0o700).unwrap();
+        prepare(&CONFIG, &d, State::Missing, 0o700).unwrap();
         assert_eq!(mode(&d), 0o700);
         assert_eq!(inspect(&DATA, &d).unwrap(), State::Created);
 
@@ -790,7 +799,7 @@ mod tests {
 
         // Ours: emptied and removed; a link inside is removed, not followed.
         let ours = t.path().join("ours");
-        prepare(&ours, State::Missing, 0o700).unwrap();
+        prepare(&DATA, &ours, State::Missing, 0o700).unwrap();
         fs::create_dir_all(ours.join("pgdata/base")).unwrap();
         std::os::unix::fs::symlink(&home, ours.join("pgdata/escape")).unwrap();
         assert_eq!(purge(&DATA, &ours).unwrap(), Purged::Removed);
@@ -800,7 +809,7 @@ mod tests {
         // Adopted: emptied, kept.
         let adopted = t.path().join("adopted");
         fs::create_dir(&adopted).unwrap();
-        prepare(&adopted, State::Unmarked, 0o700).unwrap();
+        prepare(&DATA, &adopted, State::Unmarked, 0o700).unwrap();
         fs::create_dir(adopted.join("pgdata")).unwrap();
         assert_eq!(purge(&DATA, &adopted).unwrap(), Purged::Emptied);
         assert_eq!(fs::read_dir(&adopted).unwrap().count(), 0);

@@ -2,17 +2,25 @@
 # No debconf here: configure without questions from /etc/mathesar/answers.yml or MATHESAR_*
 # variables when present; an existing configuration is re-rendered with this release's images
 # (answers and secrets kept). Otherwise print the one command to run.
-answers=/etc/mathesar/answers.yml
+# MATHESAR_RPM_ROOT lets the tests run this script on a scratch tree; unset in a real install.
+root=${MATHESAR_RPM_ROOT:-}
+answers=$root/etc/mathesar/answers.yml
 if [ "$1" -eq 1 ]; then
 	echo "mathesar: %post: first installation"
 	systemctl --no-reload preset mathesar.service >/dev/null 2>&1 || :
 else
 	echo "mathesar: %post: upgrade"
 fi
-if [ -f /etc/mathesar/.env ] || [ -f /etc/default/mathesar ]; then
+if [ -f "$root/etc/mathesar/.env" ] || [ -f "$root/etc/default/mathesar" ]; then
 	# An upgrade backs up the databases and the configuration first (prints where). %post cannot
 	# stop an RPM transaction: on a failed backup the old configuration is left as it is.
-	if [ "$1" -ge 2 ] && ! mathesarctl backup --reason upgrade --if-configured; then
+	# Recorded as of the version being replaced (the oldest installed one during an upgrade), as
+	# debian/postinst does: the manifest must name the version the data was written by.
+	of_version=
+	if [ "$1" -ge 2 ]; then
+		of_version=$(rpm -q --qf '%{INSTALLTIME} %{VERSION}\n' mathesar 2>/dev/null | sort -n | head -n 1 | cut -d' ' -f2)
+	fi
+	if [ "$1" -ge 2 ] && ! mathesarctl backup --reason upgrade --if-configured ${of_version:+--of-version "$of_version"}; then
 		echo "mathesar: the backup before the upgrade failed (see above); the configuration was not changed." >&2
 		echo "mathesar: fix the cause, then run: mathesarctl upgrade" >&2
 		exit 0

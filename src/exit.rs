@@ -22,6 +22,8 @@ pub enum Code {
     LockBusy = 7,
     /// A container did not become healthy.
     Unhealthy = 8,
+    /// `systemctl` could not stop or start the service.
+    Service = 9,
 }
 
 /// The table printed in `--help` and the man page.
@@ -35,7 +37,8 @@ Exit codes:
   5  a Docker Engine or Compose operation failed
   6  a file could not be read or written
   7  another mathesarctl run holds the configuration lock
-  8  a container did not become healthy";
+  8  a container did not become healthy
+  9  systemctl could not stop or start mathesar.service";
 
 /// An error with the exit code it ends the program with.
 pub struct Failure {
@@ -93,6 +96,7 @@ mod tests {
             Code::Io,
             Code::LockBusy,
             Code::Unhealthy,
+            Code::Service,
         ] {
             assert!(TABLE.contains(&format!("\n  {}  ", c as u8)), "{c:?}");
         }

@@ -11,7 +11,10 @@ use crate::storage::Layout;
 
 pub async fn run(args: CheckArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
-    let found = existing::read(&Layout::new(&dir, "/")).code(Code::Io)?;
+    let found = {
+        let _reading = super::read_lock(&dir)?;
+        existing::read(&Layout::new(&dir, "/")).code(Code::Io)?
+    };
     let mut answers = defaults::answers(&dir);
     answers.set(
         Key::ExternalAddress,

@@ -16,7 +16,7 @@ use crate::rendering::{self, Rendered, State, compose, env_file};
 use crate::secrets::{self, MASK, PASSWORD_LEN, SECRET_KEY_LEN, Secret};
 use crate::settings::{Answers, DEFAULT_CONFIG_DIR, Key, Settings, Source, validate};
 use crate::sources::{answers_file, defaults, detect, environment, existing, prompt};
-use crate::storage::{Layout, atomic, commit, lock, modes};
+use crate::storage::{Layout, atomic, commit, dirs, lock, modes};
 
 pub async fn run(args: ConfigureArgs) -> Outcome {
     // `--debconf` (the package's postinst): the answers seen in debconf, the highest source.
@@ -35,143 +35,235 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
             })?,
         _ => super::config_dir(&args.dir),
     };
-    let layout = Layout::new(&config_dir, "/");
-    if !nix::unistd::geteuid().is_root() && !args.dry_run {
-        return Err(Failure::new(
-            Code::Preflight,
-            anyhow!(
-                "configure writes {} and must run as root: use sudo",
-                config_dir.display()
-            ),
-        ));
-    }
-
-    // Hold the lock from reading the old configuration to writing the new one.
-    let _lock = if args.dry_run && !config_dir.exists() {
-        None
-    } else {
-        if !args.dry_run {
-            modes::ensure_dir(&config_dir, modes::PRIVATE_DIR).code(Code::Io)?;
+    // A first run racing another one for a new directory starts over once that one is done,
+    // under the lock.
+    loop {
+        let layout = Layout::new(&config_dir, "/");
+        // Every path is judged before anything is touched: no directory, lock file or chmod for a
+        // path that is then refused.
+        let config_state = dirs::inspect(&dirs::CONFIG, &config_dir).map_err(dir_failure)?;
+        if !nix::unistd::geteuid().is_root() && !args.dry_run {
+            return Err(Failure::new(
+                Code::Preflight,
+                anyhow!(
+                    "configure writes {} and must run as root: use sudo",
+                    config_dir.display()
+                ),
+            ));
         }
+
+        // Hold the lock from reading the old configuration to writing the new one. A directory that
+        // is missing, or not yet ours and without a lock file, has nothing to read: it is locked
+        // once created, after every check.
         let timeout = Duration::from_secs(args.lock_timeout);
-        let l = lock::acquire(&layout.lock_file(), timeout, || {
-            eprintln!(
-                "Another mathesarctl run holds the configuration lock; waiting up to {}s ...",
-                timeout.as_secs()
-            );
-        })
-        .map_err(|e| Failure::new(e.code(), e))?;
-        Some(l)
-    };
-    // Reading completes a committed set of files of a killed run; then drop what an uncommitted
-    // one left.
-    let found = existing::read(&layout).code(Code::Io)?;
-    if !args.dry_run {
-        atomic::clean_leftovers(&config_dir);
-        commit::clean_staged(&config_dir);
-    }
-    let mut answers = gather(&args, &config_dir, &found, debconf_answers)?;
+        let lockable = matches!(config_state, dirs::State::Created | dirs::State::Adopted)
+            || layout.lock_file().exists();
+        let mut held = if !lockable {
+            None
+        } else if args.dry_run {
+            lock::acquire_shared(&layout.lock_file(), timeout).map_err(lock_failure)?
+        } else {
+            Some(take_lock(&layout, timeout)?)
+        };
+        let writer = held.is_some() && !args.dry_run;
+        let found = read_existing(&layout, writer)?;
+        if writer {
+            atomic::clean_leftovers(&config_dir);
+            commit::clean_staged(&config_dir);
+        }
+        let mut answers = gather(&args, &config_dir, &found, debconf_answers.clone())?;
 
-    let admin_exists = admin_created(&answers, &found);
-    let interactive =
-        !args.non_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if interactive {
-        answers = prompt::ask(answers, admin_exists).code(Code::InvalidAnswer)?;
-    }
-    let generated_admin = fill_generated(&mut answers, admin_exists).code(Code::Failure)?;
+        let admin_exists = admin_created(&answers, &found);
+        let interactive = !args.non_interactive
+            && std::io::stdin().is_terminal()
+            && std::io::stderr().is_terminal();
+        if interactive {
+            answers = prompt::ask(answers, admin_exists).code(Code::InvalidAnswer)?;
+        }
+        let generated_admin = fill_generated(&mut answers, admin_exists).code(Code::Failure)?;
 
-    let settings = Settings::from_answers(&answers).code(Code::InvalidAnswer)?;
-    guard_changes(&settings, &found, &answers)?;
-    let state = State {
-        secret_key: keep_or_generate(found.secret_key.clone(), SECRET_KEY_LEN)?,
-        watchtower_token: keep_or_generate(found.watchtower_token.clone(), PASSWORD_LEN)?,
-    };
+        let settings = Settings::from_answers(&answers).code(Code::InvalidAnswer)?;
+        guard_changes(&settings, &found, &answers)?;
+        let state = State {
+            secret_key: keep_or_generate(found.secret_key.clone(), SECRET_KEY_LEN)?,
+            watchtower_token: keep_or_generate(found.watchtower_token.clone(), PASSWORD_LEN)?,
+        };
 
-    let rendered = rendering::render(&settings, &state).code(Code::Failure)?;
-    let layout = Layout::new(&settings.config_dir, &settings.data_dir);
-    let plan = Plan::new(&layout, &rendered, &settings, admin_exists);
-    let changed_answers = changed_answers(&found.answers, &settings);
+        let rendered = rendering::render(&settings, &state).code(Code::Failure)?;
+        let layout = Layout::new(&settings.config_dir, &settings.data_dir);
+        // A purge of the data would take the configuration with it, or the reverse.
+        if layout.data_dir.starts_with(&layout.config_dir)
+            || layout.config_dir.starts_with(&layout.data_dir)
+        {
+            return Err(Failure::new(
+                Code::InvalidAnswer,
+                anyhow!(
+                    "the answer `data-dir` ({}) is refused: it and the configuration directory ({}) must not contain each other; nothing was written",
+                    layout.data_dir.display(),
+                    layout.config_dir.display()
+                ),
+            ));
+        }
+        let data_state = dirs::inspect(&dirs::DATA, &layout.data_dir).map_err(dir_failure)?;
+        let plan = Plan::new(&layout, &rendered, &settings, admin_exists);
+        let changed_answers = changed_answers(&found.answers, &settings);
 
-    // Nothing to write, nothing to check: a re-run (every package upgrade with unchanged
-    // answers, Ansible's second pass) neither touches a file nor waits for the host checks.
-    if plan.files.is_empty() && !needs_defaults_file(&settings) {
-        if let (Some(c), false) = (&mut debconf, args.dry_run) {
+        // Nothing to write, nothing to check: a re-run (every package upgrade with unchanged
+        // answers, Ansible's second pass) neither touches a file nor waits for the host checks.
+        if plan.files.is_empty() && !needs_defaults_file(&settings) {
+            if let (Some(c), false) = (&mut debconf, args.dry_run) {
+                debconf::applied(c).code(Code::Failure)?;
+            }
+            println!("mathesar: no changes");
+            return Ok(());
+        }
+
+        let will_start = !args.no_start && !args.dry_run;
+        let report = preflight::run(&settings, &preflight::Options { will_start }).await;
+        if report.failed()
+            || report
+                .checks
+                .iter()
+                .any(|c| c.status != preflight::Status::Pass)
+        {
+            eprint!("{report}");
+        }
+        if report.failed() {
+            let names: Vec<_> = report.failures().map(|c| c.name).collect();
+            return Err(Failure::new(
+                Code::Preflight,
+                anyhow!(
+                    "preflight failed ({}); nothing was written",
+                    names.join(", ")
+                ),
+            ));
+        }
+
+        if args.dry_run {
+            println!("mathesar: dry run, nothing written. Would change:");
+            print_changes(&changed_answers, &plan);
+            return Ok(());
+        }
+
+        // Judged before writing: afterwards the old files are gone.
+        let restarts = found
+            .env_text
+            .is_some()
+            .then(|| restart_summary(&found, &rendered, &layout));
+        dirs::prepare(&dirs::CONFIG, &config_dir, config_state, modes::PRIVATE_DIR)
+            .map_err(dir_failure)?;
+        if held.is_none() {
+            held = Some(take_lock(&layout, timeout)?);
+            // Another first run may have written between our read and our lock.
+            if read_existing(&layout, true)?.env_text != found.env_text {
+                continue;
+            }
+        }
+        dirs::prepare(
+            &dirs::DATA,
+            &layout.data_dir,
+            data_state,
+            modes::PRIVATE_DIR,
+        )
+        .map_err(dir_failure)?;
+        write(&layout, &plan).code(Code::Io)?;
+        write_defaults_file(&settings).code(Code::Io)?;
+        drop(held);
+        if let Some(c) = &mut debconf {
+            // The configuration holds them now: no password stays in the debconf database, and
+            // nothing seen now overrides a later change made outside debconf.
             debconf::applied(c).code(Code::Failure)?;
         }
-        println!("mathesar: no changes");
-        return Ok(());
-    }
-
-    let will_start = !args.no_start && !args.dry_run;
-    let report = preflight::run(&settings, &preflight::Options { will_start }).await;
-    if report.failed()
-        || report
-            .checks
-            .iter()
-            .any(|c| c.status != preflight::Status::Pass)
-    {
-        eprint!("{report}");
-    }
-    if report.failed() {
-        let names: Vec<_> = report.failures().map(|c| c.name).collect();
-        return Err(Failure::new(
-            Code::Preflight,
-            anyhow!(
-                "preflight failed ({}); nothing was written",
-                names.join(", ")
-            ),
-        ));
-    }
-
-    if args.dry_run {
-        println!("mathesar: dry run, nothing written. Would change:");
+        println!(
+            "mathesar: configuration written to {}",
+            layout.config_dir.display()
+        );
         print_changes(&changed_answers, &plan);
+        if let Some(current) = in_use_elsewhere(&settings.config_dir) {
+            println!(
+                "mathesar: note: the service uses the configuration in {} (see {}), not this one; it was left as it is. \
+             To switch: stop Mathesar, remove or move {}, then run configure with --config-dir {} again",
+                current.display(),
+                super::defaults_file().display(),
+                current.display(),
+                settings.config_dir.display()
+            );
+        }
+        if let Some(summary) = &restarts {
+            println!("{summary}");
+        }
+        if generated_admin
+            && plan
+                .files
+                .iter()
+                .any(|f| f.path == layout.admin_password_file())
+        {
+            println!(
+                "mathesar: the admin password was generated and saved in {} (root only)",
+                layout.admin_password_file().display()
+            );
+        }
+        if args.debconf {
+            // The package's postinst starts or reloads the service itself, right after this.
+            println!("mathesar: log in at {}", settings.login_url());
+        } else if args.no_start {
+            println!(
+                "mathesar: not started (--no-start). Start it with `systemctl start mathesar`."
+            );
+        } else {
+            println!(
+                "mathesar: apply it with `systemctl reload-or-restart mathesar`; log in at {}",
+                settings.login_url()
+            );
+        }
         return Ok(());
     }
+}
 
-    // Judged before writing: afterwards the old files are gone.
-    let restarts = found
-        .env_text
-        .is_some()
-        .then(|| restart_summary(&found, &rendered, &layout));
-    write(&layout, &plan).code(Code::Io)?;
-    write_defaults_file(&settings).code(Code::Io)?;
-    if let Some(c) = &mut debconf {
-        // The configuration holds them now: no password stays in the debconf database, and
-        // nothing seen now overrides a later change made outside debconf.
-        debconf::applied(c).code(Code::Failure)?;
-    }
-    println!(
-        "mathesar: configuration written to {}",
-        layout.config_dir.display()
-    );
-    print_changes(&changed_answers, &plan);
-    if let Some(summary) = &restarts {
-        println!("{summary}");
-    }
-    if generated_admin
-        && plan
-            .files
-            .iter()
-            .any(|f| f.path == layout.admin_password_file())
-    {
-        println!(
-            "mathesar: the admin password was generated and saved in {} (root only)",
-            layout.admin_password_file().display()
+fn dir_failure(e: dirs::DirError) -> Failure {
+    let code = e.code();
+    let e = anyhow::Error::new(e);
+    Failure::new(
+        code,
+        if code == Code::InvalidAnswer {
+            e.context("nothing was written")
+        } else {
+            e
+        },
+    )
+}
+
+fn lock_failure(e: lock::LockError) -> Failure {
+    Failure::new(e.code(), e)
+}
+
+fn take_lock(layout: &Layout, timeout: Duration) -> Result<lock::Lock, Failure> {
+    lock::acquire(&layout.lock_file(), timeout, || {
+        eprintln!(
+            "Another mathesarctl run holds the configuration lock; waiting up to {}s ...",
+            timeout.as_secs()
         );
-    }
-    if args.debconf {
-        // The package's postinst starts or reloads the service itself, right after this.
-        println!("mathesar: log in at {}", settings.login_url());
-    } else if args.no_start {
-        println!("mathesar: not started (--no-start). Start it with `systemctl start mathesar`.");
+    })
+    .map_err(lock_failure)
+}
+
+/// A writer holding the lock completes an interrupted commit first; a reader only looks.
+fn read_existing(layout: &Layout, writer: bool) -> Result<existing::Existing, Failure> {
+    if writer {
+        existing::read_for_write(layout).code(Code::Io)
     } else {
-        println!(
-            "mathesar: apply it with `systemctl reload-or-restart mathesar`; log in at {}",
-            settings.login_url()
-        );
+        existing::read(layout).code(Code::Io)
     }
-    Ok(())
+}
+
+/// The configuration the unit uses (named in `/etc/default/mathesar`, else the default
+/// directory), when it is another one than `config_dir` and holds a configuration: configuring
+/// `config_dir` then leaves the defaults file alone, so that the service is never silently
+/// switched to another configuration.
+fn in_use_elsewhere(config_dir: &Path) -> Option<PathBuf> {
+    let current = crate::storage::layout::remembered_config_dir(&super::defaults_file())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_DIR));
+    (current != config_dir && Layout::new(&current, "/").env_file().exists()).then_some(current)
 }
 
 /// Runs under the debconf frontend (re-executing under it if needed) and connects to it.
@@ -343,17 +435,11 @@ impl Plan {
 }
 
 fn write(layout: &Layout, plan: &Plan) -> Result<(), anyhow::Error> {
-    modes::ensure_dir(&layout.config_dir, modes::PRIVATE_DIR)?;
-    modes::ensure_dir(&layout.data_dir, modes::PRIVATE_DIR)?;
+    let data = dirs::open_dir(&layout.data_dir)?;
     for d in layout.data_subdirs() {
         // Created when missing only: the database image owns pgdata and sets its mode itself.
-        if !d.exists() {
-            std::fs::DirBuilder::new().recursive(true).create(&d)?;
-            std::fs::set_permissions(
-                &d,
-                std::os::unix::fs::PermissionsExt::from_mode(modes::SHARED_DIR),
-            )?;
-        }
+        let rel = d.strip_prefix(&layout.data_dir)?;
+        dirs::create_under(&data, rel, modes::SHARED_DIR)?;
     }
     if let Some(caddy_dir) = layout.caddyfile().parent() {
         commit::clean_staged(caddy_dir);
@@ -373,6 +459,9 @@ fn write(layout: &Layout, plan: &Plan) -> Result<(), anyhow::Error> {
 }
 
 fn needs_defaults_file(s: &Settings) -> bool {
+    if in_use_elsewhere(&s.config_dir).is_some() {
+        return false;
+    }
     let file = super::defaults_file();
     let remembered = crate::storage::layout::remembered_config_dir(&file);
     let default = s.config_dir == Path::new(DEFAULT_CONFIG_DIR);
@@ -421,9 +510,7 @@ fn changed_answers(old: &Answers, new: &Settings) -> Vec<(Key, String)> {
 /// or all of them when the compose file itself changed.
 fn restart_summary(found: &existing::Existing, rendered: &Rendered, layout: &Layout) -> String {
     let parse = |t: &str| -> BTreeMap<String, String> {
-        dotenvy::from_read_iter(t.as_bytes())
-            .filter_map(Result::ok)
-            .collect()
+        env_file::parse(t).unwrap_or_default().into_iter().collect()
     };
     let old = parse(found.env_text.as_deref().unwrap_or_default());
     let new = parse(&rendered.env);

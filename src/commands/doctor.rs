@@ -217,18 +217,10 @@ async fn collect(
     }
 
     b.add("config-dir.txt", &listing(dir, 1));
-    if let Ok(names) = backup::config_files(dir) {
-        for name in names {
-            let text = std::fs::read(dir.join(&name))
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_else(|e| format!("unreadable: {e}\n"));
-            let text = if name == "initial-admin-password" {
-                "<redacted>\n".to_string()
-            } else {
-                text
-            };
-            b.add(&format!("config/{name}"), &text);
-        }
+    // An allow-list, each file parsed and masked: never a raw copy of the directory.
+    let redactor = Redactor::from_config_dir(dir);
+    for (name, text) in crate::day2::redact::config_files(dir, &redactor) {
+        b.add(&format!("config/{name}"), &text);
     }
     let mut backups = String::new();
     for d in backup::list(Path::new(backup::DEFAULT_ROOT)) {

@@ -1,7 +1,8 @@
 //! `mathesarctl purge`: what purging the package does, for the administrator and for RPM systems
-//! (dpkg's postrm does the same in shell, because the binary is gone by then): remove the
-//! containers (never their data: no `down -v`), the files `configure` wrote and
-//! `/etc/default/mathesar`; the data directory only when the answer `purge-data` is true.
+//! (dpkg's postrm calls it when the binary is still there, and otherwise applies the same rules
+//! in shell): remove the containers (never their data: no `down -v`), the files `configure`
+//! wrote and `/etc/default/mathesar`; the data directory only when the answer `purge-data` is
+//! true and the directory carries the package's marker (`storage::dirs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,7 +13,7 @@ use crate::cli::PurgeArgs;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::settings::{Key, validate};
 use crate::sources::existing;
-use crate::storage::{Layout, atomic};
+use crate::storage::{Layout, atomic, commit, dirs};
 
 /// What a purge removes, decided before anything is removed.
 #[derive(Debug, PartialEq, Eq)]
@@ -51,10 +52,39 @@ pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
         layout.compose_file(),
         layout.admin_password_file(),
         layout.lock_file(),
+        layout.journal_file(),
+        config_dir.join(dirs::MARKER),
     ]
     .into_iter()
     .filter(|p| p.exists())
     .collect();
+    let config_ok =
+        dirs::check_path(config_dir).and_then(|()| match std::fs::symlink_metadata(config_dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                Err("it is a symbolic link; name the real directory".into())
+            }
+            _ => Ok(()),
+        });
+    if let Err(reason) = config_ok {
+        return Err(Failure::new(
+            Code::InvalidAnswer,
+            anyhow!(
+                "the configuration directory {} is refused: {reason}; nothing was removed",
+                config_dir.display()
+            ),
+        ));
+    }
+    if let (Some(d), true) = (&data_dir, purge_data) {
+        // Judged before anything is removed: a refused data directory stops the whole purge.
+        dirs::check_purge(&dirs::DATA, d).map_err(|e| {
+            Failure::new(
+                e.code(),
+                anyhow::Error::new(e).context(
+                    "nothing was removed. Set `purge-data: false` to keep the data, or empty the directory by hand",
+                ),
+            )
+        })?;
+    }
     let (data_dir, kept_data_dir) = match data_dir {
         Some(d) if purge_data => (Some(d), None),
         Some(d) => (None, Some(d)),
@@ -70,17 +100,20 @@ pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
 
 /// Removes what the plan names; the configuration directory itself only when nothing else is in it.
 pub fn execute(plan: &PurgePlan, defaults_file: &Path) -> Result<(), std::io::Error> {
+    // Judged before its marker goes: a directory the package adopted stays.
+    let adopted =
+        dirs::inspect(&dirs::CONFIG, &plan.config_dir).is_ok_and(|s| s == dirs::State::Adopted);
     atomic::clean_leftovers(&plan.config_dir);
+    commit::clean_staged(&plan.config_dir);
     for f in &plan.files {
         std::fs::remove_file(f)?;
     }
-    match std::fs::remove_dir(&plan.config_dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(_) => eprintln!(
-            "mathesar: {} kept: it holds files not written by mathesarctl",
+    let removed = !adopted && std::fs::remove_dir(&plan.config_dir).is_ok();
+    if !removed && plan.config_dir.exists() {
+        eprintln!(
+            "mathesar: {} kept: the package did not create it, or it holds files not written by mathesarctl",
             plan.config_dir.display()
-        ),
+        );
     }
     match std::fs::remove_file(defaults_file) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
@@ -92,26 +125,15 @@ pub fn execute(plan: &PurgePlan, defaults_file: &Path) -> Result<(), std::io::Er
     Ok(())
 }
 
-/// Removes the contents, then the directory itself unless it is a mount point (which stays, empty).
+/// Removes a data directory the package owns; the directory itself stays when the package did not
+/// create it or it is a mount point.
 fn remove_data_dir(dir: &Path) -> Result<(), std::io::Error> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let path = entry?.path();
-        if path.symlink_metadata()?.is_dir() {
-            std::fs::remove_dir_all(&path)?;
-        } else {
-            std::fs::remove_file(&path)?;
-        }
-    }
-    if std::fs::remove_dir(dir).is_err() {
-        eprintln!(
-            "mathesar: {} emptied; the directory stays (a mount point)",
+    match dirs::purge(&dirs::DATA, dir).map_err(std::io::Error::other)? {
+        dirs::Purged::Emptied => eprintln!(
+            "mathesar: {} emptied; the directory stays (mathesar did not create it, or it is a mount point)",
             dir.display()
-        );
+        ),
+        dirs::Purged::Removed | dirs::Purged::Missing => {}
     }
     Ok(())
 }
@@ -171,6 +193,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let cfg = t.path().join("etc");
         let data = t.path().join("data");
+        dirs::prepare(&dirs::DATA, &data, dirs::State::Missing, 0o700).unwrap();
         std::fs::create_dir_all(data.join("pgdata")).unwrap();
         std::fs::write(data.join("pgdata/PG_VERSION"), "17").unwrap();
         std::fs::create_dir_all(&cfg).unwrap();
@@ -209,5 +232,33 @@ mod tests {
         assert!(!data.exists());
         assert!(cfg.join("answers.yml").exists());
         assert!(!cfg.join(".env").exists());
+    }
+
+    /// A data directory without the package's marker (`/home` named by an answer), or a link to
+    /// one, is refused before anything is removed.
+    #[test]
+    fn an_unmarked_or_linked_data_dir_is_refused_and_nothing_is_removed() {
+        let (t, cfg, _) = setup(true);
+        let home = t.path().join("home");
+        std::fs::create_dir_all(home.join("alice")).unwrap();
+        std::fs::write(home.join("alice/thesis"), "x").unwrap();
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(t.path().join("data"), &link).unwrap();
+        for victim in [&home, &link] {
+            std::fs::write(
+                cfg.join(".env"),
+                format!(
+                    "MATHESAR_DATA_DIR=\"{}\"\nMATHESAR_PURGE_DATA=\"true\"\n",
+                    victim.display()
+                ),
+            )
+            .unwrap();
+            let f = plan(&cfg).unwrap_err();
+            assert_eq!(f.code, Code::InvalidAnswer, "{f}");
+            assert!(f.to_string().contains("nothing was removed"), "{f}");
+        }
+        assert!(home.join("alice/thesis").exists());
+        assert!(t.path().join("data/pgdata/PG_VERSION").exists());
+        assert!(cfg.join(".env").exists());
     }
 }

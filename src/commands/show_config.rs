@@ -12,7 +12,10 @@ use crate::storage::Layout;
 pub fn run(args: ShowConfigArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
     let layout = Layout::new(&dir, "/");
-    let found = existing::read(&layout).code(Code::Io)?;
+    let found = {
+        let _reading = super::read_lock(&dir)?;
+        existing::read(&layout).code(Code::Io)?
+    };
     if found.env_text.is_none() {
         return Err(Failure::new(
             Code::Io,

@@ -122,7 +122,10 @@ struct Report {
 
 pub async fn run(args: StatusArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
-    let current = config::load(&dir).map_err(|e| Failure::new(e.code(), e))?;
+    let current = {
+        let _reading = super::read_lock(&dir)?;
+        config::load(&dir).map_err(|e| Failure::new(e.code(), e))?
+    };
     let (unit_state, engine) = tokio::join!(unit::state(UNIT), Engine::connect());
     let (unit_state, unit_error) = match unit_state {
         Ok(u) if u.load != "not-found" => (Some(u), None),

@@ -3,8 +3,7 @@
 //! and a copy of the configuration directory, in a timestamped 0700 directory with a manifest;
 //! the last N backups are kept.
 
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -55,6 +54,12 @@ pub enum BackupError {
     Write(#[from] atomic::WriteError),
     #[error("{0}")]
     Refused(String),
+    #[error(transparent)]
+    Dir(#[from] crate::storage::dirs::DirError),
+    #[error(transparent)]
+    Lock(#[from] crate::storage::lock::LockError),
+    #[error("`systemctl {action}` failed ({status}); see `journalctl -u mathesar`")]
+    Service { action: String, status: String },
 }
 
 impl BackupError {
@@ -64,6 +69,9 @@ impl BackupError {
             BackupError::Exec(_) | BackupError::Database { .. } => Code::Docker,
             BackupError::Io { .. } | BackupError::Mode(_) | BackupError::Write(_) => Code::Io,
             BackupError::Refused(_) => Code::InvalidAnswer,
+            BackupError::Lock(e) => e.code(),
+            BackupError::Dir(e) => e.code(),
+            BackupError::Service { .. } => Code::Service,
         }
     }
 }
@@ -134,12 +142,7 @@ pub async fn ensure_db_running(stack: &Stack) -> Result<bool, BackupError> {
 
 /// A new file, 0600 from the start.
 pub fn create_private(path: &Path) -> Result<File, BackupError> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(PRIVATE_FILE)
-        .open(path)
-        .map_err(io(path))
+    crate::storage::atomic::create_new(path, PRIVATE_FILE).map_err(io(path))
 }
 
 /// Runs `cmd` in the database container with its stdout into `dir/file`; returns the file's sum.
@@ -233,15 +236,15 @@ pub fn prune(root: &Path, keep: usize) -> Result<Vec<PathBuf>, BackupError> {
 }
 
 pub async fn create(stack: &Stack, opts: &Options) -> Result<Made, BackupError> {
-    modes::ensure_dir(&opts.root, PRIVATE_DIR)?;
+    crate::storage::dirs::ensure_private("backup directory", &opts.root, PRIVATE_DIR)?;
     let now = SystemTime::now();
     let name = new_name(&opts.root, now);
     let partial = opts.root.join(format!(".{name}.partial"));
-    let result = async {
-        modes::ensure_dir(&partial, PRIVATE_DIR)?;
-        fill(stack, opts, &partial, now).await
-    }
-    .await;
+    // A new directory of its own: mkdir neither follows nor reuses what is there.
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), PRIVATE_DIR)
+        .create(&partial)
+        .map_err(io(&partial))?;
+    let result = async { fill(stack, opts, &partial, now).await }.await;
     let manifest = match result {
         Ok(m) => m,
         Err(e) => {
@@ -342,6 +345,11 @@ async fn fill(
 
     let config_dir = dir.join(CONFIG_SUBDIR);
     modes::ensure_dir(&config_dir, PRIVATE_DIR)?;
+    // Shared: no writer is half-way through replacing the set while it is copied.
+    let _reading = crate::storage::lock::acquire_shared(
+        &layout.lock_file(),
+        crate::storage::lock::DEFAULT_WAIT,
+    )?;
     let names = config_files(&layout.config_dir)?;
     for name in &names {
         let from = layout.config_dir.join(name);

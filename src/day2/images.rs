@@ -78,17 +78,18 @@ pub async fn save(engine: &Engine, images: &[String], path: &Path) -> Result<u64
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.unwrap_or_default(),
-        std::process::id()
-    ));
-    let result = async {
-        let file = super::backup::create_private(&tmp).map_err(|e| ImagesError::Io {
-            path: tmp.clone(),
-            source: std::io::Error::other(e.to_string()),
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (file, tmp) =
+        crate::storage::atomic::create_temp(dir, &name, PRIVATE_FILE).map_err(|source| {
+            ImagesError::Io {
+                path: dir.to_path_buf(),
+                source,
+            }
         })?;
+    let result = async {
         let mut out: Box<dyn Write> = if gzip {
             Box::new(GzEncoder::new(file, Compression::fast()))
         } else {
@@ -111,10 +112,6 @@ pub async fn save(engine: &Engine, images: &[String], path: &Path) -> Result<u64
             .and_then(|f| f.sync_all())
             .map_err(io(&tmp))?;
         std::fs::rename(&tmp, path).map_err(io(path))?;
-        let _ = std::fs::set_permissions(
-            path,
-            std::os::unix::fs::PermissionsExt::from_mode(PRIVATE_FILE),
-        );
         Ok(size)
     }
     .await;

@@ -1,7 +1,11 @@
 //! Secrets out of support bundles: every secret value of the configuration (`.env` variables
-//! named like a password, secret, token or key, and the initial admin password) is replaced by
-//! `<redacted>` wherever it appears, also in the forms it takes in `.env` quoting, Compose output
-//! (`$$`) and JSON; and the value after any such variable name is masked whatever it is.
+//! named like a password, secret, token or key, secret answers of `answers.yml` and
+//! `docker-compose.override.yml`, and the initial admin password) is replaced by `<redacted>`
+//! wherever it appears, also in the forms it takes in `.env` quoting, Compose output (`$$`),
+//! JSON and URLs (percent-encoded); and the value after any such variable name is masked
+//! whatever it is. Configuration files enter a bundle from an allow-list only, each parsed and
+//! re-written with its secret values masked ([`config_files`]), so that a secret split over
+//! lines (a folded YAML string) is masked too.
 
 use std::path::Path;
 
@@ -45,6 +49,9 @@ impl Redactor {
                 env_quoted[1..env_quoted.len() - 1].to_string(),
                 s.replace('$', "$$"),
                 json[1..json.len().saturating_sub(1).max(1)].to_string(),
+                percent_encode(s, false),
+                percent_encode(s, true),
+                percent_encode(s, false).replace("%20", "+"),
             ] {
                 if !form.is_empty() && !needles.contains(&form) {
                     needles.push(form);
@@ -55,14 +62,21 @@ impl Redactor {
         Redactor { needles }
     }
 
-    /// From the configuration directory: secret-named variables of `.env` and the admin password
-    /// file.
+    /// From the configuration directory: secret-named variables of `.env`, secret answers of the
+    /// YAML files and the admin password file.
     pub fn from_config_dir(dir: &Path) -> Redactor {
         let mut secrets = Vec::new();
         if let Ok(text) = std::fs::read_to_string(dir.join(".env")) {
-            for (name, value) in dotenvy::from_read_iter(text.as_bytes()).flatten() {
+            for (name, value) in env_pairs(&text) {
                 if is_secret_name(&name) {
                     secrets.push(value);
+                }
+            }
+        }
+        for name in YAML_FILES {
+            if let Ok(text) = std::fs::read_to_string(dir.join(name)) {
+                if let Some((_, found)) = redact_yaml(&text) {
+                    secrets.extend(found);
                 }
             }
         }
@@ -90,6 +104,124 @@ impl Redactor {
             .collect::<Vec<_>>()
             .concat()
     }
+}
+
+/// The configuration files a support bundle may carry; nothing else of the configuration
+/// directory goes in (the admin password file, the lock, leftovers).
+const ENV_FILE: &str = ".env";
+/// Rendered by mathesarctl itself from a template: carried as it is (secrets only by reference).
+const COMPOSE_FILE: &str = "docker-compose.yml";
+/// Written by the administrator: parsed, secret values masked.
+const YAML_FILES: [&str; 2] = ["docker-compose.override.yml", "answers.yml"];
+
+/// `.env` pairs, also from a file damaged by hand: lines that do not parse are skipped (they
+/// are not carried into a bundle either).
+fn env_pairs(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| crate::rendering::env_file::parse(l).ok())
+        .flatten()
+        .collect()
+}
+
+/// The allow-listed configuration files of `dir`, each with its secret values masked, then
+/// passed through `r`: (name, text) for the bundle.
+pub fn config_files(dir: &Path, r: &Redactor) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(dir.join(ENV_FILE)) {
+        let mut masked = String::new();
+        for (name, value) in env_pairs(&text) {
+            let value = if is_secret_name(&name) {
+                REDACTED.to_string()
+            } else {
+                crate::rendering::env_file::quote(&value)
+            };
+            masked.push_str(&format!("{name}={value}\n"));
+        }
+        out.push((ENV_FILE.to_string(), r.redact(&masked)));
+    }
+    if let Ok(text) = std::fs::read_to_string(dir.join(COMPOSE_FILE)) {
+        out.push((COMPOSE_FILE.to_string(), r.redact(&text)));
+    }
+    for name in YAML_FILES {
+        if let Ok(text) = std::fs::read_to_string(dir.join(name)) {
+            let shown = match redact_yaml(&text) {
+                Some((masked, _)) => r.redact(&masked),
+                None => "not included: not valid YAML\n".to_string(),
+            };
+            out.push((name.to_string(), shown));
+        }
+    }
+    out
+}
+
+/// A YAML document with every value under a secret-named key, and every `NAME=value` list item
+/// with a secret NAME, masked; with the secret values found. `None` when it is not YAML.
+pub fn redact_yaml(text: &str) -> Option<(String, Vec<String>)> {
+    use serde_yaml_ng::Value;
+    fn scalars(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Number(n) => out.push(n.to_string()),
+            Value::Sequence(items) => items.iter().for_each(|i| scalars(i, out)),
+            Value::Mapping(m) => m.iter().for_each(|(_, i)| scalars(i, out)),
+            Value::Tagged(t) => scalars(&t.value, out),
+            _ => {}
+        }
+    }
+    fn walk(v: &mut Value, found: &mut Vec<String>) {
+        match v {
+            Value::Mapping(m) => {
+                for (k, item) in m.iter_mut() {
+                    let secret = match k {
+                        Value::String(k) => is_secret_name(k),
+                        _ => false,
+                    };
+                    if secret {
+                        scalars(item, found);
+                        *item = Value::String(REDACTED.into());
+                    } else {
+                        walk(item, found);
+                    }
+                }
+            }
+            Value::Sequence(items) => {
+                for item in items {
+                    if let Value::String(s) = item {
+                        if let Some((name, value)) = s.split_once('=') {
+                            if is_secret_name(name) {
+                                found.push(value.to_string());
+                                *s = format!("{name}={REDACTED}");
+                                continue;
+                            }
+                        }
+                    }
+                    walk(item, found);
+                }
+            }
+            Value::Tagged(t) => walk(&mut t.value, found),
+            _ => {}
+        }
+    }
+    let mut doc: Value = serde_yaml_ng::from_str(text).ok()?;
+    let mut found = Vec::new();
+    walk(&mut doc, &mut found);
+    found.retain(|s| !s.is_empty());
+    Some((serde_yaml_ng::to_string(&doc).ok()?, found))
+}
+
+/// Every byte outside the URL-unreserved set as `%XX`.
+fn percent_encode(s: &str, lower: bool) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else if lower {
+            out.push_str(&format!("%{b:02x}"));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Masks what follows `NAME=` or `NAME:` on a line when NAME names a secret.
@@ -152,6 +284,67 @@ mod tests {
         assert!(!out.contains("S3cretKey"), "{out}");
         assert!(out.contains("and more"), "{out}");
         assert_eq!(out.matches(REDACTED).count(), 5, "{out}");
+    }
+
+    /// The forms a secret takes in a configuration: URL-encoded in a connection string, folded
+    /// over lines in `answers.yml`, in an override's environment (map and list forms).
+    #[test]
+    fn configuration_files_carry_no_secret_in_any_form() {
+        let d = tempfile::tempdir().unwrap();
+        let pw = "p@ss w/rd:1?#x";
+        let folded = "fold3d-secret-first-part fold3d-secret-second-part";
+        std::fs::write(
+            d.path().join(".env"),
+            format!(
+                "MATHESAR_DB_PASSWORD={}\nPOSTGRES_USER=\"mathesar\"\nbroken line s3cr3t-broken\n",
+                crate::rendering::env_file::quote(pw)
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("answers.yml"),
+            "http-port: 80\ndb-password: >-\n  fold3d-secret-first-part\n  fold3d-secret-second-part\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("docker-compose.override.yml"),
+            "services:\n  service:\n    environment:\n      EXTRA_TOKEN: 0verride-t0ken\n  db:\n    environment:\n      - OTHER_PASSWORD=l1st-passw0rd\n    command: [\"--url\", \"postgres://u:p%40ss%20w%2Frd%3A1%3F%23x@h/db\"]\n",
+        )
+        .unwrap();
+        std::fs::write(d.path().join("initial-admin-password"), "Adm1n-pw-0003\n").unwrap();
+        std::fs::write(d.path().join("notes.txt"), "n0tes-secret\n").unwrap();
+        let r = Redactor::from_config_dir(d.path());
+        let files = config_files(d.path(), &r);
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [".env", "docker-compose.override.yml", "answers.yml"]
+        );
+        let all: String = files.iter().map(|(_, t)| t.as_str()).collect();
+        let log = r.redact(&format!(
+            "connect postgres://u:{}@h/db and {} then {}\n",
+            percent_encode(pw, false),
+            percent_encode(pw, true),
+            folded
+        ));
+        for text in [&all, &log] {
+            for secret in [
+                pw,
+                "p%40ss",
+                "fold3d-secret",
+                "0verride-t0ken",
+                "l1st-passw0rd",
+                "Adm1n-pw",
+                "n0tes-secret",
+                "s3cr3t-broken",
+            ] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+        }
+        assert!(
+            all.contains("http-port: 80") && all.contains("POSTGRES_USER=\"mathesar\""),
+            "{all}"
+        );
     }
 
     #[test]

@@ -277,10 +277,10 @@ fn systemctl(args: &[&str]) -> Result<(), BackupError> {
     if status.success() {
         Ok(())
     } else {
-        Err(BackupError::Refused(format!(
-            "`systemctl {}` failed ({status}); see `journalctl -u {UNIT}`",
-            args.join(" ")
-        )))
+        Err(BackupError::Service {
+            action: args.join(" "),
+            status: status.to_string(),
+        })
     }
 }
 
@@ -304,8 +304,7 @@ pub async fn restore(
         &stack.current.layout.lock_file(),
         lock::DEFAULT_WAIT,
         || journal::info("waiting for another mathesarctl run to finish"),
-    )
-    .map_err(|e| BackupError::Refused(e.to_string()))?;
+    )?;
     if !m.dumps.is_empty() && !stack.current.settings.bundled_db() {
         return Err(BackupError::Refused(format!(
             "the backup holds databases of the bundled PostgreSQL, but this configuration uses an \
@@ -322,22 +321,86 @@ pub async fn restore(
     // Under the unit, the unit stops and starts the stack: its watcher must not see containers
     // go away under it.
     let under_unit = unit::state(UNIT).await.is_ok_and(|u| u.is_active());
-    if under_unit {
-        journal::info(format!("stopping {UNIT}"));
-        systemctl(&["stop", UNIT])?;
-    } else {
-        stop_all_but_db(&stack.engine).await?;
-    }
 
+    // From here on Mathesar is stopped: whatever fails, it is put back as it was before the
+    // error is reported.
+    let work = async {
+        if under_unit {
+            journal::info(format!("stopping {UNIT}"));
+            systemctl(&["stop", UNIT])?;
+        } else {
+            stop_all_but_db(&stack.engine).await?;
+        }
+        restore_locked(&stack, config_dir, dir, &m).await
+    };
+    let start_again = async {
+        if under_unit {
+            systemctl(&["start", UNIT])
+        } else {
+            restart(config_dir, opts).await
+        }
+    };
+    let restored = while_stopped(work, start_again).await?;
+    drop(_lock);
+
+    let login_url = restored.settings.login_url();
+    let applied = if under_unit {
+        journal::info(format!("starting {UNIT}"));
+        systemctl(&["start", UNIT])?;
+        None
+    } else {
+        let stack = Stack::open(config_dir).await?;
+        Some(
+            stack
+                .apply(&Options {
+                    timeout: opts.timeout,
+                    preflight: false,
+                })
+                .await?,
+        )
+    };
+    Ok(Restored {
+        manifest: m,
+        login_url,
+        under_unit,
+        applied,
+    })
+}
+
+/// Runs `work`, which stops Mathesar first; on any error, `start_again` puts it back before the
+/// error is returned (its own failure is logged: the first error is the one to fix).
+async fn while_stopped<T>(
+    work: impl std::future::Future<Output = Result<T, BackupError>>,
+    start_again: impl std::future::Future<Output = Result<(), BackupError>>,
+) -> Result<T, BackupError> {
+    match work.await {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            journal::info("the restore failed; starting Mathesar again as it was");
+            if let Err(again) = start_again.await {
+                journal::info(format!("Mathesar could not be started again: {again}"));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The part of a restore that runs with Mathesar stopped and the lock held.
+async fn restore_locked(
+    stack: &Stack,
+    config_dir: &Path,
+    dir: &Path,
+    m: &Manifest,
+) -> Result<crate::stack::config::Current, BackupError> {
     if !m.dumps.is_empty() {
-        backup::ensure_db_running(&stack).await?;
+        backup::ensure_db_running(stack).await?;
         let globals = dir.join(GLOBALS_FILE);
         if globals.is_file() {
             journal::info("restoring the database roles");
             // Roles that exist already are reported and left as they are: not an error.
             let user = stack.current.settings.db_user.clone();
             feed(
-                &stack,
+                stack,
                 "restoring the roles",
                 &["psql", "-X", "-q", "-U", &user, "-d", "postgres", "-f", "-"],
                 &globals,
@@ -346,7 +409,7 @@ pub async fn restore(
             .await?;
         }
         for dump in &m.dumps {
-            restore_database(&stack, dir, dump).await?;
+            restore_database(stack, dir, dump).await?;
         }
     }
 
@@ -381,35 +444,69 @@ pub async fn restore(
             PRIVATE_FILE,
         )?;
     }
-    drop(_lock);
+    Ok(restored)
+}
 
-    let login_url = restored.settings.login_url();
-    let applied = if under_unit {
-        journal::info(format!("starting {UNIT}"));
-        systemctl(&["start", UNIT])?;
-        None
-    } else {
-        let stack = Stack::open(config_dir).await?;
-        Some(
-            stack
-                .apply(&Options {
-                    timeout: opts.timeout,
-                    preflight: false,
-                })
-                .await?,
-        )
-    };
-    Ok(Restored {
-        manifest: m,
-        login_url,
-        under_unit,
-        applied,
-    })
+/// Starts the stack outside the unit (what a restore stopped).
+async fn restart(config_dir: &Path, opts: &RestoreOptions) -> Result<(), BackupError> {
+    Stack::open(config_dir)
+        .await?
+        .apply(&Options {
+            timeout: opts.timeout,
+            preflight: false,
+        })
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_error_while_stopped_starts_mathesar_again() {
+        let started = std::cell::Cell::new(false);
+        let e = while_stopped::<()>(
+            async { Err(BackupError::Refused("dump failed".into())) },
+            async {
+                started.set(true);
+                Ok(())
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(started.get(), "not started again");
+        assert_eq!(e.to_string(), "dump failed", "the first error is reported");
+
+        let started = std::cell::Cell::new(false);
+        while_stopped(async { Ok(()) }, async {
+            started.set(true);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert!(!started.get(), "a success is started by the caller, once");
+    }
+
+    /// A busy lock and a failed `systemctl` end with their own documented codes, not "invalid
+    /// answer".
+    #[test]
+    fn lock_and_service_failures_have_their_exit_codes() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(".lock");
+        let _held = lock::acquire(&p, std::time::Duration::ZERO, || {}).unwrap();
+        let busy: BackupError = lock::acquire(&p, std::time::Duration::ZERO, || {})
+            .err()
+            .unwrap()
+            .into();
+        assert_eq!(busy.code(), crate::exit::Code::LockBusy);
+        let service = BackupError::Service {
+            action: "stop mathesar".into(),
+            status: "exit status: 1".into(),
+        };
+        assert_eq!(service.code(), crate::exit::Code::Service);
+        assert!(service.to_string().contains("journalctl"), "{service}");
+    }
 
     #[test]
     fn newer_backups_are_refused_unless_forced() {

@@ -42,7 +42,8 @@ impl Flow {
         use Key::*;
         let existing_db = self.current_trim(c, UserDb)? == "existing";
         Ok(match key {
-            ExistingDbHost | ExistingDbPort | ExistingDbUser | ExistingDbPassword => existing_db,
+            ExistingDbHost | ExistingDbPort | ExistingDbUser | ExistingDbPassword
+            | ExistingDbSslmode => existing_db,
             DbPort => !existing_db && self.current_trim(c, InternalDbHost)?.is_empty(),
             HttpsPort => !self.current_trim(c, Domain)?.is_empty(),
             ExternalAddress => self.current_trim(c, Domain)?.is_empty(),
@@ -77,6 +78,7 @@ pub const STEPS: &[Key] = &[
     Key::ExistingDbPort,
     Key::ExistingDbUser,
     Key::ExistingDbPassword,
+    Key::ExistingDbSslmode,
     Key::UserDbName,
     Key::Domain,
     Key::HttpsPort,
@@ -122,6 +124,7 @@ pub fn check(key: Key, value: &str, existing: &Answers) -> Result<(), String> {
         DbPort => validate::optional_port(value).map(drop),
         ExistingDbPort | HttpPort | HttpsPort | InternalDbPort => validate::port(value).map(drop),
         ExistingDbHost => validate::address(value).map(drop),
+        ExistingDbSslmode => validate::sslmode(value).map(drop),
         Domain | InternalDbHost if empty => Ok(()),
         Domain => validate::domain(value).map(drop),
         InternalDbHost | ExternalAddress => validate::address(value).map(drop),
@@ -138,7 +141,14 @@ pub fn check(key: Key, value: &str, existing: &Answers) -> Result<(), String> {
 /// `dpkg-reconfigure`; otherwise nothing is asked once a configuration exists (upgrades,
 /// reinstallations: the configuration is kept as it is, see the module docs of `debconf`).
 pub fn run(c: &mut Client, config_dir: &Path, reconfigure: bool) -> Result<(), DebconfError> {
-    let found = existing::read(&Layout::new(config_dir, "/")).unwrap_or_default();
+    let found = {
+        // Shared, and only while reading: the questions may take long.
+        let _reading = crate::storage::lock::acquire_shared(
+            &Layout::new(config_dir, "/").lock_file(),
+            crate::storage::lock::DEFAULT_WAIT,
+        );
+        existing::read(&Layout::new(config_dir, "/")).unwrap_or_default()
+    };
     if found.env_text.is_some() && !reconfigure {
         return Ok(());
     }

@@ -3,10 +3,16 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use postgres_protocol::message::frontend;
 use thiserror::Error;
 use tokio::net::{TcpSocket, TcpStream};
+use tokio_postgres::Config;
+use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Config, NoTls};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::settings::validate::SslMode;
 
 use super::docker::{Bridge, PROJECT_NETWORK};
 use super::{Check, Options, Status};
@@ -30,6 +36,7 @@ pub struct Target {
     pub user: String,
     pub password: Secret,
     pub dbname: String,
+    pub sslmode: SslMode,
     pub keys: Keys,
 }
 
@@ -52,6 +59,7 @@ pub fn targets(s: &Settings) -> Vec<Target> {
             user: e.user.clone(),
             password: e.password.clone(),
             dbname: s.user_db_name.clone(),
+            sslmode: e.sslmode,
             keys: Keys {
                 host: Key::ExistingDbHost,
                 port: Key::ExistingDbPort,
@@ -69,6 +77,7 @@ pub fn targets(s: &Settings) -> Vec<Target> {
             user: s.db_user.clone(),
             password: s.db_password.clone(),
             dbname: s.internal_db_name.clone(),
+            sslmode: SslMode::Prefer,
             keys: Keys {
                 host: Key::InternalDbHost,
                 port: Key::InternalDbPort,
@@ -96,6 +105,12 @@ pub enum ConnectError {
     Hba(String),
     #[error("the database does not exist ({0})")]
     NoDatabase(String),
+    #[error(
+        "the server asks for the password in clear text over an unencrypted connection; it was not sent"
+    )]
+    Cleartext,
+    #[error("the server does not offer TLS, which `require` needs")]
+    NoTls,
     #[error("{0}")]
     Other(String),
 }
@@ -176,10 +191,10 @@ async fn attempt(t: &Target, host: &str, source: Option<IpAddr>) -> Attempt {
     Attempt { host, result }
 }
 
-/// Connects as the containers will, reads the server version, and disconnects. Without TLS for
-/// now: the containers default to sslmode=prefer, so an upgrade to TLS when the server offers it
-/// is a later improvement; servers that require TLS are refused here with a pg_hba message.
-/// The password goes to the server only, never to a command line or a log.
+/// Connects as the containers will, reads the server version, and disconnects. TLS follows
+/// the target's sslmode (libpq's meaning; the certificate is not verified, as with libpq's
+/// `prefer` and `require`). The password goes to the server only, never to a command line or a
+/// log, and never in clear text over an unencrypted connection: [`probe`] asks first.
 ///
 /// With a `source`, the connection leaves from that host address, so that pg_hba.conf judges
 /// it as it will judge the containers (whose subnet the source belongs to), not by whatever
@@ -193,20 +208,30 @@ async fn connect(t: &Target, host: &str, source: Option<IpAddr>) -> Result<Serve
         .dbname(&t.dbname)
         .application_name("mathesarctl-preflight")
         .connect_timeout(TIMEOUT)
-        .ssl_mode(tokio_postgres::config::SslMode::Disable);
-    let (client, driver) = match source.zip(host.parse::<IpAddr>().ok()) {
-        Some((from, to)) => {
-            let stream = tcp_from(from, SocketAddr::new(to, t.port))
-                .await
-                .map_err(|e| io_error(&e))?;
-            let (client, connection) = cfg.connect_raw(stream, NoTls).await.map_err(classify)?;
-            (client, tokio::spawn(async move { drop(connection.await) }))
-        }
-        None => {
-            let (client, connection) = cfg.connect(NoTls).await.map_err(classify)?;
-            (client, tokio::spawn(async move { drop(connection.await) }))
+        .ssl_mode(match t.sslmode {
+            SslMode::Disable => PgSslMode::Disable,
+            SslMode::Prefer => PgSslMode::Prefer,
+            SslMode::Require => PgSslMode::Require,
+        });
+    let open = || async {
+        match source.zip(host.parse::<IpAddr>().ok()) {
+            Some((from, to)) => tcp_from(from, SocketAddr::new(to, t.port)).await,
+            None => TcpStream::connect((host, t.port)).await,
         }
     };
+    // Judged on a connection of its own, which carries no password.
+    match probe(open().await.map_err(|e| io_error(&e))?, t).await {
+        Ok(()) => {}
+        Err(ProbeError::Io(e)) => return Err(io_error(&e)),
+        Err(ProbeError::Refused(e)) => return Err(e),
+    }
+    let mut tls = MakeRustlsConnect::new(tls_config());
+    let stream = open().await.map_err(|e| io_error(&e))?;
+    let connector =
+        <MakeRustlsConnect as MakeTlsConnect<TcpStream>>::make_tls_connect(&mut tls, host)
+            .map_err(|e| ConnectError::Other(e.to_string()))?;
+    let (client, connection) = cfg.connect_raw(stream, connector).await.map_err(classify)?;
+    let driver = tokio::spawn(async move { drop(connection.await) });
     let row = client
         .query_one(
             "SELECT current_setting('server_version'), current_setting('server_version_num'), \
@@ -224,6 +249,120 @@ async fn connect(t: &Target, host: &str, source: Option<IpAddr>) -> Result<Serve
         version_num: num.trim().parse().unwrap_or(0),
         client_addr: row.get::<_, Option<String>>(2).and_then(|a| a.parse().ok()),
     })
+}
+
+enum ProbeError {
+    Io(std::io::Error),
+    Refused(ConnectError),
+}
+
+impl From<std::io::Error> for ProbeError {
+    fn from(e: std::io::Error) -> Self {
+        ProbeError::Io(e)
+    }
+}
+
+/// Whether the server offers TLS and, when it will not be used, how it wants the password:
+/// a server (or a man in the middle) asking for it in clear text over a plain connection is
+/// refused before the password leaves this host. A server without TLS under `require` too.
+async fn probe(mut stream: TcpStream, t: &Target) -> Result<(), ProbeError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = bytes::BytesMut::new();
+    if t.sslmode != SslMode::Disable {
+        frontend::ssl_request(&mut buf);
+        stream.write_all(&buf).await?;
+        buf.clear();
+        match stream.read_u8().await? {
+            // TLS it will be: a password inside it is safe whatever the method.
+            b'S' => return Ok(()),
+            b'N' if t.sslmode == SslMode::Require => {
+                return Err(ProbeError::Refused(ConnectError::NoTls));
+            }
+            b'N' => {}
+            // An old server answers an error to the TLS request; the real connection reports it.
+            _ => return Ok(()),
+        }
+    }
+    let params = [
+        ("user", t.user.as_str()),
+        ("database", t.dbname.as_str()),
+        ("application_name", "mathesarctl-preflight"),
+    ];
+    frontend::startup_message(params.iter().copied(), &mut buf)?;
+    stream.write_all(&buf).await?;
+    let tag = stream.read_u8().await?;
+    let len = stream.read_i32().await?;
+    // AuthenticationCleartextPassword: 'R', length 8, method 3.
+    if tag == b'R' && len == 8 && stream.read_i32().await? == 3 {
+        return Err(ProbeError::Refused(ConnectError::Cleartext));
+    }
+    Ok(())
+}
+
+/// TLS as libpq's `prefer` and `require` do it: encrypted, the certificate not verified (that is
+/// `verify-full`, which needs the server's CA here).
+fn tls_config() -> rustls::ClientConfig {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|_| {
+            rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+                .expect("the ring provider supports the default versions")
+        })
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(EncryptOnly(provider)))
+        .with_no_client_auth()
+}
+
+/// Accepts any certificate, but checks the handshake signatures: the connection is encrypted,
+/// the server's identity is not proven (libpq `prefer`/`require`).
+#[derive(Debug)]
+struct EncryptOnly(std::sync::Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 async fn tcp_from(from: IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
@@ -345,6 +484,22 @@ fn refused(t: &Target, e: &ConnectError, at: &str, opts: &Options) -> Option<Che
                 k.dbname,
                 ways(k.dbname, &t.dbname)
             ),
+        ),
+        ConnectError::Cleartext => Check::not_ok(
+            t.name,
+            Status::Fail,
+            format!("PostgreSQL at {at}: {e}"),
+            format!(
+                "enable TLS on the server (ssl = on in postgresql.conf) and keep `existing-db-sslmode` at prefer or require, \
+                 or make its pg_hba.conf use scram-sha-256 instead of password for user {}",
+                t.user
+            ),
+        ),
+        ConnectError::NoTls => Check::not_ok(
+            t.name,
+            Status::Fail,
+            format!("PostgreSQL at {at}: {e}"),
+            "enable TLS on the server (ssl = on in postgresql.conf), or set `existing-db-sslmode` to prefer".to_string(),
         ),
         ConnectError::Other(_) => Check::not_ok(
             t.name,
@@ -913,5 +1068,137 @@ mod tests {
             assert!(c.detail.contains("connection refused"), "{}", c.detail);
             assert!(!all_text(c).contains(PASSWORD));
         }
+    }
+
+    /// A fake server: answers the TLS request with `tls_answer` (when one comes), then asks for
+    /// the password with authentication method `method`. Returns every byte it received.
+    async fn fake_server(tls_answer: u8, method: i32) -> (u16, tokio::task::JoinHandle<Vec<u8>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let h = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            // Serves the probe and, if it comes, the real connection.
+            while let Ok(Ok((mut c, _))) =
+                tokio::time::timeout(Duration::from_millis(1500), l.accept()).await
+            {
+                let mut buf = [0u8; 8];
+                if c.read_exact(&mut buf).await.is_err() {
+                    continue;
+                }
+                seen.extend_from_slice(&buf);
+                if buf[4..8] == [0x04, 0xd2, 0x16, 0x2f] {
+                    c.write_all(&[tls_answer]).await.unwrap();
+                    if tls_answer == b'S' {
+                        let mut hello = vec![0u8; 512];
+                        let n =
+                            tokio::time::timeout(Duration::from_millis(300), c.read(&mut hello))
+                                .await
+                                .map(|r| r.unwrap_or(0))
+                                .unwrap_or(0);
+                        seen.extend_from_slice(&hello[..n]);
+                        continue;
+                    }
+                }
+                let mut rest = vec![0u8; 512];
+                let n = c.read(&mut rest).await.unwrap_or(0);
+                seen.extend_from_slice(&rest[..n]);
+                let mut msg = vec![b'R', 0, 0, 0, 8];
+                msg.extend_from_slice(&method.to_be_bytes());
+                let _ = c.write_all(&msg).await;
+                let n = tokio::time::timeout(Duration::from_millis(300), c.read(&mut rest))
+                    .await
+                    .map(|r| r.unwrap_or(0))
+                    .unwrap_or(0);
+                seen.extend_from_slice(&rest[..n]);
+            }
+            seen
+        });
+        (port, h)
+    }
+
+    fn at_port(port: u16, sslmode: &str) -> Target {
+        let mut t = target("127.0.0.1");
+        t.port = port;
+        t.sslmode = crate::settings::validate::sslmode(sslmode).unwrap();
+        t
+    }
+
+    /// A server asking for the password in clear text over a plain connection never gets it.
+    #[tokio::test]
+    async fn a_cleartext_password_request_without_tls_is_refused_and_nothing_is_sent() {
+        for (tls_answer, mode) in [(b'N', "prefer"), (b'N', "disable")] {
+            let (port, server) = fake_server(tls_answer, 3).await;
+            let a = attempt(&at_port(port, mode), "127.0.0.1", None).await;
+            assert_eq!(a.result, Err(ConnectError::Cleartext), "{mode}");
+            let seen = server.await.unwrap();
+            assert!(
+                !seen
+                    .windows(PASSWORD.len())
+                    .any(|w| w == PASSWORD.as_bytes()),
+                "the password was sent"
+            );
+            let c = verdict(&at_port(port, mode), &Route::Direct(a), &START);
+            assert_eq!(c.status, Status::Fail);
+            assert!(all_text(&c).contains("ssl = on"), "{}", all_text(&c));
+        }
+    }
+
+    #[tokio::test]
+    async fn require_refuses_a_server_without_tls_and_prefer_uses_it_when_offered() {
+        let (port, _server) = fake_server(b'N', 10).await;
+        let a = attempt(&at_port(port, "require"), "127.0.0.1", None).await;
+        assert_eq!(a.result, Err(ConnectError::NoTls));
+
+        // Offered: the client goes on with a TLS handshake (the fake server cannot complete it).
+        let (port, server) = fake_server(b'S', 3).await;
+        let a = attempt(&at_port(port, "prefer"), "127.0.0.1", None).await;
+        assert_ne!(a.result, Err(ConnectError::Cleartext));
+        let seen = server.await.unwrap();
+        assert!(
+            !seen
+                .windows(PASSWORD.len())
+                .any(|w| w == PASSWORD.as_bytes())
+        );
+        // The second connection opened with a TLS request too, then a ClientHello (0x16).
+        assert!(
+            seen.windows(2).any(|w| w == [0x16, 0x03]),
+            "no TLS handshake"
+        );
+    }
+
+    #[test]
+    fn the_sslmode_answer_is_validated() {
+        use crate::settings::validate::{SslMode, sslmode};
+        assert_eq!(sslmode("").unwrap(), SslMode::Prefer);
+        assert_eq!(sslmode("Require").unwrap(), SslMode::Require);
+        assert!(sslmode("verify-full").is_err());
+        let e = Settings::from_answers(&{
+            let mut a = crate::sources::defaults::answers(std::path::Path::new("/etc/mathesar"));
+            a.set(Key::UserDb, "existing", crate::settings::Source::Default);
+            a.set(
+                Key::ExistingDbHost,
+                "db.example.org",
+                crate::settings::Source::Default,
+            );
+            a.set(
+                Key::ExistingDbUser,
+                "alice",
+                crate::settings::Source::Default,
+            );
+            a.set(
+                Key::ExistingDbPassword,
+                PASSWORD,
+                crate::settings::Source::Default,
+            );
+            a.set(
+                Key::ExistingDbSslmode,
+                "maybe",
+                crate::settings::Source::Default,
+            );
+            a
+        })
+        .unwrap_err();
+        assert!(format!("{e}").contains("existing-db-sslmode"), "{e}");
     }
 }

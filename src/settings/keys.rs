@@ -41,6 +41,7 @@ keys! {
     ExistingDbPort => "existing-db-port", false, "port of the existing PostgreSQL server";
     ExistingDbUser => "existing-db-user", false, "user on the existing PostgreSQL server";
     ExistingDbPassword => "existing-db-password", true, "password of existing-db-user";
+    ExistingDbSslmode => "existing-db-sslmode", false, "TLS to the existing server: `prefer` (when offered), `require` or `disable`";
     HttpPort => "http-port", false, "host port on which Caddy serves HTTP";
     HttpsPort => "https-port", false, "host port on which Caddy serves HTTPS";
     Domain => "domain", false, "domain name served with automatic HTTPS; empty = plain HTTP on the address";

@@ -44,6 +44,7 @@ pub struct ExistingDb {
     pub port: u16,
     pub user: String,
     pub password: Secret,
+    pub sslmode: validate::SslMode,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -270,6 +271,9 @@ impl Settings {
             let port = r.required(ExistingDbPort, validate::port);
             let user = r.required(ExistingDbUser, validate::pg_identifier);
             let password = r.secret(ExistingDbPassword, not_empty);
+            let sslmode = r
+                .optional(ExistingDbSslmode, validate::sslmode)
+                .unwrap_or_default();
             if password.is_none() && !r.errors.iter().any(|e| e.key == ExistingDbPassword) {
                 r.missing(ExistingDbPassword);
             }
@@ -279,6 +283,7 @@ impl Settings {
                     port,
                     user,
                     password,
+                    sslmode,
                 }),
                 _ => None,
             }
@@ -394,6 +399,7 @@ impl Settings {
             set(ExistingDbPort, e.port.to_string());
             set(ExistingDbUser, e.user.clone());
             set(ExistingDbPassword, e.password.expose().into());
+            set(ExistingDbSslmode, e.sslmode.as_str().into());
         }
         set(HttpPort, self.http_port.to_string());
         set(HttpsPort, self.https_port.to_string());

@@ -124,6 +124,36 @@ pub fn pg_identifier(value: &str) -> Result<String, String> {
     Ok(v.to_string())
 }
 
+/// How the preflight reaches an existing server, with libpq's meaning: `prefer` uses TLS when the
+/// server offers it, `require` refuses a server without it, `disable` never tries. None of them
+/// verifies the certificate (libpq's `verify-*` modes are not offered).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    #[default]
+    Prefer,
+    Require,
+}
+
+impl SslMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+        }
+    }
+}
+
+pub fn sslmode(value: &str) -> Result<SslMode, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "prefer" => Ok(SslMode::Prefer),
+        "require" => Ok(SslMode::Require),
+        "disable" => Ok(SslMode::Disable),
+        _ => Err("use prefer, require or disable".into()),
+    }
+}
+
 /// A Django user name: letters, digits and @ . + - _, at most 150 characters.
 pub fn username(value: &str) -> Result<String, String> {
     let v = value.trim();
@@ -136,6 +166,10 @@ pub fn username(value: &str) -> Result<String, String> {
     {
         return Err("use letters, digits and @ . + - _ only".into());
     }
+    // It reaches command lines (`createsuperuser --username`): never an option.
+    if v.starts_with('-') {
+        return Err("a user name cannot start with `-`".into());
+    }
     Ok(v.to_string())
 }
 
@@ -144,6 +178,9 @@ pub fn email(value: &str) -> Result<String, String> {
     let v = value.trim();
     if v.is_empty() {
         return Ok(String::new());
+    }
+    if v.starts_with('-') {
+        return Err("an e-mail address cannot start with `-`".into());
     }
     match v.split_once('@') {
         Some((local, dom))
@@ -191,7 +228,9 @@ pub fn directory(value: &str) -> Result<PathBuf, String> {
             "spaces, `:`, `,` and `$` cannot be used in the path (Docker volume syntax)".into(),
         );
     }
-    Ok(PathBuf::from(v.trim_end_matches('/')))
+    let p = PathBuf::from(v.trim_end_matches('/'));
+    crate::storage::dirs::check_path(&p)?;
+    Ok(p)
 }
 
 /// `registry.example.org:5000/mirror`, returned without a trailing slash.
@@ -212,6 +251,15 @@ pub fn registry(value: &str) -> Result<Option<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_addresses_starting_with_a_dash_are_refused() {
+        assert!(username("-admin").is_err());
+        assert!(username("--help").is_err());
+        assert!(username("ad-min").is_ok());
+        assert!(email("-x@example.org").is_err());
+        assert!(email("x-y@example.org").is_ok());
+    }
 
     #[test]
     fn ports() {

@@ -13,6 +13,7 @@ pub fn answers(config_dir: &Path) -> Answers {
         (DbUser, "mathesar"),
         (DbPort, "5432"),
         (ExistingDbPort, "5432"),
+        (ExistingDbSslmode, "prefer"),
         (HttpPort, "80"),
         (HttpsPort, "443"),
         (Domain, ""),

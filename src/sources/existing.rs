@@ -1,4 +1,4 @@
-//! The existing configuration, read back from `.env` (with dotenvy) and the admin password file,
+//! The existing configuration, read back from `.env` (with the strict parser of `env_file`) and the admin password file,
 //! so that a re-run changes nothing it was not asked to change and never regenerates a secret.
 
 use std::path::PathBuf;
@@ -27,9 +27,17 @@ pub struct Existing {
     pub env_text: Option<String>,
 }
 
-/// Reads what is in `layout.config_dir`; a directory without `.env` gives an empty result.
+/// Reads what is in `layout.config_dir` without writing anything (a killed run's committed set
+/// is read through its journal); a directory without `.env` gives an empty result. Readers hold
+/// the lock shared, or nothing when no writer ever ran.
 pub fn read(layout: &Layout) -> Result<Existing, ExistingError> {
-    // A run killed after committing its files is completed first: never read half of a set.
+    read_with(layout, |target| {
+        crate::storage::commit::view(&layout.journal_file(), target)
+    })
+}
+
+/// For a writer holding the lock: completes a killed run's committed set first, then reads.
+pub fn read_for_write(layout: &Layout) -> Result<Existing, ExistingError> {
     crate::storage::commit::roll_forward(&layout.journal_file()).map_err(|e| {
         ExistingError::Unreadable {
             path: e.path.clone(),
@@ -39,9 +47,37 @@ pub fn read(layout: &Layout) -> Result<Existing, ExistingError> {
             ),
         }
     })?;
+    read_with(layout, |t| Ok(t.to_path_buf()))
+}
+
+/// Completes a killed run's committed change when the lock is free right now (a writer holding
+/// it completes it itself, and this process may hold it already): for the commands that start
+/// containers from the files on disk.
+pub fn complete_pending(layout: &Layout) -> Result<(), ExistingError> {
+    if !layout.journal_file().exists() || !layout.lock_file().exists() {
+        return Ok(());
+    }
+    if let Ok(_lock) =
+        crate::storage::lock::acquire(&layout.lock_file(), std::time::Duration::ZERO, || {})
+    {
+        read_for_write(layout)?;
+    }
+    Ok(())
+}
+
+fn read_with(
+    layout: &Layout,
+    current: impl Fn(&std::path::Path) -> Result<PathBuf, crate::storage::atomic::WriteError>,
+) -> Result<Existing, ExistingError> {
+    let current = |target: PathBuf| {
+        current(&target).map_err(|e| ExistingError::Unreadable {
+            path: e.path.clone(),
+            message: format!("an interrupted configuration change: {}", e.source),
+        })
+    };
     let path = layout.env_file();
     let mut out = Existing::default();
-    let text = match std::fs::read_to_string(&path) {
+    let text = match std::fs::read_to_string(current(path.clone())?) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
         Err(e) => {
@@ -51,21 +87,31 @@ pub fn read(layout: &Layout) -> Result<Existing, ExistingError> {
             });
         }
     };
-    for item in dotenvy::from_read_iter(text.as_bytes()) {
-        let (name, value) = item.map_err(|e| ExistingError::Unreadable {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
+    let unreadable = |message: String| ExistingError::Unreadable {
+        path: path.clone(),
+        message,
+    };
+    let items = crate::rendering::env_file::parse(&text).map_err(|e| unreadable(e.to_string()))?;
+    for (line, (name, value)) in line_numbers(&text).zip(items) {
         if let Some(key) = Key::from_env_var(&name).filter(|k| is_stored(*k)) {
             out.answers.set(key, value, Source::Existing(path.clone()));
-        } else if name == SECRET_KEY && !value.is_empty() {
-            out.secret_key = Some(Secret::new(value));
-        } else if name == WATCHTOWER_TOKEN && !value.is_empty() {
-            out.watchtower_token = Some(Secret::new(value));
+        } else if name == SECRET_KEY || name == WATCHTOWER_TOKEN {
+            // State, not answers, so Settings never checks them: checked here.
+            if let Err(reason) = check_state_secret(&value) {
+                return Err(unreadable(format!(
+                    "line {line} (`{name}`): the value is refused: {reason}. Restore the file from a backup (`mathesarctl restore`)"
+                )));
+            }
+            let slot = if name == SECRET_KEY {
+                &mut out.secret_key
+            } else {
+                &mut out.watchtower_token
+            };
+            *slot = Some(Secret::new(value));
         }
     }
     let pw_file = layout.admin_password_file();
-    if let Ok(pw) = std::fs::read_to_string(&pw_file) {
+    if let Ok(pw) = std::fs::read_to_string(current(pw_file.clone())?) {
         let pw = pw.strip_suffix('\n').unwrap_or(&pw);
         if !pw.is_empty() {
             out.answers
@@ -74,6 +120,26 @@ pub fn read(layout: &Layout) -> Result<Existing, ExistingError> {
     }
     out.env_text = Some(text);
     Ok(out)
+}
+
+/// The line number of each `NAME=` line, in the order [`env_file::parse`] returns them.
+fn line_numbers(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.split('\n').enumerate().filter_map(|(i, l)| {
+        let t = l.trim_start();
+        (!t.is_empty() && !t.starts_with('#')).then_some(i + 1)
+    })
+}
+
+/// A generated secret: letters and digits; one set by hand may use any visible ASCII character.
+fn check_state_secret(value: &str) -> Result<(), String> {
+    crate::settings::validate::plain_text(value)?;
+    if value.chars().count() < 16 {
+        return Err("it has fewer than 16 characters".into());
+    }
+    if !value.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("only visible ASCII characters are allowed".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -90,7 +156,7 @@ mod tests {
 
     #[test]
     fn reads_answers_and_state_but_not_the_contract() {
-        let (_d, l) = layout_with(b"MATHESAR_HTTP_PORT=\"8080\"\nHTTP_PORT=\"9999\"\nSECRET_KEY=\"k\"\nMATHESAR_CONFIG_DIR=\"/x\"\n");
+        let (_d, l) = layout_with(b"MATHESAR_HTTP_PORT=\"8080\"\nHTTP_PORT=\"9999\"\nSECRET_KEY=\"kkkkkkkkkkkkkkkk\"\nMATHESAR_CONFIG_DIR=\"/x\"\n");
         let e = read(&l).unwrap();
         assert_eq!(e.answers.value(Key::HttpPort), Some("8080"));
         assert_eq!(
@@ -98,7 +164,32 @@ mod tests {
             None,
             "the directory is where the file is"
         );
-        assert_eq!(e.secret_key.unwrap().expose(), "k");
+        assert_eq!(e.secret_key.unwrap().expose(), "kkkkkkkkkkkkkkkk");
+    }
+
+    /// A value read back is taken literally or refused, never expanded; an error names the line
+    /// and the key, not the value.
+    #[test]
+    fn values_are_never_expanded_and_secrets_are_checked() {
+        let (_d, l) = layout_with(b"MATHESAR_DB_PASSWORD=\"pw-\\${HOME}-end\"\n");
+        let e = read(&l).unwrap();
+        assert_eq!(e.answers.value(Key::DbPassword), Some("pw-${HOME}-end"));
+
+        let (_d, l) = layout_with(b"# x\nMATHESAR_DB_PASSWORD=\"pw-${HOME}-s3cr3t\"\n");
+        let msg = read(&l).unwrap_err().to_string();
+        assert!(
+            msg.contains("line 2") && msg.contains("MATHESAR_DB_PASSWORD"),
+            "{msg}"
+        );
+        assert!(!msg.contains("s3cr3t") && !msg.contains("/root"), "{msg}");
+
+        for bad in ["short", "has space in the middle of it", ""] {
+            let text = format!("A=\"1\"\nSECRET_KEY=\"{bad}\"\n");
+            let (_d, l) = layout_with(text.as_bytes());
+            let msg = read(&l).unwrap_err().to_string();
+            assert!(msg.contains("line 2 (`SECRET_KEY`)"), "{msg}");
+            assert!(bad.is_empty() || !msg.contains(bad), "{msg}");
+        }
     }
 
     #[test]

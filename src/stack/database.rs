@@ -100,12 +100,18 @@ pub async fn ensure_user_database(engine: &Engine, s: &Settings) -> Result<bool,
     Ok(true)
 }
 
-/// The psql script that sets the password of `user` to the value of the new-password variable.
+/// The psql script that sets the password of `user` to the verifier in the new-password variable.
 fn alter_role_script(user: &str) -> String {
     format!(
         "\\getenv new_password {NEW_PASSWORD_VAR}\nALTER ROLE {} WITH PASSWORD :'new_password';\n",
         quote_ident(user)
     )
+}
+
+/// What PostgreSQL stores for `password`, computed here: the server (and any log of its
+/// statements) only ever sees this SCRAM-SHA-256 verifier, never the password.
+fn verifier(password: &str) -> String {
+    postgres_protocol::password::scram_sha_256(password.as_bytes())
 }
 
 /// Sets the superuser's password inside the running bundled database to `new_password`.
@@ -118,12 +124,13 @@ pub async fn set_password(
 ) -> Result<(), DatabaseError> {
     let script = alter_role_script(user);
     let psql = psql_args(user, "postgres").join(" ");
-    // The shell line holds no secret: the script and the password are in the environment.
+    // The shell line holds no secret: the script and the verifier are in the environment.
     let shell = format!("printf '%s\\n' \"${SCRIPT_VAR}\" | {psql} -f -");
     let cmd = ["sh", "-c", shell.as_str()];
+    let verifier = verifier(new_password);
     let env = [
         ("PGPASSWORD", current_password),
-        (NEW_PASSWORD_VAR, new_password),
+        (NEW_PASSWORD_VAR, verifier.as_str()),
         (SCRIPT_VAR, script.as_str()),
     ];
     check(
@@ -152,5 +159,15 @@ mod tests {
             s,
             "\\getenv new_password MATHESAR_NEW_DB_PASSWORD\nALTER ROLE \"mathesar\" WITH PASSWORD :'new_password';\n"
         );
+    }
+
+    /// PostgreSQL stores a value of this form as it is; anything else it would hash itself,
+    /// after the plain password went through its statement log.
+    #[test]
+    fn the_server_gets_a_scram_verifier_not_the_password() {
+        let v = verifier("Sup3r-secret-pw");
+        assert!(v.starts_with("SCRAM-SHA-256$4096:"), "{v}");
+        assert!(!v.contains("Sup3r-secret-pw"));
+        assert_ne!(v, verifier("Sup3r-secret-pw"), "salted");
     }
 }

@@ -44,14 +44,11 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), WriteError> 
     let name = path
         .file_name()
         .ok_or_else(|| err(io::Error::other("not a file path")))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-
+    let (mut f, tmp) = create_temp(dir, &name.to_string_lossy(), mode).map_err(err)?;
     let result = (|| {
-        write_synced(&tmp, contents, mode)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        drop(f);
         fs::rename(&tmp, path)?;
         File::open(dir)?.sync_all()
     })();
@@ -61,16 +58,39 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), WriteError> 
     result.map_err(err)
 }
 
-/// Writes `path` with `mode` and fsyncs it. Created with the final mode from the start: a secret
-/// is never readable by others, not even for the moment between create and chmod.
-pub(super) fn write_synced(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
-    let mut f = OpenOptions::new()
+/// A new temporary file `.NAME.tmp-RANDOM` in `dir`, for a file later renamed over `dir/NAME`.
+/// The name is unpredictable and the file is created exclusively without following a link, so
+/// that nothing planted under that name (a symbolic link to another file) is ever written
+/// through; it has `mode` from the start.
+pub fn create_temp(dir: &Path, name: &str, mode: u32) -> io::Result<(File, PathBuf)> {
+    loop {
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
+        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let tmp = dir.join(format!(".{name}.tmp-{suffix}"));
+        match create_new(&tmp, mode) {
+            Ok(f) => return Ok((f, tmp)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `O_CREAT | O_EXCL | O_NOFOLLOW` with `mode`, then exactly `mode` whatever the umask.
+pub fn create_new(path: &Path, mode: u32) -> io::Result<File> {
+    let f = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(mode)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
         .open(path)?;
     f.set_permissions(fs::Permissions::from_mode(mode))?;
+    Ok(f)
+}
+
+/// Writes a new file `path` (which must not exist) with `mode` and fsyncs it.
+pub(super) fn write_synced(path: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
+    let mut f = create_new(path, mode)?;
     f.write_all(contents)?;
     f.sync_all()
 }
@@ -130,5 +150,31 @@ mod tests {
             1,
             "no temporary file left"
         );
+    }
+
+    /// A link planted under any temporary name the writer might use is never written through
+    /// nor chmodded.
+    #[test]
+    fn a_planted_link_is_never_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        fs::write(&victim, "precious").unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o644)).unwrap();
+        let target = d.path().join("x.tgz");
+        for name in [
+            format!(".x.tgz.tmp{}", std::process::id()),
+            ".x.tgz.tmp".to_string(),
+        ] {
+            std::os::unix::fs::symlink(&victim, d.path().join(name)).unwrap();
+        }
+        write(&target, b"bundle", 0o600).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"bundle");
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(fs::metadata(&victim).unwrap().mode() & 0o777, 0o644);
+        // Exclusive creation: an existing name is an error, not a write through it.
+        let planted = d.path().join("planted");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        assert!(create_new(&planted, 0o600).is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
     }
 }

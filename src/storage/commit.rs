@@ -7,10 +7,11 @@
 //!    target, is written atomically: this is the commit point;
 //! 3. each staged file is renamed over its target, then the journal is removed.
 //!
-//! Every reader of the configuration calls [`roll_forward`] first, so a run killed after step 2
-//! is completed by whoever comes next, and one killed before it left only staged files, which
-//! the next writer removes under the lock ([`clean_staged`]). ID is unique per run, so a reader
-//! completing an old journal can never move the staged files of a later, uncommitted run.
+//! Only a writer, holding the lock, completes a journal ([`roll_forward`]); readers hold the lock
+//! shared and see a killed run's committed set through [`view`] without writing anything. A run
+//! killed before its commit point left only staged files, which the next writer removes under
+//! the lock ([`clean_staged`]). A journal names only the package's own files: in the
+//! configuration directory, or the Caddyfile of a data directory the package marked as its own.
 
 use std::fs::{self, File};
 use std::io;
@@ -42,14 +43,20 @@ pub fn commit(journal: &Path, changes: &[Change]) -> Result<(), WriteError> {
     if changes.is_empty() {
         return Ok(());
     }
-    let id = format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default()
-    );
+    // Unpredictable, so that nobody can plant a file under a staged name in advance.
+    let mut random = [0u8; 12];
+    getrandom::fill(&mut random).map_err(|e| err(journal, io::Error::other(e.to_string())))?;
+    let id: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let config_dir = journal.parent().unwrap_or(Path::new("/"));
+    if let Some(c) = changes.iter().find(|c| !allowed_target(config_dir, c.path)) {
+        return Err(err(
+            c.path,
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a file of the configuration; nothing was written",
+            ),
+        ));
+    }
     let mut entries = Vec::with_capacity(changes.len());
     let result = (|| {
         for c in changes {
@@ -75,36 +82,13 @@ pub fn commit(journal: &Path, changes: &[Change]) -> Result<(), WriteError> {
     roll_forward(journal).map(|_| ())
 }
 
-/// Completes a committed set of changes, if `journal` names one. Safe to call without the lock
-/// and from several processes at once: a staged file already moved is simply gone. Returns
-/// whether there was a journal.
+/// Completes a committed set of changes, if `journal` names one. Call with the lock held.
+/// Returns whether there was a journal.
 pub fn roll_forward(journal: &Path) -> Result<bool, WriteError> {
-    let text = match fs::read(journal) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(err(journal, e)),
+    let Some(entries) = read_journal(journal)? else {
+        return Ok(false);
     };
-    // A journal is written whole (atomic rename) or not at all: one that does not parse was not
-    // written by us, and is left for the administrator rather than guessed at.
-    let entries: Vec<Entry> = serde_json::from_slice(&text).map_err(|e| {
-        err(
-            journal,
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("not a journal of mathesarctl ({e}); remove it, then run `mathesarctl configure`"),
-            ),
-        )
-    })?;
     for e in &entries {
-        if !is_ours(&e.staged, &e.target) {
-            return Err(err(
-                journal,
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("names {} as a staged file", e.staged.display()),
-                ),
-            ));
-        }
         match fs::rename(&e.staged, &e.target) {
             Ok(()) => {}
             Err(x) if x.kind() == io::ErrorKind::NotFound => {}
@@ -116,6 +100,71 @@ pub fn roll_forward(journal: &Path) -> Result<bool, WriteError> {
     }
     atomic::remove(journal)?;
     Ok(true)
+}
+
+/// For a reader: the file that holds the current content of `target`, which is its staged file
+/// while a committed journal is not completed yet. Changes nothing.
+pub fn view(journal: &Path, target: &Path) -> Result<PathBuf, WriteError> {
+    let entries = read_journal(journal)?.unwrap_or_default();
+    Ok(entries
+        .into_iter()
+        .find(|e| e.target == target && e.staged.exists())
+        .map(|e| e.staged)
+        .unwrap_or_else(|| target.to_path_buf()))
+}
+
+fn read_journal(journal: &Path) -> Result<Option<Vec<Entry>>, WriteError> {
+    let text = match fs::read(journal) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(journal, e)),
+    };
+    let invalid = |msg: String| err(journal, io::Error::new(io::ErrorKind::InvalidData, msg));
+    // A journal is written whole (atomic rename) or not at all: one that does not parse was not
+    // written by us, and is left for the administrator rather than guessed at.
+    let entries: Vec<Entry> = serde_json::from_slice(&text).map_err(|e| {
+        invalid(format!(
+            "not a journal of mathesarctl ({e}); remove it, then run `mathesarctl configure`"
+        ))
+    })?;
+    let config_dir = journal.parent().unwrap_or(Path::new("/"));
+    for e in &entries {
+        if !is_ours(&e.staged, &e.target) {
+            return Err(invalid(format!(
+                "names {} as a staged file; remove it, then run `mathesarctl configure`",
+                e.staged.display()
+            )));
+        }
+        if !allowed_target(config_dir, &e.target) {
+            return Err(invalid(format!(
+                "names {}, which is not a file of the configuration; remove it, then run `mathesarctl configure`",
+                e.target.display()
+            )));
+        }
+    }
+    Ok(Some(entries))
+}
+
+/// The files a commit may replace: the configuration's own, and the Caddyfile of a data directory
+/// the package created or adopted.
+fn allowed_target(config_dir: &Path, target: &Path) -> bool {
+    let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    if target.parent() == Some(config_dir) {
+        // Any file of the configuration (a restore brings back answers.yml and the override
+        // too), but never the package's own bookkeeping.
+        return ![".lock", JOURNAL, super::dirs::MARKER].contains(&name)
+            && !name.contains(STAGED)
+            && !name.contains(".tmp");
+    }
+    let data_dir = target.parent().and_then(Path::parent);
+    name == "Caddyfile"
+        && target.parent().and_then(Path::file_name) == Some(std::ffi::OsStr::new("caddy"))
+        && data_dir.is_some_and(|d| {
+            super::dirs::check_path(d).is_ok()
+                && fs::symlink_metadata(d.join(super::dirs::MARKER)).is_ok_and(|m| m.is_file())
+        })
 }
 
 /// Removes staged files of runs that died before their commit point (call with the lock held,
@@ -189,8 +238,10 @@ mod tests {
     #[test]
     fn commits_every_file_with_its_mode_and_leaves_nothing_else() {
         let d = tempfile::tempdir().unwrap();
-        let sub = d.path().join("caddy");
-        fs::create_dir(&sub).unwrap();
+        let data = d.path().join("data");
+        let sub = data.join("caddy");
+        fs::create_dir_all(&sub).unwrap();
+        fs::write(data.join(crate::storage::dirs::MARKER), "created\n").unwrap();
         let (a, b) = (d.path().join(".env"), sub.join("Caddyfile"));
         fs::write(&a, "old").unwrap();
         let journal = d.path().join(JOURNAL);
@@ -214,7 +265,7 @@ mod tests {
         assert_eq!(fs::read(&b).unwrap(), b":80\n");
         assert_eq!(fs::metadata(&a).unwrap().mode() & 0o777, 0o600);
         assert_eq!(fs::metadata(&b).unwrap().mode() & 0o777, 0o644);
-        assert_eq!(names(d.path()), [".env", "caddy"]);
+        assert_eq!(names(d.path()), [".env", "data"]);
         assert_eq!(names(&sub), ["Caddyfile"]);
     }
 
@@ -241,6 +292,12 @@ mod tests {
         let journal = d.path().join(JOURNAL);
         fs::write(&journal, serde_json::to_vec(&entries).unwrap()).unwrap();
 
+        // A reader sees the new set and changes nothing.
+        assert_eq!(
+            fs::read_to_string(view(&journal, &b).unwrap()).unwrap(),
+            "new compose"
+        );
+        assert!(journal.exists());
         assert!(roll_forward(&journal).unwrap());
         assert_eq!(fs::read_to_string(&a).unwrap(), "new env");
         assert_eq!(fs::read_to_string(&b).unwrap(), "new compose");
@@ -277,6 +334,27 @@ mod tests {
         assert!(e.source.to_string().contains("as a staged file"), "{e:?}");
         assert_eq!(fs::read_to_string(&a).unwrap(), "old");
         assert!(other.exists() && journal.exists());
+
+        // A journal naming a file outside the configuration, with a staged file next to it.
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("shadow");
+        fs::write(&victim, "root:x").unwrap();
+        let staged = staged_path(&victim, "1-1").unwrap();
+        fs::write(&staged, "planted").unwrap();
+        let bad = vec![Entry {
+            staged: staged.clone(),
+            target: victim.clone(),
+        }];
+        fs::write(&journal, serde_json::to_vec(&bad).unwrap()).unwrap();
+        let e = roll_forward(&journal).unwrap_err();
+        assert!(
+            e.source
+                .to_string()
+                .contains("not a file of the configuration"),
+            "{e:?}"
+        );
+        assert!(view(&journal, &victim).is_err());
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "root:x");
 
         fs::write(&journal, "{half").unwrap();
         let e = roll_forward(&journal).unwrap_err();

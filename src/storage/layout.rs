@@ -73,9 +73,11 @@ impl Layout {
 
 /// The configuration directory named in `/etc/default/mathesar`, if any.
 pub fn remembered_config_dir(default_file: &Path) -> Option<PathBuf> {
-    let iter = dotenvy::from_path_iter(default_file).ok()?;
-    iter.filter_map(Result::ok)
-        .find(|(k, _)| k == "MATHESAR_CONFIG_DIR")
+    let text = std::fs::read_to_string(default_file).ok()?;
+    crate::rendering::env_file::parse(&text)
+        .ok()?
+        .into_iter()
+        .rfind(|(k, _)| k == "MATHESAR_CONFIG_DIR")
         .map(|(_, v)| PathBuf::from(v))
         .filter(|p| p.is_absolute())
 }

@@ -1,4 +1,5 @@
-//! One run at a time: an exclusive `flock` on a lock file in the configuration directory.
+//! One writer at a time: an exclusive `flock` on a lock file in the configuration directory.
+//! Readers take it shared, so that they never see a writer's half-finished set of files.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
@@ -41,21 +42,58 @@ pub struct Lock(#[allow(dead_code)] Flock<File>);
 
 /// Takes the lock, waiting up to `timeout`; `on_wait` is called once if another run holds it.
 pub fn acquire(path: &Path, timeout: Duration, on_wait: impl FnOnce()) -> Result<Lock, LockError> {
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(path)
         .map_err(|source| LockError::Open {
             path: path.to_path_buf(),
             source,
         })?;
+    take(
+        file,
+        path,
+        FlockArg::LockExclusiveNonblock,
+        timeout,
+        on_wait,
+    )
+}
+
+/// A reader's lock: shared, and only when the lock file exists (a reader creates nothing; without
+/// the file no writer has ever run there). `None` when there is no lock file.
+pub fn acquire_shared(path: &Path, timeout: Duration) -> Result<Option<Lock>, LockError> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(LockError::Open {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    take(file, path, FlockArg::LockSharedNonblock, timeout, || {}).map(Some)
+}
+
+fn take(
+    mut file: File,
+    path: &Path,
+    arg: FlockArg,
+    timeout: Duration,
+    on_wait: impl FnOnce(),
+) -> Result<Lock, LockError> {
     let start = Instant::now();
     let mut on_wait = Some(on_wait);
     loop {
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        match Flock::lock(file, arg) {
             Ok(lock) => return Ok(Lock(lock)),
             Err((f, Errno::EWOULDBLOCK)) => {
                 if let Some(cb) = on_wait.take() {

@@ -3,6 +3,7 @@
 
 pub mod atomic;
 pub mod commit;
+pub mod dirs;
 pub mod layout;
 pub mod lock;
 pub mod modes;

@@ -1,0 +1,824 @@
+//! The two directories the package owns, the configuration and the data directory: which paths
+//! may be used at all, whether an existing directory may be taken over, and creating or emptying
+//! one without following a symbolic link. `mathesarctl` runs as root with paths from answers
+//! files, the environment and debconf: a wrong path must be refused before anything is touched,
+//! never repaired by a chmod or a delete.
+//!
+//! A directory the package created carries a marker file ([`MARKER`], `created`); an existing,
+//! empty (or legacy, mathesar-only) directory it took over carries one saying `adopted`. Only a
+//! marked directory is ever emptied by a purge, and only a `created` one is chmodded or removed.
+
+use std::ffi::{CStr, CString, OsStr};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{self, AtFlags, OFlag};
+use nix::sys::stat::{self, Mode, SFlag};
+use nix::unistd::{self, UnlinkatFlags};
+use thiserror::Error;
+
+/// The marker file in a directory the package owns.
+pub const MARKER: &str = ".mathesar-owned";
+const CREATED: &str = "created";
+const ADOPTED: &str = "adopted";
+
+/// Directories whose loss or chmod breaks the system or other users' files.
+const SYSTEM_DIRS: &[&str] = &[
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/etc/default",
+    "/etc/docker",
+    "/etc/ssl",
+    "/etc/systemd",
+    "/home",
+    "/lost+found",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/snap",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/usr/bin",
+    "/usr/include",
+    "/usr/lib",
+    "/usr/lib32",
+    "/usr/lib64",
+    "/usr/libexec",
+    "/usr/local",
+    "/usr/local/bin",
+    "/usr/local/lib",
+    "/usr/local/sbin",
+    "/usr/local/share",
+    "/usr/sbin",
+    "/usr/share",
+    "/usr/src",
+    "/var",
+    "/var/backups",
+    "/var/cache",
+    "/var/lib",
+    "/var/lib/docker",
+    "/var/local",
+    "/var/lock",
+    "/var/log",
+    "/var/mail",
+    "/var/opt",
+    "/var/run",
+    "/var/spool",
+    "/var/tmp",
+    "/var/www",
+];
+/// Kernel and boot trees: nothing of ours belongs anywhere below them.
+const SYSTEM_TREES: &[&str] = &["/boot", "/dev", "/proc", "/run", "/sys", "/var/run"];
+
+#[derive(Debug, Error)]
+pub enum DirError {
+    #[error("the {what} {path} is refused: {reason}")]
+    Refused {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("cannot {action} {path}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl DirError {
+    pub fn code(&self) -> crate::exit::Code {
+        match self {
+            DirError::Refused { .. } => crate::exit::Code::InvalidAnswer,
+            DirError::Io { .. } => crate::exit::Code::Io,
+        }
+    }
+}
+
+/// What an existing path is, as far as the package is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Missing,
+    /// The package created it (marker `created`).
+    Created,
+    /// The package took it over while it was empty (marker `adopted`).
+    Adopted,
+    /// No marker, but it is empty or holds only what the package itself writes there (an
+    /// installation older than the marker, or an empty directory prepared by the administrator).
+    Unmarked,
+}
+
+/// The rules of one directory: its name in messages, the entries the package itself puts there
+/// (so that an older installation is recognised), and whether every entry must belong to root
+/// (the configuration directory; the data directory holds files the containers' users own).
+pub struct Kind {
+    pub what: &'static str,
+    pub known: &'static [&'static str],
+    pub root_owned_entries: bool,
+}
+
+pub const CONFIG: Kind = Kind {
+    what: "configuration directory",
+    known: &[
+        ".env",
+        "docker-compose.yml",
+        "docker-compose.override.yml",
+        "initial-admin-password",
+        "answers.yml",
+        ".lock",
+        ".pending",
+    ],
+    root_owned_entries: true,
+};
+
+pub const DATA: Kind = Kind {
+    what: "data directory",
+    known: &[
+        "pgdata",
+        "msar",
+        "caddy",
+        ".admin-created",
+        ".user-db-connected",
+        "lost+found",
+    ],
+    root_owned_entries: false,
+};
+
+/// Entries only mathesarctl writes: a directory without the marker holding one of them is an
+/// installation older than the marker.
+const LEGACY_SIGNS: &[&str] = &[".env", "docker-compose.yml", "pgdata", "msar", "caddy"];
+
+/// The path rules alone, touching nothing: absolute, written in its normal form, and not a
+/// system directory.
+pub fn check_path(p: &Path) -> Result<(), String> {
+    let Some(s) = p.to_str() else {
+        return Err("it is not valid UTF-8".into());
+    };
+    if !s.starts_with('/') {
+        return Err("use an absolute path".into());
+    }
+    let mut normal = String::new();
+    for c in p.components() {
+        match c {
+            Component::RootDir => {}
+            Component::Normal(n) => {
+                normal.push('/');
+                normal.push_str(&n.to_string_lossy());
+            }
+            _ => return Err("`.` and `..` are not allowed in the path".into()),
+        }
+    }
+    if normal != s {
+        if normal.is_empty() {
+            return Err("it is the root directory".into());
+        }
+        return Err(format!(
+            "write it in its normal form ({normal}): no `//`, `.`, `..` or trailing `/`"
+        ));
+    }
+    let system = SYSTEM_DIRS.contains(&s)
+        || SYSTEM_TREES
+            .iter()
+            .any(|t| s.strip_prefix(t).is_some_and(|r| r.starts_with('/')))
+        || (p.components().count() == 2 && s.starts_with("/lib"));
+    if system {
+        return Err(format!(
+            "{s} is a system directory; use a directory of its own such as /etc/mathesar or /var/lib/mathesar"
+        ));
+    }
+    Ok(())
+}
+
+/// Looks at `path` without changing anything and says whether the package may use it.
+pub fn inspect(kind: &Kind, path: &Path) -> Result<State, DirError> {
+    let refused = |reason: String| DirError::Refused {
+        what: kind.what,
+        path: path.to_path_buf(),
+        reason,
+    };
+    let io_err = |source| DirError::Io {
+        action: "inspect",
+        path: path.to_path_buf(),
+        source,
+    };
+    check_path(path).map_err(refused)?;
+    for a in path.ancestors().skip(1) {
+        if std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(refused(format!(
+                "{} is a symbolic link; name the real directory",
+                a.display()
+            )));
+        }
+    }
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(State::Missing),
+        Err(e) => return Err(io_err(e)),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(refused(
+            "it is a symbolic link; name the real directory".into(),
+        ));
+    }
+    if !meta.is_dir() {
+        return Err(refused("it exists and is not a directory".into()));
+    }
+    let me = unistd::geteuid().as_raw();
+    let trusted = |uid: u32| uid == 0 || uid == me;
+    if !trusted(meta.uid()) {
+        return Err(refused(format!(
+            "it is owned by {}, not root. Check who created it; use another directory, or `chown root:root {}` if it is yours",
+            owner(meta.uid()),
+            path.display()
+        )));
+    }
+    let mut foreign = Vec::new();
+    let mut untrusted = Vec::new();
+    let mut marker = None;
+    for e in std::fs::read_dir(path).map_err(io_err)? {
+        let e = e.map_err(io_err)?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let m = e.metadata().map_err(io_err)?;
+        if (kind.root_owned_entries || meta.mode() & 0o022 != 0) && !trusted(m.uid()) {
+            untrusted.push(format!("{name} (owned by {})", owner(m.uid())));
+        }
+        if name == MARKER {
+            marker = Some(read_marker(path)?);
+        } else if !is_known(kind, &name) {
+            foreign.push(name);
+        }
+    }
+    untrusted.sort();
+    foreign.sort();
+    if meta.mode() & 0o022 != 0 {
+        let planted = if untrusted.is_empty() {
+            String::new()
+        } else {
+            format!("; it holds files of other users: {}", untrusted.join(", "))
+        };
+        return Err(refused(format!(
+            "other users can write into it (mode {:04o}){planted}. Check its files, remove what you did not put there, `chmod go-w {}`, then run again",
+            meta.mode() & 0o7777,
+            path.display()
+        )));
+    }
+    if !untrusted.is_empty() {
+        return Err(refused(format!(
+            "it holds files of other users, which mathesarctl does not trust: {}. Check them, remove them or `chown root:root` them, then run again",
+            untrusted.join(", ")
+        )));
+    }
+    match marker {
+        Some(true) => Ok(State::Created),
+        Some(false) => Ok(State::Adopted),
+        None if foreign.is_empty() => Ok(State::Unmarked),
+        None => Err(refused(format!(
+            "it is not empty and was not created by mathesar (it holds {}); choose a new or empty directory",
+            list(&foreign)
+        ))),
+    }
+}
+
+fn is_known(kind: &Kind, name: &str) -> bool {
+    kind.known.contains(&name)
+        || (name.starts_with('.') && (name.contains(".tmp") || name.contains(".staged-")))
+}
+
+fn list(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    s
+}
+
+fn owner(uid: u32) -> String {
+    match unistd::User::from_uid(unistd::Uid::from_raw(uid)) {
+        Ok(Some(u)) => format!("{} (uid {uid})", u.name),
+        _ => format!("uid {uid}"),
+    }
+}
+
+/// Whether the marker in `dir` says `created` (`true`) or `adopted` (`false`); a marker that is
+/// not a plain root-owned file of ours is refused.
+fn read_marker(dir: &Path) -> Result<bool, DirError> {
+    let path = dir.join(MARKER);
+    let bad = |reason: &str| DirError::Refused {
+        what: "marker file",
+        path: path.clone(),
+        reason: reason.to_string(),
+    };
+    let fd = open_dir(dir).map_err(|source| DirError::Io {
+        action: "open",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let f = fcntl::openat(
+        &fd,
+        MARKER,
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(|_| bad("it is not a regular file"))?;
+    let mut f = File::from(f);
+    let m = f.metadata().map_err(|source| DirError::Io {
+        action: "read",
+        path: path.clone(),
+        source,
+    })?;
+    if !m.is_file() || (m.uid() != 0 && m.uid() != unistd::geteuid().as_raw()) {
+        return Err(bad("it is not a regular file of root's"));
+    }
+    let mut text = String::new();
+    let _ = (&mut f).take(64).read_to_string(&mut text);
+    match text.lines().next().unwrap_or_default().trim() {
+        CREATED => Ok(true),
+        ADOPTED => Ok(false),
+        _ => Err(bad("it was not written by mathesarctl")),
+    }
+}
+
+/// Makes `path` ready for use according to what [`inspect`] found: created with `mode` and marked
+/// when missing, marked `adopted` when taken over, chmodded only when the package created it.
+pub fn prepare(kind: &Kind, path: &Path, state: State, mode: u32) -> Result<(), DirError> {
+    let io_err = |action, source| DirError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
+    match state {
+        State::Missing => {
+            let (fd, created) = walk(path, Some(mode)).map_err(|e| io_err("create", e))?;
+            if created {
+                return write_marker(&fd, CREATED).map_err(|e| io_err("mark", e));
+            }
+            // Made by someone else since it was judged: judged again, as it is now.
+            match inspect(kind, path)? {
+                State::Missing => Err(io_err("create", io::Error::other("it disappeared"))),
+                now => prepare(kind, path, now, mode),
+            }
+        }
+        State::Unmarked => {
+            // Holding the package's own files, it was made by a version older than the marker
+            // (which created it and set its mode); otherwise the administrator prepared it.
+            let legacy = std::fs::read_dir(path).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| LEGACY_SIGNS.contains(&e.file_name().to_string_lossy().as_ref()))
+            });
+            let fd = open_dir(path).map_err(|e| io_err("open", e))?;
+            write_marker(&fd, if legacy { CREATED } else { ADOPTED }).map_err(|e| io_err("mark", e))
+        }
+        State::Created => {
+            let fd = open_dir(path).map_err(|e| io_err("open", e))?;
+            let st = stat::fstat(&fd).map_err(|e| io_err("inspect", e.into()))?;
+            if st.st_mode & 0o7777 != mode {
+                stat::fchmod(&fd, Mode::from_bits_truncate(mode))
+                    .map_err(|e| io_err("set the mode of", e.into()))?;
+            }
+            Ok(())
+        }
+        State::Adopted => Ok(()),
+    }
+}
+
+fn write_marker(dir: &OwnedFd, what: &str) -> io::Result<()> {
+    let fd = fcntl::openat(
+        dir,
+        MARKER,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )?;
+    let mut f = File::from(fd);
+    f.write_all(format!("{what}\nThis directory belongs to the mathesar package.\n").as_bytes())?;
+    f.sync_all()?;
+    File::from(dir.try_clone()?).sync_all()
+}
+
+/// A directory of the package's that holds no configuration (the backups' root): created with
+/// `mode` when missing; an existing one is used as it is (never chmodded) if it is a real
+/// directory of root's that other users cannot write into.
+pub fn ensure_private(what: &'static str, path: &Path, mode: u32) -> Result<(), DirError> {
+    let refused = |reason: String| DirError::Refused {
+        what,
+        path: path.to_path_buf(),
+        reason,
+    };
+    check_path(path).map_err(refused)?;
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => create_dir_all(path, mode)
+            .map(drop)
+            .map_err(|source| DirError::Io {
+                action: "create",
+                path: path.to_path_buf(),
+                source,
+            }),
+        Err(source) => Err(DirError::Io {
+            action: "inspect",
+            path: path.to_path_buf(),
+            source,
+        }),
+        Ok(m) if m.file_type().is_symlink() => Err(refused(
+            "it is a symbolic link; name the real directory".into(),
+        )),
+        Ok(m) if !m.is_dir() => Err(refused("it is not a directory".into())),
+        Ok(m) if m.uid() != 0 && m.uid() != unistd::geteuid().as_raw() => Err(refused(format!(
+            "it is owned by {}, not root",
+            owner(m.uid())
+        ))),
+        Ok(m) if m.mode() & 0o022 != 0 => Err(refused(format!(
+            "other users can write into it (mode {:04o}); `chmod go-w {}` or use another directory",
+            m.mode() & 0o7777,
+            path.display()
+        ))),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// Opens a directory walking from `/` one component at a time, following no symbolic link.
+pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+    walk(path, None).map(|(fd, _)| fd)
+}
+
+/// Opens `path`, creating what is missing (parents 0755, `path` itself `mode`) without following
+/// a symbolic link.
+pub fn create_dir_all(path: &Path, mode: u32) -> io::Result<OwnedFd> {
+    walk(path, Some(mode)).map(|(fd, _)| fd)
+}
+
+/// Creates `rel` (relative, no `..`) under an open directory, parents 0755 and the last `mode`;
+/// an existing one is left as it is.
+pub fn create_under(base: &OwnedFd, rel: &Path, mode: u32) -> io::Result<()> {
+    let mut cur = base.try_clone()?;
+    let parts: Vec<&OsStr> = rel
+        .components()
+        .map(|c| match c {
+            Component::Normal(n) => Ok(n),
+            _ => Err(io::Error::other("not a plain relative path")),
+        })
+        .collect::<io::Result<_>>()?;
+    for (i, part) in parts.iter().enumerate() {
+        let m = if i + 1 == parts.len() { mode } else { 0o755 };
+        cur = step(&cur, part, Some(m))?.0;
+    }
+    Ok(())
+}
+
+/// The directory opened, and whether this call created its last component.
+fn walk(path: &Path, create: Option<u32>) -> io::Result<(OwnedFd, bool)> {
+    if !path.is_absolute() {
+        return Err(io::Error::other("not an absolute path"));
+    }
+    let mut cur = fcntl::open(
+        "/",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut created = false;
+    let parts: Vec<&OsStr> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    for (i, part) in parts.iter().enumerate() {
+        let m = create.map(|m| if i + 1 == parts.len() { m } else { 0o755 });
+        (cur, created) = step(&cur, part, m)?;
+    }
+    Ok((cur, created))
+}
+
+/// One component: opened without following a link; created with `create` (then given exactly
+/// that mode, whatever the umask) when missing.
+fn step(dir: &OwnedFd, name: &OsStr, create: Option<u32>) -> io::Result<(OwnedFd, bool)> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    match fcntl::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => Ok((fd, false)),
+        Err(Errno::ENOENT) if create.is_some() => {
+            let mode = create.unwrap_or(0o755);
+            match stat::mkdirat(dir, name, Mode::from_bits_truncate(mode)) {
+                Ok(()) => {
+                    let fd = fcntl::openat(dir, name, flags, Mode::empty())?;
+                    stat::fchmod(&fd, Mode::from_bits_truncate(mode))?;
+                    Ok((fd, true))
+                }
+                Err(Errno::EEXIST) => Ok((fcntl::openat(dir, name, flags, Mode::empty())?, false)),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(Errno::ELOOP) | Err(Errno::ENOTDIR) => Err(io::Error::other(format!(
+            "{} is a symbolic link or not a directory",
+            name.to_string_lossy()
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What a purge did with a directory.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Purged {
+    Missing,
+    Removed,
+    /// Emptied; the directory stays (the package did not create it, or it is a mount point).
+    Emptied,
+}
+
+/// Whether [`purge`] may remove `path`, changing nothing: `Ok(None)` when it does not exist,
+/// else whether the package created it (`Some(true)`) or adopted it (`Some(false)`). One without
+/// the marker, a symbolic link or a system directory is refused.
+pub fn check_purge(kind: &Kind, path: &Path) -> Result<Option<bool>, DirError> {
+    let refused = |reason: String| DirError::Refused {
+        what: kind.what,
+        path: path.to_path_buf(),
+        reason,
+    };
+    check_path(path).map_err(refused)?;
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(DirError::Io {
+                action: "inspect",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(refused(
+                "it is a symbolic link; remove it and what it points to by hand".into(),
+            ));
+        }
+        Ok(m) if !m.is_dir() => return Err(refused("it is not a directory".into())),
+        Ok(_) => {}
+    }
+    match std::fs::symlink_metadata(path.join(MARKER)) {
+        Ok(_) => read_marker(path).map(Some),
+        Err(_) => Err(refused(format!(
+            "it has no {MARKER} file, so mathesar did not create it; delete it by hand if it is unwanted"
+        ))),
+    }
+}
+
+/// Empties and removes a directory the package owns (see [`check_purge`]); one it adopted is
+/// emptied and kept.
+pub fn purge(kind: &Kind, path: &Path) -> Result<Purged, DirError> {
+    let io_err = |action, source| DirError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
+    let Some(created) = check_purge(kind, path)? else {
+        return Ok(Purged::Missing);
+    };
+    let fd = open_dir(path).map_err(|e| io_err("open", e))?;
+    let dev = stat::fstat(&fd)
+        .map_err(|e| io_err("inspect", e.into()))?
+        .st_dev;
+    empty(&fd, dev).map_err(|e| io_err("empty", e))?;
+    if !created {
+        return Ok(Purged::Emptied);
+    }
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(Purged::Emptied);
+    };
+    let pfd = open_dir(parent).map_err(|e| io_err("open the parent of", e))?;
+    match unistd::unlinkat(&pfd, name, UnlinkatFlags::RemoveDir) {
+        Ok(()) => Ok(Purged::Removed),
+        // A mount point stays, empty.
+        Err(Errno::EBUSY) => Ok(Purged::Emptied),
+        Err(e) => Err(io_err("remove", e.into())),
+    }
+}
+
+/// Removes everything below an open directory, never following a link nor crossing into
+/// another file system.
+fn empty(dir: &OwnedFd, dev: u64) -> io::Result<()> {
+    let names: Vec<CString> = {
+        let mut d = nix::dir::Dir::from_fd(dir.try_clone()?)?;
+        d.iter()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_owned())
+            .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+            .collect()
+    };
+    for name in names {
+        let st = stat::fstatat(dir, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        let is_dir = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR;
+        if is_dir {
+            if st.st_dev != dev {
+                return Err(io::Error::other(format!(
+                    "{} is a mount point; unmount it first",
+                    show(&name)
+                )));
+            }
+            let sub = fcntl::openat(
+                dir,
+                name.as_c_str(),
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?;
+            empty(&sub, dev)?;
+            unistd::unlinkat(dir, name.as_c_str(), UnlinkatFlags::RemoveDir)?;
+        } else {
+            unistd::unlinkat(dir, name.as_c_str(), UnlinkatFlags::NoRemoveDir)?;
+        }
+    }
+    Ok(())
+}
+
+fn show(name: &CStr) -> String {
+    String::from_utf8_lossy(name.to_bytes()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        fs::symlink_metadata(p).unwrap().mode() & 0o7777
+    }
+
+    #[test]
+    fn system_and_unnormalised_paths_are_refused() {
+        for p in [
+            "/", "//", "/tmp", "/tmp/", "/etc", "/home", "/usr", "/var", "/var/lib", "/root",
+            "/boot", "/dev", "/proc/1", "/sys", "/run/x", "/srv", "/opt", "/bin", "/sbin", "/lib",
+            "/lib64", "/libx32", "/var/tmp", "/a/./b", "/a/../b", "/a//b", "x/y", "",
+        ] {
+            assert!(check_path(Path::new(p)).is_err(), "{p} accepted");
+        }
+        for p in [
+            "/etc/mathesar",
+            "/var/lib/mathesar",
+            "/srv/mathesar",
+            "/data",
+        ] {
+            check_path(Path::new(p)).unwrap();
+        }
+    }
+
+    #[test]
+    fn refused_system_directories_are_left_untouched() {
+        let before = mode(Path::new("/tmp"));
+        let e = inspect(&CONFIG, Path::new("/tmp")).unwrap_err();
+        assert!(matches!(e, DirError::Refused { .. }), "{e}");
+        assert_eq!(mode(Path::new("/tmp")), before);
+    }
+
+    #[test]
+    fn a_foreign_non_empty_directory_is_refused_and_an_empty_one_is_not_chmodded() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("foreign");
+        fs::create_dir(&d).unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(d.join("notes.txt"), "mine").unwrap();
+        let e = inspect(&CONFIG, &d).unwrap_err().to_string();
+        assert!(e.contains("notes.txt") && e.contains("not created"), "{e}");
+        fs::remove_file(d.join("notes.txt")).unwrap();
+        let s = inspect(&CONFIG, &d).unwrap();
+        assert_eq!(s, State::Unmarked);
+        prepare(&CONFIG, &d, s, 0o700).unwrap();
+        assert_eq!(
+            mode(&d),
+            0o755,
+            "a directory it did not create is not chmodded"
+        );
+        assert_eq!(inspect(&CONFIG, &d).unwrap(), State::Adopted);
+    }
+
+    /// `backup --to /tmp` chmodded /tmp to 0700.
+    #[test]
+    fn a_backup_root_is_never_a_system_directory_nor_chmodded() {
+        let before = mode(Path::new("/tmp"));
+        assert!(ensure_private("backup directory", Path::new("/tmp"), 0o700).is_err());
+        assert_eq!(mode(Path::new("/tmp")), before);
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("b");
+        ensure_private("backup directory", &d, 0o700).unwrap();
+        assert_eq!(mode(&d), 0o700);
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+        ensure_private("backup directory", &d, 0o700).unwrap();
+        assert_eq!(mode(&d), 0o755);
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(ensure_private("backup directory", &d, 0o700).is_err());
+        assert_eq!(mode(&d), 0o777);
+    }
+
+    /// An installation older than the marker is recognised as the package's own.
+    #[test]
+    fn a_legacy_directory_is_marked_as_created() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("cfg");
+        fs::create_dir(&d).unwrap();
+        fs::write(d.join(".env"), "A=\"1\"\n").unwrap();
+        fs::write(d.join("answers.yml"), "http-port: 80\n").unwrap();
+        let s = inspect(&CONFIG, &d).unwrap();
+        assert_eq!(s, State::Unmarked);
+        prepare(&CONFIG, &d, s, 0o700).unwrap();
+        assert_eq!(inspect(&CONFIG, &d).unwrap(), State::Created);
+    }
+
+    #[test]
+    fn a_missing_directory_is_created_marked_and_a_symlink_is_refused() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("a/b");
+        assert_eq!(inspect(&DATA, &d).unwrap(), State::Missing);
+        prepare(&CONFIG, &d, State::Missing, 0o700).unwrap();
+        assert_eq!(mode(&d), 0o700);
+        assert_eq!(inspect(&DATA, &d).unwrap(), State::Created);
+
+        let victim = t.path().join("victim");
+        fs::create_dir(&victim).unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o755)).unwrap();
+        let link = t.path().join("link");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(inspect(&DATA, &link).is_err());
+        assert!(
+            inspect(&DATA, &link.join("sub")).is_err(),
+            "a linked parent"
+        );
+        assert!(create_dir_all(&link.join("sub"), 0o700).is_err());
+        assert!(!victim.join("sub").exists());
+    }
+
+    #[test]
+    fn a_world_writable_directory_and_planted_files_are_named_with_their_owners() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("cfg");
+        fs::create_dir(&d).unwrap();
+        fs::write(d.join(".env"), "SECRET_KEY=\"theirs\"\n").unwrap();
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o777)).unwrap();
+        let root = unistd::geteuid().is_root();
+        if root {
+            unistd::chown(&d.join(".env"), Some(unistd::Uid::from_raw(4321)), None).unwrap();
+        }
+        let e = inspect(&CONFIG, &d).unwrap_err().to_string();
+        assert!(e.contains("0777") && e.contains("chmod go-w"), "{e}");
+        if root {
+            assert!(e.contains(".env (owned by uid 4321)"), "{e}");
+            fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+            let e = inspect(&CONFIG, &d).unwrap_err().to_string();
+            assert!(e.contains(".env (owned by uid 4321)"), "{e}");
+        }
+        assert_eq!(mode(&d) & 0o077 != 0, !root);
+    }
+
+    #[test]
+    fn purge_needs_the_marker_and_never_follows_a_link() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        fs::create_dir_all(home.join("alice")).unwrap();
+        fs::write(home.join("alice/thesis"), "x").unwrap();
+        assert!(matches!(
+            purge(&DATA, &home).unwrap_err(),
+            DirError::Refused { .. }
+        ));
+        assert!(home.join("alice/thesis").exists());
+
+        // A marked directory that is a link to another: the link is refused, the target kept.
+        let link = t.path().join("data");
+        std::os::unix::fs::symlink(&home, &link).unwrap();
+        fs::write(home.join(MARKER), "created\n").unwrap();
+        assert!(purge(&DATA, &link).is_err());
+        assert!(home.join("alice/thesis").exists());
+
+        // Ours: emptied and removed; a link inside is removed, not followed.
+        let ours = t.path().join("ours");
+        prepare(&DATA, &ours, State::Missing, 0o700).unwrap();
+        fs::create_dir_all(ours.join("pgdata/base")).unwrap();
+        std::os::unix::fs::symlink(&home, ours.join("pgdata/escape")).unwrap();
+        assert_eq!(purge(&DATA, &ours).unwrap(), Purged::Removed);
+        assert!(!ours.exists());
+        assert!(home.join("alice/thesis").exists());
+
+        // Adopted: emptied, kept.
+        let adopted = t.path().join("adopted");
+        fs::create_dir(&adopted).unwrap();
+        prepare(&DATA, &adopted, State::Unmarked, 0o700).unwrap();
+        fs::create_dir(adopted.join("pgdata")).unwrap();
+        assert_eq!(purge(&DATA, &adopted).unwrap(), Purged::Emptied);
+        assert_eq!(fs::read_dir(&adopted).unwrap().count(), 0);
+    }
+}

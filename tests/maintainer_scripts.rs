@@ -1,0 +1,183 @@
+//! The maintainer scripts on a scratch tree. `debian/postrm purge`, both when it delegates to
+//! `mathesarctl purge` and when the binary is already gone: only a data directory carrying the
+//! package's marker is ever deleted. `rpm/post.sh`: the upgrade backup's version.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Tree {
+    t: tempfile::TempDir,
+}
+
+impl Tree {
+    fn new(data_dir: &str) -> Tree {
+        let t = tempfile::tempdir().unwrap();
+        let cfg = t.path().join("etc/mathesar");
+        std::fs::create_dir_all(&cfg).unwrap();
+        std::fs::write(
+            cfg.join(".env"),
+            format!("MATHESAR_DATA_DIR=\"{data_dir}\"\nMATHESAR_PURGE_DATA=\"true\"\n"),
+        )
+        .unwrap();
+        Tree { t }
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.t.path().join(rel)
+    }
+    /// A data directory as configure makes it: created, marked, holding a database.
+    fn ours(&self, rel: &str) -> PathBuf {
+        let d = self.path(rel);
+        mathesar::storage::dirs::prepare(
+            &mathesar::storage::dirs::DATA,
+            &d,
+            mathesar::storage::dirs::State::Missing,
+            0o700,
+        )
+        .unwrap();
+        std::fs::create_dir_all(d.join("pgdata")).unwrap();
+        std::fs::write(d.join("pgdata/PG_VERSION"), "17").unwrap();
+        d
+    }
+    fn precious(&self, rel: &str) -> PathBuf {
+        let f = self.path(rel);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(&f, "precious").unwrap();
+        f
+    }
+    fn purge(&self, with_binary: bool) -> String {
+        let ctl = if with_binary {
+            env!("CARGO_BIN_EXE_mathesarctl")
+        } else {
+            "/nonexistent/mathesarctl"
+        };
+        let o = Command::new("sh")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/postrm"))
+            .arg("purge")
+            .env("MATHESAR_POSTRM_ROOT", self.t.path())
+            .env("MATHESAR_POSTRM_CTL", ctl)
+            .env("MATHESAR_POSTRM_DOCKER", "/nonexistent/docker")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.status.success(), "{text}");
+        text
+    }
+}
+
+#[test]
+fn a_marked_data_directory_is_removed_with_the_configuration() {
+    for with_binary in [false, true] {
+        let tree = Tree::new("");
+        let d = tree.ours("var/lib/mathesar");
+        std::fs::write(
+            tree.path("etc/mathesar/.env"),
+            format!(
+                "MATHESAR_DATA_DIR=\"{}\"\nMATHESAR_PURGE_DATA=\"true\"\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        let out = tree.purge(with_binary);
+        assert!(!d.exists(), "binary {with_binary}: {out}");
+        assert!(!tree.path("etc/mathesar").exists(), "{out}");
+    }
+}
+
+#[test]
+fn an_unmarked_linked_or_unnormalised_data_directory_is_kept() {
+    for with_binary in [false, true] {
+        // Named directly: a directory mathesar did not create (`/home`).
+        let tree = Tree::new("");
+        let thesis = tree.precious("home/alice/thesis");
+        let home = tree.path("home");
+        let cases: Vec<String> = vec![
+            home.display().to_string(),
+            // A link to a marked directory: the target is not emptied.
+            {
+                let target = tree.ours("real");
+                let link = tree.path("link");
+                std::os::unix::fs::symlink(&target, &link).unwrap();
+                link.display().to_string()
+            },
+            // `parent/victim/..` names the parent, sibling included.
+            {
+                tree.ours("parent/victim");
+                tree.precious("parent/sibling/file");
+                format!("{}/parent/victim/..", tree.t.path().display())
+            },
+            "//".to_string(),
+            "/".to_string(),
+        ];
+        for data in &cases {
+            std::fs::create_dir_all(tree.path("etc/mathesar")).unwrap();
+            std::fs::write(
+                tree.path("etc/mathesar/.env"),
+                format!("MATHESAR_DATA_DIR=\"{data}\"\nMATHESAR_PURGE_DATA=\"true\"\n"),
+            )
+            .unwrap();
+            let out = tree.purge(with_binary);
+            assert!(
+                out.contains("kept") || out.contains("refused"),
+                "{data}: {out}"
+            );
+            assert!(thesis.exists(), "binary {with_binary}, {data}: {out}");
+            assert!(
+                tree.path("real/pgdata/PG_VERSION").exists(),
+                "{data}: {out}"
+            );
+            assert!(tree.path("parent/sibling/file").exists(), "{data}: {out}");
+            assert!(
+                tree.path("parent/victim/pgdata/PG_VERSION").exists(),
+                "{data}: {out}"
+            );
+        }
+    }
+}
+
+/// `rpm/post.sh` on an upgrade records its backup as of the version being replaced, like the
+/// Debian postinst (`--of-version`).
+#[test]
+fn rpm_post_backs_up_as_of_the_replaced_version() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join("etc/mathesar")).unwrap();
+    std::fs::write(t.path().join("etc/mathesar/.env"), "A=\"1\"\n").unwrap();
+    let bin = t.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let calls = t.path().join("calls");
+    for (name, body) in [
+        // Both versions are in the database during an upgrade: the older one is replaced.
+        (
+            "rpm",
+            "printf '1700000200 0.2.0\\n1700000100 0.1.0\\n'".to_string(),
+        ),
+        (
+            "mathesarctl",
+            format!("echo \"$*\" >>'{}'", calls.display()),
+        ),
+    ] {
+        let p = bin.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let o = Command::new("sh")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("rpm/post.sh"))
+        .arg("2")
+        .env("MATHESAR_RPM_ROOT", t.path())
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    assert!(
+        calls.contains("backup --reason upgrade --if-configured --of-version 0.1.0"),
+        "{calls}"
+    );
+}

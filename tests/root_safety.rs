@@ -1,0 +1,231 @@
+//! `mathesarctl` runs as root with paths and values from answers files, the environment and
+//! debconf: a wrong one is refused before anything is touched (issue "root-safe by
+//! construction").
+
+mod util;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use util::{Scratch, code, mode, text};
+
+fn configure_in(s: &Scratch, config_dir: &str, env: &[(&str, &str)]) -> std::process::Output {
+    s.cmd(
+        &[
+            "configure",
+            "--config-dir",
+            config_dir,
+            "--non-interactive",
+            "--no-start",
+        ],
+        env,
+    )
+    .output()
+    .unwrap()
+}
+
+#[test]
+fn system_directories_are_refused_before_anything_is_touched() {
+    let s = Scratch::new();
+    for dir in [
+        "/tmp",
+        "/",
+        "/etc",
+        "/home",
+        "/var/lib",
+        "/tmp/",
+        "/srv/../tmp",
+    ] {
+        let before = std::fs::symlink_metadata(Path::new(dir).join("."))
+            .map(|m| m.mode())
+            .ok();
+        let o = configure_in(&s, dir, &[]);
+        assert_eq!(code(&o), 4, "{dir}: {}", text(&o));
+        assert!(text(&o).contains("refused"), "{}", text(&o));
+        assert_eq!(
+            std::fs::symlink_metadata(Path::new(dir).join("."))
+                .map(|m| m.mode())
+                .ok(),
+            before,
+            "{dir} was chmodded"
+        );
+    }
+    assert!(!Path::new("/tmp/.env").exists() && !Path::new("/tmp/.lock").exists());
+    assert!(!Path::new("/.lock").exists());
+
+    // A data directory is judged before the configuration directory is created.
+    let inside = s.config().join("data");
+    for data in ["/home", "/tmp", "/etc", inside.to_str().unwrap()] {
+        let o = s.configure(&[], &[("MATHESAR_DATA_DIR", data)]);
+        assert_eq!(code(&o), 4, "{data}: {}", text(&o));
+        assert!(s.snapshot().is_empty(), "something was written: {data}");
+    }
+}
+
+#[test]
+fn a_foreign_directory_is_refused_and_an_empty_one_is_used_without_chmod() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.config()).unwrap();
+    std::fs::set_permissions(s.config(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(s.config().join("notes.txt"), "mine").unwrap();
+    let o = s.configure(&[], &[]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("notes.txt"), "{}", text(&o));
+    assert!(!s.config().join(".lock").exists() && !s.data().exists());
+
+    std::fs::remove_file(s.config().join("notes.txt")).unwrap();
+    let o = s.configure(&[], &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(mode(&s.config()), 0o755, "not ours to chmod");
+    assert_eq!(mode(&s.data()), 0o700, "created, so ours");
+    assert!(s.data().join(".mathesar-owned").exists());
+}
+
+#[test]
+fn a_world_writable_configuration_and_planted_files_are_refused() {
+    let s = Scratch::new();
+    assert_eq!(code(&s.configure(&[], &[])), 0);
+    std::fs::set_permissions(s.config(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let planted = s.config().join("docker-compose.override.yml");
+    std::fs::write(&planted, "services: {}\n").unwrap();
+    nix::unistd::chown(&planted, Some(nix::unistd::Uid::from_raw(4321)), None).unwrap();
+    let before = s.snapshot();
+    let o = s.configure(&[], &[("MATHESAR_HTTP_PORT", "8080")]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("0777") && t.contains("docker-compose.override.yml (owned by uid 4321)"),
+        "{t}"
+    );
+    assert_eq!(before, s.snapshot(), "nothing was changed");
+
+    // Not writable by others any more, but the planted file is still refused.
+    std::fs::set_permissions(s.config(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let o = s.configure(&[], &[]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("uid 4321"), "{}", text(&o));
+}
+
+#[test]
+fn a_dry_run_or_a_refused_run_writes_nothing() {
+    let s = Scratch::new();
+    let o = s.configure(&["--dry-run"], &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(s.snapshot().is_empty(), "{:?}", s.snapshot().keys());
+    let o = s.configure(&[], &[("MATHESAR_HTTP_PORT", "99999")]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(s.snapshot().is_empty(), "{:?}", s.snapshot().keys());
+}
+
+#[test]
+fn another_config_dir_does_not_silently_move_the_configuration() {
+    let s = Scratch::new();
+    assert_eq!(code(&s.configure(&[], &[])), 0);
+    let remembered = std::fs::read(s.defaults_file()).unwrap();
+    let other = s.dir.path().join("other");
+    let o = configure_in(&s, other.to_str().unwrap(), &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "the service uses the configuration in {}",
+            s.config().display()
+        )),
+        "{}",
+        text(&o)
+    );
+    assert!(other.join(".env").exists());
+    assert_eq!(std::fs::read(s.defaults_file()).unwrap(), remembered);
+}
+
+/// A killed run's committed journal is seen by readers but completed only by the next writer;
+/// one naming a file outside the configuration is never followed.
+#[test]
+fn readers_write_nothing_and_never_complete_a_journal() {
+    let s = Scratch::new();
+    assert_eq!(
+        code(&s.configure(&[], &[("MATHESAR_HTTP_PORT", "8080")])),
+        0
+    );
+    let env = s.config().join(".env");
+    let new_env = std::fs::read_to_string(&env)
+        .unwrap()
+        .replace("\"8080\"", "\"8181\"");
+    let staged = s.config().join("..env.staged-deadbeef");
+    std::fs::write(&staged, &new_env).unwrap();
+    let journal = s.config().join(".pending");
+    std::fs::write(
+        &journal,
+        serde_json::json!([{"staged": staged, "target": env}]).to_string(),
+    )
+    .unwrap();
+    let before = s.snapshot();
+    let o = s.cmd(&["show-config", "--json"], &[]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["http-port"], "8181",
+        "the committed set is what readers see"
+    );
+    assert_eq!(before, s.snapshot(), "a reader wrote");
+
+    // A writer completes it.
+    let o = s.configure(&[], &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(!journal.exists() && !staged.exists());
+    assert_eq!(s.env_file()["HTTP_PORT"], "8181");
+
+    // A journal naming a file outside the configuration: refused by reader and writer alike.
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let planted = outside.path().join(".victim.staged-1");
+    std::fs::write(&planted, "planted").unwrap();
+    std::fs::write(
+        &journal,
+        serde_json::json!([{"staged": planted, "target": victim}]).to_string(),
+    )
+    .unwrap();
+    let o = s.cmd(&["show-config"], &[]).output().unwrap();
+    assert_ne!(code(&o), 0, "{}", text(&o));
+    let o = s.configure(&[], &[]);
+    assert_ne!(code(&o), 0, "{}", text(&o));
+    assert!(
+        text(&o).contains("not a file of the configuration"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}
+
+/// Runs racing for a configuration directory that does not exist yet: judged before anything is
+/// created, then serialised by the lock; every one succeeds and one generated the secrets.
+#[test]
+fn concurrent_first_runs_all_succeed() {
+    let s = Scratch::new();
+    let config = s.config();
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let mut c = s.cmd(
+                &[
+                    "configure",
+                    "--config-dir",
+                    config.to_str().unwrap(),
+                    "--non-interactive",
+                    "--no-start",
+                ],
+                &[("MATHESAR_HTTP_PORT", &(8300 + i).to_string())],
+            );
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for h in handles {
+        let o = h.wait_with_output().unwrap();
+        assert_eq!(code(&o), 0, "{}", text(&o));
+    }
+    let env = s.env_file();
+    assert_eq!(env["MATHESAR_HTTP_PORT"], env["HTTP_PORT"]);
+    assert_eq!(mode(&s.config()), 0o700);
+}

@@ -7,12 +7,7 @@
 # SECRET_KEY decrypts the credentials Mathesar stored before the backup.
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
-deb=$(pkg_deb)
-host_start
-config_dir /etc/mathesar
-http_port=$(free_port)
-db_port=$(free_port)
-while [[ $db_port == "$http_port" ]]; do db_port=$(free_port); done
+pkg_host
 admin_password="Adm1n-$(sha256_of "$E2E_NAME-$RANDOM" | cut -c1-20)"
 user_password="Us3r-$(sha256_of "user-$RANDOM" | cut -c1-20)"
 secret "$admin_password"

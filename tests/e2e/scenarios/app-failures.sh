@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2016 # literal $ in single quotes (SQL dollar quotes, hostile passwords)
 # The failures a user meets with the real Mathesar, each through `systemctl start mathesar`: the
 # start fails well within the unit's timeout, and both `mathesarctl status` and the unit's journal
 # show the failing container's own error line, not only "unhealthy". Nothing is lost: after each
@@ -8,12 +9,7 @@
 #   3. a database that never becomes ready (data of another PostgreSQL major version).
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
-deb=$(pkg_deb)
-host_start
-config_dir /etc/mathesar
-http_port=$(free_port)
-db_port=$(free_port)
-while [[ $db_port == "$http_port" ]]; do db_port=$(free_port); done
+pkg_host
 preseed "mathesar/data-dir string $E2E_DATA_DIR" "mathesar/http-port string $http_port" "mathesar/db-port string $db_port"
 apt_install "$deb"
 wait_up "$http_port"

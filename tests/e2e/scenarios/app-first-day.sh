@@ -9,13 +9,7 @@
 # a restart and a configure re-run do not connect the database a second time.
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
-deb=$(pkg_deb)
-host_start
-config_dir /etc/mathesar
-
-http_port=$(free_port)
-db_port=$(free_port)
-while [[ $db_port == "$http_port" ]]; do db_port=$(free_port); done
+pkg_host
 preseed "mathesar/data-dir string $E2E_DATA_DIR" \
 	"mathesar/http-port string $http_port" \
 	"mathesar/db-port string $db_port"

@@ -1,16 +1,12 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2016 # literal $ in single quotes (SQL dollar quotes, hostile passwords)
 # dpkg-reconfigure with a new database password, the real Mathesar running with a table in the user
 # database: afterwards Mathesar still reaches its own database (the admin logs in) and the user
 # database through the API (the password Mathesar stores for it was updated, not left stale), the
 # rows are there, psql logs in with the new password and no longer with the old one.
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
-deb=$(pkg_deb)
-host_start
-config_dir /etc/mathesar
-http_port=$(free_port)
-db_port=$(free_port)
-while [[ $db_port == "$http_port" ]]; do db_port=$(free_port); done
+pkg_host
 old_password='old db pw: "x" $y'
 new_password='new db pw: #1 '\''z'\'' ${a}'
 admin_password="Adm1n-$(sha256_of "$E2E_NAME-$RANDOM" | cut -c1-20)"

@@ -5,11 +5,7 @@
 # and keeps the data; with purge-data true, purge removes the data directory too.
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
-deb=$(pkg_deb)
-host_start
-config_dir /etc/mathesar
-http_port=$(free_port)
-db_port=$(free_port)
+pkg_host
 password='rows stay: p@ss w0rd'
 secret "$password"
 preseed "mathesar/data-dir string $E2E_DATA_DIR" \

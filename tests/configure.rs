@@ -248,6 +248,12 @@ fn non_default_config_dir_is_remembered() {
         remembered["MATHESAR_CONFIG_DIR"],
         s.config().to_str().unwrap()
     );
+    // The unit (ProtectSystem=strict) may write both directories: they are not the defaults.
+    let dropin = std::fs::read_to_string(s.dropin_file()).unwrap();
+    for dir in [s.config(), s.data()] {
+        let line = format!("BindPaths=\"-{}\"", dir.display());
+        assert!(dropin.contains(&line), "{dropin}");
+    }
     // show-config finds the directory without being told.
     let o = s.cmd(&["show-config", "--json"], &[]).output().unwrap();
     assert_eq!(code(&o), 0, "{}", text(&o));

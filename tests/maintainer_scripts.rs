@@ -56,6 +56,11 @@ impl Tree {
             .env("MATHESAR_POSTRM_ROOT", self.t.path())
             .env("MATHESAR_POSTRM_CTL", ctl)
             .env("MATHESAR_POSTRM_DOCKER", "/nonexistent/docker")
+            // mathesarctl's own default when unset: never the machine's real drop-in.
+            .env(
+                "MATHESAR_UNIT_DROPIN",
+                self.path("etc/systemd/system/mathesar.service.d/paths.conf"),
+            )
             .output()
             .unwrap();
         let text = format!(
@@ -84,6 +89,57 @@ fn a_marked_data_directory_is_removed_with_the_configuration() {
         let out = tree.purge(with_binary);
         assert!(!d.exists(), "binary {with_binary}: {out}");
         assert!(!tree.path("etc/mathesar").exists(), "{out}");
+    }
+}
+
+/// purge-data false (piuparts' purge): what configure generated goes, the data stays; a data
+/// directory that holds nothing else goes entirely, and so does the unit's drop-in.
+#[test]
+fn purge_without_purge_data_leaves_the_data_and_nothing_else() {
+    for with_binary in [false, true] {
+        for with_data in [false, true] {
+            let tree = Tree::new("");
+            let d = tree.ours("var/lib/mathesar");
+            if !with_data {
+                std::fs::remove_file(d.join("pgdata/PG_VERSION")).unwrap();
+            }
+            for sub in [
+                "caddy/data",
+                "caddy/config",
+                "msar/static",
+                "msar/media",
+                "msar/secrets",
+            ] {
+                std::fs::create_dir_all(d.join(sub)).unwrap();
+            }
+            std::fs::write(d.join("caddy/Caddyfile"), ":80\n").unwrap();
+            let dropin = tree.path("etc/systemd/system/mathesar.service.d/paths.conf");
+            std::fs::create_dir_all(dropin.parent().unwrap()).unwrap();
+            std::fs::write(&dropin, "[Service]\n").unwrap();
+            std::fs::write(
+                tree.path("etc/mathesar/.env"),
+                format!(
+                    "MATHESAR_DATA_DIR=\"{}\"\nMATHESAR_PURGE_DATA=\"false\"\n",
+                    d.display()
+                ),
+            )
+            .unwrap();
+            let out = tree.purge(with_binary);
+            let what = format!("binary {with_binary}, data {with_data}: {out}");
+            assert!(!dropin.exists(), "{what}");
+            assert!(
+                !tree.path("etc/systemd/system/mathesar.service.d").exists(),
+                "{what}"
+            );
+            assert!(!tree.path("etc/mathesar").exists(), "{what}");
+            if with_data {
+                assert!(d.join("pgdata/PG_VERSION").exists(), "{what}");
+                assert!(!d.join("caddy").exists(), "{what}");
+                assert!(!d.join("msar").exists(), "{what}");
+            } else {
+                assert!(!d.exists(), "{what}");
+            }
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use crate::secrets::{self, MASK, PASSWORD_LEN, SECRET_KEY_LEN, Secret};
 use crate::settings::{Answers, DEFAULT_CONFIG_DIR, Key, Settings, Source, validate};
 use crate::sources::{answers_file, defaults, detect, environment, existing, prompt};
 use crate::storage::{Layout, atomic, commit, dirs, lock, modes};
+use crate::systemd::dropin;
 
 pub async fn run(args: ConfigureArgs) -> Outcome {
     // `--debconf` (the package's postinst): the answers seen in debconf, the highest source.
@@ -110,7 +111,7 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
 
         // Nothing to write, nothing to check: a re-run (every package upgrade with unchanged
         // answers, Ansible's second pass) neither touches a file nor waits for the host checks.
-        if plan.files.is_empty() && !needs_defaults_file(&settings) {
+        if plan.files.is_empty() && !needs_defaults_file(&settings) && !needs_dropin(&settings) {
             if let (Some(c), false) = (&mut debconf, args.dry_run) {
                 debconf::applied(c).code(Code::Failure)?;
             }
@@ -168,6 +169,7 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         .map_err(dir_failure)?;
         write(&layout, &plan).code(Code::Io)?;
         write_defaults_file(&settings).code(Code::Io)?;
+        write_dropin(&settings).code(Code::Io)?;
         drop(held);
         if let Some(c) = &mut debconf {
             // The configuration holds them now: no password stays in the debconf database, and
@@ -469,6 +471,26 @@ fn needs_defaults_file(s: &Settings) -> bool {
         Some(dir) => dir != s.config_dir,
         None => !default,
     }
+}
+
+/// Whether the unit's drop-in must change: this is the configuration the unit uses, and its
+/// directories are not the ones the drop-in names.
+fn needs_dropin(s: &Settings) -> bool {
+    in_use_elsewhere(&s.config_dir).is_none()
+        && dropin::stale(&dropin::file(), &s.config_dir, &s.data_dir)
+}
+
+/// Makes a configuration or data directory other than the defaults writable by the unit
+/// (`systemd::dropin`), or removes the drop-in when the defaults are back.
+fn write_dropin(s: &Settings) -> Result<(), anyhow::Error> {
+    if !needs_dropin(s) {
+        return Ok(());
+    }
+    let file = dropin::file();
+    if dropin::apply(&file, &s.config_dir, &s.data_dir)? {
+        dropin::reload_systemd(&file);
+    }
+    Ok(())
 }
 
 /// Remembers a non-default configuration directory for the unit (`EnvironmentFile=`) and later runs.

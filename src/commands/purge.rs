@@ -14,6 +14,7 @@ use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::settings::{Key, validate};
 use crate::sources::existing;
 use crate::storage::{Layout, atomic, commit, dirs};
+use crate::systemd::dropin;
 
 /// What a purge removes, decided before anything is removed.
 #[derive(Debug, PartialEq, Eq)]
@@ -99,7 +100,11 @@ pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
 }
 
 /// Removes what the plan names; the configuration directory itself only when nothing else is in it.
-pub fn execute(plan: &PurgePlan, defaults_file: &Path) -> Result<(), std::io::Error> {
+pub fn execute(
+    plan: &PurgePlan,
+    defaults_file: &Path,
+    dropin_file: &Path,
+) -> Result<(), std::io::Error> {
     // Judged before its marker goes: a directory the package adopted stays.
     let adopted =
         dirs::inspect(&dirs::CONFIG, &plan.config_dir).is_ok_and(|s| s == dirs::State::Adopted);
@@ -119,10 +124,58 @@ pub fn execute(plan: &PurgePlan, defaults_file: &Path) -> Result<(), std::io::Er
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
+    if dropin::remove(dropin_file)? {
+        dropin::reload_systemd(dropin_file);
+    }
     if let Some(d) = &plan.data_dir {
         remove_data_dir(d)?;
     }
+    if let Some(d) = &plan.kept_data_dir {
+        tidy_data_dir(d)?;
+    }
     Ok(())
+}
+
+/// With `purge-data` false, in a data directory the package owns (marker): the files `configure`
+/// generated there (the Caddyfile) and the directories it created go while they are empty, and
+/// the directory itself when the package created it and nothing else is left. Data is never
+/// touched: a directory with anything in it stays. Returns whether the directory is gone.
+pub fn tidy_data_dir(dir: &Path) -> Result<bool, std::io::Error> {
+    let Ok(Some(created)) = dirs::check_purge(&dirs::DATA, dir) else {
+        return Ok(false);
+    };
+    let layout = Layout::new("/", dir);
+    // Only real directories are looked into: never a file through a link.
+    let real_dir = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    if let Some(caddy) = layout.caddyfile().parent().filter(|d| real_dir(d)) {
+        commit::clean_staged(caddy);
+        atomic::clean_leftovers(caddy);
+        match std::fs::remove_file(layout.caddyfile()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    // Deepest first: msar/static before msar.
+    let mut made: Vec<PathBuf> = layout
+        .data_subdirs()
+        .into_iter()
+        .flat_map(|d| d.ancestors().map(Path::to_path_buf).collect::<Vec<_>>())
+        .filter(|d| d.starts_with(dir) && d != dir)
+        .collect();
+    made.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    made.dedup();
+    for d in made.iter().filter(|d| real_dir(d)) {
+        // Fails, and keeps it, when anything is in it.
+        let _ = std::fs::remove_dir(d);
+    }
+    let only_marker = std::fs::read_dir(dir)?
+        .flatten()
+        .all(|e| e.file_name() == dirs::MARKER);
+    if !(created && only_marker) {
+        return Ok(false);
+    }
+    std::fs::remove_file(dir.join(dirs::MARKER))?;
+    Ok(std::fs::remove_dir(dir).is_ok())
 }
 
 /// Removes a data directory the package owns; the directory itself stays when the package did not
@@ -165,7 +218,7 @@ pub fn run(args: PurgeArgs) -> Outcome {
             );
         }
     }
-    execute(&plan, &super::defaults_file()).code(Code::Io)?;
+    execute(&plan, &super::defaults_file(), &dropin::file()).code(Code::Io)?;
     println!(
         "mathesar: configuration removed from {}",
         config_dir.display()
@@ -176,7 +229,7 @@ pub fn run(args: PurgeArgs) -> Outcome {
             d.display()
         );
     }
-    if let Some(d) = &plan.kept_data_dir {
+    if let Some(d) = plan.kept_data_dir.as_ref().filter(|d| d.exists()) {
         println!(
             "mathesar: data directory {} kept (purge-data is false); delete it by hand if unwanted",
             d.display()
@@ -217,10 +270,43 @@ mod tests {
         let p = plan(&cfg).unwrap();
         assert_eq!(p.files.len(), 2);
         assert_eq!(p.data_dir, None);
-        execute(&p, &defaults).unwrap();
+        execute(&p, &defaults, &t.path().join("paths.conf")).unwrap();
         assert!(!cfg.exists());
         assert!(!defaults.exists());
         assert!(data.join("pgdata/PG_VERSION").exists());
+    }
+
+    /// purge-data false: the generated Caddyfile and the empty directories configure made go,
+    /// the data stays; a data directory holding nothing else goes entirely.
+    #[test]
+    fn keeps_data_but_not_what_configure_generated() {
+        let (t, cfg, data) = setup(false);
+        for d in [
+            "caddy/data",
+            "caddy/config",
+            "msar/static",
+            "msar/media",
+            "msar/secrets",
+        ] {
+            std::fs::create_dir_all(data.join(d)).unwrap();
+        }
+        std::fs::write(data.join("caddy/Caddyfile"), ":80\n").unwrap();
+        std::fs::write(data.join("msar/media/upload.csv"), "a,b\n").unwrap();
+        let p = plan(&cfg).unwrap();
+        execute(&p, &t.path().join("default"), &t.path().join("paths.conf")).unwrap();
+        assert!(data.join("pgdata/PG_VERSION").exists());
+        assert!(data.join("msar/media/upload.csv").exists());
+        assert!(data.join(dirs::MARKER).exists());
+        assert!(!data.join("caddy").exists());
+        assert!(!data.join("msar/static").exists());
+
+        let (t, cfg, data) = setup(false);
+        std::fs::remove_file(data.join("pgdata/PG_VERSION")).unwrap();
+        std::fs::create_dir_all(data.join("caddy/data")).unwrap();
+        std::fs::write(data.join("caddy/Caddyfile"), ":80\n").unwrap();
+        let p = plan(&cfg).unwrap();
+        execute(&p, &t.path().join("default"), &t.path().join("paths.conf")).unwrap();
+        assert!(!data.exists());
     }
 
     #[test]
@@ -228,7 +314,7 @@ mod tests {
         let (t, cfg, data) = setup(true);
         std::fs::write(cfg.join("answers.yml"), "http-port: 80\n").unwrap();
         let p = plan(&cfg).unwrap();
-        execute(&p, &t.path().join("default")).unwrap();
+        execute(&p, &t.path().join("default"), &t.path().join("paths.conf")).unwrap();
         assert!(!data.exists());
         assert!(cfg.join("answers.yml").exists());
         assert!(!cfg.join(".env").exists());

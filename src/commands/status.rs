@@ -210,11 +210,30 @@ async fn last_log_line(engine: &Engine, name: &str, redactor: &Redactor) -> Opti
     last_meaningful_line(&redactor.redact(&logs))
 }
 
+/// The line that says what went wrong: the last one that reads like an error (a container that
+/// keeps restarting ends its log with the banner of its next attempt, not with its error), else
+/// the last one with text.
 fn last_meaningful_line(logs: &str) -> Option<String> {
-    logs.lines()
+    const ERROR_WORDS: [&str; 7] = [
+        "Error",
+        "error",
+        "FATAL",
+        "Exception",
+        "failed",
+        "refused",
+        "denied",
+    ];
+    let lines: Vec<String> = logs
+        .lines()
         .map(|l| l.chars().filter(|c| !c.is_control()).collect::<String>())
         .map(|l| l.trim().to_string())
-        .rfind(|l| !l.is_empty())
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines
+        .iter()
+        .rfind(|l| ERROR_WORDS.iter().any(|w| l.contains(w)))
+        .or_else(|| lines.last())
+        .cloned()
 }
 
 fn print_text(r: &Report) {

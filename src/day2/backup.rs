@@ -16,8 +16,8 @@ use crate::stack::health::{self, WaitError};
 use crate::stack::lifecycle::images_by_service;
 use crate::stack::services::DB;
 use crate::stack::{Stack, StackError, journal};
-use crate::storage::atomic;
 use crate::storage::modes::{self, ModeError, PRIVATE_DIR, PRIVATE_FILE};
+use crate::storage::{atomic, commit, dirs};
 
 use super::exec::{self, ExecError};
 use super::manifest::{self, Dump, FileSum, Hashing, Manifest, Role};
@@ -180,15 +180,25 @@ async fn dump_to(
     })
 }
 
-/// Files of the configuration directory worth keeping: everything but the lock and leftovers of
-/// interrupted writes.
+/// Whether the file `name` of the configuration directory is configuration, worth keeping and
+/// bringing back: not the lock, the commit journal, leftovers of interrupted writes, nor the
+/// package's marker (the directory's own bookkeeping, which a restore never writes).
+pub fn is_config_file(name: &str) -> bool {
+    name != ".lock"
+        && name != commit::JOURNAL
+        && name != dirs::MARKER
+        && !name.contains(".staged-")
+        && !(name.starts_with('.') && name.contains(".tmp"))
+}
+
+/// Files of the configuration directory worth keeping ([`is_config_file`]).
 pub fn config_files(config_dir: &Path) -> Result<Vec<String>, BackupError> {
     let mut names = Vec::new();
     for e in fs::read_dir(config_dir).map_err(io(config_dir))? {
         let e = e.map_err(io(config_dir))?;
         let name = e.file_name().to_string_lossy().into_owned();
         let is_file = e.file_type().map(|t| t.is_file()).unwrap_or(false);
-        if is_file && name != ".lock" && !(name.starts_with('.') && name.contains(".tmp")) {
+        if is_file && is_config_file(&name) {
             names.push(name);
         }
     }
@@ -456,7 +466,14 @@ mod tests {
     #[test]
     fn config_files_leave_out_the_lock_and_leftovers() {
         let d = tempfile::tempdir().unwrap();
-        for n in [".env", ".lock", ".env.tmp123", "docker-compose.yml"] {
+        for n in [
+            ".env",
+            ".lock",
+            ".env.tmp123",
+            "docker-compose.yml",
+            ".mathesar-owned",
+            ".pending",
+        ] {
             fs::write(d.path().join(n), "x").unwrap();
         }
         fs::create_dir(d.path().join("sub")).unwrap();

@@ -414,8 +414,14 @@ async fn restore_locked(
     }
 
     // The backed-up files as one set (a kill leaves the old set or the restored one).
-    let mut restored_files = Vec::with_capacity(m.config_files.len());
-    for name in &m.config_files {
+    // A backup made before the marker was left out holds it: the directory keeps its own.
+    let names: Vec<&String> = m
+        .config_files
+        .iter()
+        .filter(|n| backup::is_config_file(n))
+        .collect();
+    let mut restored_files = Vec::with_capacity(names.len());
+    for name in &names {
         let from = dir.join(CONFIG_SUBDIR).join(name);
         restored_files.push((config_dir.join(name), fs::read(&from).map_err(io(&from))?));
     }
@@ -430,7 +436,11 @@ async fn restore_locked(
     commit::commit(&stack.current.layout.journal_file(), &changes)?;
     journal::info(format!(
         "restored the configuration files {} in {}",
-        m.config_files.join(", "),
+        names
+            .iter()
+            .map(|n| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         config_dir.display()
     ));
     // The compose file is this package's, rendered from the restored answers (a backup of an

@@ -203,7 +203,8 @@ fn suggest(key: Key, taken: &BTreeSet<u16>) -> u16 {
 }
 
 fn listening_inodes(port: u16) -> BTreeSet<u64> {
-    ["/proc/net/tcp", "/proc/net/tcp6"]
+    // Through /proc/self: the unit runs with ProcSubset=pid, which hides /proc/net.
+    ["/proc/self/net/tcp", "/proc/self/net/tcp6"]
         .iter()
         .filter_map(|f| std::fs::read_to_string(f).ok())
         .flat_map(|t| parse_proc_net_tcp(&t))

@@ -1,5 +1,7 @@
-//! systemd: readiness notification for `Type=notify` (sd_notify) and the unit's state over D-Bus.
+//! systemd: readiness notification for `Type=notify` (sd_notify), the unit's state over D-Bus and
+//! its drop-in for directories other than the defaults.
 
+pub mod dropin;
 pub mod notify;
 pub mod unit;
 

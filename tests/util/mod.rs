@@ -31,6 +31,11 @@ impl Scratch {
     pub fn defaults_file(&self) -> PathBuf {
         self.dir.path().join("etc/default/mathesar")
     }
+    pub fn dropin_file(&self) -> PathBuf {
+        self.dir
+            .path()
+            .join("etc/systemd/system/mathesar.service.d/paths.conf")
+    }
 
     /// `mathesarctl ARGS` with this scratch's directories and only the given MATHESAR_* variables.
     pub fn cmd(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
@@ -42,6 +47,7 @@ impl Scratch {
         }
         c.args(args)
             .env("MATHESAR_DEFAULTS_FILE", self.defaults_file())
+            .env("MATHESAR_UNIT_DROPIN", self.dropin_file())
             .env("MATHESAR_DATA_DIR", self.data())
             .envs(env.iter().copied())
             .stdin(std::process::Stdio::null());

@@ -214,7 +214,7 @@ async fn last_log_line(engine: &Engine, name: &str, redactor: &Redactor) -> Opti
 /// keeps restarting ends its log with the banner of its next attempt, not with its error), else
 /// the last one with text.
 fn last_meaningful_line(logs: &str) -> Option<String> {
-    const ERROR_WORDS: [&str; 7] = [
+    const ERROR_WORDS: [&str; 9] = [
         "Error",
         "error",
         "FATAL",
@@ -222,6 +222,8 @@ fn last_meaningful_line(logs: &str) -> Option<String> {
         "failed",
         "refused",
         "denied",
+        "cannot",
+        "Cannot",
     ];
     let lines: Vec<String> = logs
         .lines()
@@ -273,6 +275,20 @@ mod tests {
     }
 
     const STOPPED: Health = Health::Missing;
+
+    #[test]
+    fn the_error_line_wins_over_a_restart_banner() {
+        let restarting = "ModuleNotFoundError: No module named 'x'\nStarting Mathesar\n* Community channels : y\n";
+        assert_eq!(
+            last_meaningful_line(restarting).as_deref(),
+            Some("ModuleNotFoundError: No module named 'x'")
+        );
+        let db = "FATAL:  role \"root\" does not exist\nPGDATA holds PostgreSQL 13 data; this one cannot.\n";
+        assert_eq!(
+            last_meaningful_line(db).as_deref(),
+            Some("PGDATA holds PostgreSQL 13 data; this one cannot.")
+        );
+    }
 
     #[test]
     fn the_last_log_line_is_the_last_one_with_text() {

@@ -1,12 +1,13 @@
 # shellcheck shell=bash
 # Crash safety (R2): `mathesarctl configure` is killed with SIGKILL at random points of real runs
 # inside the host, alternating between two answer sets (A, then B with another HTTP port and a
-# domain, which changes both .env and docker-compose.yml). After every kill, the configuration as
-# the next reader sees it (`mathesarctl show-config`, which like every command first completes a
-# committed set of files: storage::commit) is the old set or the new set of files, byte for byte
-# (SHA-256): never a partial file, never .env of one run with the compose file of the other. The
-# run after it succeeds and gives exactly the expected files, with no staged, temporary or journal
-# file left. The kill times are uniform over the measured duration of a run; at least 50 kills
+# domain, which changes both .env and docker-compose.yml). After every kill: without a journal the
+# files are the old set or the new set, byte for byte (SHA-256): never a partial file, never .env
+# of one run with the compose file of the other; with a journal (killed after the commit point)
+# the configuration as a reader sees it (`mathesarctl show-config`, which reads a committed set
+# through its journal and writes nothing: storage::commit) is the new set's, and the reader leaves
+# the journal for the next writer. The run after it succeeds and gives exactly the expected files,
+# with no staged, temporary or journal file left. The kill times are uniform over the measured duration of a run; at least 50 kills
 # must land while configure runs. The write phase is a small part of a run, so random kills seldom
 # land in it: a second phase kills a run at each of its renames in turn (strace's fault
 # injection delivers SIGKILL on entering the Nth rename), before the commit point (the journal's
@@ -33,12 +34,15 @@ cmd() {
 }
 run() { cmd "$1" && "${cmd[@]}"; }
 hashes() { local f; for f in "${files[@]}"; do sha256sum <"$f" | cut -c1-64; done; }
+# view: the configuration as a reader sees it (show-config, secrets masked), hashed.
+view() { mathesarctl show-config --json 2>/dev/null | sha256sum | cut -c1-64; }
 now_us() { local t=${EPOCHREALTIME/./}; echo "$((10#$t))"; }
 fail() { echo "FAIL: $*"; exit 1; }
 
 # A, then B, then A again: the expected files of each set (secrets are generated once and kept).
-run A >/dev/null && mapfile -t want_a < <(hashes)
-run B >/dev/null && mapfile -t want_b < <(hashes)
+run A >/dev/null && mapfile -t want_a < <(hashes) && view_a=$(view)
+run B >/dev/null && mapfile -t want_b < <(hashes) && view_b=$(view)
+[[ $view_a != "$view_b" ]] || fail "show-config does not tell A from B"
 run A >/dev/null
 mapfile -t got < <(hashes)
 [[ ${got[*]} == "${want_a[*]}" ]] || fail "a second run with the answers A did not give the same files"
@@ -56,7 +60,7 @@ cur=A kills=0 tries=0 old_env=0 new_env=0 journals=0 leftovers=0
 declare -a quarter=(0 0 0 0)
 while ((kills < kills_wanted)); do
 	((++tries <= kills_wanted * 4)) || fail "only $kills of $tries kills landed while configure ran"
-	if [[ $cur == A ]]; then next=B old=("${want_a[@]}") new=("${want_b[@]}"); else next=A old=("${want_b[@]}") new=("${want_a[@]}"); fi
+	if [[ $cur == A ]]; then next=B old=("${want_a[@]}") new=("${want_b[@]}") new_view=$view_b; else next=A old=("${want_b[@]}") new=("${want_a[@]}") new_view=$view_a; fi
 	delay=$((RANDOM * dur / 32768))
 	cmd "$next"
 	"${cmd[@]}" >/dev/null 2>&1 & # env execs mathesarctl: $! is its process
@@ -68,23 +72,24 @@ while ((kills < kills_wanted)); do
 	if ((rc == 137)); then
 		kills=$((kills + 1))
 		quarter[$((delay * 4 / dur))]=$((quarter[delay * 4 / dur] + 1))
-		[[ -e /etc/mathesar/.pending ]] && journals=$((journals + 1))
-		# What every reader does first: complete a committed change.
-		err=$(mathesarctl show-config 2>&1 >/dev/null) || fail "show-config after kill $kills failed: $err"
-		[[ ! -e /etc/mathesar/.pending ]] || fail "show-config left the journal /etc/mathesar/.pending"
-		mapfile -t got < <(hashes)
-		n_new=0
-		for i in "${!files[@]}"; do
-			if [[ ${got[i]} == "${new[i]}" ]]; then
-				n_new=$((n_new + 1))
-			elif [[ ${got[i]} != "${old[i]}" ]]; then
-				fail "kill $kills (${delay} us into the run towards $next): ${files[i]} is neither the old nor the new version"
-			fi
-		done
-		[[ ${got[0]} == "${new[0]}" ]] && new_env=$((new_env + 1)) || old_env=$((old_env + 1))
-		# Caddyfile is the same in A and B: a mix shows in .env and docker-compose.yml.
-		[[ ${got[0]} == "${new[0]}" && ${got[1]} == "${new[1]}" || ${got[0]} == "${old[0]}" && ${got[1]} == "${old[1]}" ]] ||
-			fail "kill $kills (${delay} us into the run towards $next): .env and docker-compose.yml are of different runs"
+		if [[ -e /etc/mathesar/.pending ]]; then
+			# Killed after the commit point: a reader sees the new set and leaves the journal.
+			journals=$((journals + 1)) new_env=$((new_env + 1))
+			got_view=$(view)
+			[[ $got_view == "$new_view" ]] || fail "kill $kills (${delay} us into the run towards $next): after the commit point, show-config does not show the new set"
+			[[ -e /etc/mathesar/.pending ]] || fail "show-config, a reader, completed the journal (only writers may)"
+		else
+			mapfile -t got < <(hashes)
+			for i in "${!files[@]}"; do
+				if [[ ${got[i]} != "${new[i]}" && ${got[i]} != "${old[i]}" ]]; then
+					fail "kill $kills (${delay} us into the run towards $next): ${files[i]} is neither the old nor the new version"
+				fi
+			done
+			[[ ${got[0]} == "${new[0]}" ]] && new_env=$((new_env + 1)) || old_env=$((old_env + 1))
+			# Caddyfile is the same in A and B: a mix shows in .env and docker-compose.yml.
+			[[ ${got[0]} == "${new[0]}" && ${got[1]} == "${new[1]}" || ${got[0]} == "${old[0]}" && ${got[1]} == "${old[1]}" ]] ||
+				fail "kill $kills (${delay} us into the run towards $next): .env and docker-compose.yml are of different runs"
+		fi
 		{ compgen -G '/etc/mathesar/.*.tmp*' || compgen -G '/etc/mathesar/.*.staged-*'; } >/dev/null && leftovers=$((leftovers + 1))
 	elif ((rc != 0)); then
 		fail "a run towards $next that was not killed exited $rc"
@@ -102,7 +107,7 @@ done
 # Phase 2: a kill on entering each rename of a run in turn, until a run completes.
 renames=0 before_commit=0 after_commit=0
 for when in $(seq 1 20); do
-	if [[ $cur == A ]]; then next=B old=("${want_a[@]}") new=("${want_b[@]}"); else next=A old=("${want_b[@]}") new=("${want_a[@]}"); fi
+	if [[ $cur == A ]]; then next=B old=("${want_a[@]}") new=("${want_b[@]}") new_view=$view_b; else next=A old=("${want_b[@]}") new=("${want_a[@]}") new_view=$view_a; fi
 	cmd "$next"
 	rc=0
 	strace -f -qq -o /dev/null -e signal=none -e trace=rename,renameat,renameat2 \
@@ -119,13 +124,15 @@ for when in $(seq 1 20); do
 	[[ -e /etc/mathesar/.pending ]] && journal=yes
 	err=$(mathesarctl show-config 2>&1 >/dev/null) || fail "show-config after the kill at rename $when failed: $err"
 	mapfile -t got < <(hashes)
+	got_view=$(view)
 	if ((when == 1)); then
 		[[ $journal == no ]] || fail "killed on entering its first rename (the journal's), the run left a journal"
 		[[ ${got[*]} == "${old[*]}" ]] || fail "killed before its commit point, the run towards $next did not leave the old set"
 		before_commit=$((before_commit + 1))
 	else
 		[[ $journal == yes ]] || fail "killed at rename $when, after its commit point, the run left no journal"
-		[[ ${got[*]} == "${new[*]}" ]] || fail "killed at rename $when, after its commit point, the next reader did not see the new set"
+		[[ $got_view == "$new_view" ]] || fail "killed at rename $when, after its commit point, the next reader did not see the new set"
+		[[ -e /etc/mathesar/.pending ]] || fail "killed at rename $when, the reader completed the journal (only writers may)"
 		after_commit=$((after_commit + 1))
 	fi
 	err=$(run "$next" 2>&1 >/dev/null) || fail "the run after the kill at rename $when failed: $err"
@@ -135,8 +142,8 @@ for when in $(seq 1 20); do
 done
 ((renames >= 3)) || fail "a run changing .env and docker-compose.yml made $renames renames; expected the journal's and one a file"
 echo "kills: $kills of $tries tries; by quarter of the run: ${quarter[*]}"
-echo "kills at each rename of a run ($renames renames: the journal's, then one a file): before the commit point $before_commit, old set kept; after it $after_commit, new set completed by the next reader"
-echo "after a kill: old set $old_env, new set $new_env (of which $journals completed from the journal by the next reader), staged or temporary files left $leftovers, sets mixed 0"
+echo "kills at each rename of a run ($renames renames: the journal's, then one a file): before the commit point $before_commit, old set kept; after it $after_commit, new set seen by the next reader and completed by the next writer"
+echo "after a kill: old set $old_env, new set $new_env (of which $journals read through the journal, completed by the next writer), staged or temporary files left $leftovers, sets mixed 0"
 echo "every file old or new after each kill; every next run succeeded"
 HOST
 ) || fail "$(grep -m1 '^FAIL: ' <<<"$out" | cut -c7- || echo "the kill loop failed: ${out: -500}")"

@@ -4,7 +4,8 @@ bundles, the login form (CSRF cookie + X-CSRFToken), and the JSON-RPC API at /ap
 Standard library only. Passwords come from the environment, never from the command line.
 
 Usage (BASE is the login address, e.g. http://127.0.0.1:8080/):
-  mathesar_client.py page BASE                  the login page: title, bundles, each served 200
+  mathesar_client.py page BASE [PATH]           the login page (or PATH): title, bundles, each
+                                                served 200
   mathesar_client.py home BASE USER             log in, then the same of the home page
   mathesar_client.py login BASE USER            exit 0 when the form login with $MATHESAR_PASSWORD
                                                 succeeds, 3 when Mathesar refuses it
@@ -144,8 +145,8 @@ def main(argv):
     client = Client(base)
     password = os.environ.get("MATHESAR_PASSWORD", "")
     try:
-        if cmd == "page":
-            print(json.dumps(client.page()))
+        if cmd == "page" and len(argv) in (3, 4):
+            print(json.dumps(client.page(*argv[3:])))
         elif cmd == "home" and len(argv) == 4:
             client.login(argv[3], password)
             print(json.dumps(client.page("")))

@@ -4,6 +4,10 @@ use std::path::{Path, PathBuf};
 
 /// Remembers a non-default configuration directory for the unit and later runs.
 pub const DEFAULT_FILE: &str = "/etc/default/mathesar";
+/// Names of the markers the package keeps in the data directory (also listed as its own files by
+/// `storage::dirs`).
+pub const ADMIN_CREATED: &str = ".admin-created";
+pub const USER_DB_CONNECTED: &str = ".user-db-connected";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
@@ -49,11 +53,11 @@ impl Layout {
     }
     /// Written once the first admin exists.
     pub fn admin_created_marker(&self) -> PathBuf {
-        self.data_dir.join(".admin-created")
+        self.data_dir.join(ADMIN_CREATED)
     }
     /// A digest of the user database connected to Mathesar (`stack::user_db`).
     pub fn user_db_connected_marker(&self) -> PathBuf {
-        self.data_dir.join(".user-db-connected")
+        self.data_dir.join(USER_DB_CONNECTED)
     }
     /// Directories created under the data directory, as (path, mode).
     pub fn data_subdirs(&self) -> Vec<PathBuf> {

@@ -24,6 +24,8 @@ pub enum Code {
     Unhealthy = 8,
     /// `systemctl` could not stop or start the service.
     Service = 9,
+    /// An image could not be pulled (registry unreachable, image missing, credentials, disk full, stalled).
+    Pull = 10,
 }
 
 /// The table printed in `--help` and the man page.
@@ -38,7 +40,8 @@ Exit codes:
   6  a file could not be read or written
   7  another mathesarctl run holds the configuration lock
   8  a container did not become healthy
-  9  systemctl could not stop or start mathesar.service";
+  9  systemctl could not stop or start mathesar.service
+  10  an image could not be pulled (registry unreachable, image or tag missing, credentials, disk full, no progress)";
 
 /// An error with the exit code it ends the program with.
 pub struct Failure {
@@ -97,6 +100,7 @@ mod tests {
             Code::LockBusy,
             Code::Unhealthy,
             Code::Service,
+            Code::Pull,
         ] {
             assert!(TABLE.contains(&format!("\n  {}  ", c as u8)), "{c:?}");
         }

@@ -12,6 +12,7 @@ use crate::day2::backup;
 use crate::day2::bundle::{Bundle, listing};
 use crate::day2::cli::DoctorArgs;
 use crate::day2::compose_cmd;
+use crate::day2::images;
 use crate::day2::redact::Redactor;
 use crate::day2::time;
 use crate::exit::{Code, Failure, Outcome};
@@ -19,6 +20,7 @@ use crate::preflight;
 use crate::stack::compose::Compose;
 use crate::stack::config;
 use crate::stack::engine::{Engine, container_name, service_of};
+use crate::stack::registry;
 use crate::systemd::UNIT;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -89,6 +91,11 @@ pub async fn run(args: DoctorArgs) -> Outcome {
         }
     };
     println!("== Host checks\n{preflight_text}");
+    let images_text = images_report(current.as_ref().ok().map(|c| &c.settings)).await;
+    println!("== Images\n{}", images_text.text);
+    if let Some(why) = images_text.problem {
+        note(Code::Pull, why);
+    }
     let (status_text, status_code) = ourselves(&dir, &["status"]).await;
     let shown: Vec<&str> = status_text.lines().skip(1).collect();
     println!("== Status\n{}", shown.join("\n"));
@@ -123,6 +130,55 @@ pub async fn run(args: DoctorArgs) -> Outcome {
             Ok(())
         }
         Some((code, why)) => Err(Failure::new(code, anyhow!("{why} (see above)"))),
+    }
+}
+
+struct ImagesReport {
+    text: String,
+    problem: Option<String>,
+}
+
+/// Each image the configuration needs, present or not, and for each registry whether
+/// credentials are there (where from, never what they are).
+async fn images_report(settings: Option<&crate::settings::Settings>) -> ImagesReport {
+    let wanted = images::wanted(settings);
+    let mut text = String::new();
+    let mut missing = Vec::new();
+    match Engine::connect().await {
+        Ok(engine) => {
+            for i in &wanted {
+                let state = match engine.has_image(i).await {
+                    Ok(true) => "present",
+                    Ok(false) => {
+                        missing.push(i.clone());
+                        "missing"
+                    }
+                    Err(_) => "unknown",
+                };
+                text.push_str(&format!("  {state:<8} {i}\n"));
+            }
+        }
+        Err(e) => text.push_str(&format!("  cannot ask the Docker Engine: {e}\n")),
+    }
+    let mut registries: Vec<&str> = wanted.iter().map(|i| registry::registry_of(i)).collect();
+    registries.dedup();
+    for r in registries {
+        let l = registry::lookup(r);
+        text.push_str(&format!("  registry {r}: {}\n", l.source));
+        if let Some(p) = l.problem {
+            text.push_str(&format!("    problem: {p}\n"));
+        }
+    }
+    let problem = (!missing.is_empty()).then(|| {
+        format!(
+            "{} image(s) missing: run `{}`",
+            missing.len(),
+            crate::stack::pull::RETRY
+        )
+    });
+    ImagesReport {
+        text: text.trim_end().to_string(),
+        problem,
     }
 }
 

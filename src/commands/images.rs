@@ -13,6 +13,7 @@ use crate::settings::Settings;
 use crate::stack::config;
 use crate::stack::engine::Engine;
 use crate::stack::journal;
+use crate::stack::pull;
 
 fn failure(e: images::ImagesError) -> Failure {
     let code = match e {
@@ -66,19 +67,9 @@ pub async fn run(args: ImagesArgs) -> Outcome {
             let engine = engine().await?;
             let mut missing = images::missing(&engine, &wanted).await.map_err(failure)?;
             if pull && !missing.is_empty() {
-                for i in &missing {
-                    journal::info(format!("pulling {i}"));
-                    let status = std::process::Command::new("docker")
-                        .args(["pull", i])
-                        .status()
-                        .map_err(|e| Failure::new(Code::Docker, e))?;
-                    if !status.success() {
-                        return Err(Failure::new(
-                            Code::Docker,
-                            anyhow!("`docker pull {i}` failed ({status})"),
-                        ));
-                    }
-                }
+                pull::pull_missing(&engine, &missing, pull::Mode::detect())
+                    .await
+                    .map_err(|e| Failure::new(Code::Pull, e))?;
                 missing = images::missing(&engine, &wanted).await.map_err(failure)?;
             }
             if !missing.is_empty() {
@@ -107,6 +98,34 @@ pub async fn run(args: ImagesArgs) -> Outcome {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default()
             );
+            Ok(())
+        }
+        ImagesCommand::Pull { dir, if_configured } => {
+            let Some(settings) = settings(&dir)? else {
+                if if_configured {
+                    return Ok(());
+                }
+                return Err(Failure::new(
+                    Code::InvalidAnswer,
+                    anyhow!(
+                        "Mathesar is not configured yet: run `mathesarctl configure` (or `dpkg-reconfigure mathesar`) first"
+                    ),
+                ));
+            };
+            let wanted = images::wanted(Some(&settings));
+            let engine = engine().await?;
+            let pulled = pull::pull_missing(&engine, &wanted, pull::Mode::detect())
+                .await
+                .map_err(|e| Failure::new(Code::Pull, e))?;
+            if pulled.images.is_empty() {
+                println!("Every image Mathesar needs is present; nothing pulled.");
+            } else {
+                println!(
+                    "Pulled {} image(s), {:.1} MB.",
+                    pulled.images.len(),
+                    pulled.bytes as f64 / 1_000_000.0
+                );
+            }
             Ok(())
         }
         ImagesCommand::Load { dir, file } => {

@@ -99,7 +99,7 @@ pub enum ImagesCommand {
         dir: ConfigDirArg,
         #[arg(value_name = "FILE")]
         file: PathBuf,
-        /// Pull images that are not present first (`docker pull`, needs their registry)
+        /// Pull images that are not present first (needs their registry)
         #[arg(long)]
         pull: bool,
     },
@@ -109,6 +109,14 @@ pub enum ImagesCommand {
         dir: ConfigDirArg,
         #[arg(value_name = "FILE")]
         file: PathBuf,
+    },
+    /// Pull the images this configuration needs that are not present, showing progress
+    Pull {
+        #[command(flatten)]
+        dir: ConfigDirArg,
+        /// Do nothing (exit 0) when the package is not configured yet (maintainer scripts)
+        #[arg(long)]
+        if_configured: bool,
     },
     /// List the pinned images and whether each is present
     List {

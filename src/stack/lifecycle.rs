@@ -40,6 +40,8 @@ pub enum StackError {
     Admin(#[from] AdminError),
     #[error("preflight failed ({0}); nothing was started")]
     Preflight(String),
+    #[error(transparent)]
+    Pull(#[from] super::pull::PullError),
 }
 
 impl StackError {
@@ -55,6 +57,7 @@ impl StackError {
             StackError::Admin(AdminError::Marker(_)) => Code::Io,
             StackError::Admin(_) => Code::Docker,
             StackError::Preflight(_) => Code::Preflight,
+            StackError::Pull(_) => Code::Pull,
         }
     }
 }
@@ -234,24 +237,12 @@ impl Stack {
         }
     }
 
-    /// Pulls the images of the enabled services that are not present; nothing is pulled when
-    /// every image is there (offline installs).
+    /// Pulls the images of the enabled services that are not present, with progress; nothing is
+    /// pulled when every image is there (offline installs).
     async fn pull_missing(&self) -> Result<(), StackError> {
         let json = self.compose.output(&["config", "--format", "json"]).await?;
-        let images = images_by_service(&json);
-        let mut missing = Vec::new();
-        for (service, image) in &images {
-            if !self.engine.has_image(image).await? {
-                missing.push(service.as_str());
-            }
-        }
-        if missing.is_empty() {
-            return Ok(());
-        }
-        journal::info(format!("pulling the images of {}", missing.join(", ")));
-        let mut args = vec!["pull"];
-        args.extend(missing);
-        self.compose.run(&args).await?;
+        let images: Vec<String> = images_by_service(&json).into_values().collect();
+        super::pull::pull_missing(&self.engine, &images, super::pull::Mode::detect()).await?;
         Ok(())
     }
 

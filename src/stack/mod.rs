@@ -10,6 +10,8 @@ pub mod engine;
 pub mod health;
 pub mod journal;
 pub mod lifecycle;
+pub mod pull;
+pub mod registry;
 pub mod services;
 pub mod user_db;
 pub mod watch;

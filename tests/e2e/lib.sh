@@ -80,7 +80,7 @@ assert_eq() {
 # --- the host container -----------------------------------------------------------------------
 
 # host_start [IMAGE]: starts this scenario's host (default: the trixie host) with systemd as
-# PID 1, the outer engine's socket at /run/host-docker.sock, host networking and $E2E_DATA_DIR,
+# PID 1, the outer engine's socket (or $E2E_HOST_ENGINE, an engine_start socket) at /run/host-docker.sock, host networking and $E2E_DATA_DIR,
 # and waits until systemd reports running or degraded.
 host_start() {
 	local image=${1:-$E2E_HOST_IMAGE_DEFAULT}
@@ -92,7 +92,7 @@ host_start() {
 		--cap-add SYS_ADMIN --security-opt seccomp=unconfined \
 		--tmpfs /run --tmpfs /run/lock --tmpfs /tmp \
 		-v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-		-v /var/run/docker.sock:/run/host-docker.sock \
+		-v "${E2E_HOST_ENGINE:-/var/run/docker.sock}:/run/host-docker.sock" \
 		-v "$E2E_DATA_DIR:$E2E_DATA_DIR" \
 		-e container=docker \
 		"$image" >/dev/null || fail "could not start the host container from $image"
@@ -402,3 +402,6 @@ test_stack_up() {
 		fail "the test stack did not become healthy: $(stack_diagnose | paste -sd ';' -)"
 	fi
 }
+
+# shellcheck source=tests/e2e/engines.sh
+source "$E2E_DIR/engines.sh"

@@ -1,0 +1,180 @@
+# shellcheck shell=bash
+# Extra Docker Engines and a real registry for the scenarios that pull (sourced by lib.sh).
+#
+# The bed's hosts normally share the machine's engine, where every image was built: nothing is
+# ever pulled there. A scenario that must pull starts an engine of its own (engine_start): a
+# second dockerd on this machine with its own data root (empty: its image cache starts empty,
+# optionally on a small tmpfs to fill it up), exec root, socket and bridge, whose socket the host
+# container gets instead of the machine's. It pulls from the registry (registry_start), which
+# runs on the machine's engine and holds the images the bed built (registry_push).
+# Why a second dockerd and not Docker in the host container: this sandbox refuses --privileged.
+#
+# Networking of an extra engine: it leaves iptables to the machine's engine (two engines
+# rewriting the same chains would undo each other); its networks come from their own address
+# pool, accepted in DOCKER-USER (the machine's engine drops forwarded traffic it does not know),
+# and published ports go through docker-proxy.
+
+E2E_ENGINES_RUN=/run/mathesar-e2e/engines
+E2E_ENGINES_ROOT=/var/tmp/mathesar-e2e-engines
+E2E_REGISTRY_DATA=/var/lib/mathesar-e2e/registry # kept between runs: a warm push sends nothing
+E2E_REGISTRY_PORT=5115                            # anonymous pulls
+E2E_REGISTRY_AUTH_PORT=5116                       # htpasswd: user $E2E_REGISTRY_USER
+E2E_REGISTRY_USER=mathesar-e2e
+E2E_REGISTRY_IMAGE=mathesar-e2e/registry
+
+# engine_start NAME [SIZE_MB]: starts the engine NAME (data root on a tmpfs of SIZE_MB when
+# given) and prints its socket path. Fails the scenario when it does not answer in 60 s.
+engine_start() {
+	local name=$1 size=${2:-} idx root run sock bridge pool
+	[[ $name =~ ^[a-z0-9]{1,8}$ ]] || fail "engine name '$name': 1-8 lowercase letters or digits"
+	mkdir -p "$E2E_ENGINES_RUN"
+	idx=$(find "$E2E_ENGINES_RUN" -maxdepth 1 -name '*.pid' | wc -l)
+	root=$E2E_ENGINES_ROOT/$name run=$E2E_ENGINES_RUN/$name sock=$E2E_ENGINES_RUN/$name.sock
+	bridge=me2e-$name pool=10.$((214 + idx)).0.0/16
+	mkdir -p "$root" "$run"
+	if [[ -n $size ]]; then
+		mount -t tmpfs -o "size=${size}m,mode=0711" "mathesar-e2e-$name" "$root" ||
+			fail "cannot mount a ${size} MB tmpfs on $root"
+	fi
+	ip link add "$bridge" type bridge 2>/dev/null || true
+	ip addr replace "10.213.$idx.1/24" dev "$bridge"
+	ip link set "$bridge" up
+	iptables -I DOCKER-USER -s "$pool" -j ACCEPT
+	iptables -I DOCKER-USER -d "$pool" -j ACCEPT
+	printf '%s\n' "$pool" >"$run.pool"
+	log "starting Docker Engine '$name' (data root $root${size:+, ${size} MB}, socket $sock)"
+	setsid dockerd --data-root "$root" --exec-root "$run" --pidfile "$run.pid" \
+		-H "unix://$sock" --bridge "$bridge" --iptables=false --ip-masq=false \
+		--default-address-pool "base=$pool,size=24" --cgroup-parent "mathesar-e2e-$name" \
+		</dev/null >"$E2E_WORK/engine-$name.log" 2>&1 &
+	wait_for "DOCKER_HOST=unix://$sock docker version >/dev/null" 60 "engine $name to answer" ||
+		fail "engine $name did not start (log: $E2E_WORK/engine-$name.log)"
+	printf '%s\n' "$name" >>"$E2E_WORK/engines"
+	printf '%s\n' "$sock"
+}
+
+# engine_docker NAME ARGS...: the docker client on engine NAME.
+engine_docker() {
+	local name=$1
+	shift
+	DOCKER_HOST=unix://$E2E_ENGINES_RUN/$name.sock docker "$@"
+}
+
+# remove_containers ENGINE SERVICE: removes the stack's (stopped) containers of compose SERVICE on
+# ENGINE, so that its image can be removed.
+remove_containers() {
+	engine_docker "$1" ps -aq --filter "label=com.docker.compose.service=$2" | xargs -r docker -H "unix://$E2E_ENGINES_RUN/$1.sock" rm -f >/dev/null
+}
+
+# engine_logs NAME DEST: what explains a failure on engine NAME: its containers and their logs.
+engine_logs() {
+	local name=$1 dest=$2 id cname
+	engine_docker "$name" ps -a >"$dest/engine-$name-ps.txt" 2>&1 || true
+	engine_docker "$name" images >"$dest/engine-$name-images.txt" 2>&1 || true
+	for id in $(engine_docker "$name" ps -aq 2>/dev/null); do
+		cname=$(engine_docker "$name" inspect -f '{{.Name}}' "$id" 2>/dev/null) || continue
+		engine_docker "$name" logs --timestamps "$id" >"$dest/engine-$name-logs-${cname#/}.txt" 2>&1 || true
+	done
+	cp "$E2E_WORK/engine-$name.log" "$dest/" 2>/dev/null || true
+}
+
+# engine_stop NAME: stops the engine (and its containers), removes its data root, bridge and
+# rules. Harmless when it is not running.
+engine_stop() {
+	local name=$1 run=$E2E_ENGINES_RUN/$1 root=$E2E_ENGINES_ROOT/$1 pid pool i
+	pid=$(cat "$run.pid" 2>/dev/null || true)
+	if [[ -n $pid ]] && kill "$pid" 2>/dev/null; then
+		for ((i = 0; i < 60; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.5
+		done
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+	pool=$(cat "$run.pool" 2>/dev/null || true)
+	if [[ -n $pool ]]; then
+		while iptables -D DOCKER-USER -s "$pool" -j ACCEPT 2>/dev/null; do :; done
+		while iptables -D DOCKER-USER -d "$pool" -j ACCEPT 2>/dev/null; do :; done
+	fi
+	# Mounts the engine left (container file systems, the tmpfs) go before the tree.
+	grep -o " ${root}[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+	rm -rf "$root" "$run" "$run.pid" "$run.pool" "$run.sock"
+	ip link del "me2e-$name" 2>/dev/null || true
+}
+
+# engines_stop_all: every extra engine a run started (the runner's cleanup).
+engines_stop_all() {
+	local f
+	for f in "$E2E_ENGINES_RUN"/proxy-*.pid; do
+		[[ -e $f ]] || continue
+		f=${f##*/proxy-}
+		slow_registry_stop "${f%.pid}"
+	done
+	for f in "$E2E_ENGINES_RUN"/*.pid "$E2E_ENGINES_RUN"/*.pool; do
+		[[ -e $f && $f != */proxy-* ]] || continue
+		f=${f##*/}
+		engine_stop "${f%.*}"
+	done
+}
+
+# registry_start: the registry on the machine's engine, anonymous on $E2E_REGISTRY_PORT and with
+# htpasswd authentication on $E2E_REGISTRY_AUTH_PORT (same storage). Prints the password.
+registry_start() {
+	local password
+	docker image inspect "$E2E_REGISTRY_IMAGE" >/dev/null 2>&1 ||
+		fail "image $E2E_REGISTRY_IMAGE is missing (tests/e2e/images/build registry)"
+	mkdir -p "$E2E_REGISTRY_DATA" "$E2E_WORK/registry-auth"
+	password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+	docker run --rm --entrypoint htpasswd "$E2E_REGISTRY_IMAGE" -Bbn "$E2E_REGISTRY_USER" "$password" \
+		>"$E2E_WORK/registry-auth/htpasswd" || fail "htpasswd failed"
+	local kind port
+	for kind in open auth; do
+		port=$E2E_REGISTRY_PORT
+		[[ $kind == auth ]] && port=$E2E_REGISTRY_AUTH_PORT
+		docker rm -f "mathesar-e2e-registry-$kind" >/dev/null 2>&1 || true
+		docker run -d --name "mathesar-e2e-registry-$kind" --label "$E2E_LABEL=1" \
+			-p "127.0.0.1:$port:5000" \
+			-v "$E2E_REGISTRY_DATA:/var/lib/docker-registry" \
+			-v "$E2E_DIR/registry/$kind.yml:/etc/docker/registry/config.yml:ro" \
+			-v "$E2E_WORK/registry-auth:/etc/mathesar-e2e:ro" \
+			"$E2E_REGISTRY_IMAGE" >/dev/null || fail "could not start the $kind registry"
+	done
+	wait_for "curl -fsS http://127.0.0.1:$E2E_REGISTRY_PORT/v2/ >/dev/null" 30 "the registry to answer" ||
+		fail "the registry did not answer"
+	wait_for "[[ \$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$E2E_REGISTRY_AUTH_PORT/v2/) == 401 ]]" 30 \
+		"the authenticating registry to ask for credentials" || fail "the authenticating registry did not answer 401"
+	secret "$password"
+	printf '%s\n' "$password"
+}
+
+# registry_push KEY...: pushes the bed's images of packaging/images KEYs (db, service, caddy,
+# watchtower) to the registry under 127.0.0.1:$E2E_REGISTRY_PORT/NAME (layers it has are not sent).
+registry_push() {
+	local key image target t0=$SECONDS
+	for key in "$@"; do
+		image=$(image_of "$key")
+		target=127.0.0.1:$E2E_REGISTRY_PORT/$image
+		docker tag "$image" "$target"
+		docker push "$target" >"$E2E_WORK/push-$key.log" 2>&1 ||
+			fail "docker push $target failed: $(tail -n 3 "$E2E_WORK/push-$key.log")"
+	done
+	log "registry holds $* ($((SECONDS - t0)) s to push)"
+}
+
+# slow_registry_start PORT KB_PER_S [STALL_AFTER_BYTES]: the anonymous registry behind a proxy on
+# PORT that answers at KB_PER_S per connection (and stops sending after STALL_AFTER_BYTES).
+slow_registry_start() {
+	local port=$1 rate=$2 stall=${3:-}
+	mkdir -p "$E2E_ENGINES_RUN"
+	setsid python3 "$E2E_DIR/tools/slow_proxy.py" "$port" "$E2E_REGISTRY_PORT" --rate "$rate" \
+		${stall:+--stall-after "$stall"} </dev/null >"$E2E_WORK/slow-proxy-$port.log" 2>&1 &
+	printf '%s\n' "$!" >"$E2E_ENGINES_RUN/proxy-$port.pid"
+	wait_for "curl -fsS http://127.0.0.1:$port/v2/ >/dev/null" 15 "the slow registry on $port" ||
+		fail "the slow registry proxy did not start"
+}
+
+# slow_registry_stop PORT
+slow_registry_stop() {
+	local f=$E2E_ENGINES_RUN/proxy-$1.pid
+	[[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null
+	rm -f "$f"
+}

@@ -1,14 +1,14 @@
 //! `mathesarctl upgrade`: a backup first (its path is printed), then the compose file and the
-//! Caddyfile of this package version, and the running stack brought to them: missing images
-//! pulled (nothing is pulled when they are present), changed services recreated, health waited
-//! for. A stopped installation is left stopped.
+//! Caddyfile of this package version, missing images pulled in the foreground with progress
+//! (nothing is pulled when they are present), and the running stack brought to them: changed
+//! services recreated, health waited for. A stopped installation is left stopped.
 
 use std::time::Duration;
 
 use crate::day2::cli::UpgradeArgs;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::rendering;
-use crate::stack::{Options, Stack, journal};
+use crate::stack::{Options, Stack, journal, pull};
 use crate::storage::modes::{PRIVATE_FILE, PUBLIC_FILE};
 use crate::storage::{atomic, commit, lock};
 use crate::systemd::{UNIT, unit};
@@ -24,6 +24,21 @@ pub async fn run(mut args: UpgradeArgs) -> Outcome {
     let stack = Stack::open(&dir).await.map_err(super::up::failure)?;
     let s = &stack.current.settings;
     let layout = &stack.current.layout;
+    // Pulled here, in the foreground, so that the administrator sees each image's progress (under
+    // the unit the reload would pull them in the journal); a failed pull changes nothing running.
+    let images = crate::day2::images::wanted(Some(s));
+    pull::pull_missing(&stack.engine, &images, pull::Mode::detect())
+        .await
+        .map_err(|e| {
+            Failure::new(
+                Code::Pull,
+                anyhow::anyhow!(
+                    "{e}. Nothing was changed; the backup is in {}",
+                    made.dir.display()
+                ),
+            )
+        })?;
+
     let compose = rendering::compose::render(s).code(Code::Failure)?;
     let lock = lock::acquire(&layout.lock_file(), lock::DEFAULT_WAIT, || {
         journal::info("waiting for another mathesarctl run to finish")

@@ -139,6 +139,7 @@ pub enum Mode {
 
 const LINES_EVERY: Duration = Duration::from_secs(10);
 const JOURNAL_EVERY: Duration = Duration::from_secs(30);
+const FIRST_JOURNAL_LINE: Duration = Duration::from_secs(10);
 const REDRAW_EVERY: Duration = Duration::from_millis(200);
 const NOTIFY_EVERY: Duration = Duration::from_secs(2);
 
@@ -258,6 +259,13 @@ impl Reporter {
         };
         self.say(&format!("pulling {image} from {registry}{how}"));
         self.last = Instant::now();
+        if self.mode == Mode::Journal {
+            // The first progress line comes after FIRST_JOURNAL_LINE, the next ones every JOURNAL_EVERY.
+            self.last = self
+                .last
+                .checked_sub(JOURNAL_EVERY - FIRST_JOURNAL_LINE)
+                .unwrap_or(self.last);
+        }
         if self.mode == Mode::Journal {
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&format!(
                 "Pulling {image} ..."

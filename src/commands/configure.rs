@@ -14,7 +14,7 @@ use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::preflight;
 use crate::rendering::{self, Rendered, State, compose, env_file};
 use crate::secrets::{self, MASK, PASSWORD_LEN, SECRET_KEY_LEN, Secret};
-use crate::settings::{Answers, DEFAULT_CONFIG_DIR, Key, Settings, Source, validate};
+use crate::settings::{Answers, DEFAULT_CONFIG_DIR, Key, Settings, Source};
 use crate::sources::{answers_file, defaults, detect, environment, existing, prompt};
 use crate::storage::{Layout, atomic, commit, dirs, lock, modes};
 use crate::systemd::dropin;
@@ -26,15 +26,18 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         Some(c) => debconf::answers(c).code(Code::Failure)?,
         None => Answers::new(),
     };
-    let config_dir = match debconf_answers.value(Key::ConfigDir) {
-        Some(d) if args.dir.config_dir.is_none() && !d.trim().is_empty() => validate::directory(d)
-            .map_err(|reason| {
-                Failure::new(
-                    Code::InvalidAnswer,
-                    anyhow!("the answer `config-dir` (from debconf) is refused: {reason}"),
-                )
-            })?,
-        _ => super::config_dir(&args.dir),
+    let from_debconf = match debconf_answers.value(Key::ConfigDir) {
+        Some(d) if args.dir.config_dir.is_none() => Key::ConfigDir.parse(d).map_err(|reason| {
+            Failure::new(
+                Code::InvalidAnswer,
+                anyhow!("the answer `config-dir` (from debconf) is refused: {reason}"),
+            )
+        })?,
+        _ => None,
+    };
+    let config_dir = match from_debconf {
+        Some(d) => d.into_path(),
+        None => super::config_dir(&args.dir),
     };
     // A first run racing another one for a new directory starts over once that one is done,
     // under the lock.

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use crate::settings::validate;
 use crate::settings::{Answers, Key, Settings, Source};
-use crate::sources::{defaults, detect, existing};
+use crate::sources::{Layers, detect, existing};
 use crate::storage::Layout;
 
 use super::{Client, DebconfError, Go, Priority};
@@ -254,25 +254,36 @@ fn set_known(c: &mut Client, key: Key, value: &str) -> Result<(), DebconfError> 
 }
 
 /// The rules across answers (ports that collide, HTTPS without a domain ...), checked on what
-/// `configure` will see: defaults < existing < the debconf values. Secrets that would be kept
+/// `configure` will see (the same layers, without an answers file or the environment). Secrets that would be kept
 /// or generated are stood in for.
 fn cross_check(
     c: &mut Client,
     flow: &Flow,
     config_dir: &Path,
 ) -> Result<Option<(Key, String)>, DebconfError> {
-    let mut a = defaults::answers(config_dir).overlay(flow.existing.clone());
-    a.set(Key::ExternalAddress, "localhost", Source::Default);
-    if let Some(v) = flow.existing.value(Key::ExternalAddress) {
-        a.set(Key::ExternalAddress, v, Source::Default);
-    }
+    let mut debconf = Answers::new();
     for &key in STEPS {
         if let Ok(v) = c.get(&key.debconf_question()) {
             if !(key.is_secret() && v.is_empty()) {
-                a.set(key, v, Source::Debconf);
+                debconf.set(key, v, Source::Debconf);
             }
         }
     }
+    // The address is stood in for: the questions hold the detected one (`seed`).
+    let mut detected = Answers::new();
+    detected.set(Key::ExternalAddress, "localhost", Source::Default);
+    // configure works in the directory the questions name (each answer was checked when given).
+    let config_dir = super::chosen_config_dir(&debconf)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| config_dir.to_path_buf());
+    let mut a = Layers {
+        detected,
+        existing: flow.existing.clone(),
+        debconf,
+        ..Layers::default()
+    }
+    .merge(&config_dir);
     for key in [Key::DbPassword, Key::ExistingDbPassword] {
         if a.value(key).is_none_or(str::is_empty) {
             a.set(key, "stand-in-password", Source::Generated);

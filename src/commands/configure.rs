@@ -43,7 +43,7 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         // Every path is judged before anything is touched: no directory, lock file or chmod for a
         // path that is then refused.
         let config_state = dirs::inspect(&dirs::CONFIG, &config_dir).map_err(dir_failure)?;
-        if !nix::unistd::geteuid().is_root() && !args.dry_run {
+        if !preflight::is_root() && !args.dry_run {
             return Err(Failure::new(
                 Code::Preflight,
                 anyhow!(

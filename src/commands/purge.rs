@@ -191,7 +191,7 @@ fn remove_data_dir(dir: &Path) -> Result<(), std::io::Error> {
 
 pub fn run(args: PurgeArgs) -> Outcome {
     let config_dir = super::config_dir(&args.dir);
-    if !nix::unistd::geteuid().is_root() {
+    if !crate::preflight::is_root() {
         return Err(Failure::new(
             Code::Preflight,
             anyhow!(

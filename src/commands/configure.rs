@@ -509,14 +509,14 @@ fn changed_answers(old: &Answers, new: &Settings) -> Vec<(Key, String)> {
     new.to_answers(Source::Generated)
         .iter()
         .filter(|(k, _)| env_file::is_stored(*k))
-        .filter(|(k, a)| old.value(*k) != Some(a.value.as_str()))
+        .filter(|(k, a)| old.value(*k) != Some(a.value()))
         .map(|(k, a)| {
             let shown = if k.is_secret() {
                 MASK.to_string()
-            } else if a.value.is_empty() {
+            } else if a.value().is_empty() {
                 "(empty)".into()
             } else {
-                a.value.clone()
+                a.value().to_string()
             };
             (k, shown)
         })

@@ -31,10 +31,10 @@ pub fn run(args: ShowConfigArgs) -> Outcome {
         .to_answers(crate::settings::Source::Generated)
         .iter()
         .map(|(k, a)| {
-            let v = if k.is_secret() && !a.value.is_empty() {
+            let v = if k.is_secret() && !a.value().is_empty() {
                 MASK.to_string()
             } else {
-                a.value.clone()
+                a.value().to_string()
             };
             (k, v)
         })

@@ -223,7 +223,7 @@ fn seed(c: &mut Client, flow: &Flow, config_dir: &Path) -> Result<(), DebconfErr
         .existing
         .iter()
         .filter(|(k, _)| !k.is_secret())
-        .map(|(k, a)| (k, a.value.clone()))
+        .map(|(k, a)| (k, a.value().to_string()))
         .collect();
     if flow.config_exists {
         current.push((Key::ConfigDir, config_dir.display().to_string()));

@@ -34,6 +34,15 @@ impl fmt::Display for Secret {
     }
 }
 
+/// A text holding secrets (a whole `.env`), shown by `Debug` as its length only.
+pub struct Redacted<'a>(pub &'a str);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes, not shown>", self.0.len())
+    }
+}
+
 /// What is shown in place of a secret.
 pub const MASK: &str = "********";
 
@@ -82,5 +91,7 @@ mod tests {
     fn formatting_never_shows_the_value() {
         let s = Secret::new("hunter2-secret");
         assert!(!format!("{s} {s:?}").contains("hunter2"));
+        let env = "POSTGRES_PASSWORD=\"hunter2\"\n";
+        assert!(!format!("{:?}", Redacted(env)).contains("hunter2"));
     }
 }

@@ -297,6 +297,9 @@ fn concurrent_runs_are_serialised_into_one_complete_configuration() {
                     config.to_str().unwrap(),
                     "--non-interactive",
                     "--no-start",
+                    // Ten runs queue on the lock; a loaded machine must not turn the wait into a failure.
+                    "--lock-timeout",
+                    "300",
                 ],
                 &[("MATHESAR_HTTP_PORT", p)],
             )
@@ -325,11 +328,22 @@ fn killing_configure_never_leaves_a_partial_file() {
         code(&s.configure(&[], &[("MATHESAR_HTTP_PORT", "8000")])),
         0
     );
+    // Kills are spread over one and a half times the length of a whole run (at least 15 ms), so
+    // that some runs are killed and some complete.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        code(&s.configure(&[], &[("MATHESAR_HTTP_PORT", "8001")])),
+        0
+    );
+    let spread = (started.elapsed().as_micros() as u64 * 3 / 2).max(15_000);
     let mut seen_new = false;
     let mut killed = 0;
+    // Ports of the runs killed since the last complete one: a run killed after its commit point
+    // leaves its files to be completed by the next writer, which may itself be killed after that.
+    let mut pending: Vec<&str> = Vec::new();
     for i in 0..50u64 {
         let before = std::fs::read(s.config().join(".env")).unwrap();
-        let port = if i % 2 == 0 { "8001" } else { "8000" };
+        let port = if i % 2 == 0 { "8000" } else { "8001" };
         let config = s.config();
         let mut child = s
             .cmd(
@@ -346,18 +360,20 @@ fn killing_configure_never_leaves_a_partial_file() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Spread the kills over the run's whole length (a few milliseconds).
-        std::thread::sleep(Duration::from_micros((i * 7919) % 15_000));
+        std::thread::sleep(Duration::from_micros((i * 7919) % spread));
         let _ = child.kill();
         let status = child.wait().unwrap();
         if status.signal() == Some(9) {
             killed += 1;
         }
+        let completed = status.success();
         let after = std::fs::read(s.config().join(".env")).unwrap();
         let env = util::read_env(&s.config().join(".env"));
         assert!(
-            after == before || env["HTTP_PORT"] == port,
-            "run {i}: neither old nor new"
+            after == before
+                || env["HTTP_PORT"] == port
+                || pending.contains(&env["HTTP_PORT"].as_str()),
+            "run {i}: neither old, nor new, nor an earlier run's committed change"
         );
         assert_eq!(
             env["MATHESAR_HTTP_PORT"], env["HTTP_PORT"],
@@ -367,9 +383,22 @@ fn killing_configure_never_leaves_a_partial_file() {
             env.contains_key("WATCHTOWER_HTTP_API_TOKEN"),
             "run {i}: a truncated file"
         );
+        if completed {
+            assert_eq!(
+                env["HTTP_PORT"], port,
+                "run {i}: completed, yet the old file"
+            );
+            pending.clear();
+        } else {
+            pending.push(port);
+        }
         seen_new |= after != before;
     }
     assert!(killed > 0, "no run was killed: the test proves nothing");
+    assert!(
+        seen_new,
+        "no run's new file ever landed: the test proves nothing about the new file"
+    );
     // The next run succeeds and cleans up.
     let o = s.configure(&[], &[("MATHESAR_HTTP_PORT", "8002")]);
     assert_eq!(code(&o), 0, "{}", text(&o));
@@ -379,7 +408,6 @@ fn killing_configure_never_leaves_a_partial_file() {
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
         .collect();
     assert!(leftovers.is_empty());
-    let _ = seen_new;
     let _ = std::io::stdout().flush();
 }
 

@@ -56,6 +56,8 @@ impl Tree {
             .env("MATHESAR_POSTRM_ROOT", self.t.path())
             .env("MATHESAR_POSTRM_CTL", ctl)
             .env("MATHESAR_POSTRM_DOCKER", "/nonexistent/docker")
+            // Root is not the point: an ordinary user's `cargo test` runs this too.
+            .env(mathesar::preflight::PASS_ROOT_CHECK, "1")
             // mathesarctl's own default when unset: never the machine's real drop-in.
             .env(
                 "MATHESAR_UNIT_DROPIN",

@@ -6,7 +6,7 @@ use crate::cli::CheckArgs;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::preflight;
 use crate::settings::{Key, Settings, Source};
-use crate::sources::{defaults, detect, existing};
+use crate::sources::{self, Layers, existing};
 use crate::storage::Layout;
 
 pub async fn run(args: CheckArgs) -> Outcome {
@@ -15,16 +15,15 @@ pub async fn run(args: CheckArgs) -> Outcome {
         let _reading = super::read_lock(&dir)?;
         existing::read(&Layout::new(&dir, "/")).code(Code::Io)?
     };
-    let mut answers = defaults::answers(&dir);
-    answers.set(
-        Key::ExternalAddress,
-        detect::external_address().unwrap_or_else(|| detect::FALLBACK_ADDRESS.into()),
-        Source::Detected,
-    );
+    let mut detected = sources::detected();
     // Without a configuration the checks need some password; it is never used or shown.
-    answers.set(Key::DbPassword, "not-configured-yet", Source::Default);
-    let settings =
-        Settings::from_answers(&answers.overlay(found.answers)).code(Code::InvalidAnswer)?;
+    detected.set(Key::DbPassword, "not-configured-yet", Source::Default);
+    let answers = Layers {
+        detected,
+        ..Layers::existing(found.answers)
+    }
+    .merge(&dir);
+    let settings = Settings::from_answers(&answers).code(Code::InvalidAnswer)?;
     let report = preflight::run(
         &settings,
         &preflight::Options {

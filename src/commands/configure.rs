@@ -14,8 +14,8 @@ use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::preflight;
 use crate::rendering::{self, Rendered, State, compose, env_file};
 use crate::secrets::{self, MASK, PASSWORD_LEN, SECRET_KEY_LEN, Secret};
-use crate::settings::{Answers, DEFAULT_CONFIG_DIR, Key, Settings, Source, validate};
-use crate::sources::{answers_file, defaults, detect, environment, existing, prompt};
+use crate::settings::{Answers, DEFAULT_CONFIG_DIR, Key, Settings, Source};
+use crate::sources::{self, answers_file, environment, existing, prompt};
 use crate::storage::{Layout, atomic, commit, dirs, lock, modes};
 use crate::systemd::dropin;
 
@@ -26,16 +26,16 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         Some(c) => debconf::answers(c).code(Code::Failure)?,
         None => Answers::new(),
     };
-    let config_dir = match debconf_answers.value(Key::ConfigDir) {
-        Some(d) if args.dir.config_dir.is_none() && !d.trim().is_empty() => validate::directory(d)
-            .map_err(|reason| {
-                Failure::new(
-                    Code::InvalidAnswer,
-                    anyhow!("the answer `config-dir` (from debconf) is refused: {reason}"),
-                )
-            })?,
-        _ => super::config_dir(&args.dir),
+    let from_debconf = match args.dir.config_dir {
+        None => debconf::chosen_config_dir(&debconf_answers).map_err(|reason| {
+            Failure::new(
+                Code::InvalidAnswer,
+                anyhow!("the answer `config-dir` (from debconf) is refused: {reason}"),
+            )
+        })?,
+        Some(_) => None,
     };
+    let config_dir = from_debconf.unwrap_or_else(|| super::config_dir(&args.dir));
     // A first run racing another one for a new directory starts over once that one is done,
     // under the lock.
     loop {
@@ -43,7 +43,7 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         // Every path is judged before anything is touched: no directory, lock file or chmod for a
         // path that is then refused.
         let config_state = dirs::inspect(&dirs::CONFIG, &config_dir).map_err(dir_failure)?;
-        if !nix::unistd::geteuid().is_root() && !args.dry_run {
+        if !preflight::is_root() && !args.dry_run {
             return Err(Failure::new(
                 Code::Preflight,
                 anyhow!(
@@ -274,38 +274,33 @@ fn open_debconf() -> Result<debconf::Client, Failure> {
     debconf::Client::from_env().code(Code::Failure)
 }
 
-/// defaults < detected < existing < answers file < environment < debconf.
+/// Every source's answers, merged in the one order ([`sources::Layers::merge`]).
 fn gather(
     args: &ConfigureArgs,
     config_dir: &Path,
     found: &existing::Existing,
     debconf: Answers,
 ) -> Result<Answers, Failure> {
-    let mut base = defaults::answers(config_dir);
-    let address =
-        detect::external_address().unwrap_or_else(|| detect::FALLBACK_ADDRESS.to_string());
-    base.set(Key::ExternalAddress, address, Source::Detected);
-    let mut answers = base.overlay(found.answers.clone());
-    if let Some(path) = &args.answers {
-        let file = answers_file::read(path).map_err(|e| {
+    let answers_file = match &args.answers {
+        Some(path) => answers_file::read(path).map_err(|e| {
             let code = match e {
                 answers_file::AnswersFileError::Read { .. } => Code::Io,
                 answers_file::AnswersFileError::Invalid { .. } => Code::InvalidAnswer,
             };
             Failure::new(code, e)
-        })?;
-        answers = answers.overlay(file);
-    }
-    let env =
+        })?,
+        None => Answers::new(),
+    };
+    let environment =
         environment::from_process().map_err(|e| Failure::new(Code::InvalidAnswer, anyhow!(e)))?;
-    answers = answers.overlay(env).overlay(debconf);
-    // The directory being configured is the one in use, whatever an answer says.
-    answers.set(
-        Key::ConfigDir,
-        config_dir.display().to_string(),
-        Source::Default,
-    );
-    Ok(answers)
+    Ok(sources::Layers {
+        detected: sources::detected(),
+        existing: found.answers.clone(),
+        answers_file,
+        environment,
+        debconf,
+    }
+    .merge(config_dir))
 }
 
 fn admin_created(answers: &Answers, found: &existing::Existing) -> bool {
@@ -514,14 +509,14 @@ fn changed_answers(old: &Answers, new: &Settings) -> Vec<(Key, String)> {
     new.to_answers(Source::Generated)
         .iter()
         .filter(|(k, _)| env_file::is_stored(*k))
-        .filter(|(k, a)| old.value(*k) != Some(a.value.as_str()))
+        .filter(|(k, a)| old.value(*k) != Some(a.value()))
         .map(|(k, a)| {
             let shown = if k.is_secret() {
                 MASK.to_string()
-            } else if a.value.is_empty() {
+            } else if a.value().is_empty() {
                 "(empty)".into()
             } else {
-                a.value.clone()
+                a.value().to_string()
             };
             (k, shown)
         })

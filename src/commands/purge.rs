@@ -11,7 +11,7 @@ use anyhow::anyhow;
 
 use crate::cli::PurgeArgs;
 use crate::exit::{Code, Failure, Outcome, WithCode};
-use crate::settings::{Key, validate};
+use crate::settings::{Key, validate::Value};
 use crate::sources::existing;
 use crate::storage::{Layout, atomic, commit, dirs};
 use crate::systemd::dropin;
@@ -32,8 +32,9 @@ pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
     let data_dir = found
         .answers
         .value(Key::DataDir)
-        .map(validate::directory)
+        .map(|v| Key::DataDir.parse(v))
         .transpose()
+        .map(|v| v.flatten().map(Value::into_path))
         .map_err(|reason| {
             Failure::new(
                 Code::InvalidAnswer,
@@ -43,11 +44,8 @@ pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
     let purge_data = found
         .answers
         .value(Key::PurgeData)
-        .map(validate::boolean)
-        .transpose()
-        .ok()
-        .flatten()
-        .unwrap_or(false);
+        .and_then(|v| Key::PurgeData.parse(v).ok().flatten())
+        .is_some_and(Value::into_flag);
     let files = [
         layout.env_file(),
         layout.compose_file(),
@@ -193,7 +191,7 @@ fn remove_data_dir(dir: &Path) -> Result<(), std::io::Error> {
 
 pub fn run(args: PurgeArgs) -> Outcome {
     let config_dir = super::config_dir(&args.dir);
-    if !nix::unistd::geteuid().is_root() {
+    if !crate::preflight::is_root() {
         return Err(Failure::new(
             Code::Preflight,
             anyhow!(

@@ -6,7 +6,7 @@ use crate::cli::ShowConfigArgs;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::secrets::MASK;
 use crate::settings::{Key, Settings};
-use crate::sources::{defaults, existing};
+use crate::sources::{Layers, existing};
 use crate::storage::Layout;
 
 pub fn run(args: ShowConfigArgs) -> Outcome {
@@ -25,16 +25,16 @@ pub fn run(args: ShowConfigArgs) -> Outcome {
             ),
         ));
     }
-    let answers = defaults::answers(&dir).overlay(found.answers);
+    let answers = Layers::existing(found.answers).merge(&dir);
     let settings = Settings::from_answers(&answers).code(Code::InvalidAnswer)?;
     let shown: Vec<(Key, String)> = settings
         .to_answers(crate::settings::Source::Generated)
         .iter()
         .map(|(k, a)| {
-            let v = if k.is_secret() && !a.value.is_empty() {
+            let v = if k.is_secret() && !a.value().is_empty() {
                 MASK.to_string()
             } else {
-                a.value.clone()
+                a.value().to_string()
             };
             (k, v)
         })

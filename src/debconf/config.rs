@@ -17,7 +17,7 @@ use std::path::Path;
 
 use crate::settings::validate;
 use crate::settings::{Answers, Key, Settings, Source};
-use crate::sources::{defaults, detect, existing};
+use crate::sources::{Layers, detect, existing};
 use crate::storage::Layout;
 
 use super::{Client, DebconfError, Go, Priority};
@@ -37,25 +37,36 @@ impl Flow {
         c.get(&key.debconf_question())
     }
 
+    /// Whether an existing server was chosen for the user database (by the rule of `user-db`).
+    fn existing_db(&self, c: &mut Client) -> Result<bool, DebconfError> {
+        let v = self.current(c, Key::UserDb)?;
+        Ok(matches!(
+            Key::UserDb.parse(&v),
+            Ok(Some(validate::Value::UserDb(
+                crate::settings::UserDb::Existing
+            )))
+        ))
+    }
+
     /// Whether the step for `key` applies, given the answers so far.
     fn applies(&self, c: &mut Client, key: Key) -> Result<bool, DebconfError> {
         use Key::*;
-        let existing_db = self.current_trim(c, UserDb)? == "existing";
+        let existing_db = self.existing_db(c)?;
         Ok(match key {
             ExistingDbHost | ExistingDbPort | ExistingDbUser | ExistingDbPassword
             | ExistingDbSslmode => existing_db,
-            DbPort => !existing_db && self.current_trim(c, InternalDbHost)?.is_empty(),
-            HttpsPort => !self.current_trim(c, Domain)?.is_empty(),
-            ExternalAddress => self.current_trim(c, Domain)?.is_empty(),
+            DbPort => !existing_db && self.current_empty(c, InternalDbHost)?,
+            HttpsPort => !self.current_empty(c, Domain)?,
+            ExternalAddress => self.current_empty(c, Domain)?,
             AdminUsername | AdminEmail | AdminPassword => !self.admin_exists,
             ConfigDir => !self.config_exists,
-            InternalDbPort => !self.current_trim(c, InternalDbHost)?.is_empty(),
+            InternalDbPort => !self.current_empty(c, InternalDbHost)?,
             _ => true,
         })
     }
 
-    fn current_trim(&self, c: &mut Client, key: Key) -> Result<String, DebconfError> {
-        Ok(self.current(c, key)?.trim().to_ascii_lowercase())
+    fn current_empty(&self, c: &mut Client, key: Key) -> Result<bool, DebconfError> {
+        Ok(self.current(c, key)?.trim().is_empty())
     }
 
     fn priority(&self, c: &mut Client, key: Key) -> Result<Priority, DebconfError> {
@@ -65,7 +76,7 @@ impl Flow {
             ExistingDbHost | ExistingDbUser | ExistingDbPassword => Priority::High,
             HttpPort | HttpsPort | ExternalAddress | AdminUsername | AdminEmail
             | ExistingDbPort => Priority::Medium,
-            UserDbName if self.current_trim(c, UserDb)? == "existing" => Priority::Medium,
+            UserDbName if self.existing_db(c)? => Priority::Medium,
             _ => Priority::Low,
         })
     }
@@ -100,40 +111,12 @@ pub const STEPS: &[Key] = &[
     Key::PurgeData,
 ];
 
-/// The rule one debconf answer must meet. Empty secrets mean "keep the current one" or
-/// "generate one", except the existing server's password when there is none yet.
+/// The rule one debconf answer must meet: the answer's own rule ([`Key::given`]). Empty secrets
+/// mean "keep the current one" or "generate one", except the existing server's password when
+/// there is none yet.
 pub fn check(key: Key, value: &str, existing: &Answers) -> Result<(), String> {
-    use Key::*;
-    validate::plain_text(value)?;
-    let empty = value.trim().is_empty();
-    match key {
-        UserDb => match value.trim() {
-            "bundled" | "existing" => Ok(()),
-            _ => Err("use `bundled` or `existing`".into()),
-        },
-        UserDbName | DbUser | InternalDbName | ExistingDbUser => {
-            validate::pg_identifier(value).map(drop)
-        }
-        DbPassword | AdminPassword if value.is_empty() => Ok(()),
-        DbPassword | AdminPassword => validate::password(value),
-        ExistingDbPassword if value.is_empty() => match existing.value(key) {
-            Some(v) if !v.is_empty() => Ok(()),
-            _ => Err("the existing server needs a password".into()),
-        },
-        ExistingDbPassword => Ok(()),
-        DbPort => validate::optional_port(value).map(drop),
-        ExistingDbPort | HttpPort | HttpsPort | InternalDbPort => validate::port(value).map(drop),
-        ExistingDbHost => validate::address(value).map(drop),
-        ExistingDbSslmode => validate::sslmode(value).map(drop),
-        Domain | InternalDbHost if empty => Ok(()),
-        Domain => validate::domain(value).map(drop),
-        InternalDbHost | ExternalAddress => validate::address(value).map(drop),
-        AdminUsername => validate::username(value).map(drop),
-        AdminEmail => validate::email(value).map(drop),
-        ConfigDir | DataDir => validate::directory(value).map(drop),
-        Watchtower | PurgeData => validate::boolean(value).map(drop),
-        ImageRegistry => validate::registry(value).map(drop),
-    }
+    let has_current = existing.value(key).is_some_and(|v| !v.is_empty());
+    key.given(value, has_current).map(drop)
 }
 
 /// Asks the questions. `config_dir` is the configuration directory in use (its values become
@@ -240,7 +223,7 @@ fn seed(c: &mut Client, flow: &Flow, config_dir: &Path) -> Result<(), DebconfErr
         .existing
         .iter()
         .filter(|(k, _)| !k.is_secret())
-        .map(|(k, a)| (k, a.value.clone()))
+        .map(|(k, a)| (k, a.value().to_string()))
         .collect();
     if flow.config_exists {
         current.push((Key::ConfigDir, config_dir.display().to_string()));
@@ -271,25 +254,36 @@ fn set_known(c: &mut Client, key: Key, value: &str) -> Result<(), DebconfError> 
 }
 
 /// The rules across answers (ports that collide, HTTPS without a domain ...), checked on what
-/// `configure` will see: defaults < existing < the debconf values. Secrets that would be kept
+/// `configure` will see (the same layers, without an answers file or the environment). Secrets that would be kept
 /// or generated are stood in for.
 fn cross_check(
     c: &mut Client,
     flow: &Flow,
     config_dir: &Path,
 ) -> Result<Option<(Key, String)>, DebconfError> {
-    let mut a = defaults::answers(config_dir).overlay(flow.existing.clone());
-    a.set(Key::ExternalAddress, "localhost", Source::Default);
-    if let Some(v) = flow.existing.value(Key::ExternalAddress) {
-        a.set(Key::ExternalAddress, v, Source::Default);
-    }
+    let mut debconf = Answers::new();
     for &key in STEPS {
         if let Ok(v) = c.get(&key.debconf_question()) {
             if !(key.is_secret() && v.is_empty()) {
-                a.set(key, v, Source::Debconf);
+                debconf.set(key, v, Source::Debconf);
             }
         }
     }
+    // The address is stood in for: the questions hold the detected one (`seed`).
+    let mut detected = Answers::new();
+    detected.set(Key::ExternalAddress, "localhost", Source::Default);
+    // configure works in the directory the questions name (each answer was checked when given).
+    let config_dir = super::chosen_config_dir(&debconf)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| config_dir.to_path_buf());
+    let mut a = Layers {
+        detected,
+        existing: flow.existing.clone(),
+        debconf,
+        ..Layers::default()
+    }
+    .merge(&config_dir);
     for key in [Key::DbPassword, Key::ExistingDbPassword] {
         if a.value(key).is_none_or(str::is_empty) {
             a.set(key, "stand-in-password", Source::Generated);
@@ -334,5 +328,6 @@ mod tests {
         assert!(check(Key::ExistingDbPassword, "", &known).is_ok());
         assert!(check(Key::DataDir, "relative", &none).is_err());
         assert!(check(Key::UserDb, "other", &none).is_err());
+        assert!(check(Key::UserDb, "Existing", &none).is_ok());
     }
 }

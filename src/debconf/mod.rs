@@ -81,6 +81,17 @@ pub fn answers(client: &mut Client) -> Result<Answers, DebconfError> {
     Ok(out)
 }
 
+/// The configuration directory a `config-dir` answer names; `None` when not answered (empty).
+/// `configure --debconf` works in that directory, unless `--config-dir` is given.
+pub fn chosen_config_dir(answers: &Answers) -> Result<Option<std::path::PathBuf>, String> {
+    Ok(match answers.value(Key::ConfigDir) {
+        Some(d) => Key::ConfigDir
+            .parse(d)?
+            .map(crate::settings::validate::Value::into_path),
+        None => None,
+    })
+}
+
 /// Empties every secret question, so that no password stays in the debconf database once the
 /// configuration holds it. The `seen` flag stays: the question is not asked again on upgrades.
 pub fn clear_passwords(client: &mut Client) -> Result<(), DebconfError> {

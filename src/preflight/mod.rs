@@ -9,6 +9,7 @@ mod database;
 mod disk;
 mod docker;
 mod os;
+pub use os::{PASS_ROOT_CHECK, is_root};
 mod ports;
 mod version;
 
@@ -120,7 +121,7 @@ pub async fn run(settings: &Settings, opts: &Options) -> Report {
         .map_or(os::Family::Other, os::OsRelease::family);
     let mut checks = vec![
         os::check_os(release.as_ref()),
-        os::check_root(nix::unistd::geteuid().is_root(), opts),
+        os::check_root(os::is_root(), opts),
         os::check_systemd(os::systemd_is_init(), opts),
     ];
 

@@ -131,7 +131,7 @@ pub fn render(s: &Settings, state: &State) -> String {
     out.push_str("\n# Answers\n");
     for (key, answer) in s.to_answers(crate::settings::Source::Generated).iter() {
         if is_stored(key) {
-            line(&mut out, &key.env_var(), &answer.value);
+            line(&mut out, &key.env_var(), answer.value());
         }
     }
 

@@ -16,11 +16,22 @@ pub struct State {
 }
 
 /// Everything one configuration renders to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Rendered {
+    /// Holds the secrets: never shown by `Debug`.
     pub env: String,
     pub compose: String,
     pub caddyfile: String,
+}
+
+impl std::fmt::Debug for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rendered")
+            .field("env", &crate::secrets::Redacted(&self.env))
+            .field("compose", &self.compose)
+            .field("caddyfile", &self.caddyfile)
+            .finish()
+    }
 }
 
 pub fn render(settings: &Settings, state: &State) -> Result<Rendered, compose::RenderError> {

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use super::keys::Key;
+use crate::secrets::Secret;
 
 /// Where an answer came from, for messages that tell the administrator what to change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,10 +43,46 @@ impl fmt::Display for Source {
     }
 }
 
+/// One answer. The value of a secret answer ([`Key::is_secret`]) is held as a [`Secret`], so that
+/// no `Debug` of answers (a log line, a test failure, a panic) shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
-    pub value: String,
+    value: Text,
     pub source: Source,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Text {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Text::Plain(s) => fmt::Debug::fmt(s, f),
+            Text::Secret(s) => fmt::Debug::fmt(s, f),
+        }
+    }
+}
+
+impl Answer {
+    fn new(key: Key, value: String, source: Source) -> Answer {
+        let value = if key.is_secret() {
+            Text::Secret(Secret::new(value))
+        } else {
+            Text::Plain(value)
+        };
+        Answer { value, source }
+    }
+
+    /// The value as given (a secret's too: the one way to read it).
+    pub fn value(&self) -> &str {
+        match &self.value {
+            Text::Plain(s) => s,
+            Text::Secret(s) => s.expose(),
+        }
+    }
 }
 
 /// A set of answers; a later layer overrides an earlier one key by key.
@@ -58,13 +95,7 @@ impl Answers {
     }
 
     pub fn set(&mut self, key: Key, value: impl Into<String>, source: Source) {
-        self.0.insert(
-            key,
-            Answer {
-                value: value.into(),
-                source,
-            },
-        );
+        self.0.insert(key, Answer::new(key, value.into(), source));
     }
 
     pub fn get(&self, key: Key) -> Option<&Answer> {
@@ -72,7 +103,7 @@ impl Answers {
     }
 
     pub fn value(&self, key: Key) -> Option<&str> {
-        self.0.get(&key).map(|a| a.value.as_str())
+        self.0.get(&key).map(Answer::value)
     }
 
     pub fn remove(&mut self, key: Key) -> Option<Answer> {
@@ -97,6 +128,25 @@ impl Answers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_a_secret_answer() {
+        let mut a = Answers::new();
+        a.set(Key::DbPassword, "hunter2-db-secret", Source::Prompt);
+        a.set(Key::ExistingDbPassword, "hunter2-server", Source::Debconf);
+        a.set(Key::AdminPassword, "hunter2-admin", Source::Generated);
+        a.set(Key::HttpPort, "8080", Source::Default);
+        let shown = format!("{a:?} {:?}", a.get(Key::DbPassword));
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("8080"), "{shown}");
+        // Every secret key is held as a secret.
+        for &k in Key::ALL.iter().filter(|k| k.is_secret()) {
+            let mut a = Answers::new();
+            a.set(k, "hunter2-value", Source::Default);
+            assert!(!format!("{a:?}").contains("hunter2"), "{k}");
+            assert_eq!(a.value(k), Some("hunter2-value"));
+        }
+    }
 
     #[test]
     fn overlay_prefers_the_higher_layer_and_keeps_the_rest() {

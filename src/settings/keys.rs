@@ -1,10 +1,13 @@
 //! The answers: one name each, used alike as debconf question `mathesar/NAME`, answers-file key
-//! `NAME` and environment variable `MATHESAR_NAME`.
+//! `NAME` and environment variable `MATHESAR_NAME`, and one rule each ([`validate::Rule`]), used
+//! alike by `configure`, the debconf questions and the prompts.
 
 use std::fmt;
 
+use super::validate;
+
 macro_rules! keys {
-    ($($variant:ident => $name:literal, $secret:literal, $help:literal;)*) => {
+    ($($variant:ident => $name:literal, $secret:literal, $rule:ident, $help:literal;)*) => {
         /// One answer of the configuration.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Key { $($variant),* }
@@ -23,6 +26,11 @@ macro_rules! keys {
                 match self { $(Key::$variant => $secret),* }
             }
 
+            /// The answer's one rule: what empty means, how a value is checked and normalised.
+            pub fn rule(self) -> validate::Rule {
+                match self { $(Key::$variant => validate::$rule),* }
+            }
+
             /// One line saying what the answer means.
             pub fn help(self) -> &'static str {
                 match self { $(Key::$variant => $help),* }
@@ -32,31 +40,31 @@ macro_rules! keys {
 }
 
 keys! {
-    UserDb => "user-db", false, "`bundled` (a new database in the bundled PostgreSQL) or `existing`";
-    UserDbName => "user-db-name", false, "name of the user database";
-    DbUser => "db-user", false, "superuser of the bundled PostgreSQL (or of the external internal database)";
-    DbPassword => "db-password", true, "password of db-user";
-    DbPort => "db-port", false, "host port publishing the bundled PostgreSQL; empty = not published";
-    ExistingDbHost => "existing-db-host", false, "host of an existing PostgreSQL server for the user database";
-    ExistingDbPort => "existing-db-port", false, "port of the existing PostgreSQL server";
-    ExistingDbUser => "existing-db-user", false, "user on the existing PostgreSQL server";
-    ExistingDbPassword => "existing-db-password", true, "password of existing-db-user";
-    ExistingDbSslmode => "existing-db-sslmode", false, "TLS to the existing server: `prefer` (when offered), `require` or `disable`";
-    HttpPort => "http-port", false, "host port on which Caddy serves HTTP";
-    HttpsPort => "https-port", false, "host port on which Caddy serves HTTPS";
-    Domain => "domain", false, "domain name served with automatic HTTPS; empty = plain HTTP on the address";
-    ExternalAddress => "external-address", false, "address shown and served when there is no domain";
-    AdminUsername => "admin-username", false, "user name of the first Mathesar admin";
-    AdminEmail => "admin-email", false, "e-mail address of the first Mathesar admin (may be empty)";
-    AdminPassword => "admin-password", true, "password of the first Mathesar admin";
-    ConfigDir => "config-dir", false, "configuration directory";
-    DataDir => "data-dir", false, "persistent data: databases, media, secrets, certificates";
-    InternalDbHost => "internal-db-host", false, "external PostgreSQL for Mathesar's own database; empty = bundled";
-    InternalDbPort => "internal-db-port", false, "port of the external internal database";
-    InternalDbName => "internal-db-name", false, "name of Mathesar's own database";
-    Watchtower => "watchtower", false, "run the watchtower container (true/false)";
-    ImageRegistry => "image-registry", false, "registry prefix for private registries or mirrors; empty = Docker Hub";
-    PurgeData => "purge-data", false, "on purge, also delete the data directory (true/false)";
+    UserDb => "user-db", false, USER_DB, "`bundled` (a new database in the bundled PostgreSQL) or `existing`";
+    UserDbName => "user-db-name", false, PG_NAME, "name of the user database";
+    DbUser => "db-user", false, PG_NAME, "superuser of the bundled PostgreSQL (or of the external internal database)";
+    DbPassword => "db-password", true, PASSWORD, "password of db-user";
+    DbPort => "db-port", false, OPTIONAL_PORT, "host port publishing the bundled PostgreSQL; empty = not published";
+    ExistingDbHost => "existing-db-host", false, ADDRESS, "host of an existing PostgreSQL server for the user database";
+    ExistingDbPort => "existing-db-port", false, PORT, "port of the existing PostgreSQL server";
+    ExistingDbUser => "existing-db-user", false, PG_NAME, "user on the existing PostgreSQL server";
+    ExistingDbPassword => "existing-db-password", true, SERVER_PASSWORD, "password of existing-db-user";
+    ExistingDbSslmode => "existing-db-sslmode", false, SSLMODE, "TLS to the existing server: `prefer` (when offered), `require` or `disable`";
+    HttpPort => "http-port", false, PORT, "host port on which Caddy serves HTTP";
+    HttpsPort => "https-port", false, PORT, "host port on which Caddy serves HTTPS";
+    Domain => "domain", false, DOMAIN, "domain name served with automatic HTTPS; empty = plain HTTP on the address";
+    ExternalAddress => "external-address", false, ADDRESS, "address shown and served when there is no domain";
+    AdminUsername => "admin-username", false, USERNAME, "user name of the first Mathesar admin";
+    AdminEmail => "admin-email", false, EMAIL, "e-mail address of the first Mathesar admin (may be empty)";
+    AdminPassword => "admin-password", true, PASSWORD, "password of the first Mathesar admin";
+    ConfigDir => "config-dir", false, DIRECTORY, "configuration directory";
+    DataDir => "data-dir", false, DIRECTORY, "persistent data: databases, media, secrets, certificates";
+    InternalDbHost => "internal-db-host", false, OPTIONAL_ADDRESS, "external PostgreSQL for Mathesar's own database; empty = bundled";
+    InternalDbPort => "internal-db-port", false, PORT, "port of the external internal database";
+    InternalDbName => "internal-db-name", false, PG_NAME, "name of Mathesar's own database";
+    Watchtower => "watchtower", false, BOOLEAN, "run the watchtower container (true/false)";
+    ImageRegistry => "image-registry", false, REGISTRY, "registry prefix for private registries or mirrors; empty = Docker Hub";
+    PurgeData => "purge-data", false, BOOLEAN, "on purge, also delete the data directory (true/false)";
 }
 
 impl Key {

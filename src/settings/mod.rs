@@ -158,47 +158,21 @@ impl Reader<'_> {
         });
     }
 
-    /// The raw value, checked for what no answer may contain; `None` when absent.
-    fn raw(&mut self, key: Key) -> Option<String> {
-        let value = self.answers.value(key)?.to_string();
-        match validate::plain_text(&value) {
-            Ok(()) => Some(value),
-            Err(reason) => {
-                self.invalid(key, reason);
-                None
-            }
-        }
-    }
-
-    /// A value passed through `check`; absent or empty counts as missing.
-    fn required<T>(&mut self, key: Key, check: impl Fn(&str) -> Result<T, String>) -> Option<T> {
-        match self.raw(key) {
-            Some(v) if !v.trim().is_empty() => self.checked(key, &v, check),
-            Some(_) | None => {
-                if !self.errors.iter().any(|e| e.key == key) {
+    /// The value by the answer's rule; absent or empty is `None`, reported as missing when the
+    /// rule refuses an empty answer.
+    fn get(&mut self, key: Key) -> Option<validate::Value> {
+        let parsed = match self.answers.value(key) {
+            Some(raw) => key.parse(raw),
+            None => Ok(None),
+        };
+        match parsed {
+            Ok(Some(v)) => Some(v),
+            Ok(None) => {
+                if key.rule().empty == validate::Empty::Refused {
                     self.missing(key);
                 }
                 None
             }
-        }
-    }
-
-    /// A value passed through `check`; absent or empty is `None`.
-    fn optional<T>(&mut self, key: Key, check: impl Fn(&str) -> Result<T, String>) -> Option<T> {
-        match self.raw(key) {
-            Some(v) if !v.trim().is_empty() => self.checked(key, &v, check),
-            _ => None,
-        }
-    }
-
-    fn checked<T>(
-        &mut self,
-        key: Key,
-        v: &str,
-        check: impl Fn(&str) -> Result<T, String>,
-    ) -> Option<T> {
-        match check(v) {
-            Ok(t) => Some(t),
             Err(reason) => {
                 self.invalid(key, reason);
                 None
@@ -206,26 +180,17 @@ impl Reader<'_> {
         }
     }
 
-    fn secret(&mut self, key: Key, check: impl Fn(&str) -> Result<(), String>) -> Option<Secret> {
-        // Secrets are taken byte for byte: no trimming.
-        match self.raw(key) {
-            Some(v) if !v.is_empty() => {
-                self.checked(key, &v, |s| check(s).map(|()| Secret::new(s)))
-            }
-            _ => None,
+    /// As [`Reader::get`], for a secret the settings cannot do without (generated or kept before).
+    fn required_secret(&mut self, key: Key) -> Option<Secret> {
+        let v = self.get(key).map(validate::Value::into_secret);
+        if v.is_none() && !self.errors.iter().any(|e| e.key == key) {
+            self.missing(key);
         }
+        v
     }
 
     fn source_of(&self, key: Key) -> Option<&Source> {
         self.answers.get(key).map(|a| &a.source)
-    }
-}
-
-fn not_empty(v: &str) -> Result<(), String> {
-    if v.is_empty() {
-        Err("it is empty".into())
-    } else {
-        Ok(())
     }
 }
 
@@ -238,45 +203,37 @@ impl Settings {
             errors: Vec::new(),
         };
 
-        let user_db = r.required(UserDb, |v| match v.trim().to_ascii_lowercase().as_str() {
-            "bundled" => Ok(self::UserDb::Bundled),
-            "existing" => Ok(self::UserDb::Existing),
-            _ => Err("use `bundled` or `existing`".into()),
-        });
-        let user_db_name = r.required(UserDbName, validate::pg_identifier);
-        let db_user = r.required(DbUser, validate::pg_identifier);
-        let db_password = r.secret(DbPassword, validate::password);
-        if db_password.is_none() && !r.errors.iter().any(|e| e.key == DbPassword) {
-            r.missing(DbPassword);
-        }
-        let db_port = r.optional(DbPort, validate::port);
-        let http_port = r.required(HttpPort, validate::port);
-        let https_port = r.required(HttpsPort, validate::port);
-        let domain = r.optional(Domain, validate::domain);
-        let external_address = r.required(ExternalAddress, validate::address);
-        let admin_username = r.required(AdminUsername, validate::username);
-        let admin_email = r.optional(AdminEmail, validate::email).unwrap_or_default();
-        let admin_password = r.secret(AdminPassword, validate::password);
-        let config_dir = r.required(ConfigDir, validate::directory);
-        let data_dir = r.required(DataDir, validate::directory);
-        let internal_db_host = r.optional(InternalDbHost, validate::address);
-        let internal_db_port = r.required(InternalDbPort, validate::port);
-        let internal_db_name = r.required(InternalDbName, validate::pg_identifier);
-        let watchtower = r.optional(Watchtower, validate::boolean).unwrap_or(false);
-        let image_registry = r.optional(ImageRegistry, validate::registry).flatten();
-        let purge_data = r.optional(PurgeData, validate::boolean).unwrap_or(false);
+        use validate::Value;
+        let user_db = r.get(UserDb).map(Value::into_user_db);
+        let user_db_name = r.get(UserDbName).map(Value::into_text);
+        let db_user = r.get(DbUser).map(Value::into_text);
+        let db_password = r.required_secret(DbPassword);
+        let db_port = r.get(DbPort).map(Value::into_port);
+        let http_port = r.get(HttpPort).map(Value::into_port);
+        let https_port = r.get(HttpsPort).map(Value::into_port);
+        let domain = r.get(Domain).map(Value::into_text);
+        let external_address = r.get(ExternalAddress).map(Value::into_text);
+        let admin_username = r.get(AdminUsername).map(Value::into_text);
+        let admin_email = r.get(AdminEmail).map(Value::into_text).unwrap_or_default();
+        let admin_password = r.get(AdminPassword).map(Value::into_secret);
+        let config_dir = r.get(ConfigDir).map(Value::into_path);
+        let data_dir = r.get(DataDir).map(Value::into_path);
+        let internal_db_host = r.get(InternalDbHost).map(Value::into_text);
+        let internal_db_port = r.get(InternalDbPort).map(Value::into_port);
+        let internal_db_name = r.get(InternalDbName).map(Value::into_text);
+        let watchtower = r.get(Watchtower).is_some_and(Value::into_flag);
+        let image_registry = r.get(ImageRegistry).map(Value::into_text);
+        let purge_data = r.get(PurgeData).is_some_and(Value::into_flag);
 
         let existing_db = if user_db == Some(self::UserDb::Existing) {
-            let host = r.required(ExistingDbHost, validate::address);
-            let port = r.required(ExistingDbPort, validate::port);
-            let user = r.required(ExistingDbUser, validate::pg_identifier);
-            let password = r.secret(ExistingDbPassword, not_empty);
+            let host = r.get(ExistingDbHost).map(Value::into_text);
+            let port = r.get(ExistingDbPort).map(Value::into_port);
+            let user = r.get(ExistingDbUser).map(Value::into_text);
+            let password = r.required_secret(ExistingDbPassword);
             let sslmode = r
-                .optional(ExistingDbSslmode, validate::sslmode)
+                .get(ExistingDbSslmode)
+                .map(Value::into_sslmode)
                 .unwrap_or_default();
-            if password.is_none() && !r.errors.iter().any(|e| e.key == ExistingDbPassword) {
-                r.missing(ExistingDbPassword);
-            }
             match (host, port, user, password) {
                 (Some(host), Some(port), Some(user), Some(password)) => Some(ExistingDb {
                     host,

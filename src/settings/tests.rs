@@ -164,3 +164,130 @@ fn loopback_internal_db_is_reached_through_the_host_gateway() {
     assert_eq!(s.internal_db_container_host(), DOCKER_HOST_GATEWAY);
     assert!(!s.bundled_db());
 }
+
+/// Every answer's one rule is applied alike by configure (`Settings::from_answers`), the debconf
+/// questions (`debconf::config::check`) and the prompts (`sources::prompt::check`): for every key
+/// and every sample, the same values are accepted, the same refused, and the same canonical form
+/// is kept. A path that checked a key its own way would disagree on some sample here.
+#[test]
+fn configure_debconf_and_prompts_apply_each_rule_alike() {
+    let long = "x".repeat(validate::MAX_LEN + 1);
+    let samples: &[&str] = &[
+        "",
+        " ",
+        "bundled",
+        "Existing",
+        " EXISTING ",
+        "other",
+        "8080",
+        " 8081 ",
+        "0",
+        "65536",
+        "-1",
+        "true",
+        "Yes",
+        "OFF",
+        "maybe",
+        "mathesar_x",
+        "Mathesar",
+        "pg_x",
+        "a b",
+        "db.example.org",
+        "DB.Example.ORG.",
+        "192.0.2.9",
+        "[2001:db8::1]",
+        "/srv/mathesar-x",
+        "/srv/mathesar-y/",
+        "relative",
+        "/",
+        "admin@example.org",
+        "nope@",
+        "-admin",
+        "ad-min",
+        "long enough pw",
+        "short",
+        "reg.example.org:5000/m/",
+        "bad registry",
+        "require",
+        "DISABLE",
+        "line\nbreak",
+        "nul\0byte",
+        &long,
+    ];
+    // A valid configuration in which every answer is read (an existing server, an admin password).
+    let stored = || Source::Existing("/etc/mathesar/.env".into());
+    let mut base = base();
+    for (k, v) in [
+        (Key::UserDb, "existing"),
+        (Key::ExistingDbHost, "db.example.org"),
+        (Key::ExistingDbUser, "alice"),
+        (Key::ExistingDbPassword, "server-password"),
+        (Key::AdminPassword, "an-admin-password"),
+    ] {
+        base.set(k, v, stored());
+    }
+    Settings::from_answers(&base).expect("the base is valid");
+
+    for &key in Key::ALL {
+        for &v in samples {
+            let mut a = base.clone();
+            a.set(key, v, stored());
+            let configure = match Settings::from_answers(&a) {
+                Ok(s) => Ok(s
+                    .to_answers(Source::Generated)
+                    .value(key)
+                    .unwrap_or_default()
+                    .to_string()),
+                Err(e) => {
+                    assert!(
+                        e.0.iter().all(|p| p.key == key),
+                        "{key}={v:?}: another answer was refused: {e}"
+                    );
+                    Err(())
+                }
+            };
+            let debconf = crate::debconf::config::check(key, v, &base).map_err(drop);
+            let prompt = crate::sources::prompt::check(key, v, true);
+            assert_eq!(
+                debconf,
+                prompt.clone().map(drop).map_err(drop),
+                "{key}={v:?}: debconf and the prompt disagree"
+            );
+            let empty = key.parse(v).is_ok_and(|p| p.is_none());
+            if empty {
+                // An empty answer given now may keep or generate a secret; in the settings only
+                // the rule's `Unset` is a value.
+                if !key.is_secret() {
+                    assert_eq!(
+                        configure.is_ok(),
+                        key.rule().empty == validate::Empty::Unset,
+                        "{key}={v:?}: configure disagrees with the rule"
+                    );
+                    assert_eq!(prompt.is_ok(), configure.is_ok(), "{key}={v:?}");
+                }
+            } else {
+                assert_eq!(
+                    configure,
+                    prompt.map_err(drop),
+                    "{key}={v:?}: configure and the prompt disagree"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn user_db_is_taken_in_any_case_and_stored_in_lower_case() {
+    for v in ["existing", "Existing", " EXISTING "] {
+        let mut a = with(base(), Key::UserDb, v);
+        a.set(Key::ExistingDbHost, "db.example.org", Source::Default);
+        a.set(Key::ExistingDbUser, "alice", Source::Default);
+        a.set(Key::ExistingDbPassword, "pw", Source::Default);
+        let s = Settings::from_answers(&a).unwrap();
+        assert_eq!(s.user_db, UserDb::Existing);
+        assert_eq!(
+            s.to_answers(Source::Generated).value(Key::UserDb),
+            Some("existing")
+        );
+    }
+}

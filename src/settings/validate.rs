@@ -1,8 +1,169 @@
 //! The rules one answer must meet on its own. Each returns the reason a value is refused, worded to
 //! follow "is refused: ".
+//!
+//! Each answer has exactly one [`Rule`] (named in the table of [`super::keys`]): what an empty
+//! value means, how a value is checked, and the canonical form it is stored in. `configure`
+//! ([`super::Settings::from_answers`]), the debconf questions and the terminal prompts all go
+//! through [`Key::parse`] and [`Key::given`], so they accept, refuse and normalise alike.
 
 use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
+
+use super::UserDb;
+use super::keys::Key;
+use crate::secrets::Secret;
+
+/// What an empty answer means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Empty {
+    /// The answer is needed: empty is refused (reported as missing).
+    Refused,
+    /// Empty means "none" (no domain, port not published, false ...).
+    Unset,
+    /// A secret: empty keeps the current one, or has one generated when there is none.
+    KeepOrGenerate,
+    /// A secret: empty keeps the current one; refused when there is none.
+    Keep,
+}
+
+/// An answer's value once its rule accepted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    Port(u16),
+    Flag(bool),
+    Path(PathBuf),
+    UserDb(UserDb),
+    SslMode(SslMode),
+    Secret(Secret),
+}
+
+impl Value {
+    /// The canonical text: what is stored and shown (secrets exactly as given).
+    pub fn canonical(&self) -> String {
+        match self {
+            Value::Text(t) => t.clone(),
+            Value::Port(p) => p.to_string(),
+            Value::Flag(b) => b.to_string(),
+            Value::Path(p) => p.display().to_string(),
+            Value::UserDb(u) => u.as_str().into(),
+            Value::SslMode(m) => m.as_str().into(),
+            Value::Secret(s) => s.expose().into(),
+        }
+    }
+}
+
+/// The typed accessors, each called for a key whose rule gives that kind of value; the
+/// table-driven tests build settings from every key, so a mismatch cannot pass them.
+macro_rules! accessors {
+    ($($name:ident -> $t:ty = $variant:ident;)*) => {
+        impl Value {
+            $(pub fn $name(self) -> $t {
+                match self {
+                    Value::$variant(v) => v,
+                    v => unreachable!("not a {} value: {v:?}", stringify!($variant)),
+                }
+            })*
+        }
+    };
+}
+
+accessors! {
+    into_text -> String = Text;
+    into_port -> u16 = Port;
+    into_flag -> bool = Flag;
+    into_path -> PathBuf = Path;
+    into_user_db -> UserDb = UserDb;
+    into_sslmode -> SslMode = SslMode;
+    into_secret -> Secret = Secret;
+}
+
+/// The one rule of an answer.
+#[derive(Clone, Copy)]
+pub struct Rule {
+    pub empty: Empty,
+    /// Checks a value that is not empty and gives it in its typed, canonical form.
+    check: fn(&str) -> Result<Value, String>,
+}
+
+impl Rule {
+    const fn new(empty: Empty, check: fn(&str) -> Result<Value, String>) -> Rule {
+        Rule { empty, check }
+    }
+
+    /// The same check, with another meaning for an empty value.
+    const fn empty_is(self, empty: Empty) -> Rule {
+        Rule { empty, ..self }
+    }
+}
+
+pub const USER_DB: Rule = Rule::new(Empty::Refused, |v| user_db(v).map(Value::UserDb));
+pub const PG_NAME: Rule = Rule::new(Empty::Refused, |v| pg_identifier(v).map(Value::Text));
+pub const PASSWORD: Rule = Rule::new(Empty::KeepOrGenerate, |v| {
+    password(v).map(|()| Value::Secret(Secret::new(v)))
+});
+/// The password of an existing server is the server's: any text is taken.
+pub const SERVER_PASSWORD: Rule = Rule::new(Empty::Keep, |v| Ok(Value::Secret(Secret::new(v))));
+pub const PORT: Rule = Rule::new(Empty::Refused, |v| port(v).map(Value::Port));
+pub const OPTIONAL_PORT: Rule = PORT.empty_is(Empty::Unset);
+pub const ADDRESS: Rule = Rule::new(Empty::Refused, |v| address(v).map(Value::Text));
+pub const OPTIONAL_ADDRESS: Rule = ADDRESS.empty_is(Empty::Unset);
+pub const SSLMODE: Rule = Rule::new(Empty::Unset, |v| sslmode(v).map(Value::SslMode));
+pub const DOMAIN: Rule = Rule::new(Empty::Unset, |v| domain(v).map(Value::Text));
+pub const USERNAME: Rule = Rule::new(Empty::Refused, |v| username(v).map(Value::Text));
+pub const EMAIL: Rule = Rule::new(Empty::Unset, |v| email(v).map(Value::Text));
+pub const DIRECTORY: Rule = Rule::new(Empty::Refused, |v| directory(v).map(Value::Path));
+pub const BOOLEAN: Rule = Rule::new(Empty::Unset, |v| boolean(v).map(Value::Flag));
+pub const REGISTRY: Rule = Rule::new(Empty::Unset, |v| {
+    Ok(Value::Text(registry(v)?.unwrap_or_default()))
+});
+
+impl Key {
+    /// Checks a value with this answer's rule: `None` for an empty value (secrets count as empty
+    /// only when they have no byte at all: they are taken byte for byte), which the caller judges
+    /// with [`Rule::empty`].
+    pub fn parse(self, raw: &str) -> Result<Option<Value>, String> {
+        plain_text(raw)?;
+        let empty = if self.is_secret() {
+            raw.is_empty()
+        } else {
+            raw.trim().is_empty()
+        };
+        if empty {
+            return Ok(None);
+        }
+        // A value whose canonical form is empty (`image-registry: /`) is empty.
+        match (self.rule().check)(raw)? {
+            Value::Text(t) if t.is_empty() => Ok(None),
+            v => Ok(Some(v)),
+        }
+    }
+
+    /// An answer given now (a debconf question, a prompt): as [`Key::parse`], with an empty value
+    /// judged by the rule. `has_current`: a current value exists that an empty secret keeps.
+    pub fn given(self, raw: &str, has_current: bool) -> Result<Option<Value>, String> {
+        let value = self.parse(raw)?;
+        if value.is_none() {
+            match self.rule().empty {
+                Empty::Refused => return Err("it is empty".into()),
+                Empty::Keep if !has_current => {
+                    return Err("it is empty, and there is no current one to keep".into());
+                }
+                Empty::Unset | Empty::KeepOrGenerate | Empty::Keep => {}
+            }
+        }
+        Ok(value)
+    }
+}
+
+/// `bundled` or `existing`, in any case.
+pub fn user_db(value: &str) -> Result<UserDb, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "bundled" => Ok(UserDb::Bundled),
+        "existing" => Ok(UserDb::Existing),
+        _ => Err("use `bundled` or `existing`".into()),
+    }
+}
 
 /// Longest value accepted anywhere: far above any real password, far below anything that could
 /// hurt a debconf database or an environment block.

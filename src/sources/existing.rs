@@ -18,13 +18,28 @@ pub enum ExistingError {
     Unreadable { path: PathBuf, message: String },
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Existing {
     pub answers: Answers,
     pub secret_key: Option<Secret>,
     pub watchtower_token: Option<Secret>,
-    /// The `.env` text as it is now, to tell what a run changes.
+    /// The `.env` text as it is now, to tell what a run changes (holds the secrets: never shown
+    /// by `Debug`).
     pub env_text: Option<String>,
+}
+
+impl std::fmt::Debug for Existing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Existing")
+            .field("answers", &self.answers)
+            .field("secret_key", &self.secret_key)
+            .field("watchtower_token", &self.watchtower_token)
+            .field(
+                "env_text",
+                &self.env_text.as_deref().map(crate::secrets::Redacted),
+            )
+            .finish()
+    }
 }
 
 /// Reads what is in `layout.config_dir` without writing anything (a killed run's committed set
@@ -165,6 +180,17 @@ mod tests {
             "the directory is where the file is"
         );
         assert_eq!(e.secret_key.unwrap().expose(), "kkkkkkkkkkkkkkkk");
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let (_d, l) = layout_with(
+            b"MATHESAR_DB_PASSWORD=\"hunter2-db\"\nPOSTGRES_PASSWORD=\"hunter2-db\"\nSECRET_KEY=\"hunter2hunter2hunter2\"\n",
+        );
+        let e = read(&l).unwrap();
+        assert_eq!(e.answers.value(Key::DbPassword), Some("hunter2-db"));
+        let shown = format!("{e:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     /// A value read back is taken literally or refused, never expanded; an error names the line

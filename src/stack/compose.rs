@@ -43,6 +43,10 @@ pub enum ComposeError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "`{command}` is refused: the lifecycle never removes containers or volumes (their data would go with them); `mathesarctl purge` removes the containers"
+    )]
+    Refused { command: String },
     #[error("`{command}` failed ({status}){}", output_suffix(.output))]
     Failed {
         command: String,
@@ -63,6 +67,8 @@ fn output_suffix(output: &str) -> String {
 /// The compose project of one configuration directory.
 #[derive(Clone, Debug)]
 pub struct Compose {
+    /// `docker`; another program in tests.
+    program: OsString,
     config_dir: PathBuf,
     compose_file: PathBuf,
     override_file: Option<PathBuf>,
@@ -74,6 +80,7 @@ impl Compose {
     pub fn new(layout: &Layout, watchtower: bool) -> Compose {
         let override_file = Some(layout.override_file()).filter(|p| p.exists());
         Compose {
+            program: "docker".into(),
             config_dir: layout.config_dir.clone(),
             compose_file: layout.compose_file(),
             override_file,
@@ -116,8 +123,21 @@ impl Compose {
         a
     }
 
+    /// What would remove data is never run: `down` and `rm` (containers, and with `-v` their
+    /// volumes), and any `-v`/`--volumes`.
+    fn refuse_removal(sub: &[&str]) -> Result<(), ComposeError> {
+        let removes = matches!(sub.first(), Some(&("down" | "rm")))
+            || sub.iter().any(|a| matches!(*a, "-v" | "--volumes"));
+        if removes {
+            return Err(ComposeError::Refused {
+                command: Self::shown(sub),
+            });
+        }
+        Ok(())
+    }
+
     fn command(&self, sub: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new("docker");
+        let mut cmd = tokio::process::Command::new(&self.program);
         cmd.args(self.args(sub))
             .env_clear()
             .current_dir(&self.config_dir);
@@ -140,6 +160,7 @@ impl Compose {
     /// Runs `docker compose SUB...` with its output going to stderr (progress on a terminal,
     /// plain lines in the journal).
     pub async fn run(&self, sub: &[&str]) -> Result<(), ComposeError> {
+        Self::refuse_removal(sub)?;
         // Compose writes its progress to stderr; its stdout goes there too, so that stdout stays
         // for the command's own result.
         let mut cmd = self.command(sub);
@@ -161,6 +182,7 @@ impl Compose {
 
     /// Runs `docker compose SUB...` and returns its stdout.
     pub async fn output(&self, sub: &[&str]) -> Result<String, ComposeError> {
+        Self::refuse_removal(sub)?;
         let out = self
             .command(sub)
             .stdout(Stdio::piped())
@@ -233,12 +255,30 @@ mod tests {
         );
     }
 
-    #[test]
-    fn no_volume_removal_anywhere() {
-        // `down -v` / `rm -v` would delete data: the lifecycle never asks Compose for them.
-        let src = include_str!("lifecycle.rs");
-        for bad in ["\"down\"", "\"-v\"", "\"--volumes\"", "\"rm\""] {
-            assert!(!src.contains(bad), "lifecycle.rs mentions {bad}");
+    /// Every Compose run of the lifecycle goes through `run` or `output`: whatever a caller asks,
+    /// nothing that removes containers or volumes reaches the program. `echo` stands in for
+    /// `docker` and would succeed with anything.
+    #[tokio::test]
+    async fn nothing_that_removes_data_is_ever_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Compose::new(&Layout::new(dir.path(), "/srv/data"), true);
+        c.program = "echo".into();
+        let out = c.output(&["stop", "--timeout", "10"]).await.unwrap();
+        assert!(out.trim_end().ends_with("stop --timeout 10"), "{out}");
+        c.run(&["up", "--detach", "--no-deps", "db"]).await.unwrap();
+        for sub in [
+            &["down"][..],
+            &["down", "-v"],
+            &["down", "--volumes", "--remove-orphans"],
+            &["rm", "-f"],
+            &["rm", "-s", "-v", "db"],
+            &["stop", "-v"],
+            &["up", "--detach", "--volumes"],
+        ] {
+            let e = c.output(sub).await.unwrap_err();
+            assert!(matches!(e, ComposeError::Refused { .. }), "{sub:?}: {e}");
+            let e = c.run(sub).await.unwrap_err();
+            assert!(matches!(e, ComposeError::Refused { .. }), "{sub:?}: {e}");
         }
     }
 }

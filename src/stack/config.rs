@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::exit::Code;
 use crate::settings::{InvalidAnswers, Settings};
-use crate::sources::defaults;
+use crate::sources::Layers;
 use crate::sources::existing::{self, ExistingError};
 use crate::storage::Layout;
 
@@ -51,7 +51,7 @@ pub fn load(config_dir: &Path) -> Result<Current, ConfigError> {
             Layout::new(config_dir, "/").env_file(),
         ));
     }
-    let answers = defaults::answers(config_dir).overlay(found.answers);
+    let answers = Layers::existing(found.answers).merge(config_dir);
     let settings = Settings::from_answers(&answers).map_err(|errors| ConfigError::Invalid {
         dir: config_dir.to_path_buf(),
         errors,

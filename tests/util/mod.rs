@@ -6,6 +6,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub use mathesar::preflight::PASS_ROOT_CHECK;
+
 pub struct Scratch {
     pub dir: tempfile::TempDir,
 }
@@ -46,6 +48,8 @@ impl Scratch {
             }
         }
         c.args(args)
+            // Root is not the point of these runs: an ordinary user's `cargo test` runs them too.
+            .env(PASS_ROOT_CHECK, "1")
             .env("MATHESAR_DEFAULTS_FILE", self.defaults_file())
             .env("MATHESAR_UNIT_DROPIN", self.dropin_file())
             .env("MATHESAR_DATA_DIR", self.data())
@@ -108,6 +112,21 @@ pub fn read_env(path: &Path) -> BTreeMap<String, String> {
         .unwrap()
         .map(Result::unwrap)
         .collect()
+}
+
+/// Whether a test whose point needs root (files of another owner) can run: as root, yes. As an
+/// ordinary user it is skipped with a note, unless `MATHESAR_TESTS_REQUIRE_ROOT=1` (set by
+/// `scripts/test`, which runs as root), which makes it fail instead: the suite never skips it.
+pub fn root_for(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("MATHESAR_TESTS_REQUIRE_ROOT").is_none_or(|v| v != "1"),
+        "{test} needs root (MATHESAR_TESTS_REQUIRE_ROOT=1)"
+    );
+    eprintln!("{test}: skipped, it needs root (run the tests as root to include it)");
+    false
 }
 
 pub fn text(o: &Output) -> String {

@@ -64,7 +64,7 @@ fn explain(cause: &Cause, registry: &str, detail: &str, credentials: &str) -> St
              or mirror the image there; {then}"
         ),
         Cause::Unauthorized { sent: false } => format!(
-            "the registry requires a login and no credentials for {registry} were found ({credentials}). \
+            "the registry requires a login and there are no credentials for {registry} ({credentials}). \
              Run `docker login {registry}` as root; {then}"
         ),
         Cause::Unauthorized { sent: true } => format!(
@@ -401,9 +401,17 @@ async fn pull_one(engine: &Engine, image: &str, reporter: &mut Reporter) -> Resu
         registry: registry.clone(),
         cause,
         detail,
-        credentials: match &lookup.problem {
-            Some(p) => format!("{}; {p}", lookup.source),
-            None => lookup.source.to_string(),
+        credentials: {
+            let source = match &lookup.source {
+                registry::Source::None => {
+                    format!("none in {}", registry::config_path().display())
+                }
+                other => other.to_string(),
+            };
+            match &lookup.problem {
+                Some(p) => format!("{source}; {p}"),
+                None => source,
+            }
         },
     };
     reporter.begin(image, &registry, &lookup);

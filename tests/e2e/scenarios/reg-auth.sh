@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # A private registry with authentication (htpasswd on the bed's registry) and `docker login` done
-# by root: `apt-get install` pulls with the credentials, the hardened unit reads them too when it
+# by root: `dpkg-reconfigure` pointing the package at it pulls every image with the credentials
+# (progress in its output) and the stack moves to them; the hardened unit reads them too when it
 # pulls a missing image at `systemctl start`, and `mathesarctl doctor` names the registry and
 # where its credentials are, never the credentials (neither in its output, the support bundle,
 # the journal nor the configuration).
@@ -15,20 +16,33 @@ pkg_host
 encoded=$(printf '%s:%s' "$E2E_REGISTRY_USER" "$password" | base64 -w0)
 secret "$encoded"
 
-printf '%s' "$password" | host_exec docker login "$auth" -u "$E2E_REGISTRY_USER" --password-stdin >&2 ||
-	fail "docker login $auth failed"
-host_exec test -s /root/.docker/config.json || fail "docker login wrote no /root/.docker/config.json"
-
+# Installed from the anonymous registry first.
 preseed "mathesar/data-dir string $E2E_DATA_DIR" \
 	"mathesar/http-port string $http_port" \
 	"mathesar/db-port string $db_port" \
-	"mathesar/image-registry string $auth"
+	"mathesar/image-registry string 127.0.0.1:$E2E_REGISTRY_PORT"
 apt_install "$deb" 2>"$E2E_WORK/apt.log"
-cat "$E2E_WORK/apt.log" >&2
-service=$auth/$(image_of service)
-grep -qF "pulling $service from $auth with credentials" "$E2E_WORK/apt.log" || fail "apt's output does not say $service was pulled with credentials"
 wait_up "$http_port"
 base="http://127.0.0.1:$http_port/"
+
+# Then root logs in to the private registry and dpkg-reconfigure points the package at it: the
+# images are pulled with the credentials, with each image's progress in dpkg-reconfigure's output.
+printf '%s' "$password" | host_exec docker login "$auth" -u "$E2E_REGISTRY_USER" --password-stdin >&2 ||
+	fail "docker login $auth failed"
+host_exec test -s /root/.docker/config.json || fail "docker login wrote no /root/.docker/config.json"
+preseed "mathesar/image-registry string $auth"
+host_exec env DEBIAN_FRONTEND=noninteractive dpkg-reconfigure mathesar >"$E2E_WORK/reconfigure.log" 2>&1 ||
+	fail "dpkg-reconfigure failed: $(tail -n 5 "$E2E_WORK/reconfigure.log")"
+cat "$E2E_WORK/reconfigure.log" >&2
+for key in db service caddy; do
+	image=$auth/$(image_of "$key")
+	grep -qF "pulling $image from $auth with credentials" "$E2E_WORK/reconfigure.log" ||
+		fail "dpkg-reconfigure's output does not say $image was pulled with credentials"
+	grep -qF "pulled $image (" "$E2E_WORK/reconfigure.log" || fail "dpkg-reconfigure's output has no end line for $image"
+done
+service=$auth/$(image_of service)
+wait_up "$http_port"
+assert_eq "$service" "$(engine_docker auth inspect -f '{{.Config.Image}}' mathesar_service)" "the service's image after dpkg-reconfigure"
 assert_login "$base" admin "$(initial_admin_password)"
 
 # The hardened unit pulls with root's credentials.
@@ -58,4 +72,4 @@ for s in "$password" "$encoded"; do
 		fail "the registry credentials are in the journal or a file outside /root/.docker"
 	fi
 done
-log "private registry $auth: apt install and the hardened unit pulled with root's docker login; doctor names the registry and the credentials' file, never them"
+log "private registry $auth: dpkg-reconfigure and the hardened unit pulled with root's docker login; doctor names the registry and the credentials' file, never them"

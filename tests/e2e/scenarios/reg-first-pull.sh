@@ -5,9 +5,11 @@
 # start and an end line per image with its size in apt's output, no escape codes, before the
 # service starts; Mathesar then serves the login page and the admin logs in. A reinstall finds
 # every image present and pulls nothing. A missing image is pulled by `mathesarctl upgrade` in
-# the foreground, and under the unit by `systemctl start` with a few journal lines. On a terminal (`mathesarctl up` in a pty) the line
-# of each image is redrawn. Air-gapped: with the registry stopped and the engine emptied, the
-# registry-built images saved by `images save` load and the host starts without a pull.
+# the foreground, and under the unit by `systemctl start` with a few journal lines. On a
+# terminal (`mathesarctl up` in a pty) the line of each image is redrawn. Air-gapped (what
+# day2-images did with tagged images): with the registry stopped and the engine emptied, the
+# registry-built images saved by `images save` (plain and gzip) load, and the host starts
+# without a pull.
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
 registry_start >/dev/null
@@ -87,15 +89,29 @@ grep -q $'\rpulling '"$caddy"': [0-9.]* MB of' "$E2E_WORK/tty.log" || fail "no r
 grep -qF "pulled $caddy (" "$E2E_WORK/tty.log" || fail "no end line on the terminal"
 host_exec mathesarctl down >/dev/null
 
-# Air-gapped: the registry-built images saved here, the registry gone and every image removed
-# from the host's engine: `images load` brings them back and the host starts without a pull.
+# Air-gapped: the registry-built images saved here (a docker-save archive, 0600, naming exactly
+# the configuration's images; gzip when the name ends in .gz), the registry gone and every image
+# removed from the host's engine: `images list` says what is missing (exit 5), `images load`
+# brings them back from the file alone and the host starts without a pull.
 host_exec mathesarctl images save /root/images.tar >&2 || fail "mathesarctl images save failed"
+assert_file_mode /root/images.tar 600 root:root
+wanted=$(for key in db service caddy; do printf '%s/%s\n' "$reg" "$(image_of "$key")"; done | sort | paste -sd' ')
+tags=$(host_exec tar -xOf /root/images.tar manifest.json | jq -r '[.[].RepoTags[]] | sort | join(" ")')
+assert_eq "$wanted" "$tags" "images in the archive"
+host_exec mathesarctl images save /root/images.tar.gz >&2 || fail "images save to .tar.gz failed"
+host_exec gzip -t /root/images.tar.gz || fail "the .tar.gz archive is not gzip"
 docker stop mathesar-e2e-registry-open mathesar-e2e-registry-auth >/dev/null
 for svc in db service caddy-reverse-proxy; do remove_containers pull "$svc"; done
 mapfile -t all < <(engine_docker pull images -q | sort -u)
 engine_docker pull image rm -f "${all[@]}" >/dev/null
 [[ -z $(engine_docker pull images -q) ]] || fail "images are left in the host's engine"
+rc=0
+host_exec mathesarctl images list >&2 || rc=$?
+assert_eq 5 "$rc" "exit status of images list with the images missing"
+host_exec mathesarctl images load /root/images.tar.gz >&2 || fail "images load of the .tar.gz failed"
+engine_docker pull image rm -f "${all[@]}" >/dev/null 2>&1 || true
 host_exec mathesarctl images load /root/images.tar >&2 || fail "images load failed"
+host_exec mathesarctl images list >&2 || fail "images list: an image is missing after images load"
 since=$(host_exec date '+%Y-%m-%d %H:%M:%S')
 host_exec systemctl start mathesar.service || fail "the air-gapped start failed"
 wait_up "$http_port"

@@ -25,15 +25,17 @@ set_registry() {
 		fail "mathesarctl configure with image-registry $1 failed"
 }
 
-# expect_pull_failure WHAT REGISTRY PATTERN [ENV...]: `mathesarctl images pull` ends with 10 and a
-# message naming an image of REGISTRY, REGISTRY itself, PATTERN and the retry command.
+# expect_pull_failure WHAT PREFIX PATTERN [ENV...]: `mathesarctl images pull` ends with 10 and a
+# message naming an image under PREFIX (an image-registry answer), its registry (PREFIX up to the
+# first /), PATTERN and the retry command.
 expect_pull_failure() {
-	local what=$1 reg=$2 pattern=$3 rc=0 out
+	local what=$1 prefix=$2 pattern=$3 rc=0 out reg
 	shift 3
+	reg=${prefix%%/*}
 	out=$(host_exec env "$@" mathesarctl images pull 2>&1) || rc=$?
 	printf '%s\n' "$out" >&2
 	assert_eq 10 "$rc" "$what: exit status of mathesarctl images pull"
-	grep -qE "cannot pull ${reg//./\\.}/[^ ]+ from ${reg//./\\.}: " <<<"$out" || fail "$what: the message does not name the image and the registry: $out"
+	grep -qE "cannot pull ${prefix//./\\.}/[^ ]+ from ${reg//./\\.}: " <<<"$out" || fail "$what: the message does not name the image and the registry: $out"
 	grep -qE "$pattern" <<<"$out" || fail "$what: the message does not say /$pattern/: $out"
 	grep -qF 'mathesarctl images pull' <<<"$out" || fail "$what: the message names no command to retry: $out"
 }
@@ -67,13 +69,13 @@ expect_pull_failure missing "127.0.0.1:$E2E_REGISTRY_PORT/nosuch" 'no such image
 # 3. Authentication required, no credentials: the command and the unit.
 auth=127.0.0.1:$E2E_REGISTRY_AUTH_PORT
 set_registry "$auth"
-expect_pull_failure "no credentials" "$auth" "requires a login and no credentials for $auth.*docker login $auth"
+expect_pull_failure "no credentials" "$auth" "requires a login and there are no credentials for $auth \\(none in /root/.docker/config.json\\).*docker login $auth"
 host_exec systemctl reset-failed mathesar.service 2>/dev/null || true
 if host_exec systemctl start mathesar.service 2>/dev/null; then fail "the unit started without credentials for $auth"; fi
 host_exec journalctl -u mathesar.service --no-pager -o cat | grep -q "docker login $auth" ||
 	fail "the journal does not tell to run docker login $auth"
-host_exec systemctl status --no-pager mathesar.service | grep -q "Mathesar did not start: cannot pull" ||
-	fail "systemctl status does not say the pull failed: $(host_exec systemctl status --no-pager mathesar.service | head -n 8)"
+host_exec systemctl status --no-pager -l -n 20 mathesar.service | grep -q "cannot pull $auth/" ||
+	fail "systemctl status does not say the pull failed: $(host_exec systemctl status --no-pager -l -n 20 mathesar.service)"
 host_exec systemctl stop mathesar.service # cancels the automatic restart (Restart=on-failure)
 host_exec systemctl reset-failed mathesar.service 2>/dev/null || true
 

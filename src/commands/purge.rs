@@ -5,7 +5,6 @@
 //! true and the directory carries the package's marker (`storage::dirs`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::anyhow;
 
@@ -13,6 +12,7 @@ use crate::cli::PurgeArgs;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::settings::{Key, validate::Value};
 use crate::sources::existing;
+use crate::stack::compose::Compose;
 use crate::storage::{Layout, atomic, commit, dirs};
 use crate::systemd::dropin;
 
@@ -201,19 +201,11 @@ pub fn run(args: PurgeArgs) -> Outcome {
         ));
     }
     let plan = plan(&config_dir)?;
-    let compose = Layout::new(&config_dir, "/").compose_file();
-    if compose.exists() {
+    let layout = Layout::new(&config_dir, "/");
+    if layout.compose_file().exists() {
         // Containers and networks only; the data lives in bind mounts and stays.
-        let ok = Command::new("docker")
-            .args(["compose", "--project-directory"])
-            .arg(&config_dir)
-            .args(["down", "--remove-orphans"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!(
-                "mathesar: `docker compose down` failed; remove the containers by hand if any are left"
-            );
+        if let Err(e) = Compose::new(&layout, false).remove_containers() {
+            eprintln!("mathesar: {e}; remove the containers by hand if any are left");
         }
     }
     execute(&plan, &super::defaults_file(), &dropin::file()).code(Code::Io)?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::rendering;
 use crate::settings::BUNDLED_DB_HOST;
 use crate::stack::database::{quote_ident, quote_literal};
-use crate::stack::engine::{Engine, service_of};
+use crate::stack::engine::Engine;
 use crate::stack::lifecycle::Applied;
 use crate::stack::services::DB;
 use crate::stack::{Options, Stack, journal};
@@ -241,31 +241,13 @@ async fn restore_database(
 
 /// Stops every running container of the project but the database.
 async fn stop_all_but_db(engine: &Engine) -> Result<(), BackupError> {
-    for c in engine.project_containers().await? {
-        let running = c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING);
-        if running && service_of(&c) != Some(DB.name) {
-            if let Some(id) = &c.id {
-                journal::info(format!(
-                    "stopping {}",
-                    service_of(&c).unwrap_or("a container")
-                ));
-                engine
-                    .docker()
-                    .stop_container(
-                        id,
-                        Some(bollard::query_parameters::StopContainerOptions {
-                            t: Some(60),
-                            ..Default::default()
-                        }),
-                    )
-                    .await
-                    .map_err(|source| crate::stack::engine::EngineError::Api {
-                        action: "stop a container".into(),
-                        source,
-                    })?;
-            }
-        }
-    }
+    engine
+        .stop_running(
+            |service| service != Some(DB.name),
+            Some(60),
+            |service| journal::info(format!("stopping {service}")),
+        )
+        .await?;
     Ok(())
 }
 

@@ -14,11 +14,12 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::settings::validate::SslMode;
 
-use super::docker::{Bridge, PROJECT_NETWORK};
+use super::docker::Bridge;
 use super::{Check, Options, Status};
 use crate::secrets::Secret;
 use crate::settings::validate::is_loopback_host;
 use crate::settings::{DOCKER_HOST_GATEWAY, Key, Settings};
+use crate::stack::engine::PROJECT_NETWORK;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// The oldest PostgreSQL Mathesar supports.

@@ -180,7 +180,7 @@ pub async fn run(args: StatusArgs) -> Outcome {
         state,
         unit: unit_state.map(|u| UnitReport {
             name: UNIT,
-            active_state: u.active,
+            active_state: u.active.to_string(),
             sub_state: u.sub,
             load_state: u.load,
         }),
@@ -268,7 +268,7 @@ mod tests {
 
     fn u(active: &str) -> unit::UnitState {
         unit::UnitState {
-            active: active.into(),
+            active: unit::Active::parse(active),
             sub: String::new(),
             load: "loaded".into(),
         }

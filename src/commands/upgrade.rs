@@ -11,7 +11,8 @@ use crate::rendering;
 use crate::stack::{Options, Stack, journal, pull};
 use crate::storage::modes::{PRIVATE_FILE, PUBLIC_FILE};
 use crate::storage::{atomic, commit, lock};
-use crate::systemd::{UNIT, unit};
+use crate::systemd::UNIT;
+use crate::systemd::unit::{self, Action, ControlError};
 
 pub async fn run(mut args: UpgradeArgs) -> Outcome {
     let dir = super::config_dir(&args.backup.dir);
@@ -70,20 +71,16 @@ pub async fn run(mut args: UpgradeArgs) -> Outcome {
     let under_unit = unit::state(UNIT).await.is_ok_and(|u| u.is_active());
     if under_unit {
         journal::info(format!("reloading {UNIT}"));
-        let status = std::process::Command::new("systemctl")
-            .args(["reload", UNIT])
-            .status()
-            .code(Code::Failure)?;
-        if !status.success() {
-            return Err(Failure::new(
-                Code::Unhealthy,
-                anyhow::anyhow!(
-                    "`systemctl reload {UNIT}` failed ({status}); see `journalctl -u {UNIT}`. \
-                     The backup is in {}",
-                    made.dir.display()
-                ),
-            ));
-        }
+        unit::control(Action::Reload, UNIT).map_err(|e| {
+            let code = match e {
+                ControlError::Spawn { .. } => Code::Failure,
+                ControlError::Failed { .. } => Code::Unhealthy,
+            };
+            Failure::new(
+                code,
+                anyhow::anyhow!("{e}. The backup is in {}", made.dir.display()),
+            )
+        })?;
     } else if stack.any_running().await.map_err(super::up::failure)? {
         let applied = stack
             .apply(&Options {

@@ -58,8 +58,8 @@ pub enum BackupError {
     Dir(#[from] crate::storage::dirs::DirError),
     #[error(transparent)]
     Lock(#[from] crate::storage::lock::LockError),
-    #[error("`systemctl {action}` failed ({status}); see `journalctl -u mathesar`")]
-    Service { action: String, status: String },
+    #[error(transparent)]
+    Service(#[from] crate::systemd::unit::ControlError),
 }
 
 impl BackupError {
@@ -71,7 +71,7 @@ impl BackupError {
             BackupError::Refused(_) => Code::InvalidAnswer,
             BackupError::Lock(e) => e.code(),
             BackupError::Dir(e) => e.code(),
-            BackupError::Service { .. } => Code::Service,
+            BackupError::Service(_) => Code::Service,
         }
     }
 }

@@ -16,7 +16,8 @@ use crate::stack::lifecycle::Applied;
 use crate::stack::services::DB;
 use crate::stack::{Options, Stack, journal};
 use crate::storage::{atomic, commit, lock, modes::PRIVATE_FILE};
-use crate::systemd::{UNIT, unit};
+use crate::systemd::UNIT;
+use crate::systemd::unit::{self, Action};
 
 use super::backup::{self, BackupError, CONFIG_SUBDIR, GLOBALS_FILE, io};
 use super::exec;
@@ -251,21 +252,6 @@ async fn stop_all_but_db(engine: &Engine) -> Result<(), BackupError> {
     Ok(())
 }
 
-fn systemctl(args: &[&str]) -> Result<(), BackupError> {
-    let status = std::process::Command::new("systemctl")
-        .args(args)
-        .status()
-        .map_err(io(Path::new("systemctl")))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(BackupError::Service {
-            action: args.join(" "),
-            status: status.to_string(),
-        })
-    }
-}
-
 /// What a restore did.
 #[derive(Debug)]
 pub struct Restored {
@@ -309,7 +295,7 @@ pub async fn restore(
     let work = async {
         if under_unit {
             journal::info(format!("stopping {UNIT}"));
-            systemctl(&["stop", UNIT])?;
+            unit::control(Action::Stop, UNIT)?;
         } else {
             stop_all_but_db(&stack.engine).await?;
         }
@@ -317,7 +303,7 @@ pub async fn restore(
     };
     let start_again = async {
         if under_unit {
-            systemctl(&["start", UNIT])
+            Ok(unit::control(Action::Start, UNIT)?)
         } else {
             restart(config_dir, opts).await
         }
@@ -328,7 +314,7 @@ pub async fn restore(
     let login_url = restored.settings.login_url();
     let applied = if under_unit {
         journal::info(format!("starting {UNIT}"));
-        systemctl(&["start", UNIT])?;
+        unit::control(Action::Start, UNIT)?;
         None
     } else {
         let stack = Stack::open(config_dir).await?;
@@ -492,10 +478,11 @@ mod tests {
             .unwrap()
             .into();
         assert_eq!(busy.code(), crate::exit::Code::LockBusy);
-        let service = BackupError::Service {
-            action: "stop mathesar".into(),
+        let service = BackupError::Service(unit::ControlError::Failed {
+            command: "stop mathesar.service".into(),
+            unit: "mathesar.service".into(),
             status: "exit status: 1".into(),
-        };
+        });
         assert_eq!(service.code(), crate::exit::Code::Service);
         assert!(service.to_string().contains("journalctl"), "{service}");
     }

@@ -43,6 +43,16 @@ Exit codes:
   9  systemctl could not stop or start mathesar.service
   10  an image could not be pulled (registry unreachable, image or tag missing, credentials, disk full, no progress)";
 
+/// Shown in `mathesarctl status --help`.
+pub const STATUS_TABLE: &str = "\
+Exit codes (like `systemctl status`):
+  0  running: the unit is active and every container is healthy
+  1  starting, stopping or reloading: the unit or a container is in transition
+  3  not running: the unit is inactive or failed and no container runs
+  5  the Docker Engine cannot be reached while the unit is active
+  6  there is no configuration to read
+  8  degraded: a container is missing, stopped or unhealthy (or runs without the unit)";
+
 /// An error with the exit code it ends the program with.
 pub struct Failure {
     pub code: Code,

@@ -1,8 +1,8 @@
 //! `mathesarctl backup [--to DIR] [--keep N]`: dumps of the bundled databases and a copy of the
 //! configuration in a timestamped 0700 directory; prints that directory's path on stdout.
 
+use crate::cli::BackupArgs;
 use crate::day2::backup::{self, Options};
-use crate::day2::cli::BackupArgs;
 use crate::exit::{Failure, Outcome};
 use crate::stack::{Stack, journal};
 

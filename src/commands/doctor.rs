@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::anyhow;
 
+use crate::cli::DoctorArgs;
 use crate::day2::backup;
 use crate::day2::bundle::{Bundle, listing};
-use crate::day2::cli::DoctorArgs;
 use crate::day2::images;
 use crate::day2::redact::Redactor;
 use crate::day2::time;

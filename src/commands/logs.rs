@@ -3,7 +3,7 @@
 
 use anyhow::anyhow;
 
-use crate::day2::cli::LogsArgs;
+use crate::cli::LogsArgs;
 use crate::exit::{Code, Failure, Outcome};
 use crate::stack::compose::Compose;
 use crate::stack::config;

@@ -1,6 +1,6 @@
 //! `mathesarctl status [--json]`: the unit's state (systemd over D-Bus), each container's health
 //! (Docker Engine), the images and the login address, with `systemctl status`-like exit codes
-//! (documented in [`EXIT_CODES`]).
+//! (documented in [`crate::exit::STATUS_TABLE`]).
 
 use anyhow::anyhow;
 use serde::Serialize;
@@ -13,16 +13,6 @@ use crate::stack::engine::{Engine, container_name};
 use crate::stack::health::{self, Health};
 use crate::stack::services;
 use crate::systemd::{UNIT, unit};
-
-/// Shown in `mathesarctl status --help`.
-pub const EXIT_CODES: &str = "\
-Exit codes (like `systemctl status`):
-  0  running: the unit is active and every container is healthy
-  1  starting, stopping or reloading: the unit or a container is in transition
-  3  not running: the unit is inactive or failed and no container runs
-  5  the Docker Engine cannot be reached while the unit is active
-  6  there is no configuration to read
-  8  degraded: a container is missing, stopped or unhealthy (or runs without the unit)";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -351,7 +341,7 @@ mod tests {
             (Overall::Degraded, 8),
         ] {
             assert_eq!(o.code() as u8, n);
-            assert!(EXIT_CODES.contains(&format!("\n  {n}  ")));
+            assert!(crate::exit::STATUS_TABLE.contains(&format!("\n  {n}  ")));
         }
     }
 }

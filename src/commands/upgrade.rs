@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::day2::cli::UpgradeArgs;
+use crate::cli::UpgradeArgs;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::rendering;
 use crate::stack::{Options, Stack, journal, pull};

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::{Cli, Command, ConfigDirArg};
 use crate::exit::{Code, Failure, Outcome};
 use crate::settings::DEFAULT_CONFIG_DIR;
-use crate::storage::layout::{DEFAULT_FILE, remembered_config_dir};
+use crate::storage::layout::remembered_config_dir;
 
 pub fn run(cli: Cli) -> Outcome {
     match cli.command {
@@ -57,11 +57,9 @@ pub fn block_on<F: std::future::Future<Output = Outcome>>(f: F) -> Outcome {
         .block_on(f)
 }
 
-/// `/etc/default/mathesar`, or the file named by `MATHESAR_DEFAULTS_FILE` (tests, unusual layouts).
+/// `/etc/default/mathesar`, or the file named by `MATHESAR_DEFAULTS_FILE`.
 pub fn defaults_file() -> PathBuf {
-    std::env::var_os("MATHESAR_DEFAULTS_FILE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE))
+    crate::systemd::paths::defaults_file()
 }
 
 /// The flag or `MATHESAR_CONFIG_DIR`, else the directory remembered in the defaults file, else

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::rendering::env_file::{SECRET_KEY, WATCHTOWER_TOKEN, is_stored};
 use crate::secrets::Secret;
-use crate::settings::{Answers, Key, Source};
+use crate::settings::{Answers, Key, Settings, Source};
 use crate::storage::Layout;
 
 #[derive(Debug, Error)]
@@ -26,6 +26,53 @@ pub struct Existing {
     /// The `.env` text as it is now, to tell what a run changes (holds the secrets: never shown
     /// by `Debug`).
     pub env_text: Option<String>,
+}
+
+impl Existing {
+    /// Whether the admin of this configuration was created already (its marker in the data directory).
+    pub fn admin_created(&self, answers: &Answers) -> bool {
+        let data_dir = answers
+            .value(Key::DataDir)
+            .unwrap_or(crate::settings::DEFAULT_DATA_DIR);
+        self.env_text.is_some()
+            && crate::storage::Layout::new("/", data_dir)
+                .admin_created_marker()
+                .exists()
+    }
+
+    /// Changes that would lose or strand data are refused before anything is written.
+    pub fn refuse_unsafe_change(&self, new: &Settings, answers: &Answers) -> Result<(), String> {
+        let old = |k: Key| self.answers.value(k).map(str::to_string);
+        if let Some(old_dir) = old(Key::DataDir) {
+            let old_dir = PathBuf::from(old_dir);
+            let has_data =
+                std::fs::read_dir(old_dir.join("pgdata")).is_ok_and(|mut d| d.next().is_some());
+            if old_dir != new.data_dir && has_data {
+                return Err(format!(
+                    "the answer `data-dir` would change from {} to {}, but the old directory holds the database. \
+                         Stop Mathesar, move the directory (mv {} {}), then run configure again; nothing was written",
+                    old_dir.display(),
+                    new.data_dir.display(),
+                    old_dir.display(),
+                    new.data_dir.display()
+                ));
+            }
+        }
+        let data_exists =
+            std::fs::read_dir(new.data_dir.join("pgdata")).is_ok_and(|mut d| d.next().is_some());
+        if new.bundled_db() && data_exists {
+            for key in [Key::DbUser, Key::InternalDbName] {
+                let now = answers.value(key).unwrap_or_default();
+                if let Some(before) = old(key).filter(|b| b != now) {
+                    return Err(format!(
+                        "the answer `{key}` cannot change from `{before}` to `{now}`: the bundled database was created with it. \
+                             Keep `{before}`; nothing was written"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Existing {

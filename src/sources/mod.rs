@@ -7,6 +7,7 @@ pub mod defaults;
 pub mod detect;
 pub mod environment;
 pub mod existing;
+pub mod generated;
 pub mod prompt;
 
 use std::path::Path;

@@ -8,7 +8,7 @@ use crate::stack::{Stack, journal};
 
 pub async fn run(args: BackupArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
-    if args.if_configured && !crate::storage::Layout::new(&dir, "/").env_file().exists() {
+    if args.if_configured && !crate::storage::ConfigLayout::new(&dir).env_file().exists() {
         journal::info(format!(
             "no configuration in {}: nothing to back up",
             dir.display()

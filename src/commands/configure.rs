@@ -13,8 +13,8 @@ use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::preflight;
 use crate::rendering::plan::{self, Plan};
 use crate::settings::{Answers, Key, Settings};
-use crate::sources::{self, answers_file, environment, existing, generated, prompt};
-use crate::storage::{Layout, atomic, commit, dirs, lock, modes};
+use crate::sources::{self, answers_file, current, environment, generated, prompt};
+use crate::storage::{ConfigLayout, Layout, atomic, commit, dirs, lock, modes};
 use crate::systemd::paths;
 
 pub async fn run(args: ConfigureArgs) -> Outcome {
@@ -28,7 +28,7 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
     // A first run racing another one for a new directory starts over once that one is done,
     // under the lock.
     loop {
-        let layout = Layout::new(&config_dir, "/");
+        let layout = ConfigLayout::new(&config_dir);
         // Every path is judged before anything is touched: no directory, lock file or chmod for a
         // path that is then refused.
         let config_state = dirs::inspect(&dirs::CONFIG, &config_dir).map_err(dir_failure)?;
@@ -56,7 +56,7 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
             Some(take_lock(&layout, timeout)?)
         };
         let writer = held.is_some() && !args.dry_run;
-        let found = read_existing(&layout, writer)?;
+        let found = read_current(&layout, writer)?;
         if writer {
             atomic::clean_leftovers(&config_dir);
             commit::clean_staged(&config_dir);
@@ -122,9 +122,9 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         dirs::prepare(&dirs::CONFIG, &config_dir, config_state, modes::PRIVATE_DIR)
             .map_err(dir_failure)?;
         if held.is_none() {
-            held = Some(take_lock(&layout, timeout)?);
+            held = Some(take_lock(&layout.config(), timeout)?);
             // Another first run may have written between our read and our lock.
-            if read_existing(&layout, true)?.env_text != found.env_text {
+            if read_current(&layout.config(), true)?.env_text != found.env_text {
                 continue;
             }
         }
@@ -265,7 +265,7 @@ fn lock_failure(e: lock::LockError) -> Failure {
     Failure::new(e.code(), e)
 }
 
-fn take_lock(layout: &Layout, timeout: Duration) -> Result<lock::Lock, Failure> {
+fn take_lock(layout: &ConfigLayout, timeout: Duration) -> Result<lock::Lock, Failure> {
     lock::acquire(&layout.lock_file(), timeout, || {
         eprintln!(
             "Another mathesarctl run holds the configuration lock; waiting up to {}s ...",
@@ -276,11 +276,11 @@ fn take_lock(layout: &Layout, timeout: Duration) -> Result<lock::Lock, Failure> 
 }
 
 /// A writer holding the lock completes an interrupted commit first; a reader only looks.
-fn read_existing(layout: &Layout, writer: bool) -> Result<existing::Existing, Failure> {
+fn read_current(layout: &ConfigLayout, writer: bool) -> Result<current::CurrentConfig, Failure> {
     if writer {
-        existing::read_for_write(layout).code(Code::Io)
+        current::read_for_write(layout).code(Code::Io)
     } else {
-        existing::read(layout).code(Code::Io)
+        current::read(layout).code(Code::Io)
     }
 }
 
@@ -294,7 +294,7 @@ fn open_debconf() -> Result<debconf::Client, Failure> {
 fn gather(
     args: &ConfigureArgs,
     config_dir: &Path,
-    found: &existing::Existing,
+    found: &current::CurrentConfig,
     debconf: Answers,
 ) -> Result<Answers, Failure> {
     let answers_file = match &args.answers {
@@ -311,7 +311,7 @@ fn gather(
         environment::from_process().map_err(|e| Failure::new(Code::InvalidAnswer, anyhow!(e)))?;
     Ok(sources::Layers {
         detected: sources::detected(),
-        existing: found.answers.clone(),
+        current: found.answers.clone(),
         answers_file,
         environment,
         debconf,

@@ -74,7 +74,7 @@ pub fn config_dir(arg: &ConfigDirArg) -> PathBuf {
 /// A reader's shared lock on the configuration in `dir`: no writer is half-way through replacing
 /// it while it is read. Nothing is created: without a lock file there is nothing to wait for.
 pub fn read_lock(dir: &Path) -> Result<Option<crate::storage::lock::Lock>, Failure> {
-    let path = crate::storage::Layout::new(dir, "/").lock_file();
+    let path = crate::storage::ConfigLayout::new(dir).lock_file();
     crate::storage::lock::acquire_shared(&path, crate::storage::lock::DEFAULT_WAIT)
         .map_err(|e| Failure::new(e.code(), e))
 }

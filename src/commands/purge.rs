@@ -9,7 +9,7 @@ use anyhow::anyhow;
 use crate::cli::PurgeArgs;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::stack::compose::Compose;
-use crate::storage::{Layout, purge};
+use crate::storage::{ConfigLayout, purge};
 use crate::systemd::dropin;
 
 pub fn run(args: PurgeArgs) -> Outcome {
@@ -24,10 +24,10 @@ pub fn run(args: PurgeArgs) -> Outcome {
         ));
     }
     let plan = purge::plan(&config_dir)?;
-    let layout = Layout::new(&config_dir, "/");
+    let layout = ConfigLayout::new(&config_dir);
     if layout.compose_file().exists() {
         // Containers and networks only; the data lives in bind mounts and stays.
-        if let Err(e) = Compose::new(&layout, false).remove_containers() {
+        if let Err(e) = Compose::for_config(&layout, false).remove_containers() {
             eprintln!("mathesar: {e}; remove the containers by hand if any are left");
         }
     }

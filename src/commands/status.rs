@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::cli::StatusArgs;
 use crate::day2::redact::Redactor;
-use crate::exit::{Code, Failure, Outcome};
+use crate::exit::{Code, Failure, Outcome, StatusCode};
 use crate::stack::config;
 use crate::stack::engine::{Engine, container_name};
 use crate::stack::health::{self, Health};
@@ -25,14 +25,13 @@ pub enum Overall {
 }
 
 impl Overall {
-    pub fn code(self) -> Code {
+    pub fn code(self) -> StatusCode {
         match self {
-            Overall::Running => Code::Ok,
-            Overall::Transition => Code::Failure,
-            // Code 3 is `systemctl status`'s "not running".
-            Overall::Stopped => Code::Preflight,
-            Overall::Unreachable => Code::Docker,
-            Overall::Degraded => Code::Unhealthy,
+            Overall::Running => StatusCode::Running,
+            Overall::Transition => StatusCode::Transition,
+            Overall::Stopped => StatusCode::NotRunning,
+            Overall::Unreachable => StatusCode::Unreachable,
+            Overall::Degraded => StatusCode::Degraded,
         }
     }
 
@@ -190,7 +189,10 @@ pub async fn run(args: StatusArgs) -> Outcome {
     if state == Overall::Running {
         Ok(())
     } else {
-        Err(Failure::new(state.code(), anyhow!("{}", state.describe())))
+        Err(Failure::status(
+            state.code(),
+            anyhow!("{}", state.describe()),
+        ))
     }
 }
 

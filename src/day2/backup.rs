@@ -185,7 +185,7 @@ async fn dump_to(
 /// package's marker (the directory's own bookkeeping, which a restore never writes).
 pub fn is_config_file(name: &str) -> bool {
     name != ".lock"
-        && name != commit::JOURNAL
+        && name != commit::REDO_LOG
         && name != dirs::MARKER
         && !name.contains(".staged-")
         && !(name.starts_with('.') && name.contains(".tmp"))

@@ -401,7 +401,7 @@ async fn restore_locked(
             mode: PRIVATE_FILE,
         })
         .collect();
-    commit::commit(&stack.current.layout.journal_file(), &changes)?;
+    commit::commit(&stack.current.layout.redo_file(), &changes)?;
     journal::info(format!(
         "restored the configuration files {} in {}",
         names

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::exit::{Code, Failure, WithCode};
 use crate::secrets::MASK;
 use crate::settings::{Answers, Key, Settings, Source};
-use crate::sources::existing;
+use crate::sources::current;
 use crate::storage::{Layout, atomic, commit, dirs, lock, modes};
 
 use super::{Rendered, compose, env_file};
@@ -84,7 +84,7 @@ pub fn write(layout: &Layout, plan: &Plan) -> Result<(), anyhow::Error> {
             mode: f.mode,
         })
         .collect();
-    commit::commit(&layout.journal_file(), &changes)?;
+    commit::commit(&layout.redo_file(), &changes)?;
     Ok(())
 }
 
@@ -109,7 +109,11 @@ pub fn changed_answers(old: &Answers, new: &Settings) -> Vec<(Key, String)> {
 
 /// Which containers applying this change recreates: those whose definition uses a changed value,
 /// or all of them when the compose file itself changed.
-pub fn restart_summary(found: &existing::Existing, rendered: &Rendered, layout: &Layout) -> String {
+pub fn restart_summary(
+    found: &current::CurrentConfig,
+    rendered: &Rendered,
+    layout: &Layout,
+) -> String {
     let parse = |t: &str| -> BTreeMap<String, String> {
         env_file::parse(t).unwrap_or_default().into_iter().collect()
     };
@@ -158,7 +162,7 @@ pub fn write_release_files(
         .into_iter()
         .filter(|c| !atomic::holds(c.path, c.contents, c.mode))
         .collect();
-    commit::commit(&layout.journal_file(), &changed).code(Code::Io)?;
+    commit::commit(&layout.redo_file(), &changed).code(Code::Io)?;
     drop(lock);
     Ok(changed.iter().map(|c| c.path.to_path_buf()).collect())
 }

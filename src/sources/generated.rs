@@ -6,7 +6,7 @@ use crate::rendering::State;
 use crate::secrets::{self, PASSWORD_LEN, RandomError, SECRET_KEY_LEN, Secret};
 use crate::settings::{Answers, Key, Source};
 
-use super::existing::Existing;
+use super::current::CurrentConfig;
 
 /// Generates what is safe to generate and missing: the database password, and the admin password
 /// while no admin exists. Returns whether the admin password was generated now.
@@ -33,7 +33,7 @@ pub fn fill(answers: &mut Answers, admin_exists: bool) -> Result<bool, RandomErr
 }
 
 /// The state of the configuration: kept from the existing one, generated where it has none.
-pub fn state(found: &Existing) -> Result<State, RandomError> {
+pub fn state(found: &CurrentConfig) -> Result<State, RandomError> {
     Ok(State {
         secret_key: keep_or_generate(found.secret_key.clone(), SECRET_KEY_LEN)?,
         watchtower_token: keep_or_generate(found.watchtower_token.clone(), PASSWORD_LEN)?,

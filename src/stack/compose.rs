@@ -13,7 +13,7 @@ use std::process::{ExitStatus, Stdio};
 
 use thiserror::Error;
 
-use crate::storage::Layout;
+use crate::storage::{ConfigLayout, Layout};
 
 use super::engine::PROJECT;
 
@@ -90,10 +90,16 @@ pub struct Compose {
 impl Compose {
     /// `watchtower`: run the services of the `watchtower` profile too.
     pub fn new(layout: &Layout, watchtower: bool) -> Compose {
+        Compose::for_config(&layout.config(), watchtower)
+    }
+
+    /// The project of a configuration directory alone (`purge`, which does not read the
+    /// configuration).
+    pub fn for_config(layout: &ConfigLayout, watchtower: bool) -> Compose {
         let override_file = Some(layout.override_file()).filter(|p| p.exists());
         Compose {
             program: "docker".into(),
-            config_dir: layout.config_dir.clone(),
+            config_dir: layout.dir.clone(),
             compose_file: layout.compose_file(),
             override_file,
             profiles: if watchtower {

@@ -93,7 +93,7 @@ pub struct Stack {
 impl Stack {
     pub async fn open(config_dir: &Path) -> Result<Stack, StackError> {
         // Compose reads the files on disk itself: a committed change must be complete first.
-        crate::sources::existing::complete_pending(&crate::storage::Layout::new(config_dir, "/"))
+        crate::sources::current::complete_pending(&crate::storage::ConfigLayout::new(config_dir))
             .map_err(config::ConfigError::from)?;
         let current = config::load(config_dir)?;
         let engine = Engine::connect().await?;

@@ -9,4 +9,4 @@ pub mod lock;
 pub mod modes;
 pub mod purge;
 
-pub use layout::Layout;
+pub use layout::{ConfigLayout, DataLayout, Layout};

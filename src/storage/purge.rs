@@ -10,9 +10,9 @@ use anyhow::anyhow;
 
 use crate::exit::{Code, Failure, WithCode};
 use crate::settings::{Key, validate::Value};
-use crate::sources::existing;
+use crate::sources::current;
 
-use super::{Layout, atomic, commit, dirs};
+use super::{ConfigLayout, DataLayout, atomic, commit, dirs};
 
 /// What a purge removes, decided before anything is removed.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,8 +25,8 @@ pub struct PurgePlan {
 }
 
 pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
-    let layout = Layout::new(config_dir, "/");
-    let found = existing::read(&layout).code(Code::Io)?;
+    let layout = ConfigLayout::new(config_dir);
+    let found = current::read(&layout).code(Code::Io)?;
     let data_dir = found
         .answers
         .value(Key::DataDir)
@@ -49,7 +49,7 @@ pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
         layout.compose_file(),
         layout.admin_password_file(),
         layout.lock_file(),
-        layout.journal_file(),
+        layout.redo_file(),
         config_dir.join(dirs::MARKER),
     ]
     .into_iter()
@@ -134,7 +134,7 @@ pub fn tidy_data_dir(dir: &Path) -> Result<bool, std::io::Error> {
     let Ok(Some(created)) = dirs::check_purge(&dirs::DATA, dir) else {
         return Ok(false);
     };
-    let layout = Layout::new("/", dir);
+    let layout = DataLayout::new(dir);
     // Only real directories are looked into: never a file through a link.
     let real_dir = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
     if let Some(caddy) = layout.caddyfile().parent().filter(|d| real_dir(d)) {
@@ -147,7 +147,7 @@ pub fn tidy_data_dir(dir: &Path) -> Result<bool, std::io::Error> {
     }
     // Deepest first: msar/static before msar.
     let mut made: Vec<PathBuf> = layout
-        .data_subdirs()
+        .subdirs()
         .into_iter()
         .flat_map(|d| d.ancestors().map(Path::to_path_buf).collect::<Vec<_>>())
         .filter(|d| d.starts_with(dir) && d != dir)

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::rendering::env_file;
 use crate::settings::{DEFAULT_CONFIG_DIR, Settings};
 use crate::storage::layout::{DEFAULT_FILE, remembered_config_dir};
-use crate::storage::{Layout, atomic, modes};
+use crate::storage::{ConfigLayout, atomic, modes};
 
 use super::dropin;
 
@@ -26,7 +26,7 @@ pub fn defaults_file() -> PathBuf {
 pub fn in_use_elsewhere(config_dir: &Path) -> Option<PathBuf> {
     let current = remembered_config_dir(&defaults_file())
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_DIR));
-    (current != config_dir && Layout::new(&current, "/").env_file().exists()).then_some(current)
+    (current != config_dir && ConfigLayout::new(&current).env_file().exists()).then_some(current)
 }
 
 pub fn needs_defaults_file(s: &Settings) -> bool {

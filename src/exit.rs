@@ -43,16 +43,68 @@ Exit codes:
   9  systemctl could not stop or start mathesar.service
   10  an image could not be pulled (registry unreachable, image or tag missing, credentials, disk full, no progress)";
 
+/// Shown in `mathesarctl status --help`.
+pub const STATUS_TABLE: &str = "\
+Exit codes (like `systemctl status`):
+  0  running: the unit is active and every container is healthy
+  1  starting, stopping or reloading: the unit or a container is in transition
+  3  not running: the unit is inactive or failed and no container runs
+  5  the Docker Engine cannot be reached while the unit is active
+  6  there is no configuration to read
+  8  degraded: a container is missing, stopped or unhealthy (or runs without the unit)";
+
+/// The exit codes of `status`, which follow `systemctl status` (and the LSB) rather than the
+/// classes of failure of [`Code`]: `3` means "not running" here, not a failed preflight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum StatusCode {
+    Running = 0,
+    Transition = 1,
+    NotRunning = 3,
+    Unreachable = 5,
+    Degraded = 8,
+}
+
+/// The number a run ends with: a class of failure, or a state `status` reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Code(Code),
+    Status(StatusCode),
+}
+
+impl Exit {
+    pub fn number(self) -> u8 {
+        match self {
+            Exit::Code(c) => c as u8,
+            Exit::Status(s) => s as u8,
+        }
+    }
+}
+
+impl PartialEq<Code> for Exit {
+    fn eq(&self, other: &Code) -> bool {
+        *self == Exit::Code(*other)
+    }
+}
+
 /// An error with the exit code it ends the program with.
 pub struct Failure {
-    pub code: Code,
+    pub code: Exit,
     pub error: anyhow::Error,
 }
 
 impl Failure {
     pub fn new(code: Code, error: impl Into<anyhow::Error>) -> Self {
         Failure {
-            code,
+            code: Exit::Code(code),
+            error: error.into(),
+        }
+    }
+
+    /// `status` reporting a state that is not "running".
+    pub fn status(code: StatusCode, error: impl Into<anyhow::Error>) -> Self {
+        Failure {
+            code: Exit::Status(code),
             error: error.into(),
         }
     }

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("mathesarctl: error: {failure}");
-            ExitCode::from(failure.code as u8)
+            ExitCode::from(failure.code.number())
         }
     }
 }

@@ -141,10 +141,10 @@ fn another_config_dir_does_not_silently_move_the_configuration() {
     assert_eq!(std::fs::read(s.defaults_file()).unwrap(), remembered);
 }
 
-/// A killed run's committed journal is seen by readers but completed only by the next writer;
+/// A killed run's committed redo log is seen by readers but completed only by the next writer;
 /// one naming a file outside the configuration is never followed.
 #[test]
-fn readers_write_nothing_and_never_complete_a_journal() {
+fn readers_write_nothing_and_never_complete_a_redo_log() {
     let s = Scratch::new();
     assert_eq!(
         code(&s.configure(&[], &[("MATHESAR_HTTP_PORT", "8080")])),
@@ -156,9 +156,9 @@ fn readers_write_nothing_and_never_complete_a_journal() {
         .replace("\"8080\"", "\"8181\"");
     let staged = s.config().join("..env.staged-deadbeef");
     std::fs::write(&staged, &new_env).unwrap();
-    let journal = s.config().join(".pending");
+    let redo = s.config().join(".pending");
     std::fs::write(
-        &journal,
+        &redo,
         serde_json::json!([{"staged": staged, "target": env}]).to_string(),
     )
     .unwrap();
@@ -175,17 +175,17 @@ fn readers_write_nothing_and_never_complete_a_journal() {
     // A writer completes it.
     let o = s.configure(&[], &[]);
     assert_eq!(code(&o), 0, "{}", text(&o));
-    assert!(!journal.exists() && !staged.exists());
+    assert!(!redo.exists() && !staged.exists());
     assert_eq!(s.env_file()["HTTP_PORT"], "8181");
 
-    // A journal naming a file outside the configuration: refused by reader and writer alike.
+    // A redo log naming a file outside the configuration: refused by reader and writer alike.
     let outside = tempfile::tempdir().unwrap();
     let victim = outside.path().join("victim");
     std::fs::write(&victim, "precious").unwrap();
     let planted = outside.path().join(".victim.staged-1");
     std::fs::write(&planted, "planted").unwrap();
     std::fs::write(
-        &journal,
+        &redo,
         serde_json::json!([{"staged": planted, "target": victim}]).to_string(),
     )
     .unwrap();

@@ -1,14 +1,14 @@
 //! `mathesarctl backup [--to DIR] [--keep N]`: dumps of the bundled databases and a copy of the
 //! configuration in a timestamped 0700 directory; prints that directory's path on stdout.
 
+use crate::cli::BackupArgs;
 use crate::day2::backup::{self, Options};
-use crate::day2::cli::BackupArgs;
 use crate::exit::{Failure, Outcome};
 use crate::stack::{Stack, journal};
 
 pub async fn run(args: BackupArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
-    if args.if_configured && !crate::storage::Layout::new(&dir, "/").env_file().exists() {
+    if args.if_configured && !crate::storage::ConfigLayout::new(&dir).env_file().exists() {
         journal::info(format!(
             "no configuration in {}: nothing to back up",
             dir.display()

@@ -1,4 +1,4 @@
-//! `mathesarctl check`: the preflight alone, for the existing configuration or the defaults.
+//! `mathesarctl check`: the preflight alone, for the current configuration or the defaults.
 
 use anyhow::anyhow;
 
@@ -6,21 +6,21 @@ use crate::cli::CheckArgs;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::preflight;
 use crate::settings::{Key, Settings, Source};
-use crate::sources::{self, Layers, existing};
-use crate::storage::Layout;
+use crate::sources::{self, Layers, current};
+use crate::storage::ConfigLayout;
 
 pub async fn run(args: CheckArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
     let found = {
         let _reading = super::read_lock(&dir)?;
-        existing::read(&Layout::new(&dir, "/")).code(Code::Io)?
+        current::read(&ConfigLayout::new(&dir)).code(Code::Io)?
     };
     let mut detected = sources::detected();
     // Without a configuration the checks need some password; it is never used or shown.
     detected.set(Key::DbPassword, "not-configured-yet", Source::Default);
     let answers = Layers {
         detected,
-        ..Layers::existing(found.answers)
+        ..Layers::current(found.answers)
     }
     .merge(&dir);
     let settings = Settings::from_answers(&answers).code(Code::InvalidAnswer)?;

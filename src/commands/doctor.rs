@@ -8,10 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::anyhow;
 
+use crate::cli::DoctorArgs;
 use crate::day2::backup;
 use crate::day2::bundle::{Bundle, listing};
-use crate::day2::cli::DoctorArgs;
-use crate::day2::compose_cmd;
 use crate::day2::images;
 use crate::day2::redact::Redactor;
 use crate::day2::time;
@@ -237,7 +236,7 @@ async fn collect(
             ("compose-ps.txt", &["ps", "--all"][..]),
             ("compose-config.txt", &["config"][..]),
         ] {
-            let text = match compose_cmd::output(&compose, sub) {
+            let text = match compose.report(sub) {
                 Ok(t) => t,
                 Err(e) => e.to_string(),
             };

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::anyhow;
 
 use crate::cli::ConfigDirArg;
-use crate::day2::cli::{ImagesArgs, ImagesCommand};
+use crate::cli::{ImagesArgs, ImagesCommand};
 use crate::day2::images;
 use crate::exit::{Code, Failure, Outcome};
 use crate::settings::Settings;

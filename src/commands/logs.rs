@@ -3,8 +3,7 @@
 
 use anyhow::anyhow;
 
-use crate::day2::cli::LogsArgs;
-use crate::day2::compose_cmd;
+use crate::cli::LogsArgs;
 use crate::exit::{Code, Failure, Outcome};
 use crate::stack::compose::Compose;
 use crate::stack::config;
@@ -54,8 +53,9 @@ pub fn run(args: LogsArgs) -> Outcome {
         })?;
         sub.push(name);
     }
-    let status =
-        compose_cmd::run_inherited(&compose, &sub).map_err(|e| Failure::new(Code::Docker, e))?;
+    let status = compose
+        .run_foreground(&sub)
+        .map_err(|e| Failure::new(Code::Docker, e))?;
     // Ctrl-C while following ends compose by a signal: that is how `-f` is meant to end.
     if status.success() || (args.follow && status.code().is_none()) {
         Ok(())

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::{Cli, Command, ConfigDirArg};
 use crate::exit::{Code, Failure, Outcome};
 use crate::settings::DEFAULT_CONFIG_DIR;
-use crate::storage::layout::{DEFAULT_FILE, remembered_config_dir};
+use crate::storage::layout::remembered_config_dir;
 
 pub fn run(cli: Cli) -> Outcome {
     match cli.command {
@@ -57,11 +57,9 @@ pub fn block_on<F: std::future::Future<Output = Outcome>>(f: F) -> Outcome {
         .block_on(f)
 }
 
-/// `/etc/default/mathesar`, or the file named by `MATHESAR_DEFAULTS_FILE` (tests, unusual layouts).
+/// `/etc/default/mathesar`, or the file named by `MATHESAR_DEFAULTS_FILE`.
 pub fn defaults_file() -> PathBuf {
-    std::env::var_os("MATHESAR_DEFAULTS_FILE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE))
+    crate::systemd::paths::defaults_file()
 }
 
 /// The flag or `MATHESAR_CONFIG_DIR`, else the directory remembered in the defaults file, else
@@ -76,7 +74,7 @@ pub fn config_dir(arg: &ConfigDirArg) -> PathBuf {
 /// A reader's shared lock on the configuration in `dir`: no writer is half-way through replacing
 /// it while it is read. Nothing is created: without a lock file there is nothing to wait for.
 pub fn read_lock(dir: &Path) -> Result<Option<crate::storage::lock::Lock>, Failure> {
-    let path = crate::storage::Layout::new(dir, "/").lock_file();
+    let path = crate::storage::ConfigLayout::new(dir).lock_file();
     crate::storage::lock::acquire_shared(&path, crate::storage::lock::DEFAULT_WAIT)
         .map_err(|e| Failure::new(e.code(), e))
 }

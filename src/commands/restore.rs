@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::day2::cli::RestoreArgs;
+use crate::cli::RestoreArgs;
 use crate::day2::restore::{self, RestoreOptions};
 use crate::exit::{Failure, Outcome};
 use crate::stack::journal;

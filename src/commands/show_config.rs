@@ -6,15 +6,15 @@ use crate::cli::ShowConfigArgs;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::secrets::MASK;
 use crate::settings::{Key, Settings};
-use crate::sources::{Layers, existing};
-use crate::storage::Layout;
+use crate::sources::{Layers, current};
+use crate::storage::ConfigLayout;
 
 pub fn run(args: ShowConfigArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
-    let layout = Layout::new(&dir, "/");
+    let layout = ConfigLayout::new(&dir);
     let found = {
         let _reading = super::read_lock(&dir)?;
-        existing::read(&layout).code(Code::Io)?
+        current::read(&layout).code(Code::Io)?
     };
     if found.env_text.is_none() {
         return Err(Failure::new(
@@ -25,7 +25,7 @@ pub fn run(args: ShowConfigArgs) -> Outcome {
             ),
         ));
     }
-    let answers = Layers::existing(found.answers).merge(&dir);
+    let answers = Layers::current(found.answers).merge(&dir);
     let settings = Settings::from_answers(&answers).code(Code::InvalidAnswer)?;
     let shown: Vec<(Key, String)> = settings
         .to_answers(crate::settings::Source::Generated)

@@ -1,28 +1,18 @@
 //! `mathesarctl status [--json]`: the unit's state (systemd over D-Bus), each container's health
 //! (Docker Engine), the images and the login address, with `systemctl status`-like exit codes
-//! (documented in [`EXIT_CODES`]).
+//! (documented in [`crate::exit::STATUS_TABLE`]).
 
 use anyhow::anyhow;
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
 use crate::day2::redact::Redactor;
-use crate::exit::{Code, Failure, Outcome};
+use crate::exit::{Code, Failure, Outcome, StatusCode};
 use crate::stack::config;
 use crate::stack::engine::{Engine, container_name};
 use crate::stack::health::{self, Health};
 use crate::stack::services;
 use crate::systemd::{UNIT, unit};
-
-/// Shown in `mathesarctl status --help`.
-pub const EXIT_CODES: &str = "\
-Exit codes (like `systemctl status`):
-  0  running: the unit is active and every container is healthy
-  1  starting, stopping or reloading: the unit or a container is in transition
-  3  not running: the unit is inactive or failed and no container runs
-  5  the Docker Engine cannot be reached while the unit is active
-  6  there is no configuration to read
-  8  degraded: a container is missing, stopped or unhealthy (or runs without the unit)";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -35,14 +25,13 @@ pub enum Overall {
 }
 
 impl Overall {
-    pub fn code(self) -> Code {
+    pub fn code(self) -> StatusCode {
         match self {
-            Overall::Running => Code::Ok,
-            Overall::Transition => Code::Failure,
-            // Code 3 is `systemctl status`'s "not running".
-            Overall::Stopped => Code::Preflight,
-            Overall::Unreachable => Code::Docker,
-            Overall::Degraded => Code::Unhealthy,
+            Overall::Running => StatusCode::Running,
+            Overall::Transition => StatusCode::Transition,
+            Overall::Stopped => StatusCode::NotRunning,
+            Overall::Unreachable => StatusCode::Unreachable,
+            Overall::Degraded => StatusCode::Degraded,
         }
     }
 
@@ -180,7 +169,7 @@ pub async fn run(args: StatusArgs) -> Outcome {
         state,
         unit: unit_state.map(|u| UnitReport {
             name: UNIT,
-            active_state: u.active,
+            active_state: u.active.to_string(),
             sub_state: u.sub,
             load_state: u.load,
         }),
@@ -200,7 +189,10 @@ pub async fn run(args: StatusArgs) -> Outcome {
     if state == Overall::Running {
         Ok(())
     } else {
-        Err(Failure::new(state.code(), anyhow!("{}", state.describe())))
+        Err(Failure::status(
+            state.code(),
+            anyhow!("{}", state.describe()),
+        ))
     }
 }
 
@@ -268,7 +260,7 @@ mod tests {
 
     fn u(active: &str) -> unit::UnitState {
         unit::UnitState {
-            active: active.into(),
+            active: unit::Active::parse(active),
             sub: String::new(),
             load: "loaded".into(),
         }
@@ -351,7 +343,7 @@ mod tests {
             (Overall::Degraded, 8),
         ] {
             assert_eq!(o.code() as u8, n);
-            assert!(EXIT_CODES.contains(&format!("\n  {n}  ")));
+            assert!(crate::exit::STATUS_TABLE.contains(&format!("\n  {n}  ")));
         }
     }
 }

@@ -5,13 +5,12 @@
 
 use std::time::Duration;
 
-use crate::day2::cli::UpgradeArgs;
-use crate::exit::{Code, Failure, Outcome, WithCode};
-use crate::rendering;
+use crate::cli::UpgradeArgs;
+use crate::exit::{Code, Failure, Outcome};
+use crate::rendering::plan;
 use crate::stack::{Options, Stack, journal, pull};
-use crate::storage::modes::{PRIVATE_FILE, PUBLIC_FILE};
-use crate::storage::{atomic, commit, lock};
-use crate::systemd::{UNIT, unit};
+use crate::systemd::UNIT;
+use crate::systemd::unit::{self, Action, ControlError};
 
 pub async fn run(mut args: UpgradeArgs) -> Outcome {
     let dir = super::config_dir(&args.backup.dir);
@@ -39,51 +38,26 @@ pub async fn run(mut args: UpgradeArgs) -> Outcome {
             )
         })?;
 
-    let compose = rendering::compose::render(s).code(Code::Failure)?;
-    let lock = lock::acquire(&layout.lock_file(), lock::DEFAULT_WAIT, || {
+    let written = plan::write_release_files(layout, s, || {
         journal::info("waiting for another mathesarctl run to finish")
-    })
-    .map_err(|e| Failure::new(e.code(), e))?;
-    let (compose_path, caddy_path) = (layout.compose_file(), layout.caddyfile());
-    let mut wanted = vec![commit::Change {
-        path: &compose_path,
-        contents: compose.as_bytes(),
-        mode: PRIVATE_FILE,
-    }];
-    if caddy_path.parent().is_some_and(|p| p.is_dir()) {
-        wanted.push(commit::Change {
-            path: &caddy_path,
-            contents: rendering::compose::CADDYFILE.as_bytes(),
-            mode: PUBLIC_FILE,
-        });
-    }
-    let changed: Vec<commit::Change> = wanted
-        .into_iter()
-        .filter(|c| !atomic::holds(c.path, c.contents, c.mode))
-        .collect();
-    commit::commit(&layout.journal_file(), &changed).code(Code::Io)?;
-    drop(lock);
-    for f in &changed {
-        journal::info(format!("wrote {} of this version", f.path.display()));
+    })?;
+    for path in written {
+        journal::info(format!("wrote {} of this version", path.display()));
     }
 
     let under_unit = unit::state(UNIT).await.is_ok_and(|u| u.is_active());
     if under_unit {
         journal::info(format!("reloading {UNIT}"));
-        let status = std::process::Command::new("systemctl")
-            .args(["reload", UNIT])
-            .status()
-            .code(Code::Failure)?;
-        if !status.success() {
-            return Err(Failure::new(
-                Code::Unhealthy,
-                anyhow::anyhow!(
-                    "`systemctl reload {UNIT}` failed ({status}); see `journalctl -u {UNIT}`. \
-                     The backup is in {}",
-                    made.dir.display()
-                ),
-            ));
-        }
+        unit::control(Action::Reload, UNIT).map_err(|e| {
+            let code = match e {
+                ControlError::Spawn { .. } => Code::Failure,
+                ControlError::Failed { .. } => Code::Unhealthy,
+            };
+            Failure::new(
+                code,
+                anyhow::anyhow!("{e}. The backup is in {}", made.dir.display()),
+            )
+        })?;
     } else if stack.any_running().await.map_err(super::up::failure)? {
         let applied = stack
             .apply(&Options {

@@ -58,8 +58,8 @@ pub enum BackupError {
     Dir(#[from] crate::storage::dirs::DirError),
     #[error(transparent)]
     Lock(#[from] crate::storage::lock::LockError),
-    #[error("`systemctl {action}` failed ({status}); see `journalctl -u mathesar`")]
-    Service { action: String, status: String },
+    #[error(transparent)]
+    Service(#[from] crate::systemd::unit::ControlError),
 }
 
 impl BackupError {
@@ -71,7 +71,7 @@ impl BackupError {
             BackupError::Refused(_) => Code::InvalidAnswer,
             BackupError::Lock(e) => e.code(),
             BackupError::Dir(e) => e.code(),
-            BackupError::Service { .. } => Code::Service,
+            BackupError::Service(_) => Code::Service,
         }
     }
 }
@@ -185,7 +185,7 @@ async fn dump_to(
 /// package's marker (the directory's own bookkeeping, which a restore never writes).
 pub fn is_config_file(name: &str) -> bool {
     name != ".lock"
-        && name != commit::JOURNAL
+        && name != commit::REDO_LOG
         && name != dirs::MARKER
         && !name.contains(".staged-")
         && !(name.starts_with('.') && name.contains(".tmp"))

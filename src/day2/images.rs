@@ -12,7 +12,7 @@ use flate2::write::GzEncoder;
 use futures_util::StreamExt;
 use thiserror::Error;
 
-use crate::rendering::images::image;
+use crate::rendering::images::Image;
 use crate::settings::Settings;
 use crate::stack::engine::{Engine, EngineError};
 use crate::storage::modes::PRIVATE_FILE;
@@ -48,15 +48,15 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ImagesError + '_ {
 /// configuration, the pinned names with no registry prefix and without watchtower.
 pub fn wanted(settings: Option<&Settings>) -> Vec<String> {
     let registry = settings.and_then(|s| s.image_registry.as_deref());
-    let mut keys = Vec::new();
+    let mut images = Vec::new();
     if settings.is_none_or(Settings::bundled_db) {
-        keys.push("db");
+        images.push(Image::Db);
     }
-    keys.extend(["service", "caddy"]);
+    images.extend([Image::Service, Image::Proxy]);
     if settings.is_some_and(|s| s.watchtower) {
-        keys.push("watchtower");
+        images.push(Image::Watchtower);
     }
-    keys.into_iter().map(|k| image(k, registry)).collect()
+    images.into_iter().map(|i| i.pinned(registry)).collect()
 }
 
 /// The images of `wanted` that are not present.
@@ -174,9 +174,9 @@ mod tests {
         assert_eq!(
             plain,
             [
-                image("db", None),
-                image("service", None),
-                image("caddy", None)
+                Image::Db.pinned(None),
+                Image::Service.pinned(None),
+                Image::Proxy.pinned(None)
             ]
         );
         let s = settings(&[

@@ -4,8 +4,6 @@
 
 pub mod backup;
 pub mod bundle;
-pub mod cli;
-pub mod compose_cmd;
 pub mod exec;
 pub mod images;
 pub mod manifest;

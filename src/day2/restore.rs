@@ -11,12 +11,13 @@ use std::time::Duration;
 use crate::rendering;
 use crate::settings::BUNDLED_DB_HOST;
 use crate::stack::database::{quote_ident, quote_literal};
-use crate::stack::engine::{Engine, service_of};
+use crate::stack::engine::Engine;
 use crate::stack::lifecycle::Applied;
 use crate::stack::services::DB;
 use crate::stack::{Options, Stack, journal};
 use crate::storage::{atomic, commit, lock, modes::PRIVATE_FILE};
-use crate::systemd::{UNIT, unit};
+use crate::systemd::UNIT;
+use crate::systemd::unit::{self, Action};
 
 use super::backup::{self, BackupError, CONFIG_SUBDIR, GLOBALS_FILE, io};
 use super::exec;
@@ -241,47 +242,14 @@ async fn restore_database(
 
 /// Stops every running container of the project but the database.
 async fn stop_all_but_db(engine: &Engine) -> Result<(), BackupError> {
-    for c in engine.project_containers().await? {
-        let running = c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING);
-        if running && service_of(&c) != Some(DB.name) {
-            if let Some(id) = &c.id {
-                journal::info(format!(
-                    "stopping {}",
-                    service_of(&c).unwrap_or("a container")
-                ));
-                engine
-                    .docker()
-                    .stop_container(
-                        id,
-                        Some(bollard::query_parameters::StopContainerOptions {
-                            t: Some(60),
-                            ..Default::default()
-                        }),
-                    )
-                    .await
-                    .map_err(|source| crate::stack::engine::EngineError::Api {
-                        action: "stop a container".into(),
-                        source,
-                    })?;
-            }
-        }
-    }
+    engine
+        .stop_running(
+            |service| service != Some(DB.name),
+            Some(60),
+            |service| journal::info(format!("stopping {service}")),
+        )
+        .await?;
     Ok(())
-}
-
-fn systemctl(args: &[&str]) -> Result<(), BackupError> {
-    let status = std::process::Command::new("systemctl")
-        .args(args)
-        .status()
-        .map_err(io(Path::new("systemctl")))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(BackupError::Service {
-            action: args.join(" "),
-            status: status.to_string(),
-        })
-    }
 }
 
 /// What a restore did.
@@ -327,7 +295,7 @@ pub async fn restore(
     let work = async {
         if under_unit {
             journal::info(format!("stopping {UNIT}"));
-            systemctl(&["stop", UNIT])?;
+            unit::control(Action::Stop, UNIT)?;
         } else {
             stop_all_but_db(&stack.engine).await?;
         }
@@ -335,7 +303,7 @@ pub async fn restore(
     };
     let start_again = async {
         if under_unit {
-            systemctl(&["start", UNIT])
+            Ok(unit::control(Action::Start, UNIT)?)
         } else {
             restart(config_dir, opts).await
         }
@@ -346,7 +314,7 @@ pub async fn restore(
     let login_url = restored.settings.login_url();
     let applied = if under_unit {
         journal::info(format!("starting {UNIT}"));
-        systemctl(&["start", UNIT])?;
+        unit::control(Action::Start, UNIT)?;
         None
     } else {
         let stack = Stack::open(config_dir).await?;
@@ -433,7 +401,7 @@ async fn restore_locked(
             mode: PRIVATE_FILE,
         })
         .collect();
-    commit::commit(&stack.current.layout.journal_file(), &changes)?;
+    commit::commit(&stack.current.layout.redo_file(), &changes)?;
     journal::info(format!(
         "restored the configuration files {} in {}",
         names
@@ -510,10 +478,11 @@ mod tests {
             .unwrap()
             .into();
         assert_eq!(busy.code(), crate::exit::Code::LockBusy);
-        let service = BackupError::Service {
-            action: "stop mathesar".into(),
+        let service = BackupError::Service(unit::ControlError::Failed {
+            command: "stop mathesar.service".into(),
+            unit: "mathesar.service".into(),
             status: "exit status: 1".into(),
-        };
+        });
         assert_eq!(service.code(), crate::exit::Code::Service);
         assert!(service.to_string().contains("journalctl"), "{service}");
     }

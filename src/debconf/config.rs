@@ -17,8 +17,8 @@ use std::path::Path;
 
 use crate::settings::validate;
 use crate::settings::{Answers, Key, Settings, Source};
-use crate::sources::{Layers, detect, existing};
-use crate::storage::Layout;
+use crate::sources::{Layers, current, detect};
+use crate::storage::{ConfigLayout, DataLayout};
 
 use super::{Client, DebconfError, Go, Priority};
 
@@ -27,7 +27,7 @@ pub const INVALID: &str = "mathesar/invalid-answer";
 
 /// What the conditions of the flow look at.
 struct Flow {
-    existing: Answers,
+    current: Answers,
     admin_exists: bool,
     config_exists: bool,
 }
@@ -114,8 +114,8 @@ pub const STEPS: &[Key] = &[
 /// The rule one debconf answer must meet: the answer's own rule ([`Key::given`]). Empty secrets
 /// mean "keep the current one" or "generate one", except the existing server's password when
 /// there is none yet.
-pub fn check(key: Key, value: &str, existing: &Answers) -> Result<(), String> {
-    let has_current = existing.value(key).is_some_and(|v| !v.is_empty());
+pub fn check(key: Key, value: &str, current: &Answers) -> Result<(), String> {
+    let has_current = current.value(key).is_some_and(|v| !v.is_empty());
     key.given(value, has_current).map(drop)
 }
 
@@ -127,10 +127,10 @@ pub fn run(c: &mut Client, config_dir: &Path, reconfigure: bool) -> Result<(), D
     let found = {
         // Shared, and only while reading: the questions may take long.
         let _reading = crate::storage::lock::acquire_shared(
-            &Layout::new(config_dir, "/").lock_file(),
+            &ConfigLayout::new(config_dir).lock_file(),
             crate::storage::lock::DEFAULT_WAIT,
         );
-        existing::read(&Layout::new(config_dir, "/")).unwrap_or_default()
+        current::read(&ConfigLayout::new(config_dir)).unwrap_or_default()
     };
     if found.env_text.is_some() && !reconfigure {
         return Ok(());
@@ -142,9 +142,9 @@ pub fn run(c: &mut Client, config_dir: &Path, reconfigure: bool) -> Result<(), D
         .to_string();
     let flow = Flow {
         admin_exists: found.env_text.is_some()
-            && Layout::new("/", &data_dir).admin_created_marker().exists(),
+            && DataLayout::new(&data_dir).admin_created_marker().exists(),
         config_exists: found.env_text.is_some(),
-        existing: found.answers,
+        current: found.answers,
     };
     seed(c, &flow, config_dir)?;
 
@@ -165,7 +165,7 @@ pub fn run(c: &mut Client, config_dir: &Path, reconfigure: bool) -> Result<(), D
             continue;
         }
         let value = c.get(&q)?;
-        match check(key, &value, &flow.existing) {
+        match check(key, &value, &flow.current) {
             Err(reason) if shown => {
                 refuse(c, key, &reason)?;
                 c.fset(&q, "seen", false)?;
@@ -220,7 +220,7 @@ fn refuse(c: &mut Client, key: Key, reason: &str) -> Result<(), DebconfError> {
 /// address is offered.
 fn seed(c: &mut Client, flow: &Flow, config_dir: &Path) -> Result<(), DebconfError> {
     let mut current: Vec<(Key, String)> = flow
-        .existing
+        .current
         .iter()
         .filter(|(k, _)| !k.is_secret())
         .map(|(k, a)| (k, a.value().to_string()))
@@ -233,7 +233,7 @@ fn seed(c: &mut Client, flow: &Flow, config_dir: &Path) -> Result<(), DebconfErr
             set_known(c, key, &value)?;
         }
     }
-    if flow.existing.value(Key::ExternalAddress).is_none() {
+    if flow.current.value(Key::ExternalAddress).is_none() {
         let q = Key::ExternalAddress.debconf_question();
         let seen = c.fget(&q, "seen").unwrap_or(false);
         if !seen && c.get(&q).unwrap_or_default().is_empty() {
@@ -279,7 +279,7 @@ fn cross_check(
         .unwrap_or_else(|| config_dir.to_path_buf());
     let mut a = Layers {
         detected,
-        existing: flow.existing.clone(),
+        current: flow.current.clone(),
         debconf,
         ..Layers::default()
     }

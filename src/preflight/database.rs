@@ -14,11 +14,12 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::settings::validate::SslMode;
 
-use super::docker::{Bridge, PROJECT_NETWORK};
+use super::docker::Bridge;
 use super::{Check, Options, Status};
 use crate::secrets::Secret;
 use crate::settings::validate::is_loopback_host;
 use crate::settings::{DOCKER_HOST_GATEWAY, Key, Settings};
+use crate::stack::engine::PROJECT_NETWORK;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// The oldest PostgreSQL Mathesar supports.
@@ -559,154 +560,243 @@ fn hba_line(t: &Target, subnet: &str) -> String {
     format!("host {} {} {subnet} scram-sha-256", t.dbname, t.user)
 }
 
+/// The check of one database from the way it was reached: directly, through Docker's gateway to
+/// this host, or on loopback only (no engine to ask for the gateway).
 pub fn verdict(t: &Target, route: &Route, opts: &Options) -> Check {
     match route {
-        Route::Direct(a) => {
-            let at = describe(t, &a.host);
-            match &a.result {
-                Ok(server) => connected(t, server, at),
-                Err(e) => refused(t, e, &at, opts).unwrap_or_else(|| match e {
-                    ConnectError::Hba(_) => Check::not_ok(
-                        t.name,
-                        Status::Fail,
-                        format!("PostgreSQL at {at} refuses this host: {e}"),
-                        format!(
-                            "on the server, add `{}` to pg_hba.conf (with the address the message names as ADDRESS/32), then reload PostgreSQL (SELECT pg_reload_conf();)",
-                            hba_line(t, "ADDRESS/32")
-                        ),
-                    ),
-                    _ => unreachable(t, e, &at, opts),
-                }),
-            }
-        }
-        Route::LocalOnly(a) => {
-            let at = describe(t, &a.host);
-            match &a.result {
-                Ok(server) => Check::not_ok(
-                    t.name,
-                    Status::Warn,
-                    format!(
-                        "PostgreSQL {} answers on {at}, but the address the containers use ({DOCKER_HOST_GATEWAY}, Docker's bridge gateway) could not be checked without the Docker Engine",
-                        server.version
-                    ),
-                    format!(
-                        "start Docker and run `mathesarctl check` again; PostgreSQL must listen on the bridge gateway (usually 172.17.0.1) and pg_hba.conf must admit `{}`",
-                        hba_line(t, DOCKER_DEFAULT_POOL)
-                    ),
-                ),
-                Err(e) => refused(t, e, &at, opts).unwrap_or_else(|| unreachable(t, e, &at, opts)),
-            }
-        }
+        Route::Direct(a) => direct(t, a, opts),
+        Route::LocalOnly(a) => local_only(t, a, opts),
         Route::Gateway {
             gateway,
             subnet,
             via,
             local,
-        } => {
-            let (subnet, subnet_note) = match subnet {
-                Some(s) => (s.as_str(), format!("the subnet of {PROJECT_NETWORK}, where the containers run")),
-                None => (
-                    DOCKER_DEFAULT_POOL,
-                    "Docker's default networks; the containers run on the compose network, not on the default bridge".to_string(),
+        } => through_gateway(
+            t,
+            &Gateway::new(t, *gateway, subnet.as_deref(), via, local),
+            via,
+            local,
+            opts,
+        ),
+    }
+}
+
+/// A host the containers use as given.
+fn direct(t: &Target, a: &Attempt, opts: &Options) -> Check {
+    let at = describe(t, &a.host);
+    match &a.result {
+        Ok(server) => connected(t, server, at),
+        Err(e) => refused(t, e, &at, opts).unwrap_or_else(|| match e {
+            ConnectError::Hba(_) => Check::not_ok(
+                t.name,
+                Status::Fail,
+                format!("PostgreSQL at {at} refuses this host: {e}"),
+                format!(
+                    "on the server, add `{}` to pg_hba.conf (with the address the message names as ADDRESS/32), then reload PostgreSQL (SELECT pg_reload_conf();)",
+                    hba_line(t, "ADDRESS/32")
                 ),
-            };
-            let via_at = describe(t, &via.host);
-            let local_at = describe(t, &local.host);
-            let gateway_note =
-                format!("where the containers reach this host ({DOCKER_HOST_GATEWAY})");
-            let e = match &via.result {
-                Ok(server) => {
-                    let mut c = connected(
-                        t,
-                        server,
-                        format!("{local_at} (containers: {DOCKER_HOST_GATEWAY} = {gateway})"),
-                    );
-                    if let Some(seen) = server.client_addr.filter(|a| !in_subnet(*a, subnet)) {
-                        c.detail.push_str(&format!(
-                            "; the server saw this test come from {seen} (Docker's NAT), the containers come from {subnet}: pg_hba.conf must admit that too (`{}`)",
-                            hba_line(t, subnet)
-                        ));
-                    }
-                    return c;
+            ),
+            _ => unreachable(t, e, &at, opts),
+        }),
+    }
+}
+
+/// A loopback host without the Docker Engine: only the host's own view can be checked.
+fn local_only(t: &Target, a: &Attempt, opts: &Options) -> Check {
+    let at = describe(t, &a.host);
+    match &a.result {
+        Ok(server) => Check::not_ok(
+            t.name,
+            Status::Warn,
+            format!(
+                "PostgreSQL {} answers on {at}, but the address the containers use ({DOCKER_HOST_GATEWAY}, Docker's bridge gateway) could not be checked without the Docker Engine",
+                server.version
+            ),
+            format!(
+                "start Docker and run `mathesarctl check` again; PostgreSQL must listen on the bridge gateway (usually 172.17.0.1) and pg_hba.conf must admit `{}`",
+                hba_line(t, DOCKER_DEFAULT_POOL)
+            ),
+        ),
+        Err(e) => refused(t, e, &at, opts).unwrap_or_else(|| unreachable(t, e, &at, opts)),
+    }
+}
+
+/// What the messages of a loopback host reached through Docker's gateway name.
+struct Gateway<'a> {
+    gateway: IpAddr,
+    /// The subnet the containers connect from, and what it is.
+    subnet: &'a str,
+    subnet_note: String,
+    via_at: String,
+    local_at: String,
+    gateway_note: String,
+}
+
+impl<'a> Gateway<'a> {
+    fn new(
+        t: &Target,
+        gateway: IpAddr,
+        subnet: Option<&'a str>,
+        via: &Attempt,
+        local: &Attempt,
+    ) -> Gateway<'a> {
+        let (subnet, subnet_note) = match subnet {
+            Some(s) => (
+                s,
+                format!("the subnet of {PROJECT_NETWORK}, where the containers run"),
+            ),
+            None => (
+                DOCKER_DEFAULT_POOL,
+                "Docker's default networks; the containers run on the compose network, not on the default bridge".to_string(),
+            ),
+        };
+        Gateway {
+            gateway,
+            subnet,
+            subnet_note,
+            via_at: describe(t, &via.host),
+            local_at: describe(t, &local.host),
+            gateway_note: format!("where the containers reach this host ({DOCKER_HOST_GATEWAY})"),
+        }
+    }
+}
+
+/// A loopback host: the containers reach it through Docker's gateway (`via`); `local` is the
+/// host's own connection, which tells a refusal of the login from one of the address.
+fn through_gateway(
+    t: &Target,
+    g: &Gateway,
+    via: &Attempt,
+    local: &Attempt,
+    opts: &Options,
+) -> Check {
+    let e = match &via.result {
+        Ok(server) => return connected_through_gateway(t, g, server),
+        Err(e) => e,
+    };
+    if let ConnectError::Hba(msg) = e {
+        return gateway_refused_by_hba(t, g, e, msg, local, opts);
+    }
+    if let Some(c) = refused(t, e, &g.via_at, opts) {
+        return c;
+    }
+    gateway_unanswered(t, g, e, local, opts)
+}
+
+fn connected_through_gateway(t: &Target, g: &Gateway, server: &Server) -> Check {
+    let mut c = connected(
+        t,
+        server,
+        format!(
+            "{} (containers: {DOCKER_HOST_GATEWAY} = {})",
+            g.local_at, g.gateway
+        ),
+    );
+    if let Some(seen) = server.client_addr.filter(|a| !in_subnet(*a, g.subnet)) {
+        c.detail.push_str(&format!(
+            "; the server saw this test come from {seen} (Docker's NAT), the containers come from {}: pg_hba.conf must admit that too (`{}`)",
+            g.subnet,
+            hba_line(t, g.subnet)
+        ));
+    }
+    c
+}
+
+/// pg_hba.conf refused the test through the gateway.
+fn gateway_refused_by_hba(
+    t: &Target,
+    g: &Gateway,
+    e: &ConnectError,
+    msg: &str,
+    local: &Attempt,
+    opts: &Options,
+) -> Check {
+    let (subnet, subnet_note) = (g.subnet, &g.subnet_note);
+    // Docker masquerades the host's own connections from its subnets, so a refusal of an address
+    // outside the containers' subnet says nothing about theirs.
+    if let Some(seen) = hba_client(msg).filter(|a| !in_subnet(*a, subnet)) {
+        let admit = format!(
+            "make sure pg_hba.conf admits the containers: `{}` ({subnet}: {subnet_note}), then reload PostgreSQL (systemctl reload postgresql)",
+            hba_line(t, subnet)
+        );
+        if let Err(le) = &local.result {
+            if let Some(mut c) = refused(t, le, &g.local_at, opts) {
+                if let Some(r) = c.remedy.as_mut() {
+                    r.push_str("; then ");
+                    r.push_str(&admit);
                 }
-                Err(e) => e,
-            };
-            if let ConnectError::Hba(msg) = e {
-                // Docker masquerades the host's own connections from its subnets, so a refusal
-                // of an address outside the containers' subnet says nothing about theirs.
-                if let Some(seen) = hba_client(msg).filter(|a| !in_subnet(*a, subnet)) {
-                    let admit = format!(
-                        "make sure pg_hba.conf admits the containers: `{}` ({subnet}: {subnet_note}), then reload PostgreSQL (systemctl reload postgresql)",
-                        hba_line(t, subnet)
-                    );
-                    if let Err(le) = &local.result {
-                        if let Some(mut c) = refused(t, le, &local_at, opts) {
-                            if let Some(r) = c.remedy.as_mut() {
-                                r.push_str("; then ");
-                                r.push_str(&admit);
-                            }
-                            return c;
-                        }
-                    }
-                    return Check::not_ok(
-                        t.name,
-                        Status::Warn,
-                        format!(
-                            "PostgreSQL listens on {via_at}, {gateway_note}, but its pg_hba.conf refused this host's test connection, seen as {seen} (Docker's NAT rewrites it); whether it admits the containers, from {subnet}, cannot be tested from the host"
-                        ),
-                        admit,
-                    );
-                }
-                return Check::not_ok(
-                    t.name,
-                    Status::Fail,
-                    format!("PostgreSQL at {via_at}, {gateway_note}, refuses the containers: {e}"),
-                    format!(
-                        "add `{}` to pg_hba.conf ({subnet}: {subnet_note}), then reload PostgreSQL (systemctl reload postgresql)",
-                        hba_line(t, subnet)
-                    ),
-                );
-            }
-            if let Some(c) = refused(t, e, &via_at, opts) {
                 return c;
             }
-            let listen = listen_remedy(t, *gateway, subnet, &subnet_note);
-            match &local.result {
-                // Listening on loopback only (or a firewall in between): the usual case.
-                Ok(server) => Check::not_ok(
-                    t.name,
-                    Status::Fail,
-                    format!(
-                        "PostgreSQL {} answers on {local_at} but not on {via_at}, {gateway_note}: {e}",
-                        server.version
-                    ),
-                    listen,
-                ),
-                Err(le) => match refused(t, le, &local_at, opts) {
-                    // Refused on loopback too: fix the login first, then what the containers need.
-                    Some(mut c) => {
-                        c.detail = format!(
-                            "{}; and {via_at}, {gateway_note}, does not answer: {e}",
-                            c.detail
-                        );
-                        if let Some(r) = c.remedy.as_mut() {
-                            r.push_str("; then ");
-                            r.push_str(&listen);
-                        }
-                        c
-                    }
-                    None if matches!(le, ConnectError::Hba(_)) => Check::not_ok(
-                        t.name,
-                        Status::Fail,
-                        format!(
-                            "PostgreSQL at {local_at} refuses loopback connections ({le}), and {via_at}, {gateway_note}, does not answer: {e}"
-                        ),
-                        listen,
-                    ),
-                    None => unreachable(t, le, &local_at, opts),
-                },
-            }
         }
+        return Check::not_ok(
+            t.name,
+            Status::Warn,
+            format!(
+                "PostgreSQL listens on {}, {}, but its pg_hba.conf refused this host's test connection, seen as {seen} (Docker's NAT rewrites it); whether it admits the containers, from {subnet}, cannot be tested from the host",
+                g.via_at, g.gateway_note
+            ),
+            admit,
+        );
+    }
+    Check::not_ok(
+        t.name,
+        Status::Fail,
+        format!(
+            "PostgreSQL at {}, {}, refuses the containers: {e}",
+            g.via_at, g.gateway_note
+        ),
+        format!(
+            "add `{}` to pg_hba.conf ({subnet}: {subnet_note}), then reload PostgreSQL (systemctl reload postgresql)",
+            hba_line(t, subnet)
+        ),
+    )
+}
+
+/// Nothing answered through the gateway: PostgreSQL listens on loopback only, or a firewall is in
+/// between, or the login is refused on loopback too.
+fn gateway_unanswered(
+    t: &Target,
+    g: &Gateway,
+    e: &ConnectError,
+    local: &Attempt,
+    opts: &Options,
+) -> Check {
+    let (via_at, local_at, gateway_note) = (&g.via_at, &g.local_at, &g.gateway_note);
+    let listen = listen_remedy(t, g.gateway, g.subnet, &g.subnet_note);
+    match &local.result {
+        // Listening on loopback only (or a firewall in between): the usual case.
+        Ok(server) => Check::not_ok(
+            t.name,
+            Status::Fail,
+            format!(
+                "PostgreSQL {} answers on {local_at} but not on {via_at}, {gateway_note}: {e}",
+                server.version
+            ),
+            listen,
+        ),
+        Err(le) => match refused(t, le, local_at, opts) {
+            // Refused on loopback too: fix the login first, then what the containers need.
+            Some(mut c) => {
+                c.detail = format!(
+                    "{}; and {via_at}, {gateway_note}, does not answer: {e}",
+                    c.detail
+                );
+                if let Some(r) = c.remedy.as_mut() {
+                    r.push_str("; then ");
+                    r.push_str(&listen);
+                }
+                c
+            }
+            None if matches!(le, ConnectError::Hba(_)) => Check::not_ok(
+                t.name,
+                Status::Fail,
+                format!(
+                    "PostgreSQL at {local_at} refuses loopback connections ({le}), and {via_at}, {gateway_note}, does not answer: {e}"
+                ),
+                listen,
+            ),
+            None => unreachable(t, le, local_at, opts),
+        },
     }
 }
 

@@ -1,18 +1,16 @@
 //! The Docker Engine, through its API: version, the ports our own stack publishes, and the
 //! address containers reach the host at.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use bollard::errors::Error as BollardError;
 use bollard::models::{
     ContainerInspectResponse, ContainerSummary, ContainerSummaryStateEnum, NetworkInspect,
 };
-use bollard::query_parameters::ListContainersOptions;
-use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 use semver::Version;
-use thiserror::Error;
+
+use crate::stack::engine::{Engine, PROJECT_NETWORK, Unreachable};
 
 use super::os::Family;
 use super::version::lenient;
@@ -20,17 +18,12 @@ use super::{Check, Options, Status};
 
 const NAME: &str = "docker-engine";
 pub const MIN_ENGINE: Version = Version::new(20, 0, 0);
-const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// Seconds for one API request.
 const REQUEST_TIMEOUT: u64 = 3;
 /// For the version, API negotiation included; the ports and networks then get [`INFO_TIMEOUT`],
 /// so that a slow answer there does not hide a good version.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(3);
 const INFO_TIMEOUT: Duration = Duration::from_secs(2);
-/// The compose project name (`name:` in the compose file); Compose labels its containers with it.
-pub const PROJECT: &str = "mathesar";
-/// The network Compose creates for the project, on which the containers run.
-pub const PROJECT_NETWORK: &str = "mathesar_default";
 
 /// What the engine told us, for the checks that follow.
 #[derive(Clone, Debug, Default)]
@@ -69,118 +62,17 @@ pub struct Probe {
     pub info: Option<EngineInfo>,
 }
 
-#[derive(Debug, Error)]
-pub enum EngineError {
-    #[error("no Docker Engine socket at {0}: Docker is not installed or not started")]
-    NoSocket(String),
-    #[error("the Docker Engine at {0} is not running (connection refused)")]
-    Refused(String),
-    #[error("permission denied on the Docker Engine socket {0}")]
-    Denied(String),
-    #[error("the Docker Engine at {0} did not answer within {1} s")]
-    Timeout(String, u64),
-    #[error("DOCKER_HOST={0} is not supported here: use unix:// or tcp://")]
-    Unsupported(String),
-    #[error("the Docker Engine at {at} failed: {message}")]
-    Other { at: String, message: String },
-}
-
-/// DOCKER_HOST as the CLI and Compose read it, else the standard socket.
-fn endpoint() -> String {
-    std::env::var("DOCKER_HOST")
-        .ok()
-        .filter(|h| !h.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_HOST.to_string())
-}
-
-fn connect(host: &str, api: &ClientVersion) -> Result<Docker, EngineError> {
-    let result = if host.starts_with("unix://") {
-        Docker::connect_with_unix(host, REQUEST_TIMEOUT, api)
-    } else if host.starts_with("tcp://") || host.starts_with("http://") {
-        Docker::connect_with_http(host, REQUEST_TIMEOUT, api)
-    } else {
-        return Err(EngineError::Unsupported(host.to_string()));
-    };
-    result.map_err(|e| classify(host, e))
-}
-
-/// The API version the engine asks for in a "client version X is too new/old" refusal.
-/// Engines refuse a versioned request outside their range, so one retry at the version named
-/// in the refusal negotiates it (the unversioned `/version` is out of the client's reach).
-pub fn api_version_hint(message: &str) -> Option<ClientVersion> {
-    let (_, rest) = message.split_once("supported API version is ")?;
-    let v: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    let (major, minor) = v.trim_end_matches('.').split_once('.')?;
-    Some(ClientVersion {
-        major_version: major.parse().ok()?,
-        minor_version: minor.parse().ok()?,
-    })
-}
-
-fn classify(host: &str, e: BollardError) -> EngineError {
-    let at = host.trim_start_matches("unix://").to_string();
-    if let BollardError::SocketNotFoundError(p) = &e {
-        return EngineError::NoSocket(p.clone());
-    }
-    if let BollardError::RequestTimeoutError = &e {
-        return EngineError::Timeout(at, REQUEST_TIMEOUT);
-    }
-    // Connection failures are wrapped by the HTTP client: find the I/O error underneath.
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            match io.kind() {
-                std::io::ErrorKind::NotFound => return EngineError::NoSocket(at),
-                std::io::ErrorKind::ConnectionRefused => return EngineError::Refused(at),
-                std::io::ErrorKind::PermissionDenied => return EngineError::Denied(at),
-                _ => {}
-            }
-        }
-        source = s.source();
-    }
-    EngineError::Other {
-        at,
-        message: e.to_string(),
-    }
-}
-
-/// Connects and reads `/version`, negotiating the API version when the engine is older or newer
-/// than this client.
-async fn version(host: &str) -> Result<(Docker, bollard::models::SystemVersion), EngineError> {
-    let docker = connect(host, API_DEFAULT_VERSION)?;
-    let e = match docker.version().await {
-        Ok(v) => return Ok((docker, v)),
-        Err(e) => e,
-    };
-    let hint = match &e {
-        BollardError::DockerResponseServerError {
-            status_code: 400,
-            message,
-        } => api_version_hint(message),
-        _ => None,
-    };
-    let Some(api) = hint else {
-        return Err(classify(host, e));
-    };
-    let docker = connect(host, &api)?;
-    let v = docker.version().await.map_err(|e| classify(host, e))?;
-    Ok((docker, v))
-}
-
 /// Host ports our containers hold: those running ones publish, and those a restarting one keeps
 /// between its attempts (Docker keeps its network, and the port, while the restart policy waits:
 /// a crash-looping proxy must not make its own port look taken by another program).
-async fn held_by_us(docker: &Docker, containers: &[ContainerSummary]) -> BTreeSet<u16> {
+async fn held_by_us(engine: &Engine, containers: &[ContainerSummary]) -> BTreeSet<u16> {
     let mut ports = published_ports(containers);
     for c in containers
         .iter()
         .filter(|c| c.state == Some(ContainerSummaryStateEnum::RESTARTING))
     {
         if let Some(id) = &c.id
-            && let Ok(i) = docker.inspect_container(id, None).await
+            && let Ok(Some(i)) = engine.inspect(id).await
         {
             ports.extend(bound_ports(&i));
         }
@@ -235,23 +127,16 @@ fn project_net(net: &NetworkInspect) -> Option<ProjectNet> {
         })
 }
 
-async fn info(docker: &Docker) -> EngineInfo {
-    let filters = HashMap::from([(
-        "label".to_string(),
-        vec![format!("com.docker.compose.project={PROJECT}")],
-    )]);
-    let list = docker.list_containers(Some(ListContainersOptions {
-        all: true,
-        filters: Some(filters),
-        ..Default::default()
-    }));
+async fn info(engine: &Engine) -> EngineInfo {
+    let list = engine.project_containers();
+    let docker = engine.docker();
     let bridge = docker.inspect_network("bridge", None);
     let project = docker.inspect_network(PROJECT_NETWORK, None);
     let (list, bridge, project) = tokio::join!(list, bridge, project);
     // Best effort: without these, ports owned by our stack look busy and the loopback
     // database check falls back to 127.0.0.1, both reported in their own checks.
     let published_by_us = match list {
-        Ok(l) => held_by_us(docker, &l).await,
+        Ok(l) => held_by_us(engine, &l).await,
         Err(_) => BTreeSet::new(),
     };
     let bridge = bridge
@@ -269,10 +154,9 @@ async fn info(docker: &Docker) -> EngineInfo {
 }
 
 pub async fn probe(opts: &Options, family: Family) -> Probe {
-    let host = endpoint();
-    match tokio::time::timeout(VERSION_TIMEOUT, version(&host)).await {
-        Ok(Ok((docker, v))) => {
-            let info = tokio::time::timeout(INFO_TIMEOUT, info(&docker))
+    match Engine::connect_within(REQUEST_TIMEOUT, VERSION_TIMEOUT).await {
+        Ok((engine, v)) => {
+            let info = tokio::time::timeout(INFO_TIMEOUT, info(&engine))
                 .await
                 .unwrap_or_default();
             let platform = v.platform.as_ref().map(|p| p.name.as_str());
@@ -286,19 +170,8 @@ pub async fn probe(opts: &Options, family: Family) -> Probe {
                 info: Some(info),
             }
         }
-        Ok(Err(e)) => Probe {
+        Err(e) => Probe {
             check: unreachable(&e, opts, family),
-            info: None,
-        },
-        Err(_) => Probe {
-            check: unreachable(
-                &EngineError::Timeout(
-                    host.trim_start_matches("unix://").into(),
-                    VERSION_TIMEOUT.as_secs(),
-                ),
-                opts,
-                family,
-            ),
             info: None,
         },
     }
@@ -354,23 +227,23 @@ pub fn verdict(version: &str, api: Option<&str>, platform: Option<&str>, family:
 }
 
 /// The engine did not answer: required when the stack starts now, else a warning.
-pub fn unreachable(e: &EngineError, opts: &Options, family: Family) -> Check {
+pub fn unreachable(e: &Unreachable, opts: &Options, family: Family) -> Check {
     let start = "systemctl enable --now docker";
     let remedy = match e {
-        EngineError::NoSocket(_) => format!(
+        Unreachable::NoSocket(_) => format!(
             "install Docker Engine ({}) and start it: {start}",
             install_command(family)
         ),
-        EngineError::Refused(_) | EngineError::Timeout(..) => format!(
+        Unreachable::Refused(_) | Unreachable::Timeout(..) => format!(
             "start it: {start} (see `journalctl -u docker` if it does not start); if it is not installed: {}",
             install_command(family)
         ),
-        EngineError::Denied(_) => "run mathesarctl as root (sudo)".to_string(),
-        EngineError::Unsupported(_) => {
+        Unreachable::Denied(_) => "run mathesarctl as root (sudo)".to_string(),
+        Unreachable::Unsupported(_) => {
             "unset DOCKER_HOST, or point it at the local engine (unix:///var/run/docker.sock)"
                 .to_string()
         }
-        EngineError::Other { .. } => {
+        Unreachable::Other { .. } => {
             format!("check the engine: `docker info`, `journalctl -u docker`; {start}")
         }
     };
@@ -381,6 +254,7 @@ pub fn unreachable(e: &EngineError, opts: &Options, family: Family) -> Check {
 mod tests {
     use super::*;
     use bollard::models::{Ipam, IpamConfig, PortSummary};
+    use std::collections::HashMap;
 
     #[test]
     fn engine_versions_are_compared_with_the_minimum() {
@@ -424,7 +298,7 @@ mod tests {
     fn an_unreachable_engine_fails_only_when_starting() {
         let start = Options { will_start: true };
         let later = Options { will_start: false };
-        let refused = EngineError::Refused("/var/run/docker.sock".into());
+        let refused = Unreachable::Refused("/var/run/docker.sock".into());
         let c = unreachable(&refused, &start, Family::Debian);
         assert_eq!(c.status, Status::Fail);
         assert!(c.detail.contains("not running"));
@@ -438,46 +312,18 @@ mod tests {
             Status::Warn
         );
         let c = unreachable(
-            &EngineError::NoSocket("/var/run/docker.sock".into()),
+            &Unreachable::NoSocket("/var/run/docker.sock".into()),
             &start,
             Family::Rpm,
         );
         assert!(c.detail.contains("/var/run/docker.sock"));
         assert!(c.remedy.unwrap().contains("dnf install"));
         let c = unreachable(
-            &EngineError::Denied("/var/run/docker.sock".into()),
+            &Unreachable::Denied("/var/run/docker.sock".into()),
             &start,
             Family::Rpm,
         );
         assert!(c.remedy.unwrap().contains("root"));
-    }
-
-    #[test]
-    fn api_version_refusals_name_the_version_to_use() {
-        let v = api_version_hint(
-            "client version 1.53 is too new. Maximum supported API version is 1.45",
-        )
-        .unwrap();
-        assert_eq!((v.major_version, v.minor_version), (1, 45));
-        let v = api_version_hint(
-            "client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version",
-        )
-        .unwrap();
-        assert_eq!((v.major_version, v.minor_version), (1, 24));
-        assert!(api_version_hint("page not found").is_none());
-        assert!(api_version_hint("Maximum supported API version is x").is_none());
-    }
-
-    #[test]
-    fn unsupported_docker_hosts_are_refused_before_connecting() {
-        assert!(matches!(
-            connect("ssh://host", API_DEFAULT_VERSION),
-            Err(EngineError::Unsupported(_))
-        ));
-        assert!(matches!(
-            connect("unix:///nonexistent/docker.sock", API_DEFAULT_VERSION),
-            Err(EngineError::NoSocket(_))
-        ));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::settings::Settings;
 
-use super::images::image;
+use super::images::Image;
 
 pub const TEMPLATE: &str = include_str!("../../packaging/docker-compose.yml.j2");
 pub const CADDYFILE: &str = include_str!("../../packaging/Caddyfile");
@@ -32,10 +32,10 @@ pub fn render(s: &Settings) -> Result<String, RenderError> {
         db_port => s.db_port.is_some() && s.bundled_db(),
         https => s.domain.is_some(),
         images => context! {
-            db => image("db", registry),
-            service => image("service", registry),
-            caddy => image("caddy", registry),
-            watchtower => image("watchtower", registry),
+            db => Image::Db.pinned(registry),
+            service => Image::Service.pinned(registry),
+            caddy => Image::Proxy.pinned(registry),
+            watchtower => Image::Watchtower.pinned(registry),
         },
     })?;
     Ok(out)

@@ -3,6 +3,7 @@
 pub mod compose;
 pub mod env_file;
 pub mod images;
+pub mod plan;
 
 use crate::secrets::Secret;
 use crate::settings::Settings;

@@ -12,7 +12,7 @@ use crate::secrets::Secret;
 pub enum Source {
     Default,
     Detected,
-    Existing(PathBuf),
+    Current(PathBuf),
     AnswersFile { path: PathBuf, line: Option<usize> },
     Environment(String),
     Debconf,
@@ -25,7 +25,7 @@ impl fmt::Display for Source {
         match self {
             Source::Default => f.write_str("built-in default"),
             Source::Detected => f.write_str("detected"),
-            Source::Existing(p) => write!(f, "existing configuration {}", p.display()),
+            Source::Current(p) => write!(f, "current configuration {}", p.display()),
             Source::AnswersFile {
                 path,
                 line: Some(l),

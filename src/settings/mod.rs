@@ -268,7 +268,7 @@ impl Settings {
             }
             let explicit = !matches!(
                 r.source_of(HttpsPort),
-                None | Some(Source::Default) | Some(Source::Existing(_))
+                None | Some(Source::Default) | Some(Source::Current(_))
             );
             if domain.is_none() && s != 443 && explicit {
                 r.invalid(

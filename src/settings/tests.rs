@@ -41,7 +41,7 @@ fn round_trip_through_answers_is_lossless() {
         "8443",
     );
     let s = Settings::from_answers(&a).unwrap();
-    let again = Settings::from_answers(&s.to_answers(Source::Existing("/x".into()))).unwrap();
+    let again = Settings::from_answers(&s.to_answers(Source::Current("/x".into()))).unwrap();
     assert_eq!(s, again);
     assert_eq!(s.login_url(), "https://mathesar.example.org:8443/");
 }
@@ -116,7 +116,7 @@ fn https_port_without_domain_is_refused_when_asked_for() {
     a.set(
         Key::HttpsPort,
         "8443",
-        Source::Existing("/etc/mathesar/.env".into()),
+        Source::Current("/etc/mathesar/.env".into()),
     );
     assert!(Settings::from_answers(&a).is_ok());
 }
@@ -215,7 +215,7 @@ fn configure_debconf_and_prompts_apply_each_rule_alike() {
         &long,
     ];
     // A valid configuration in which every answer is read (an existing server, an admin password).
-    let stored = || Source::Existing("/etc/mathesar/.env".into());
+    let stored = || Source::Current("/etc/mathesar/.env".into());
     let mut base = base();
     for (k, v) in [
         (Key::UserDb, "existing"),

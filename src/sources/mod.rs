@@ -1,12 +1,13 @@
 //! Where answers come from, lowest precedence first: built-in defaults and detected values, the
-//! existing configuration, an answers file, `MATHESAR_*` environment variables, and finally debconf
+//! current configuration, an answers file, `MATHESAR_*` environment variables, and finally debconf
 //! or terminal prompts. [`Layers::merge`] is the one place that order is written.
 
 pub mod answers_file;
+pub mod current;
 pub mod defaults;
 pub mod detect;
 pub mod environment;
-pub mod existing;
+pub mod generated;
 pub mod prompt;
 
 use std::path::Path;
@@ -19,7 +20,7 @@ pub struct Layers {
     /// Values found on the machine ([`detected`]), or stood in for them.
     pub detected: Answers,
     /// The configuration as it is (`.env`, the admin password file).
-    pub existing: Answers,
+    pub current: Answers,
     /// `--answers FILE`.
     pub answers_file: Answers,
     /// `MATHESAR_*`.
@@ -29,21 +30,21 @@ pub struct Layers {
 }
 
 impl Layers {
-    /// The layers with the existing configuration only: what the commands that work from the
+    /// The layers with the current configuration only: what the commands that work from the
     /// current configuration read.
-    pub fn existing(existing: Answers) -> Layers {
+    pub fn current(current: Answers) -> Layers {
         Layers {
-            existing,
+            current,
             ..Layers::default()
         }
     }
 
-    /// defaults < detected < existing < answers file < environment < debconf. The configuration
+    /// defaults < detected < current < answers file < environment < debconf. The configuration
     /// directory is `config_dir`, the one in use, whatever an answer says.
     pub fn merge(self, config_dir: &Path) -> Answers {
         let mut answers = defaults::answers(config_dir)
             .overlay(self.detected)
-            .overlay(self.existing)
+            .overlay(self.current)
             .overlay(self.answers_file)
             .overlay(self.environment)
             .overlay(self.debconf);
@@ -84,7 +85,7 @@ mod tests {
         };
         let layers = Layers {
             detected: one(Key::ExternalAddress, "192.0.2.1", Source::Detected),
-            existing: one(Key::HttpPort, "8001", Source::Existing("/e".into())),
+            current: one(Key::HttpPort, "8001", Source::Current("/e".into())),
             answers_file: one(Key::HttpPort, "8002", file()),
             environment: one(Key::HttpPort, "8003", env()),
             debconf: one(Key::HttpPort, "8004", Source::Debconf),

@@ -1,16 +1,19 @@
-//! `docker compose` as a child process, for what Compose does best: creating, recreating (by
-//! configuration hash), starting and stopping the services of the generated compose file, and
-//! pulling images. Compose reads the values from `.env` itself: no secret is ever on its command
-//! line, and its environment is cleared of everything but what the Docker client needs, so that
-//! no stray variable of the caller overrides a value of `.env`.
+//! `docker compose` as a child process: the one place the package runs Compose. The lifecycle
+//! uses it for what Compose does best (creating, recreating by configuration hash, starting and
+//! stopping the services of the generated compose file); `logs` and support bundles run it in the
+//! foreground; `purge` removes the containers through it. Compose reads the values from `.env`
+//! itself: no secret is ever on its command line, and its environment is cleared of everything
+//! but what the Docker client needs ([`KEPT_ENV`]), so that no stray variable of the caller
+//! overrides a value of `.env`.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
 
 use thiserror::Error;
 
-use crate::storage::Layout;
+use crate::storage::{ConfigLayout, Layout};
 
 use super::engine::PROJECT;
 
@@ -20,6 +23,7 @@ const KEPT_ENV: &[&str] = &[
     "HOME",
     "LANG",
     "LC_ALL",
+    "TERM",
     "DOCKER_HOST",
     "DOCKER_CONTEXT",
     "DOCKER_CONFIG",
@@ -64,6 +68,14 @@ fn output_suffix(output: &str) -> String {
     }
 }
 
+/// Whether Compose may draw its progress with terminal control sequences.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ansi {
+    /// Compose decides (it draws only on a terminal), except under apt (see [`Compose::args`]).
+    Auto,
+    Never,
+}
+
 /// The compose project of one configuration directory.
 #[derive(Clone, Debug)]
 pub struct Compose {
@@ -78,10 +90,16 @@ pub struct Compose {
 impl Compose {
     /// `watchtower`: run the services of the `watchtower` profile too.
     pub fn new(layout: &Layout, watchtower: bool) -> Compose {
+        Compose::for_config(&layout.config(), watchtower)
+    }
+
+    /// The project of a configuration directory alone (`purge`, which does not read the
+    /// configuration).
+    pub fn for_config(layout: &ConfigLayout, watchtower: bool) -> Compose {
         let override_file = Some(layout.override_file()).filter(|p| p.exists());
         Compose {
             program: "docker".into(),
-            config_dir: layout.config_dir.clone(),
+            config_dir: layout.dir.clone(),
             compose_file: layout.compose_file(),
             override_file,
             profiles: if watchtower {
@@ -94,6 +112,10 @@ impl Compose {
 
     /// The arguments of `docker` for the compose subcommand `sub`.
     pub fn args(&self, sub: &[&str]) -> Vec<OsString> {
+        self.args_with(sub, Ansi::Auto)
+    }
+
+    fn args_with(&self, sub: &[&str], ansi: Ansi) -> Vec<OsString> {
         let mut a: Vec<OsString> = vec![
             "compose".into(),
             "--project-directory".into(),
@@ -111,7 +133,7 @@ impl Compose {
         }
         // apt gives maintainer scripts a pseudo-terminal: progress drawn with escape codes would
         // end up in /var/log/apt/term.log. Plain lines there.
-        if std::env::var_os("DPKG_MAINTSCRIPT_NAME").is_some() {
+        if ansi == Ansi::Never || std::env::var_os("DPKG_MAINTSCRIPT_NAME").is_some() {
             a.push("--ansi".into());
             a.push("never".into());
         }
@@ -136,9 +158,11 @@ impl Compose {
         Ok(())
     }
 
-    fn command(&self, sub: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(&self.program);
-        cmd.args(self.args(sub))
+    /// Every run of Compose is built here: the project's arguments, the environment cleared to
+    /// [`KEPT_ENV`], the configuration directory as working directory, stdin closed.
+    fn command(&self, sub: &[&str], ansi: Ansi) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.program);
+        cmd.args(self.args_with(sub, ansi))
             .env_clear()
             .current_dir(&self.config_dir);
         for name in KEPT_ENV {
@@ -149,12 +173,26 @@ impl Compose {
         if std::env::var_os("PATH").is_none() {
             cmd.env("PATH", DEFAULT_PATH);
         }
-        cmd.stdin(Stdio::null()).kill_on_drop(true);
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    fn async_command(&self, sub: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::from(self.command(sub, Ansi::Auto));
+        cmd.kill_on_drop(true);
         cmd
     }
 
     fn shown(sub: &[&str]) -> String {
         format!("docker compose -p {PROJECT} {}", sub.join(" "))
+    }
+
+    fn failed(sub: &[&str], status: ExitStatus, output: String) -> ComposeError {
+        ComposeError::Failed {
+            command: Self::shown(sub),
+            status: status.to_string(),
+            output,
+        }
     }
 
     /// Runs `docker compose SUB...` with its output going to stderr (progress on a terminal,
@@ -163,7 +201,7 @@ impl Compose {
         Self::refuse_removal(sub)?;
         // Compose writes its progress to stderr; its stdout goes there too, so that stdout stays
         // for the command's own result.
-        let mut cmd = self.command(sub);
+        let mut cmd = self.async_command(sub);
         cmd.stdout(std::io::stderr()).stderr(Stdio::inherit());
         let status = cmd
             .status()
@@ -172,11 +210,7 @@ impl Compose {
         if status.success() {
             Ok(())
         } else {
-            Err(ComposeError::Failed {
-                command: Self::shown(sub),
-                status: status.to_string(),
-                output: String::new(),
-            })
+            Err(Self::failed(sub, status, String::new()))
         }
     }
 
@@ -184,7 +218,7 @@ impl Compose {
     pub async fn output(&self, sub: &[&str]) -> Result<String, ComposeError> {
         Self::refuse_removal(sub)?;
         let out = self
-            .command(sub)
+            .async_command(sub)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .output()
@@ -193,17 +227,96 @@ impl Compose {
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
-            Err(ComposeError::Failed {
-                command: Self::shown(sub),
-                status: out.status.to_string(),
-                output: String::from_utf8_lossy(&out.stderr).into_owned(),
-            })
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            Err(Self::failed(sub, out.status, stderr))
         }
     }
 
-    pub fn config_dir(&self) -> &Path {
-        &self.config_dir
+    /// Runs `docker compose SUB...` in the foreground for the administrator (`logs`): stderr
+    /// inherited, stdout passed on line by line as it comes (cleaned of control sequences when
+    /// stdout is not a terminal); waits for it to end.
+    pub fn run_foreground(&self, sub: &[&str]) -> Result<ExitStatus, ComposeError> {
+        Self::refuse_removal(sub)?;
+        let terminal = std::io::stdout().is_terminal();
+        let mut cmd = self.command(sub, if terminal { Ansi::Auto } else { Ansi::Never });
+        if terminal {
+            return cmd
+                .status()
+                .map_err(|source| ComposeError::Spawn { source });
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|source| ComposeError::Spawn { source })?;
+        if let Some(out) = child.stdout.take() {
+            let mut reader = std::io::BufReader::new(out);
+            let mut stdout = std::io::stdout().lock();
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        // A closed stdout (`| head`) ends the copy; compose then ends too.
+                        if stdout.write_all(&strip_erase(&line)).is_err() || stdout.flush().is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        child
+            .wait()
+            .map_err(|source| ComposeError::Spawn { source })
     }
+
+    /// Runs `docker compose SUB...` and returns stdout and stderr together, without control
+    /// sequences (support bundles); a failure is an error.
+    pub fn report(&self, sub: &[&str]) -> Result<String, ComposeError> {
+        Self::refuse_removal(sub)?;
+        let out = self
+            .command(sub, Ansi::Never)
+            .output()
+            .map_err(|source| ComposeError::Spawn { source })?;
+        let mut text = String::from_utf8_lossy(&strip_erase(&out.stdout)).into_owned();
+        text.push_str(&String::from_utf8_lossy(&strip_erase(&out.stderr)));
+        if out.status.success() {
+            Ok(text)
+        } else {
+            Err(Self::failed(sub, out.status, text))
+        }
+    }
+
+    /// `purge` only: removes the project's containers and networks (`down --remove-orphans`),
+    /// never a volume; the data lives in bind mounts under the data directory and stays.
+    pub fn remove_containers(&self) -> Result<(), ComposeError> {
+        let sub = ["down", "--remove-orphans"];
+        let status = self
+            .command(&sub, Ansi::Never)
+            .status()
+            .map_err(|source| ComposeError::Spawn { source })?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(Self::failed(&sub, status, String::new()))
+        }
+    }
+}
+
+/// The "erase line" sequence Compose 2.x writes before each log line even with `--ansi never`.
+const ERASE_LINE: &[u8] = b"\x1b[2K";
+
+/// `line` without Compose's erase-line sequences.
+pub fn strip_erase(line: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.windows(ERASE_LINE.len()).position(|w| w == ERASE_LINE) {
+        out.extend_from_slice(&rest[..i]);
+        rest = &rest[i + ERASE_LINE.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 #[cfg(test)]
@@ -279,6 +392,72 @@ mod tests {
             assert!(matches!(e, ComposeError::Refused { .. }), "{sub:?}: {e}");
             let e = c.run(sub).await.unwrap_err();
             assert!(matches!(e, ComposeError::Refused { .. }), "{sub:?}: {e}");
+            let e = c.report(sub).unwrap_err();
+            assert!(matches!(e, ComposeError::Refused { .. }), "{sub:?}: {e}");
+            let e = c.run_foreground(sub).unwrap_err();
+            assert!(matches!(e, ComposeError::Refused { .. }), "{sub:?}: {e}");
         }
+        // `purge` removes the containers, never a volume.
+        let mut c = Compose::new(&Layout::new(dir.path(), "/srv/data"), false);
+        let log = dir.path().join("args");
+        let stand_in = dir.path().join("docker");
+        std::fs::write(
+            &stand_in,
+            format!("#!/bin/sh\necho \"$@\" > {}\n", log.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755)).unwrap();
+        c.program = stand_in.into();
+        c.remove_containers().unwrap();
+        let args = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            args.trim_end()
+                .ends_with("--ansi never down --remove-orphans"),
+            "{args}"
+        );
+        assert!(
+            !args
+                .split_whitespace()
+                .any(|a| a == "-v" || a == "--volumes"),
+            "{args}"
+        );
+        c.program = "false".into();
+        assert!(matches!(
+            c.remove_containers(),
+            Err(ComposeError::Failed { .. })
+        ));
+    }
+
+    #[test]
+    fn erase_line_sequences_are_removed() {
+        assert_eq!(
+            strip_erase(b"\x1b[2Kmathesar_db  | ready\n"),
+            b"mathesar_db  | ready\n"
+        );
+        assert_eq!(strip_erase(b"a\x1b[2Kb\x1b[2K"), b"ab");
+        assert_eq!(strip_erase(b"plain \x1b[1m"), b"plain \x1b[1m");
+    }
+
+    #[test]
+    fn captured_output_asks_compose_for_no_control_sequences() {
+        let d = tempfile::tempdir().unwrap();
+        let c = Compose::new(&Layout::new(d.path(), "/srv/data"), false);
+        let args = |ansi| {
+            strings(
+                c.command(&["ps"], ansi)
+                    .get_args()
+                    .map(OsString::from)
+                    .collect(),
+            )
+        };
+        let never = args(Ansi::Never);
+        assert_eq!(never[never.len() - 3..], ["--ansi", "never", "ps"]);
+        let auto = args(Ansi::Auto);
+        assert_eq!(auto.last().map(String::as_str), Some("ps"));
+        assert!(
+            !auto.iter().any(|a| a == "--ansi")
+                || std::env::var_os("DPKG_MAINTSCRIPT_NAME").is_some()
+        );
     }
 }

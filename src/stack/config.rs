@@ -8,15 +8,15 @@ use thiserror::Error;
 use crate::exit::Code;
 use crate::settings::{InvalidAnswers, Settings};
 use crate::sources::Layers;
-use crate::sources::existing::{self, ExistingError};
-use crate::storage::Layout;
+use crate::sources::current::{self, CurrentError};
+use crate::storage::{ConfigLayout, Layout};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("{} has no configuration yet; run `mathesarctl configure` first", .0.display())]
     NotConfigured(PathBuf),
     #[error(transparent)]
-    Unreadable(#[from] ExistingError),
+    Unreadable(#[from] CurrentError),
     #[error(
         "the configuration in {dir} is not valid: {errors}. Fix it with `mathesarctl configure`"
     )]
@@ -45,13 +45,13 @@ pub struct Current {
 
 /// Reads the configuration in `config_dir`; an unconfigured directory is an error.
 pub fn load(config_dir: &Path) -> Result<Current, ConfigError> {
-    let found = existing::read(&Layout::new(config_dir, "/"))?;
+    let found = current::read(&ConfigLayout::new(config_dir))?;
     if found.env_text.is_none() {
         return Err(ConfigError::NotConfigured(
-            Layout::new(config_dir, "/").env_file(),
+            ConfigLayout::new(config_dir).env_file(),
         ));
     }
-    let answers = Layers::existing(found.answers).merge(config_dir);
+    let answers = Layers::current(found.answers).merge(config_dir);
     let settings = Settings::from_answers(&answers).map_err(|errors| ConfigError::Invalid {
         dir: config_dir.to_path_buf(),
         errors,

@@ -1,29 +1,72 @@
-//! The Docker Engine API (bollard): containers of the compose project, their health and logs,
-//! commands run inside them (secrets in the exec environment, never on a command line), images.
+//! The Docker Engine API (bollard): the one connector to the engine, used by the preflight, the
+//! lifecycle and the day-2 commands alike. Containers of the compose project, their health and
+//! logs, stopping them, commands run inside them (secrets in the exec environment, never on a
+//! command line), images.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bollard::Docker;
 use bollard::container::LogOutput;
+use bollard::errors::Error as BollardError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::models::{ContainerInspectResponse, ContainerSummary};
-use bollard::query_parameters::{ListContainersOptions, LogsOptions};
+use bollard::models::{
+    ContainerInspectResponse, ContainerSummary, ContainerSummaryStateEnum, SystemVersion,
+};
+use bollard::query_parameters::{ListContainersOptions, LogsOptions, StopContainerOptions};
+use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 use futures_util::StreamExt;
 use thiserror::Error;
 
 /// The compose project name of the stack (`name:` in the compose file).
 pub const PROJECT: &str = "mathesar";
+/// The network Compose creates for the project, on which the containers run.
+pub const PROJECT_NETWORK: &str = "mathesar_default";
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 pub const SERVICE_LABEL: &str = "com.docker.compose.service";
 
+/// The engine's socket when `DOCKER_HOST` is not set, as for the Docker CLI and Compose.
+const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+/// Seconds one API request may take, for the lifecycle and the day-2 commands.
+const REQUEST_SECS: u64 = 120;
+/// How long the engine may take to answer the first request.
+const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+
+/// Why the engine could not be reached.
+#[derive(Debug, Error)]
+pub enum Unreachable {
+    #[error("no Docker Engine socket at {0}: Docker is not installed or not started")]
+    NoSocket(String),
+    #[error("the Docker Engine at {0} is not running (connection refused)")]
+    Refused(String),
+    #[error("permission denied on the Docker Engine socket {0}")]
+    Denied(String),
+    #[error("the Docker Engine at {0} did not answer within {1} s")]
+    Timeout(String, u64),
+    #[error("DOCKER_HOST={0} is not supported here: use unix:// or tcp://")]
+    Unsupported(String),
+    #[error("the Docker Engine at {at} failed: {message}")]
+    Other { at: String, message: String },
+}
+
+impl Unreachable {
+    /// What the administrator does about it (the preflight names the install command too).
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Unreachable::Denied(_) => "Run mathesarctl as root (sudo)",
+            Unreachable::Unsupported(_) => {
+                "Unset DOCKER_HOST, or point it at the local engine (unix:///var/run/docker.sock)"
+            }
+            _ => {
+                "Is Docker installed and running? Check `systemctl status docker` and start it with `systemctl start docker`"
+            }
+        }
+    }
+}
+
 #[derive(Debug, Error)]
 pub enum EngineError {
-    #[error(
-        "cannot reach the Docker Engine ({detail}). Is Docker installed and running? \
-         Check `systemctl status docker` and start it with `systemctl start docker`"
-    )]
-    Unreachable { detail: String },
+    #[error("cannot reach the Docker Engine: {0}. {hint}", hint = .0.hint())]
+    Unreachable(Unreachable),
     #[error("the Docker Engine failed to {action}: {source}")]
     Api {
         action: String,
@@ -36,6 +79,100 @@ pub enum EngineError {
         command: String,
         timeout: Duration,
     },
+}
+
+impl From<Unreachable> for EngineError {
+    fn from(e: Unreachable) -> Self {
+        EngineError::Unreachable(e)
+    }
+}
+
+/// DOCKER_HOST as the CLI and Compose read it, else the standard socket.
+fn endpoint() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_HOST.to_string())
+}
+
+fn client(host: &str, request_secs: u64, api: &ClientVersion) -> Result<Docker, Unreachable> {
+    let result = if host.starts_with("unix://") {
+        Docker::connect_with_unix(host, request_secs, api)
+    } else if host.starts_with("tcp://") || host.starts_with("http://") {
+        Docker::connect_with_http(host, request_secs, api)
+    } else {
+        return Err(Unreachable::Unsupported(host.to_string()));
+    };
+    result.map_err(|e| classify(host, request_secs, e))
+}
+
+/// The API version the engine asks for in a "client version X is too new/old" refusal.
+/// Engines refuse a versioned request outside their range, so one retry at the version named
+/// in the refusal negotiates it (the unversioned `/version` is out of the client's reach).
+pub fn api_version_hint(message: &str) -> Option<ClientVersion> {
+    let (_, rest) = message.split_once("supported API version is ")?;
+    let v: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    let (major, minor) = v.trim_end_matches('.').split_once('.')?;
+    Some(ClientVersion {
+        major_version: major.parse().ok()?,
+        minor_version: minor.parse().ok()?,
+    })
+}
+
+fn classify(host: &str, request_secs: u64, e: BollardError) -> Unreachable {
+    let at = host.trim_start_matches("unix://").to_string();
+    if let BollardError::SocketNotFoundError(p) = &e {
+        return Unreachable::NoSocket(p.clone());
+    }
+    if let BollardError::RequestTimeoutError = &e {
+        return Unreachable::Timeout(at, request_secs);
+    }
+    // Connection failures are wrapped by the HTTP client: find the I/O error underneath.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::NotFound => return Unreachable::NoSocket(at),
+                std::io::ErrorKind::ConnectionRefused => return Unreachable::Refused(at),
+                std::io::ErrorKind::PermissionDenied => return Unreachable::Denied(at),
+                _ => {}
+            }
+        }
+        source = s.source();
+    }
+    Unreachable::Other {
+        at,
+        message: e.to_string(),
+    }
+}
+
+/// Connects and reads `/version`, negotiating the API version when the engine is older or newer
+/// than this client.
+async fn version(host: &str, request_secs: u64) -> Result<(Docker, SystemVersion), Unreachable> {
+    let docker = client(host, request_secs, API_DEFAULT_VERSION)?;
+    let e = match docker.version().await {
+        Ok(v) => return Ok((docker, v)),
+        Err(e) => e,
+    };
+    let hint = match &e {
+        BollardError::DockerResponseServerError {
+            status_code: 400,
+            message,
+        } => api_version_hint(message),
+        _ => None,
+    };
+    let Some(api) = hint else {
+        return Err(classify(host, request_secs, e));
+    };
+    let docker = client(host, request_secs, &api)?;
+    let v = docker
+        .version()
+        .await
+        .map_err(|e| classify(host, request_secs, e))?;
+    Ok((docker, v))
 }
 
 /// A connection to the engine.
@@ -85,20 +222,27 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
 }
 
 impl Engine {
-    /// Connects (`DOCKER_HOST`, else the standard socket), agrees on an API version and pings.
+    /// Connects (`DOCKER_HOST`, else the standard socket) and agrees on an API version.
     pub async fn connect() -> Result<Engine, EngineError> {
-        let unreachable = |e: bollard::errors::Error| EngineError::Unreachable {
-            detail: e.to_string(),
-        };
-        let docker = Docker::connect_with_defaults().map_err(unreachable)?;
-        let docker = tokio::time::timeout(Duration::from_secs(30), docker.negotiate_version())
-            .await
-            .map_err(|_| EngineError::Unreachable {
-                detail: "no answer within 30s".into(),
-            })?
-            .map_err(unreachable)?;
-        docker.ping().await.map_err(unreachable)?;
-        Ok(Engine { docker })
+        let (engine, _) = Engine::connect_within(REQUEST_SECS, ANSWER_WITHIN).await?;
+        Ok(engine)
+    }
+
+    /// Connects with `request_secs` for each request and reads the engine's version, all within
+    /// `within` (the preflight waits a few seconds only).
+    pub async fn connect_within(
+        request_secs: u64,
+        within: Duration,
+    ) -> Result<(Engine, SystemVersion), Unreachable> {
+        let host = endpoint();
+        match tokio::time::timeout(within, version(&host, request_secs)).await {
+            Ok(Ok((docker, v))) => Ok((Engine { docker }, v)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Unreachable::Timeout(
+                host.trim_start_matches("unix://").into(),
+                within.as_secs(),
+            )),
+        }
     }
 
     pub fn docker(&self) -> &Docker {
@@ -175,6 +319,35 @@ impl Engine {
             Err(e) if is_not_found(&e) => Ok(false),
             Err(e) => Err(api(format!("inspect image {image}"))(e)),
         }
+    }
+
+    /// Stops the running containers of the project whose compose service `which` selects (`None`
+    /// for a container without one), each given `timeout` seconds (else the engine's default),
+    /// calling `announce` with the service's name before each. Removes nothing.
+    pub async fn stop_running(
+        &self,
+        which: impl Fn(Option<&str>) -> bool,
+        timeout: Option<i32>,
+        announce: impl Fn(&str),
+    ) -> Result<(), EngineError> {
+        for c in self.project_containers().await? {
+            let service = service_of(&c);
+            if c.state != Some(ContainerSummaryStateEnum::RUNNING) || !which(service) {
+                continue;
+            }
+            let Some(id) = &c.id else { continue };
+            let shown = service.unwrap_or("a container");
+            announce(shown);
+            let options = timeout.map(|t| StopContainerOptions {
+                t: Some(t),
+                ..Default::default()
+            });
+            self.docker
+                .stop_container(id, options)
+                .await
+                .map_err(api(format!("stop {shown}")))?;
+        }
+        Ok(())
     }
 
     /// Runs `cmd` in a running container with `env` added to its environment and waits for it.
@@ -284,6 +457,48 @@ mod tests {
         assert_eq!(env_value(&c, "POSTGRES_PASSWORD"), Some("a=b c"));
         assert_eq!(env_value(&c, "POSTGRES"), None);
         assert_eq!(container_name(&c), "mathesar_db");
+    }
+
+    #[test]
+    fn api_version_refusals_name_the_version_to_use() {
+        let v = api_version_hint(
+            "client version 1.53 is too new. Maximum supported API version is 1.45",
+        )
+        .unwrap();
+        assert_eq!((v.major_version, v.minor_version), (1, 45));
+        let v = api_version_hint(
+            "client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version",
+        )
+        .unwrap();
+        assert_eq!((v.major_version, v.minor_version), (1, 24));
+        assert!(api_version_hint("page not found").is_none());
+        assert!(api_version_hint("Maximum supported API version is x").is_none());
+    }
+
+    #[test]
+    fn unsupported_docker_hosts_are_refused_before_connecting() {
+        assert!(matches!(
+            client("ssh://host", 3, API_DEFAULT_VERSION),
+            Err(Unreachable::Unsupported(_))
+        ));
+        assert!(matches!(
+            client("unix:///nonexistent/docker.sock", 3, API_DEFAULT_VERSION),
+            Err(Unreachable::NoSocket(_))
+        ));
+    }
+
+    /// The lifecycle's message says what is wrong and what to do, as the preflight's does.
+    #[test]
+    fn an_unreachable_engine_is_explained() {
+        let e = EngineError::from(Unreachable::Refused("/var/run/docker.sock".into()));
+        let m = e.to_string();
+        assert!(m.starts_with("cannot reach the Docker Engine: "), "{m}");
+        assert!(
+            m.contains("not running") && m.contains("systemctl start docker"),
+            "{m}"
+        );
+        let m = EngineError::from(Unreachable::Denied("/s".into())).to_string();
+        assert!(m.contains("as root"), "{m}");
     }
 
     #[test]

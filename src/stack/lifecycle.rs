@@ -93,7 +93,7 @@ pub struct Stack {
 impl Stack {
     pub async fn open(config_dir: &Path) -> Result<Stack, StackError> {
         // Compose reads the files on disk itself: a committed change must be complete first.
-        crate::sources::existing::complete_pending(&crate::storage::Layout::new(config_dir, "/"))
+        crate::sources::current::complete_pending(&crate::storage::ConfigLayout::new(config_dir))
             .map_err(config::ConfigError::from)?;
         let current = config::load(config_dir)?;
         let engine = Engine::connect().await?;
@@ -326,25 +326,13 @@ impl Stack {
             .iter()
             .map(|s| s.name)
             .collect();
-        for c in self.engine.project_containers().await? {
-            let Some(service) = service_of(&c) else {
-                continue;
-            };
-            let running = c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING);
-            if running && !enabled.contains(&service) {
-                if let Some(id) = &c.id {
-                    journal::info(format!("stopping {service}: it is turned off"));
-                    self.engine
-                        .docker()
-                        .stop_container(id, None)
-                        .await
-                        .map_err(|source| EngineError::Api {
-                            action: format!("stop {service}"),
-                            source,
-                        })?;
-                }
-            }
-        }
+        self.engine
+            .stop_running(
+                |service| service.is_some_and(|s| !enabled.contains(&s)),
+                None,
+                |service| journal::info(format!("stopping {service}: it is turned off")),
+            )
+            .await?;
         Ok(())
     }
 
@@ -353,20 +341,7 @@ impl Stack {
         let timeout = STOP_TIMEOUT_SECS.to_string();
         self.compose.run(&["stop", "--timeout", &timeout]).await?;
         // Containers of services the compose file no longer runs (a profile turned off).
-        for c in self.engine.project_containers().await? {
-            if c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING) {
-                if let Some(id) = &c.id {
-                    self.engine
-                        .docker()
-                        .stop_container(id, None)
-                        .await
-                        .map_err(|source| EngineError::Api {
-                            action: "stop a container".into(),
-                            source,
-                        })?;
-                }
-            }
-        }
+        self.engine.stop_running(|_| true, None, |_| {}).await?;
         Ok(())
     }
 
@@ -431,6 +406,7 @@ pub const DB_CONTAINER: &str = BUNDLED_DB_HOST;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stack::engine::Unreachable;
 
     #[test]
     fn images_come_from_the_rendered_config() {
@@ -467,9 +443,9 @@ mod tests {
     fn exit_codes_follow_the_failure() {
         let e = StackError::Preflight("ports".into());
         assert_eq!(e.code(), Code::Preflight);
-        let e = StackError::Engine(EngineError::Unreachable {
-            detail: "no socket".into(),
-        });
+        let e = StackError::Engine(EngineError::Unreachable(Unreachable::NoSocket(
+            "/var/run/docker.sock".into(),
+        )));
         assert_eq!(e.code(), Code::Docker);
         assert!(e.to_string().contains("Docker"));
     }

@@ -1,16 +1,16 @@
 //! Several files replaced as one: the configuration (`.env`, the compose file, the Caddyfile, the
 //! admin password file) must never be seen as a mix of two runs, and `rename` is atomic for one
-//! file only. A small redo journal makes the set atomic:
+//! file only. A small redo log makes the set atomic:
 //!
 //! 1. every new file is staged next to its target (`.NAME.staged-ID`, final mode, fsynced);
-//! 2. the journal (`.pending` in the configuration directory), naming each staged file and its
+//! 2. the redo log (`.pending` in the configuration directory), naming each staged file and its
 //!    target, is written atomically: this is the commit point;
-//! 3. each staged file is renamed over its target, then the journal is removed.
+//! 3. each staged file is renamed over its target, then the redo log is removed.
 //!
-//! Only a writer, holding the lock, completes a journal ([`roll_forward`]); readers hold the lock
+//! Only a writer, holding the lock, completes a redo log ([`roll_forward`]); readers hold the lock
 //! shared and see a killed run's committed set through [`view`] without writing anything. A run
 //! killed before its commit point left only staged files, which the next writer removes under
-//! the lock ([`clean_staged`]). A journal names only the package's own files: in the
+//! the lock ([`clean_staged`]). A redo log names only the package's own files: in the
 //! configuration directory, or the Caddyfile of a data directory the package marked as its own.
 
 use std::fs::{self, File};
@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use super::atomic::{self, WriteError};
 
-/// The journal's file name in the configuration directory.
-pub const JOURNAL: &str = ".pending";
+/// The redo log's file name in the configuration directory.
+pub const REDO_LOG: &str = ".pending";
 const STAGED: &str = ".staged-";
 
 /// One file of the set.
@@ -39,15 +39,15 @@ struct Entry {
 }
 
 /// Replaces every file of `changes` as one: after a crash, readers see all of them or none.
-pub fn commit(journal: &Path, changes: &[Change]) -> Result<(), WriteError> {
+pub fn commit(redo: &Path, changes: &[Change]) -> Result<(), WriteError> {
     if changes.is_empty() {
         return Ok(());
     }
     // Unpredictable, so that nobody can plant a file under a staged name in advance.
     let mut random = [0u8; 12];
-    getrandom::fill(&mut random).map_err(|e| err(journal, io::Error::other(e.to_string())))?;
+    getrandom::fill(&mut random).map_err(|e| err(redo, io::Error::other(e.to_string())))?;
     let id: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    let config_dir = journal.parent().unwrap_or(Path::new("/"));
+    let config_dir = redo.parent().unwrap_or(Path::new("/"));
     if let Some(c) = changes.iter().find(|c| !allowed_target(config_dir, c.path)) {
         return Err(err(
             c.path,
@@ -70,8 +70,8 @@ pub fn commit(journal: &Path, changes: &[Change]) -> Result<(), WriteError> {
         for dir in dirs_of(&entries) {
             sync_dir(&dir).map_err(|e| err(&dir, e))?;
         }
-        let text = serde_json::to_vec_pretty(&entries).map_err(|e| err(journal, e.into()))?;
-        atomic::write(journal, &text, super::modes::PRIVATE_FILE)
+        let text = serde_json::to_vec_pretty(&entries).map_err(|e| err(redo, e.into()))?;
+        atomic::write(redo, &text, super::modes::PRIVATE_FILE)
     })();
     if let Err(e) = result {
         for e in &entries {
@@ -79,13 +79,13 @@ pub fn commit(journal: &Path, changes: &[Change]) -> Result<(), WriteError> {
         }
         return Err(e);
     }
-    roll_forward(journal).map(|_| ())
+    roll_forward(redo).map(|_| ())
 }
 
-/// Completes a committed set of changes, if `journal` names one. Call with the lock held.
-/// Returns whether there was a journal.
-pub fn roll_forward(journal: &Path) -> Result<bool, WriteError> {
-    let Some(entries) = read_journal(journal)? else {
+/// Completes a committed set of changes, if `redo` names one. Call with the lock held.
+/// Returns whether there was a redo log.
+pub fn roll_forward(redo: &Path) -> Result<bool, WriteError> {
+    let Some(entries) = read_redo(redo)? else {
         return Ok(false);
     };
     for e in &entries {
@@ -98,14 +98,14 @@ pub fn roll_forward(journal: &Path) -> Result<bool, WriteError> {
     for dir in dirs_of(&entries) {
         sync_dir(&dir).map_err(|e| err(&dir, e))?;
     }
-    atomic::remove(journal)?;
+    atomic::remove(redo)?;
     Ok(true)
 }
 
 /// For a reader: the file that holds the current content of `target`, which is its staged file
-/// while a committed journal is not completed yet. Changes nothing.
-pub fn view(journal: &Path, target: &Path) -> Result<PathBuf, WriteError> {
-    let entries = read_journal(journal)?.unwrap_or_default();
+/// while a committed redo log is not completed yet. Changes nothing.
+pub fn view(redo: &Path, target: &Path) -> Result<PathBuf, WriteError> {
+    let entries = read_redo(redo)?.unwrap_or_default();
     Ok(entries
         .into_iter()
         .find(|e| e.target == target && e.staged.exists())
@@ -113,21 +113,21 @@ pub fn view(journal: &Path, target: &Path) -> Result<PathBuf, WriteError> {
         .unwrap_or_else(|| target.to_path_buf()))
 }
 
-fn read_journal(journal: &Path) -> Result<Option<Vec<Entry>>, WriteError> {
-    let text = match fs::read(journal) {
+fn read_redo(redo: &Path) -> Result<Option<Vec<Entry>>, WriteError> {
+    let text = match fs::read(redo) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(err(journal, e)),
+        Err(e) => return Err(err(redo, e)),
     };
-    let invalid = |msg: String| err(journal, io::Error::new(io::ErrorKind::InvalidData, msg));
-    // A journal is written whole (atomic rename) or not at all: one that does not parse was not
+    let invalid = |msg: String| err(redo, io::Error::new(io::ErrorKind::InvalidData, msg));
+    // A redo log is written whole (atomic rename) or not at all: one that does not parse was not
     // written by us, and is left for the administrator rather than guessed at.
     let entries: Vec<Entry> = serde_json::from_slice(&text).map_err(|e| {
         invalid(format!(
-            "not a journal of mathesarctl ({e}); remove it, then run `mathesarctl configure`"
+            "not a redo log of mathesarctl ({e}); remove it, then run `mathesarctl configure`"
         ))
     })?;
-    let config_dir = journal.parent().unwrap_or(Path::new("/"));
+    let config_dir = redo.parent().unwrap_or(Path::new("/"));
     for e in &entries {
         if !is_ours(&e.staged, &e.target) {
             return Err(invalid(format!(
@@ -154,7 +154,7 @@ fn allowed_target(config_dir: &Path, target: &Path) -> bool {
     if target.parent() == Some(config_dir) {
         // Any file of the configuration (a restore brings back answers.yml and the override
         // too), but never the package's own bookkeeping.
-        return ![".lock", JOURNAL, super::dirs::MARKER].contains(&name)
+        return ![".lock", REDO_LOG, super::dirs::MARKER].contains(&name)
             && !name.contains(STAGED)
             && !name.contains(".tmp");
     }
@@ -188,7 +188,7 @@ fn staged_path(target: &Path, id: &str) -> io::Result<PathBuf> {
     Ok(target.with_file_name(format!(".{}{STAGED}{id}", name.to_string_lossy())))
 }
 
-/// A staged file sits next to its target and carries its name: a damaged journal cannot move
+/// A staged file sits next to its target and carries its name: a damaged redo log cannot move
 /// anything else.
 fn is_ours(staged: &Path, target: &Path) -> bool {
     let (Some(name), Some(staged_name)) = (target.file_name(), staged.file_name()) else {
@@ -244,9 +244,9 @@ mod tests {
         fs::write(data.join(crate::storage::dirs::MARKER), "created\n").unwrap();
         let (a, b) = (d.path().join(".env"), sub.join("Caddyfile"));
         fs::write(&a, "old").unwrap();
-        let journal = d.path().join(JOURNAL);
+        let redo = d.path().join(REDO_LOG);
         commit(
-            &journal,
+            &redo,
             &[
                 Change {
                     path: &a,
@@ -271,7 +271,7 @@ mod tests {
 
     /// A run killed after its commit point: the next reader completes it.
     #[test]
-    fn a_committed_journal_is_completed_by_the_next_reader() {
+    fn a_committed_redo_log_is_completed_by_the_next_reader() {
         let d = tempfile::tempdir().unwrap();
         let (a, b) = (d.path().join(".env"), d.path().join("docker-compose.yml"));
         fs::write(&a, "old env").unwrap();
@@ -289,53 +289,53 @@ mod tests {
             .collect();
         // The first file was already moved when the run died.
         fs::rename(&entries[0].staged, &a).unwrap();
-        let journal = d.path().join(JOURNAL);
-        fs::write(&journal, serde_json::to_vec(&entries).unwrap()).unwrap();
+        let redo = d.path().join(REDO_LOG);
+        fs::write(&redo, serde_json::to_vec(&entries).unwrap()).unwrap();
 
         // A reader sees the new set and changes nothing.
         assert_eq!(
-            fs::read_to_string(view(&journal, &b).unwrap()).unwrap(),
+            fs::read_to_string(view(&redo, &b).unwrap()).unwrap(),
             "new compose"
         );
-        assert!(journal.exists());
-        assert!(roll_forward(&journal).unwrap());
+        assert!(redo.exists());
+        assert!(roll_forward(&redo).unwrap());
         assert_eq!(fs::read_to_string(&a).unwrap(), "new env");
         assert_eq!(fs::read_to_string(&b).unwrap(), "new compose");
         assert_eq!(names(d.path()), [".env", "docker-compose.yml"]);
-        assert!(!roll_forward(&journal).unwrap(), "nothing left to do");
+        assert!(!roll_forward(&redo).unwrap(), "nothing left to do");
     }
 
     /// A run killed before its commit point left staged files only: the old set stands.
     #[test]
-    fn staged_files_without_a_journal_are_removed_and_change_nothing() {
+    fn staged_files_without_a_redo_log_are_removed_and_change_nothing() {
         let d = tempfile::tempdir().unwrap();
         let a = d.path().join(".env");
         fs::write(&a, "old").unwrap();
         fs::write(staged_path(&a, "9-9").unwrap(), "new").unwrap();
-        assert!(!roll_forward(&d.path().join(JOURNAL)).unwrap());
+        assert!(!roll_forward(&d.path().join(REDO_LOG)).unwrap());
         clean_staged(d.path());
         assert_eq!(fs::read_to_string(&a).unwrap(), "old");
         assert_eq!(names(d.path()), [".env"]);
     }
 
     #[test]
-    fn a_journal_naming_other_files_is_refused_and_moves_nothing() {
+    fn a_redo_log_naming_other_files_is_refused_and_moves_nothing() {
         let d = tempfile::tempdir().unwrap();
         let (a, other) = (d.path().join(".env"), d.path().join("passwd"));
         fs::write(&a, "old").unwrap();
         fs::write(&other, "x").unwrap();
-        let journal = d.path().join(JOURNAL);
+        let redo = d.path().join(REDO_LOG);
         let bad = vec![Entry {
             staged: other.clone(),
             target: a.clone(),
         }];
-        fs::write(&journal, serde_json::to_vec(&bad).unwrap()).unwrap();
-        let e = roll_forward(&journal).unwrap_err();
+        fs::write(&redo, serde_json::to_vec(&bad).unwrap()).unwrap();
+        let e = roll_forward(&redo).unwrap_err();
         assert!(e.source.to_string().contains("as a staged file"), "{e:?}");
         assert_eq!(fs::read_to_string(&a).unwrap(), "old");
-        assert!(other.exists() && journal.exists());
+        assert!(other.exists() && redo.exists());
 
-        // A journal naming a file outside the configuration, with a staged file next to it.
+        // A redo naming a file outside the configuration, with a staged file next to it.
         let outside = tempfile::tempdir().unwrap();
         let victim = outside.path().join("shadow");
         fs::write(&victim, "root:x").unwrap();
@@ -345,19 +345,19 @@ mod tests {
             staged: staged.clone(),
             target: victim.clone(),
         }];
-        fs::write(&journal, serde_json::to_vec(&bad).unwrap()).unwrap();
-        let e = roll_forward(&journal).unwrap_err();
+        fs::write(&redo, serde_json::to_vec(&bad).unwrap()).unwrap();
+        let e = roll_forward(&redo).unwrap_err();
         assert!(
             e.source
                 .to_string()
                 .contains("not a file of the configuration"),
             "{e:?}"
         );
-        assert!(view(&journal, &victim).is_err());
+        assert!(view(&redo, &victim).is_err());
         assert_eq!(fs::read_to_string(&victim).unwrap(), "root:x");
 
-        fs::write(&journal, "{half").unwrap();
-        let e = roll_forward(&journal).unwrap_err();
+        fs::write(&redo, "{half").unwrap();
+        let e = roll_forward(&redo).unwrap_err();
         assert!(e.source.to_string().contains("remove it"), "{e:?}");
     }
 }

@@ -650,6 +650,18 @@ fn show(name: &CStr) -> String {
     String::from_utf8_lossy(name.to_bytes()).into_owned()
 }
 
+/// The configuration and data directories must not contain each other: a purge of the data
+/// would take the configuration with it, or the reverse.
+pub fn refuse_nested(config_dir: &Path, data_dir: &Path) -> Result<(), String> {
+    if data_dir.starts_with(config_dir) || config_dir.starts_with(data_dir) {
+        return Err(format!(
+            "it and the configuration directory ({}) must not contain each other",
+            config_dir.display()
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,10 +9,36 @@ pub const DEFAULT_FILE: &str = "/etc/default/mathesar";
 pub const ADMIN_CREATED: &str = ".admin-created";
 pub const USER_DB_CONNECTED: &str = ".user-db-connected";
 
+/// Paths of a [`Layout`] that are those of one of its parts.
+macro_rules! delegate {
+    ($part:ident: $($name:ident),*) => {
+        $(
+            #[doc = concat!("See [`", stringify!($part), "`](Self::", stringify!($part), ").")]
+            pub fn $name(&self) -> PathBuf {
+                self.$part().$name()
+            }
+        )*
+    };
+}
+
+/// Both directories of a configuration: what the configuration names, once it is read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
     pub config_dir: PathBuf,
     pub data_dir: PathBuf,
+}
+
+/// The files of the configuration directory alone: what is known before the configuration (and
+/// so the data directory) is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigLayout {
+    pub dir: PathBuf,
+}
+
+/// The files of the data directory alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataLayout {
+    pub dir: PathBuf,
 }
 
 impl Layout {
@@ -23,44 +49,69 @@ impl Layout {
         }
     }
 
+    pub fn config(&self) -> ConfigLayout {
+        ConfigLayout::new(&self.config_dir)
+    }
+    pub fn data(&self) -> DataLayout {
+        DataLayout::new(&self.data_dir)
+    }
+
+    delegate!(config: env_file, compose_file, override_file, admin_password_file, lock_file, redo_file);
+    delegate!(data: caddyfile, admin_created_marker, user_db_connected_marker);
+    pub fn data_subdirs(&self) -> Vec<PathBuf> {
+        self.data().subdirs()
+    }
+}
+
+impl ConfigLayout {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        ConfigLayout { dir: dir.into() }
+    }
+
     /// Answers and the container contract; 0600.
     pub fn env_file(&self) -> PathBuf {
-        self.config_dir.join(".env")
+        self.dir.join(".env")
     }
     pub fn compose_file(&self) -> PathBuf {
-        self.config_dir.join("docker-compose.yml")
+        self.dir.join("docker-compose.yml")
     }
     /// The administrator's own additions; never written by this package.
     pub fn override_file(&self) -> PathBuf {
-        self.config_dir.join("docker-compose.override.yml")
+        self.dir.join("docker-compose.override.yml")
     }
     /// The first admin's password until the admin exists (kept when it was generated); 0600.
     pub fn admin_password_file(&self) -> PathBuf {
-        self.config_dir.join("initial-admin-password")
+        self.dir.join("initial-admin-password")
     }
     pub fn lock_file(&self) -> PathBuf {
-        self.config_dir.join(".lock")
+        self.dir.join(".lock")
     }
-    /// The journal of a set of files being replaced (`storage::commit`).
-    pub fn journal_file(&self) -> PathBuf {
-        self.config_dir.join(super::commit::JOURNAL)
+    /// The redo log of a set of files being replaced (`storage::commit`).
+    pub fn redo_file(&self) -> PathBuf {
+        self.dir.join(super::commit::REDO_LOG)
+    }
+}
+
+impl DataLayout {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        DataLayout { dir: dir.into() }
     }
 
     /// Bind-mount sources all live under the data directory, so that only one tree holds what
     /// the containers see.
     pub fn caddyfile(&self) -> PathBuf {
-        self.data_dir.join("caddy/Caddyfile")
+        self.dir.join("caddy/Caddyfile")
     }
     /// Written once the first admin exists.
     pub fn admin_created_marker(&self) -> PathBuf {
-        self.data_dir.join(ADMIN_CREATED)
+        self.dir.join(ADMIN_CREATED)
     }
     /// A digest of the user database connected to Mathesar (`stack::user_db`).
     pub fn user_db_connected_marker(&self) -> PathBuf {
-        self.data_dir.join(USER_DB_CONNECTED)
+        self.dir.join(USER_DB_CONNECTED)
     }
-    /// Directories created under the data directory, as (path, mode).
-    pub fn data_subdirs(&self) -> Vec<PathBuf> {
+    /// Directories created under the data directory.
+    pub fn subdirs(&self) -> Vec<PathBuf> {
         [
             "pgdata",
             "msar/static",
@@ -70,7 +121,7 @@ impl Layout {
             "caddy/config",
         ]
         .iter()
-        .map(|d| self.data_dir.join(d))
+        .map(|d| self.dir.join(d))
         .collect()
     }
 }

@@ -7,5 +7,6 @@ pub mod dirs;
 pub mod layout;
 pub mod lock;
 pub mod modes;
+pub mod purge;
 
-pub use layout::Layout;
+pub use layout::{ConfigLayout, DataLayout, Layout};

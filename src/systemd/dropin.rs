@@ -110,11 +110,7 @@ pub fn reload_systemd(file: &Path) {
     if file != Path::new(DEFAULT_FILE) || !Path::new("/run/systemd/system").exists() {
         return;
     }
-    let ok = std::process::Command::new("systemctl")
-        .arg("daemon-reload")
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
+    if super::unit::daemon_reload().is_err() {
         eprintln!(
             "mathesar: `systemctl daemon-reload` failed; run it before starting or reloading mathesar.service ({} changed)",
             file.display()

@@ -3,6 +3,7 @@
 
 pub mod dropin;
 pub mod notify;
+pub mod paths;
 pub mod unit;
 
 /// The unit this package installs.

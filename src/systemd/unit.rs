@@ -1,5 +1,10 @@
-//! The unit's state from systemd's manager over the system D-Bus (zbus):
-//! `org.freedesktop.systemd1.Manager.LoadUnit` and the `ActiveState`/`SubState` properties.
+//! The one boundary to systemd's manager for units: their state over the system D-Bus (zbus:
+//! `org.freedesktop.systemd1.Manager.LoadUnit` and the `ActiveState`/`SubState` properties), and
+//! starting, stopping and reloading them with `systemctl`, which waits for the job to finish and
+//! reports its failure the way administrators know.
+
+use std::fmt;
+use std::process::Command;
 
 use thiserror::Error;
 use zbus::{Connection, OwnedObjectPath, OwnedVariant};
@@ -14,10 +19,57 @@ const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
 #[error("cannot ask systemd over D-Bus: {0}")]
 pub struct UnitError(#[from] zbus::Error);
 
+/// A unit's `ActiveState`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Active {
+    Active,
+    Reloading,
+    Inactive,
+    Failed,
+    Activating,
+    Deactivating,
+    Refreshing,
+    /// A state this version does not know, as systemd named it.
+    Other(String),
+}
+
+impl Active {
+    pub fn parse(s: &str) -> Active {
+        match s {
+            "active" => Active::Active,
+            "reloading" => Active::Reloading,
+            "inactive" => Active::Inactive,
+            "failed" => Active::Failed,
+            "activating" => Active::Activating,
+            "deactivating" => Active::Deactivating,
+            "refreshing" => Active::Refreshing,
+            other => Active::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Active::Active => "active",
+            Active::Reloading => "reloading",
+            Active::Inactive => "inactive",
+            Active::Failed => "failed",
+            Active::Activating => "activating",
+            Active::Deactivating => "deactivating",
+            Active::Refreshing => "refreshing",
+            Active::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Active {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnitState {
-    /// `active`, `reloading`, `inactive`, `failed`, `activating`, `deactivating`.
-    pub active: String,
+    pub active: Active,
     /// e.g. `running`, `dead`, `start`.
     pub sub: String,
     /// `loaded`, `not-found`, ...
@@ -26,18 +78,82 @@ pub struct UnitState {
 
 impl UnitState {
     pub fn is_active(&self) -> bool {
-        self.active == "active" || self.active == "reloading"
+        matches!(self.active, Active::Active | Active::Reloading)
     }
     /// Containers going away now are the unit's own doing (ExecStop, ExecReload).
     pub fn is_stopping_or_reloading(&self) -> bool {
-        matches!(self.active.as_str(), "deactivating" | "reloading")
+        matches!(self.active, Active::Deactivating | Active::Reloading)
     }
     pub fn in_transition(&self) -> bool {
         matches!(
-            self.active.as_str(),
-            "activating" | "deactivating" | "reloading" | "refreshing"
+            self.active,
+            Active::Activating | Active::Deactivating | Active::Reloading | Active::Refreshing
         )
     }
+}
+
+/// What `systemctl` is asked to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Start,
+    Stop,
+    Reload,
+}
+
+impl Action {
+    fn verb(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Reload => "reload",
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ControlError {
+    #[error("cannot run `systemctl {command}`: {source}")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`systemctl {command}` failed ({status}); see `journalctl -u {unit}`")]
+    Failed {
+        command: String,
+        unit: String,
+        status: String,
+    },
+}
+
+fn systemctl(args: &[&str], unit: &str) -> Result<(), ControlError> {
+    let command = args.join(" ");
+    let status = Command::new("systemctl")
+        .args(args)
+        .status()
+        .map_err(|source| ControlError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(ControlError::Failed {
+            command,
+            unit: unit.to_string(),
+            status: status.to_string(),
+        })
+    }
+}
+
+/// `systemctl start|stop|reload UNIT`, waiting for the job to finish.
+pub fn control(action: Action, unit: &str) -> Result<(), ControlError> {
+    systemctl(&[action.verb(), unit], unit)
+}
+
+/// `systemctl daemon-reload`: systemd reads the unit files and drop-ins again.
+pub fn daemon_reload() -> Result<(), ControlError> {
+    systemctl(&["daemon-reload"], "init.scope")
 }
 
 async fn property(
@@ -72,7 +188,7 @@ pub async fn state(unit: &str) -> Result<UnitState, UnitError> {
         .await?;
     let path: OwnedObjectPath = reply.body().deserialize()?;
     Ok(UnitState {
-        active: property(&conn, &path, "ActiveState").await?,
+        active: Active::parse(&property(&conn, &path, "ActiveState").await?),
         sub: property(&conn, &path, "SubState").await?,
         load: property(&conn, &path, "LoadState").await?,
     })
@@ -84,7 +200,7 @@ mod tests {
 
     fn st(active: &str) -> UnitState {
         UnitState {
-            active: active.into(),
+            active: Active::parse(active),
             sub: String::new(),
             load: "loaded".into(),
         }
@@ -100,5 +216,40 @@ mod tests {
         assert!(st("reloading").is_stopping_or_reloading());
         assert!(!st("active").is_stopping_or_reloading());
         assert!(!st("inactive").in_transition());
+        assert!(st("refreshing").in_transition());
+        assert!(!st("maintenance").is_active());
+    }
+
+    #[test]
+    fn active_states_read_back_as_systemd_names_them() {
+        for s in [
+            "active",
+            "reloading",
+            "inactive",
+            "failed",
+            "activating",
+            "deactivating",
+            "refreshing",
+            "maintenance",
+        ] {
+            assert_eq!(Active::parse(s).to_string(), s);
+        }
+        assert_eq!(
+            Active::parse("maintenance"),
+            Active::Other("maintenance".into())
+        );
+    }
+
+    #[test]
+    fn a_failed_systemctl_names_the_command_and_the_journal() {
+        let e = ControlError::Failed {
+            command: "reload mathesar.service".into(),
+            unit: "mathesar.service".into(),
+            status: "exit status: 1".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "`systemctl reload mathesar.service` failed (exit status: 1); see `journalctl -u mathesar.service`"
+        );
     }
 }

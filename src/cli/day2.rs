@@ -1,11 +1,11 @@
-//! The command-line definitions of the day-2 commands (clap derive, no I/O); `crate::cli` names
-//! them in its command list.
+//! The arguments of the day-2 commands: `logs`, `backup`, `restore`, `upgrade`, `doctor`,
+//! `images`.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::ConfigDirArg;
+use super::ConfigDirArg;
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {

@@ -1,11 +1,22 @@
-//! The command line, as data: clap definitions only, no I/O. The man page and shell completions
-//! are generated from these same definitions (`mathesarctl generate`).
+//! The command line, as data: every clap definition of `mathesarctl` and nothing else (no I/O;
+//! it depends on no command). The man page and shell completions are generated from these same
+//! definitions (`mathesarctl generate`). One file per group of commands: `setup` (configure,
+//! check, show-config, debconf-config, purge, generate), `stack` (up, down, reload, run,
+//! status), `day2` (logs, backup, restore, upgrade, doctor, images).
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::exit;
+
+mod day2;
+mod setup;
+mod stack;
+
+pub use day2::*;
+pub use setup::*;
+pub use stack::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,7 +58,7 @@ pub enum Command {
     #[command(after_help = exit::TABLE)]
     Run(RunArgs),
     /// Show the unit's state, each container's health and the login address
-    #[command(after_help = crate::commands::status::EXIT_CODES)]
+    #[command(after_help = exit::STATUS_TABLE)]
     Status(StatusArgs),
     /// Write the man page or shell completions (used when building the packages)
     #[command(hide = true)]
@@ -60,22 +71,22 @@ pub enum Command {
     Purge(PurgeArgs),
     /// Show the stack's container logs
     #[command(after_help = exit::TABLE)]
-    Logs(crate::day2::cli::LogsArgs),
+    Logs(LogsArgs),
     /// Back up the bundled databases and the configuration into a timestamped directory
     #[command(after_help = exit::TABLE)]
-    Backup(crate::day2::cli::BackupArgs),
+    Backup(BackupArgs),
     /// Restore a backup: stop Mathesar, restore the databases and configuration, start it again
     #[command(after_help = exit::TABLE)]
-    Restore(crate::day2::cli::RestoreArgs),
+    Restore(RestoreArgs),
     /// Take a backup, then bring the stack to this package version's files and images
     #[command(after_help = exit::TABLE)]
-    Upgrade(crate::day2::cli::UpgradeArgs),
+    Upgrade(UpgradeArgs),
     /// Check the host and the running stack; write a support bundle with secrets redacted
     #[command(after_help = exit::TABLE)]
-    Doctor(crate::day2::cli::DoctorArgs),
+    Doctor(DoctorArgs),
     /// Save the pinned images to a file, or load them from one (hosts without a registry)
     #[command(after_help = exit::TABLE)]
-    Images(crate::day2::cli::ImagesArgs),
+    Images(ImagesArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -83,115 +94,6 @@ pub struct ConfigDirArg {
     /// Configuration directory [default: the one in /etc/default/mathesar, else /etc/mathesar]
     #[arg(long, value_name = "DIR", env = "MATHESAR_CONFIG_DIR")]
     pub config_dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct ConfigureArgs {
-    #[command(flatten)]
-    pub dir: ConfigDirArg,
-    /// Read answers from this YAML file (answer names as keys)
-    #[arg(long, value_name = "FILE")]
-    pub answers: Option<PathBuf>,
-    /// Never prompt: generate what can be generated safely, fail on anything else missing
-    #[arg(long)]
-    pub non_interactive: bool,
-    /// Print what would change (secrets masked) and write nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Write the configuration but start or reload nothing (image builds, chroots)
-    #[arg(long)]
-    pub no_start: bool,
-    /// Take the debconf answers too, above every other source (the package's postinst)
-    #[arg(long)]
-    pub debconf: bool,
-    /// Seconds to wait for another run holding the configuration lock
-    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
-    pub lock_timeout: u64,
-}
-
-#[derive(Debug, Args)]
-pub struct CheckArgs {
-    #[command(flatten)]
-    pub dir: ConfigDirArg,
-    /// Check as for a configuration that will not be started now (no systemd needed)
-    #[arg(long)]
-    pub no_start: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ShowConfigArgs {
-    #[command(flatten)]
-    pub dir: ConfigDirArg,
-    /// Print JSON for automation
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct DebconfConfigArgs {
-    #[command(flatten)]
-    pub dir: ConfigDirArg,
-    /// What debconf passes to a config script (`configure VERSION`, `reconfigure VERSION`)
-    #[arg(num_args = 0.., allow_hyphen_values = true)]
-    pub script_args: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct UpArgs {
-    #[command(flatten)]
-    pub dir: ConfigDirArg,
-    /// Seconds each container may take to become healthy [default: per service, 120 to 600]
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<u64>,
-    /// Skip the host checks before starting (`up` only)
-    #[arg(long)]
-    pub no_preflight: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct DownArgs {
-    #[command(flatten)]
-    pub dir: ConfigDirArg,
-}
-
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub dir: ConfigDirArg,
-    /// Seconds each container may take to become healthy at start [default: per service]
-    #[arg(long, value_name = "SECONDS")]
-    pub timeout: Option<u64>,
-    /// Seconds a container may stay stopped or unhealthy before `run` ends with a failure
-    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
-    pub grace: u64,
-}
-
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    #[command(flatten)]
-    pub dir: ConfigDirArg,
-    /// Print JSON for automation
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct PurgeArgs {
-    #[command(flatten)]
-    pub dir: ConfigDirArg,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Generated {
-    Man,
-    Bash,
-    Zsh,
-    Fish,
-}
-
-#[derive(Debug, Args)]
-pub struct GenerateArgs {
-    pub what: Generated,
 }
 
 #[cfg(test)]

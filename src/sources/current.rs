@@ -1,4 +1,4 @@
-//! The existing configuration, read back from `.env` (with the strict parser of `env_file`) and the admin password file,
+//! The current configuration, read back from `.env` (with the strict parser of `env_file`) and the admin password file,
 //! so that a re-run changes nothing it was not asked to change and never regenerates a secret.
 
 use std::path::PathBuf;
@@ -7,19 +7,19 @@ use thiserror::Error;
 
 use crate::rendering::env_file::{SECRET_KEY, WATCHTOWER_TOKEN, is_stored};
 use crate::secrets::Secret;
-use crate::settings::{Answers, Key, Source};
-use crate::storage::Layout;
+use crate::settings::{Answers, Key, Settings, Source};
+use crate::storage::ConfigLayout;
 
 #[derive(Debug, Error)]
-pub enum ExistingError {
+pub enum CurrentError {
     #[error(
-        "the existing configuration {path} cannot be read: {message}. Fix or move it away, then run `mathesarctl configure` again"
+        "the current configuration {path} cannot be read: {message}. Fix or move it away, then run `mathesarctl configure` again"
     )]
     Unreadable { path: PathBuf, message: String },
 }
 
 #[derive(Default)]
-pub struct Existing {
+pub struct CurrentConfig {
     pub answers: Answers,
     pub secret_key: Option<Secret>,
     pub watchtower_token: Option<Secret>,
@@ -28,9 +28,56 @@ pub struct Existing {
     pub env_text: Option<String>,
 }
 
-impl std::fmt::Debug for Existing {
+impl CurrentConfig {
+    /// Whether the admin of this configuration was created already (its marker in the data directory).
+    pub fn admin_created(&self, answers: &Answers) -> bool {
+        let data_dir = answers
+            .value(Key::DataDir)
+            .unwrap_or(crate::settings::DEFAULT_DATA_DIR);
+        self.env_text.is_some()
+            && crate::storage::DataLayout::new(data_dir)
+                .admin_created_marker()
+                .exists()
+    }
+
+    /// Changes that would lose or strand data are refused before anything is written.
+    pub fn refuse_unsafe_change(&self, new: &Settings, answers: &Answers) -> Result<(), String> {
+        let old = |k: Key| self.answers.value(k).map(str::to_string);
+        if let Some(old_dir) = old(Key::DataDir) {
+            let old_dir = PathBuf::from(old_dir);
+            let has_data =
+                std::fs::read_dir(old_dir.join("pgdata")).is_ok_and(|mut d| d.next().is_some());
+            if old_dir != new.data_dir && has_data {
+                return Err(format!(
+                    "the answer `data-dir` would change from {} to {}, but the old directory holds the database. \
+                         Stop Mathesar, move the directory (mv {} {}), then run configure again; nothing was written",
+                    old_dir.display(),
+                    new.data_dir.display(),
+                    old_dir.display(),
+                    new.data_dir.display()
+                ));
+            }
+        }
+        let data_exists =
+            std::fs::read_dir(new.data_dir.join("pgdata")).is_ok_and(|mut d| d.next().is_some());
+        if new.bundled_db() && data_exists {
+            for key in [Key::DbUser, Key::InternalDbName] {
+                let now = answers.value(key).unwrap_or_default();
+                if let Some(before) = old(key).filter(|b| b != now) {
+                    return Err(format!(
+                        "the answer `{key}` cannot change from `{before}` to `{now}`: the bundled database was created with it. \
+                             Keep `{before}`; nothing was written"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for CurrentConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Existing")
+        f.debug_struct("CurrentConfig")
             .field("answers", &self.answers)
             .field("secret_key", &self.secret_key)
             .field("watchtower_token", &self.watchtower_token)
@@ -42,19 +89,19 @@ impl std::fmt::Debug for Existing {
     }
 }
 
-/// Reads what is in `layout.config_dir` without writing anything (a killed run's committed set
+/// Reads what is in `layout.dir` without writing anything (a killed run's committed set
 /// is read through its journal); a directory without `.env` gives an empty result. Readers hold
 /// the lock shared, or nothing when no writer ever ran.
-pub fn read(layout: &Layout) -> Result<Existing, ExistingError> {
+pub fn read(layout: &ConfigLayout) -> Result<CurrentConfig, CurrentError> {
     read_with(layout, |target| {
-        crate::storage::commit::view(&layout.journal_file(), target)
+        crate::storage::commit::view(&layout.redo_file(), target)
     })
 }
 
 /// For a writer holding the lock: completes a killed run's committed set first, then reads.
-pub fn read_for_write(layout: &Layout) -> Result<Existing, ExistingError> {
-    crate::storage::commit::roll_forward(&layout.journal_file()).map_err(|e| {
-        ExistingError::Unreadable {
+pub fn read_for_write(layout: &ConfigLayout) -> Result<CurrentConfig, CurrentError> {
+    crate::storage::commit::roll_forward(&layout.redo_file()).map_err(|e| {
+        CurrentError::Unreadable {
             path: e.path.clone(),
             message: format!(
                 "an interrupted configuration change cannot be completed: {}",
@@ -68,8 +115,8 @@ pub fn read_for_write(layout: &Layout) -> Result<Existing, ExistingError> {
 /// Completes a killed run's committed change when the lock is free right now (a writer holding
 /// it completes it itself, and this process may hold it already): for the commands that start
 /// containers from the files on disk.
-pub fn complete_pending(layout: &Layout) -> Result<(), ExistingError> {
-    if !layout.journal_file().exists() || !layout.lock_file().exists() {
+pub fn complete_pending(layout: &ConfigLayout) -> Result<(), CurrentError> {
+    if !layout.redo_file().exists() || !layout.lock_file().exists() {
         return Ok(());
     }
     if let Ok(_lock) =
@@ -81,35 +128,35 @@ pub fn complete_pending(layout: &Layout) -> Result<(), ExistingError> {
 }
 
 fn read_with(
-    layout: &Layout,
+    layout: &ConfigLayout,
     current: impl Fn(&std::path::Path) -> Result<PathBuf, crate::storage::atomic::WriteError>,
-) -> Result<Existing, ExistingError> {
+) -> Result<CurrentConfig, CurrentError> {
     let current = |target: PathBuf| {
-        current(&target).map_err(|e| ExistingError::Unreadable {
+        current(&target).map_err(|e| CurrentError::Unreadable {
             path: e.path.clone(),
             message: format!("an interrupted configuration change: {}", e.source),
         })
     };
     let path = layout.env_file();
-    let mut out = Existing::default();
+    let mut out = CurrentConfig::default();
     let text = match std::fs::read_to_string(current(path.clone())?) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
         Err(e) => {
-            return Err(ExistingError::Unreadable {
+            return Err(CurrentError::Unreadable {
                 path,
                 message: e.to_string(),
             });
         }
     };
-    let unreadable = |message: String| ExistingError::Unreadable {
+    let unreadable = |message: String| CurrentError::Unreadable {
         path: path.clone(),
         message,
     };
     let items = crate::rendering::env_file::parse(&text).map_err(|e| unreadable(e.to_string()))?;
     for (line, (name, value)) in line_numbers(&text).zip(items) {
         if let Some(key) = Key::from_env_var(&name).filter(|k| is_stored(*k)) {
-            out.answers.set(key, value, Source::Existing(path.clone()));
+            out.answers.set(key, value, Source::Current(path.clone()));
         } else if name == SECRET_KEY || name == WATCHTOWER_TOKEN {
             // State, not answers, so Settings never checks them: checked here.
             if let Err(reason) = check_state_secret(&value) {
@@ -130,7 +177,7 @@ fn read_with(
         let pw = pw.strip_suffix('\n').unwrap_or(&pw);
         if !pw.is_empty() {
             out.answers
-                .set(Key::AdminPassword, pw, Source::Existing(pw_file));
+                .set(Key::AdminPassword, pw, Source::Current(pw_file));
         }
     }
     out.env_text = Some(text);
@@ -162,10 +209,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn layout_with(env: &[u8]) -> (tempfile::TempDir, Layout) {
+    fn layout_with(env: &[u8]) -> (tempfile::TempDir, ConfigLayout) {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join(".env"), env).unwrap();
-        let l = Layout::new(d.path(), d.path());
+        let l = ConfigLayout::new(d.path());
         (d, l)
     }
 

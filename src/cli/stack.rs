@@ -1,0 +1,45 @@
+//! The arguments of the lifecycle commands: `up`, `down`, `reload`, `run` (the unit's process)
+//! and `status`.
+
+use clap::Args;
+
+use super::ConfigDirArg;
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// Seconds each container may take to become healthy [default: per service, 120 to 600]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Skip the host checks before starting (`up` only)
+    #[arg(long)]
+    pub no_preflight: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// Seconds each container may take to become healthy at start [default: per service]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Seconds a container may stay stopped or unhealthy before `run` ends with a failure
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub grace: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// Print JSON for automation
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,48 @@
+//! Answers and state generated when missing, and only what is safe to generate: the database
+//! password, the admin password while no admin exists (answers, `Source::Generated`), and the
+//! secret key and watchtower token (state, not answers: kept once generated).
+
+use crate::rendering::State;
+use crate::secrets::{self, PASSWORD_LEN, RandomError, SECRET_KEY_LEN, Secret};
+use crate::settings::{Answers, Key, Source};
+
+use super::current::CurrentConfig;
+
+/// Generates what is safe to generate and missing: the database password, and the admin password
+/// while no admin exists. Returns whether the admin password was generated now.
+pub fn fill(answers: &mut Answers, admin_exists: bool) -> Result<bool, RandomError> {
+    if answers.value(Key::DbPassword).is_none_or(str::is_empty) {
+        answers.set(
+            Key::DbPassword,
+            secrets::generate(PASSWORD_LEN)?.expose(),
+            Source::Generated,
+        );
+    }
+    if admin_exists {
+        return Ok(false);
+    }
+    if answers.value(Key::AdminPassword).is_none_or(str::is_empty) {
+        answers.set(
+            Key::AdminPassword,
+            secrets::generate(PASSWORD_LEN)?.expose(),
+            Source::Generated,
+        );
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// The state of the configuration: kept from the existing one, generated where it has none.
+pub fn state(found: &CurrentConfig) -> Result<State, RandomError> {
+    Ok(State {
+        secret_key: keep_or_generate(found.secret_key.clone(), SECRET_KEY_LEN)?,
+        watchtower_token: keep_or_generate(found.watchtower_token.clone(), PASSWORD_LEN)?,
+    })
+}
+
+fn keep_or_generate(current: Option<Secret>, len: usize) -> Result<Secret, RandomError> {
+    match current {
+        Some(s) => Ok(s),
+        None => secrets::generate(len),
+    }
+}

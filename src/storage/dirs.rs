@@ -10,7 +10,7 @@
 
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
@@ -350,7 +350,17 @@ fn read_marker(dir: &Path) -> Result<bool, DirError> {
         return Err(bad("it is not a regular file of root's"));
     }
     let mut text = String::new();
-    let _ = (&mut f).take(64).read_to_string(&mut text);
+    // A concurrent first run creates the marker (O_EXCL) and writes it a moment later: an empty
+    // one is read again for up to two seconds before it counts as foreign.
+    for _ in 0..100 {
+        text.clear();
+        let _ = f.seek(std::io::SeekFrom::Start(0));
+        let _ = (&mut f).take(64).read_to_string(&mut text);
+        if !text.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     match text.lines().next().unwrap_or_default().trim() {
         CREATED => Ok(true),
         ADOPTED => Ok(false),
@@ -387,7 +397,14 @@ pub fn prepare(kind: &Kind, path: &Path, state: State, mode: u32) -> Result<(), 
                     .any(|e| LEGACY_SIGNS.contains(&e.file_name().to_string_lossy().as_ref()))
             });
             let fd = open_dir(path).map_err(|e| io_err("open", e))?;
-            write_marker(&fd, if legacy { CREATED } else { ADOPTED }).map_err(|e| io_err("mark", e))
+            match write_marker(&fd, if legacy { CREATED } else { ADOPTED }) {
+                // A concurrent first run marked it since it was judged: judged again, as it is now.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match inspect(kind, path)? {
+                    State::Unmarked => Err(io_err("mark", e)),
+                    now => prepare(kind, path, now, mode),
+                },
+                other => other.map_err(|e| io_err("mark", e)),
+            }
         }
         State::Created => {
             let fd = open_dir(path).map_err(|e| io_err("open", e))?;

@@ -101,6 +101,13 @@ engine_stop() {
 	ip link del "me2e-$name" 2>/dev/null || true
 }
 
+# engines_stop_mine: the engines and slow registries this scenario started.
+engines_stop_mine() {
+	local name port
+	for port in $(cat "$E2E_WORK/proxies" 2>/dev/null); do slow_registry_stop "$port"; done
+	for name in $(cat "$E2E_WORK/engines" 2>/dev/null); do engine_stop "$name"; done
+}
+
 # engines_stop_all: every extra engine a run started (the runner's cleanup).
 engines_stop_all() {
 	local f
@@ -168,6 +175,7 @@ slow_registry_start() {
 	setsid python3 "$E2E_DIR/tools/slow_proxy.py" "$port" "$E2E_REGISTRY_PORT" --rate "$rate" \
 		${stall:+--stall-after "$stall"} </dev/null >"$E2E_WORK/slow-proxy-$port.log" 2>&1 &
 	printf '%s\n' "$!" >"$E2E_ENGINES_RUN/proxy-$port.pid"
+	printf '%s\n' "$port" >>"$E2E_WORK/proxies"
 	wait_for "curl -fsS http://127.0.0.1:$port/v2/ >/dev/null" 15 "the slow registry on $port" ||
 		fail "the slow registry proxy did not start"
 }

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-lane: own-engine
 # A private registry with authentication (htpasswd on the bed's registry) and `docker login` done
 # by root: `dpkg-reconfigure` pointing the package at it pulls every image with the credentials
 # (progress in its output) and the stack moves to them; the hardened unit reads them too when it

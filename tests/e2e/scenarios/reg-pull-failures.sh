@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-lane: own-engine
 # Every way the first pull fails, each explained with the image, the registry and the command to
 # retry (exit 10), and a package that stays installed and configured:
 #   1. registry unreachable, during `apt-get install` (apt succeeds; nothing started);

@@ -170,24 +170,24 @@ fn lookup_in(
         .get(key)
         .or(config.creds_store.as_ref())
         .filter(|h| !h.is_empty());
+    let found = |source: Source, pair: Result<(String, String), String>| match pair {
+        Ok((username, password)) => Lookup {
+            source,
+            credentials: Some(Credentials {
+                registry: registry.to_string(),
+                username,
+                password,
+            }),
+            problem: None,
+        },
+        Err(problem) => Lookup {
+            source,
+            credentials: None,
+            problem: Some(problem),
+        },
+    };
     if let Some(h) = helper_name {
-        let source = Source::Helper(h.clone());
-        return match helper(h, key) {
-            Ok((username, password)) => Lookup {
-                source,
-                credentials: Some(Credentials {
-                    registry: registry.to_string(),
-                    username,
-                    password,
-                }),
-                problem: None,
-            },
-            Err(problem) => Lookup {
-                source,
-                credentials: None,
-                problem: Some(problem),
-            },
-        };
+        return found(Source::Helper(h.clone()), helper(h, key));
     }
     let entry = config.auths.iter().find(|(k, _)| same_registry(k, key));
     let Some((_, entry)) = entry else {
@@ -197,7 +197,6 @@ fn lookup_in(
             problem: None,
         };
     };
-    let source = Source::File(path.to_path_buf());
     let pair = match (&entry.auth, &entry.username, &entry.password) {
         (Some(a), _, _) if !a.is_empty() => base64::engine::general_purpose::STANDARD
             .decode(a.trim())
@@ -210,25 +209,15 @@ fn lookup_in(
         (_, Some(u), Some(p)) => Some((u.clone(), p.clone())),
         _ => None,
     };
-    match pair {
-        Some((username, password)) => Lookup {
-            source,
-            credentials: Some(Credentials {
-                registry: registry.to_string(),
-                username,
-                password,
-            }),
-            problem: None,
-        },
-        None => Lookup {
-            source,
-            credentials: None,
-            problem: Some(format!(
+    found(
+        Source::File(path.to_path_buf()),
+        pair.ok_or_else(|| {
+            format!(
                 "the entry for {registry} in {} holds no usable user name and password",
                 path.display()
-            )),
-        },
-    }
+            )
+        }),
+    )
 }
 
 /// `auths` keys may be written with a scheme and a path (`https://reg.example.org/v1/`).

@@ -104,8 +104,8 @@ engine_stop() {
 # engines_stop_mine: the engines and slow registries this scenario started.
 engines_stop_mine() {
 	local name port
-	for port in $(cat "$E2E_WORK/proxies" 2>/dev/null); do slow_registry_stop "$port"; done
-	for name in $(cat "$E2E_WORK/engines" 2>/dev/null); do engine_stop "$name"; done
+	while read -r port; do slow_registry_stop "$port"; done < <(cat "$E2E_WORK/proxies" 2>/dev/null)
+	while read -r name; do engine_stop "$name"; done < <(cat "$E2E_WORK/engines" 2>/dev/null)
 }
 
 # engines_stop_all: every extra engine a run started (the runner's cleanup).

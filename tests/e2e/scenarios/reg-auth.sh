@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2016 # the host's shell expands $1
 # e2e-lane: own-engine
 # A private registry with authentication (htpasswd on the bed's registry) and `docker login` done
 # by root: `dpkg-reconfigure` pointing the package at it pulls every image with the credentials

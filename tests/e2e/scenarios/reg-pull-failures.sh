@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2016 # ${Status} is dpkg-query's
 # e2e-lane: own-engine
 # Every way the first pull fails, each explained with the image, the registry and the command to
 # retry (exit 10), and a package that stays installed and configured:

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2016 # the host's shell expands $1 and the like
 # A full disk during a write (R4): the configuration directory is a small tmpfs in the host, filled
 # up; `mathesarctl configure` with a changed answer then cannot write. It must fail with the I/O
 # exit code 6 and a message naming the file, leave every file as it was (SHA-256) and no temporary

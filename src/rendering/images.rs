@@ -1,19 +1,28 @@
 //! The images of this package release, pinned in `packaging/images`.
 
 const PINNED: &str = include_str!("../../packaging/images");
+/// A Mathesar image to pin instead of `packaging/images`' `service=`, set at build time by
+/// `scripts/build-packages --service-image` (packages of another Mathesar for upgrade tests);
+/// unset in a release build.
+const SERVICE_OVERRIDE: Option<&str> = option_env!("MATHESARCTL_BUILD_SERVICE_IMAGE");
 
 /// The pinned image for `key` (`db`, `service`, `caddy`, `watchtower`), prefixed by `registry`.
 pub fn image(key: &str, registry: Option<&str>) -> String {
-    let pinned = PINNED
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .find_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == key))
-        .map(|(_, v)| v.trim())
-        .unwrap_or_else(|| panic!("packaging/images has no `{key}` line"));
+    let over = SERVICE_OVERRIDE.filter(|i| key == "service" && !i.trim().is_empty());
+    let pinned = over.map(str::trim).unwrap_or_else(|| pinned(key));
     match registry {
         Some(r) => format!("{r}/{pinned}"),
         None => pinned.to_string(),
     }
+}
+
+fn pinned(key: &str) -> &'static str {
+    PINNED
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .find_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == key))
+        .map(|(_, v)| v.trim())
+        .unwrap_or_else(|| panic!("packaging/images has no `{key}` line"))
 }
 
 pub const KEYS: [&str; 4] = ["db", "service", "caddy", "watchtower"];

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::rendering;
 use crate::settings::BUNDLED_DB_HOST;
+use crate::stack::app_version;
 use crate::stack::database::{quote_ident, quote_literal};
 use crate::stack::engine::{Engine, service_of};
 use crate::stack::lifecycle::Applied;
@@ -30,6 +31,8 @@ pub struct RestoreOptions {
     /// Restore a backup made by a newer package version.
     pub force: bool,
     pub timeout: Option<Duration>,
+    /// Leave Mathesar stopped (its database running): before installing an older package.
+    pub no_start: bool,
 }
 
 /// The backup directory `given` names: a path, a directory name in `root`, or `latest`.
@@ -344,7 +347,10 @@ pub async fn restore(
     drop(_lock);
 
     let login_url = restored.settings.login_url();
-    let applied = if under_unit {
+    let applied = if opts.no_start {
+        journal::info("Mathesar is left stopped (--no-start)");
+        None
+    } else if under_unit {
         journal::info(format!("starting {UNIT}"));
         systemctl(&["start", UNIT])?;
         None
@@ -434,6 +440,19 @@ async fn restore_locked(
         })
         .collect();
     commit::commit(&stack.current.layout.journal_file(), &changes)?;
+    // The Mathesar version of the restored databases: a backup older than the record is
+    // recorded by the image it names.
+    if !m.config_files.iter().any(|n| n == app_version::FILE) {
+        let version = m
+            .images
+            .get("service")
+            .and_then(|i| app_version::of_image(i));
+        let marker = app_version::path(config_dir);
+        match version {
+            Some(v) => drop(app_version::record(config_dir, v)?),
+            None => drop(atomic::remove(&marker)?),
+        }
+    }
     journal::info(format!(
         "restored the configuration files {} in {}",
         names

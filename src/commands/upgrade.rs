@@ -1,7 +1,7 @@
 //! `mathesarctl upgrade`: a backup first (its path is printed), then the compose file and the
 //! Caddyfile of this package version, and the running stack brought to them: missing images
 //! pulled (nothing is pulled when they are present), changed services recreated, health waited
-//! for. A stopped installation is left stopped.
+//! for. A stopped installation is left stopped; a failed unit is started again.
 
 use std::time::Duration;
 
@@ -52,8 +52,35 @@ pub async fn run(mut args: UpgradeArgs) -> Outcome {
         journal::info(format!("wrote {} of this version", f.path.display()));
     }
 
-    let under_unit = unit::state(UNIT).await.is_ok_and(|u| u.is_active());
-    if under_unit {
+    let state = unit::state(UNIT).await.ok();
+    let under_unit = state.as_ref().is_some_and(|u| u.is_active());
+    // The unit failed, or is (re)trying to start (e.g. a package upgrade on a host without a
+    // registry restarted it before the new images were loaded): started again, on this version.
+    let failed_unit = state
+        .as_ref()
+        .is_some_and(|u| u.active == "failed" || u.active == "activating");
+    if failed_unit {
+        journal::info(format!(
+            "{UNIT} is not running (it failed): starting it again"
+        ));
+        let _ = std::process::Command::new("systemctl")
+            .args(["reset-failed", UNIT])
+            .status();
+        let status = std::process::Command::new("systemctl")
+            .args(["restart", UNIT])
+            .status()
+            .code(Code::Failure)?;
+        if !status.success() {
+            return Err(Failure::new(
+                Code::Service,
+                anyhow::anyhow!(
+                    "`systemctl restart {UNIT}` failed ({status}); see `mathesarctl status` and \
+                     `journalctl -u {UNIT}`. The backup is in {}",
+                    made.dir.display()
+                ),
+            ));
+        }
+    } else if under_unit {
         journal::info(format!("reloading {UNIT}"));
         let status = std::process::Command::new("systemctl")
             .args(["reload", UNIT])

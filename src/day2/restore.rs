@@ -245,7 +245,9 @@ async fn restore_database(
 /// Stops every running container of the project but the database.
 async fn stop_all_but_db(engine: &Engine) -> Result<(), BackupError> {
     for c in engine.project_containers().await? {
-        let running = c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING);
+        use bollard::models::ContainerSummaryStateEnum as State;
+        // A container restarting in a loop would be started again by its restart policy.
+        let running = matches!(c.state, Some(State::RUNNING | State::RESTARTING));
         if running && service_of(&c) != Some(DB.name) {
             if let Some(id) = &c.id {
                 journal::info(format!(
@@ -322,8 +324,12 @@ pub async fn restore(
     }
 
     // Under the unit, the unit stops and starts the stack: its watcher must not see containers
-    // go away under it.
-    let under_unit = unit::state(UNIT).await.is_ok_and(|u| u.is_active());
+    // go away under it. A unit starting (or waiting to start again after a failed start, as
+    // after an upgrade whose Mathesar does not start) is stopped too, so that no start races
+    // the restore.
+    let under_unit = unit::state(UNIT)
+        .await
+        .is_ok_and(|u| u.is_active() || u.in_transition());
 
     // From here on Mathesar is stopped: whatever fails, it is put back as it was before the
     // error is reported.
@@ -331,9 +337,9 @@ pub async fn restore(
         if under_unit {
             journal::info(format!("stopping {UNIT}"));
             systemctl(&["stop", UNIT])?;
-        } else {
-            stop_all_but_db(&stack.engine).await?;
         }
+        // Also what a failed start left running (a container restarting in a loop).
+        stop_all_but_db(&stack.engine).await?;
         restore_locked(&stack, config_dir, dir, &m).await
     };
     let start_again = async {

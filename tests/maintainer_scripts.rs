@@ -296,3 +296,66 @@ fn preinst_refuses_an_older_mathesar_with_the_way_back() {
         }
     }
 }
+
+/// `MATHESAR_RESTORE_BEFORE_DOWNGRADE`: the preinst restores the named backup with the installed
+/// `mathesarctl` (`restore --no-start`) before the older package goes in, and goes on only when
+/// the restored databases are not newer than its Mathesar; a failed restore stops it.
+#[test]
+fn preinst_restores_when_asked() {
+    let t = tempfile::tempdir().unwrap();
+    let script =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/preinst"))
+            .unwrap()
+            .replace("@SERVICE_IMAGE@", "mathesar/mathesar:0.10.1");
+    let preinst = t.path().join("preinst");
+    std::fs::write(&preinst, script).unwrap();
+    let config = t.path().join("etc/mathesar");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join(".env"), "").unwrap();
+    let bin = t.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = t.path().join("calls");
+    // The fake mathesarctl "restores" the version named in RESTORED (empty: the restore fails).
+    std::fs::write(
+        bin.join("mathesarctl"),
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\n[ -n \"$RESTORED\" ] || exit 6\necho \"$RESTORED\" >'{}/mathesar-version'\n",
+            calls.display(),
+            config.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("mathesarctl"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let run = |restored: &str| {
+        std::fs::write(config.join("mathesar-version"), "0.11.0\n").unwrap();
+        Command::new("sh")
+            .arg(&preinst)
+            .arg("upgrade")
+            .arg("0.1.0-1")
+            .env("MATHESAR_PREINST_ROOT", t.path())
+            .env("MATHESAR_RESTORE_BEFORE_DOWNGRADE", "/b/mathesar-1")
+            .env("RESTORED", restored)
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .output()
+            .unwrap()
+    };
+    let o = run("0.10.1");
+    assert!(o.status.success(), "{o:?}");
+    let o = run("0.11.0");
+    assert!(!o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("also migrated by Mathesar 0.11.0"));
+    let o = run("");
+    assert!(!o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the restore failed"));
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap(),
+        "restore --no-start /b/mathesar-1\n".repeat(3)
+    );
+}

@@ -62,6 +62,7 @@ apt_out() {
 	shift
 	out=$(host_exec env "$@" DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades \
 		-o Dpkg::Options::=--force-confold "/root/$(basename "$deb")" 2>&1) || rc=$?
+	out=${out//$'\r'/}
 	printf '%s\n' "$out" >&2
 	printf '%s\n' "$out"
 	return "$rc"
@@ -97,7 +98,9 @@ rc=0
 status=$(host_exec mathesarctl status 2>&1) || rc=$?
 printf '%s\n' "$status" >&2
 ((rc != 0)) || fail "mathesarctl status exits 0 while Mathesar does not run"
-[[ $status == *"simulated failure of the first start"* ]] || fail "mathesarctl status does not show Mathesar's last error"
+journal=$(host_exec journalctl -u mathesar.service --no-pager)
+[[ $journal == *"The Mathesar application (container mathesar_service) keeps stopping"* &&
+	$journal == *"simulated failure of the first start"* ]] || fail "the journal does not say why Mathesar did not start"
 assert_eq 0.11.0-fails-first-start "$(recorded)" "recorded Mathesar version after the failed start"
 wait_for '[[ $(migration_0012) == 1 ]]' 60 "the failing Mathesar to have migrated the database" ||
 	fail "the failing Mathesar did not apply migration 0012 (the simulation is wrong)"

@@ -141,6 +141,7 @@ pub const CONFIG: Kind = Kind {
         "answers.yml",
         ".lock",
         ".pending",
+        "mathesar-version",
     ],
     root_owned_entries: true,
 };

@@ -239,3 +239,125 @@ fn rpm_post_backs_up_as_of_the_replaced_version() {
         "{calls}"
     );
 }
+
+/// `debian/preinst` (also the rpm's `%pre`), filled in as `scripts/build-packages` does: refuses
+/// a Mathesar older than the one recorded, naming the backup of before the upgrade; lets the
+/// same or a newer one, and a fresh installation, through.
+#[test]
+fn preinst_refuses_an_older_mathesar_with_the_way_back() {
+    let t = tempfile::tempdir().unwrap();
+    let script =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/preinst"))
+            .unwrap()
+            .replace("@SERVICE_IMAGE@", "mathesar/mathesar:0.10.1");
+    let preinst = t.path().join("preinst");
+    std::fs::write(&preinst, script).unwrap();
+    let run = |arg: &str| {
+        Command::new("sh")
+            .arg(&preinst)
+            .arg(arg)
+            .env("MATHESAR_PREINST_ROOT", t.path())
+            .env_remove("MATHESAR_RESTORE_BEFORE_DOWNGRADE")
+            .output()
+            .unwrap()
+    };
+    assert!(run("install").status.success());
+    std::fs::create_dir_all(t.path().join("etc/mathesar")).unwrap();
+    let backup = t
+        .path()
+        .join("var/backups/mathesar/mathesar-20250101T000000Z");
+    std::fs::create_dir_all(&backup).unwrap();
+    std::fs::write(
+        backup.join("manifest.json"),
+        "{\"images\": {\"service\": \"mathesar/mathesar:0.10.1\"}}",
+    )
+    .unwrap();
+    for (recorded, ok) in [("0.10.1", true), ("0.9.0", true), ("0.11.0", false)] {
+        std::fs::write(
+            t.path().join("etc/mathesar/mathesar-version"),
+            format!("{recorded}\n"),
+        )
+        .unwrap();
+        for arg in ["upgrade", "2"] {
+            let o = run(arg);
+            assert_eq!(o.status.success(), ok, "{recorded} {arg}: {o:?}");
+            if !ok {
+                let err = String::from_utf8_lossy(&o.stderr);
+                assert!(
+                    err.contains("migrated") && err.contains("by Mathesar 0.11.0"),
+                    "{err}"
+                );
+                assert!(
+                    err.contains(&format!(
+                        "mathesarctl restore --no-start {}",
+                        backup.display()
+                    )),
+                    "{err}"
+                );
+            }
+        }
+    }
+}
+
+/// `MATHESAR_RESTORE_BEFORE_DOWNGRADE`: the preinst restores the named backup with the installed
+/// `mathesarctl` (`restore --no-start`) before the older package goes in, and goes on only when
+/// the restored databases are not newer than its Mathesar; a failed restore stops it.
+#[test]
+fn preinst_restores_when_asked() {
+    let t = tempfile::tempdir().unwrap();
+    let script =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/preinst"))
+            .unwrap()
+            .replace("@SERVICE_IMAGE@", "mathesar/mathesar:0.10.1");
+    let preinst = t.path().join("preinst");
+    std::fs::write(&preinst, script).unwrap();
+    let config = t.path().join("etc/mathesar");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join(".env"), "").unwrap();
+    let bin = t.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = t.path().join("calls");
+    // The fake mathesarctl "restores" the version named in RESTORED (empty: the restore fails).
+    std::fs::write(
+        bin.join("mathesarctl"),
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\n[ -n \"$RESTORED\" ] || exit 6\necho \"$RESTORED\" >'{}/mathesar-version'\n",
+            calls.display(),
+            config.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("mathesarctl"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let run = |restored: &str| {
+        std::fs::write(config.join("mathesar-version"), "0.11.0\n").unwrap();
+        Command::new("sh")
+            .arg(&preinst)
+            .arg("upgrade")
+            .arg("0.1.0-1")
+            .env("MATHESAR_PREINST_ROOT", t.path())
+            .env("MATHESAR_RESTORE_BEFORE_DOWNGRADE", "/b/mathesar-1")
+            .env("RESTORED", restored)
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .output()
+            .unwrap()
+    };
+    let o = run("0.10.1");
+    assert!(o.status.success(), "{o:?}");
+    let o = run("0.11.0");
+    assert!(!o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("also migrated by Mathesar 0.11.0"));
+    let o = run("");
+    assert!(!o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the restore failed"));
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap(),
+        "restore --no-start /b/mathesar-1\n".repeat(3)
+    );
+}

@@ -65,6 +65,9 @@ pub struct RestoreArgs {
     /// Seconds each container may take to become healthy again [default: per service]
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Leave Mathesar stopped afterwards (e.g. before installing the package it ran with)
+    #[arg(long)]
+    pub no_start: bool,
 }
 
 #[derive(Debug, Args)]

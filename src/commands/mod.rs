@@ -25,6 +25,8 @@ use crate::settings::DEFAULT_CONFIG_DIR;
 use crate::storage::layout::remembered_config_dir;
 
 pub fn run(cli: Cli) -> Outcome {
+    // The pinned images: the package's file for the installed binary (exit 6 if untrustworthy).
+    crate::rendering::images::load().map_err(|e| Failure::new(Code::Io, anyhow::anyhow!(e)))?;
     match cli.command {
         Command::Configure(a) => block_on(configure::run(a)),
         Command::Check(a) => block_on(check::run(a)),

@@ -19,6 +19,7 @@ pub async fn run(args: RestoreArgs) -> Outcome {
         &RestoreOptions {
             force: args.force,
             timeout: args.timeout.map(Duration::from_secs),
+            no_start: args.no_start,
         },
     )
     .await
@@ -34,6 +35,10 @@ pub async fn run(args: RestoreArgs) -> Outcome {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    println!("Mathesar is running. Log in at {}", done.login_url);
+    if args.no_start {
+        println!("Mathesar is stopped (--no-start); start it with: systemctl start mathesar");
+    } else {
+        println!("Mathesar is running. Log in at {}", done.login_url);
+    }
     Ok(())
 }

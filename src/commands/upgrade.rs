@@ -1,7 +1,8 @@
 //! `mathesarctl upgrade`: a backup first (its path is printed), then the compose file and the
 //! Caddyfile of this package version, missing images pulled in the foreground with progress
 //! (nothing is pulled when they are present), and the running stack brought to them: changed
-//! services recreated, health waited for. A stopped installation is left stopped.
+//! services recreated, health waited for. A stopped installation is left stopped; a failed unit
+//! is started again.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use crate::exit::{Code, Failure, Outcome};
 use crate::rendering::plan;
 use crate::stack::{Options, Stack, journal, pull};
 use crate::systemd::UNIT;
-use crate::systemd::unit::{self, Action, ControlError};
+use crate::systemd::unit::{self, Action, Active, ControlError};
 
 pub async fn run(mut args: UpgradeArgs) -> Outcome {
     let dir = super::config_dir(&args.backup.dir);
@@ -45,8 +46,32 @@ pub async fn run(mut args: UpgradeArgs) -> Outcome {
         journal::info(format!("wrote {} of this version", path.display()));
     }
 
-    let under_unit = unit::state(UNIT).await.is_ok_and(|u| u.is_active());
-    if under_unit {
+    let state = unit::state(UNIT).await.ok();
+    let under_unit = state.as_ref().is_some_and(|u| u.is_active());
+    // The unit failed, or is (re)trying to start (e.g. a package upgrade on a host without a
+    // registry restarted it before the new images were loaded): started again, on this version.
+    let failed_unit = state
+        .as_ref()
+        .is_some_and(|u| matches!(u.active, Active::Failed | Active::Activating));
+    if failed_unit {
+        journal::info(format!(
+            "{UNIT} is not running (it failed): starting it again"
+        ));
+        let _ = unit::control(Action::ResetFailed, UNIT);
+        unit::control(Action::Restart, UNIT).map_err(|e| {
+            let code = match e {
+                ControlError::Spawn { .. } => Code::Failure,
+                ControlError::Failed { .. } => Code::Service,
+            };
+            Failure::new(
+                code,
+                anyhow::anyhow!(
+                    "{e}; see `mathesarctl status`. The backup is in {}",
+                    made.dir.display()
+                ),
+            )
+        })?;
+    } else if under_unit {
         journal::info(format!("reloading {UNIT}"));
         unit::control(Action::Reload, UNIT).map_err(|e| {
             let code = match e {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::rendering;
 use crate::settings::BUNDLED_DB_HOST;
+use crate::stack::app_version;
 use crate::stack::database::{quote_ident, quote_literal};
 use crate::stack::engine::Engine;
 use crate::stack::lifecycle::Applied;
@@ -31,6 +32,8 @@ pub struct RestoreOptions {
     /// Restore a backup made by a newer package version.
     pub force: bool,
     pub timeout: Option<Duration>,
+    /// Leave Mathesar stopped (its database running): before installing an older package.
+    pub no_start: bool,
 }
 
 /// The backup directory `given` names: a path, a directory name in `root`, or `latest`.
@@ -287,8 +290,12 @@ pub async fn restore(
     }
 
     // Under the unit, the unit stops and starts the stack: its watcher must not see containers
-    // go away under it.
-    let under_unit = unit::state(UNIT).await.is_ok_and(|u| u.is_active());
+    // go away under it. A unit starting (or waiting to start again after a failed start, as
+    // after an upgrade whose Mathesar does not start) is stopped too, so that no start races
+    // the restore.
+    let under_unit = unit::state(UNIT)
+        .await
+        .is_ok_and(|u| u.is_active() || u.in_transition());
 
     // From here on Mathesar is stopped: whatever fails, it is put back as it was before the
     // error is reported.
@@ -296,9 +303,9 @@ pub async fn restore(
         if under_unit {
             journal::info(format!("stopping {UNIT}"));
             unit::control(Action::Stop, UNIT)?;
-        } else {
-            stop_all_but_db(&stack.engine).await?;
         }
+        // Also what a failed start left running (a container restarting in a loop).
+        stop_all_but_db(&stack.engine).await?;
         restore_locked(&stack, config_dir, dir, &m).await
     };
     let start_again = async {
@@ -312,7 +319,10 @@ pub async fn restore(
     drop(_lock);
 
     let login_url = restored.settings.login_url();
-    let applied = if under_unit {
+    let applied = if opts.no_start {
+        journal::info("Mathesar is left stopped (--no-start)");
+        None
+    } else if under_unit {
         journal::info(format!("starting {UNIT}"));
         unit::control(Action::Start, UNIT)?;
         None
@@ -402,6 +412,19 @@ async fn restore_locked(
         })
         .collect();
     commit::commit(&stack.current.layout.redo_file(), &changes)?;
+    // The Mathesar version of the restored databases: a backup older than the record is
+    // recorded by the image it names.
+    if !m.config_files.iter().any(|n| n == app_version::FILE) {
+        let version = m
+            .images
+            .get("service")
+            .and_then(|i| app_version::of_image(i));
+        let marker = app_version::path(config_dir);
+        match version {
+            Some(v) => drop(app_version::record(config_dir, v)?),
+            None => drop(atomic::remove(&marker)?),
+        }
+    }
     journal::info(format!(
         "restored the configuration files {} in {}",
         names

@@ -1,7 +1,19 @@
-//! The images of this package release, pinned in `packaging/images` (`KEY=IMAGE`, one a line),
-//! read at build time: a missing line stops the build, so that no run can miss one.
+//! The images of this package release, pinned in `packaging/images` (`KEY=IMAGE`, one a line).
+//! The file is read at build time (a missing line stops the build) and built in; the installed
+//! binary (`/usr/bin/mathesarctl`) reads the copy the package ships in
+//! `/usr/share/mathesar/images` at run time instead (a package built to run another Mathesar,
+//! e.g. for upgrade tests, changes that file only). Any other binary, or an installation without
+//! the file, uses the built-in pins.
+
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::OnceLock;
 
 const PINNED: &str = include_str!("../../packaging/images");
+/// The pins the package installs, read by the installed binary.
+pub const INSTALLED_FILE: &str = "/usr/share/mathesar/images";
+const INSTALLED_BINARY: &str = "/usr/bin/mathesarctl";
 
 /// An image of this release. Its key in `packaging/images` is not always the name of the compose
 /// service that runs it (`caddy` runs as `caddy-reverse-proxy`): both are named here.
@@ -17,6 +29,9 @@ const DB: &str = pinned_line(PINNED, "db");
 const SERVICE: &str = pinned_line(PINNED, "service");
 const PROXY: &str = pinned_line(PINNED, "caddy");
 const WATCHTOWER: &str = pinned_line(PINNED, "watchtower");
+
+/// The pins in use, set once by [`load`]; the built-in ones when it was not called.
+static LOADED: OnceLock<Pins> = OnceLock::new();
 
 impl Image {
     pub const ALL: [Image; 4] = [Image::Db, Image::Service, Image::Proxy, Image::Watchtower];
@@ -41,19 +56,141 @@ impl Image {
         }
     }
 
-    /// The pinned image, prefixed by `registry`.
-    pub fn pinned(self, registry: Option<&str>) -> String {
-        let pinned = match self {
+    /// The image built in (`packaging/images` at build time).
+    fn built_in(self) -> &'static str {
+        match self {
             Image::Db => DB,
             Image::Service => SERVICE,
             Image::Proxy => PROXY,
             Image::Watchtower => WATCHTOWER,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The pinned image (the installed pins once [`load`]ed, else the built-in ones), prefixed
+    /// by `registry`.
+    pub fn pinned(self, registry: Option<&str>) -> String {
+        let pinned = match LOADED.get() {
+            Some(pins) => pins.get(self),
+            None => self.built_in(),
         };
         match registry {
             Some(r) => format!("{r}/{pinned}"),
             None => pinned.to_string(),
         }
     }
+}
+
+/// Pinned image references, one per [`Image`] (in the order of [`Image::ALL`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pins([String; 4]);
+
+impl Pins {
+    /// The pins built in.
+    pub fn built_in() -> Pins {
+        Pins(Image::ALL.map(|i| i.built_in().to_string()))
+    }
+
+    /// Parses `KEY=IMAGE` lines (`#` comments); every key once, every image `name:tag` with a
+    /// tag other than `latest`, no other key.
+    pub fn parse(text: &str) -> Result<Pins, String> {
+        let mut found: [Option<String>; 4] = Default::default();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| format!("line {}: not KEY=IMAGE", n + 1))?;
+            let (k, v) = (k.trim(), v.trim());
+            let image = Image::ALL
+                .into_iter()
+                .find(|i| i.key() == k)
+                .ok_or_else(|| format!("line {}: unknown key `{k}`", n + 1))?;
+            let tag = v
+                .rsplit('/')
+                .next()
+                .and_then(|last| last.split_once(':'))
+                .map(|(_, t)| t)
+                .unwrap_or("");
+            let ok_chars = v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "./_:-@".contains(c));
+            if !ok_chars || tag.is_empty() || tag == "latest" || v.starts_with(['-', '/']) {
+                return Err(format!(
+                    "line {}: `{k}` is not a pinned image reference (name:tag)",
+                    n + 1
+                ));
+            }
+            if found[image.index()].replace(v.to_string()).is_some() {
+                return Err(format!("line {}: `{k}` given twice", n + 1));
+            }
+        }
+        let mut pins: [String; 4] = Default::default();
+        for (i, f) in found.into_iter().enumerate() {
+            pins[i] = f.ok_or_else(|| format!("no `{}` line", Image::ALL[i].key()))?;
+        }
+        Ok(Pins(pins))
+    }
+
+    pub fn get(&self, image: Image) -> &str {
+        &self.0[image.index()]
+    }
+}
+
+/// Reads a pins file the package installed: a regular file (a link is not followed), owned by
+/// root and writable by root only, at most 64 KiB. `Ok(None)`: there is none.
+pub fn read_installed(path: &Path) -> Result<Option<Pins>, String> {
+    let name = path.display();
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+            return Err(format!(
+                "{name} is a symbolic link; it must be the package's file"
+            ));
+        }
+        Err(e) => return Err(format!("{name}: {e}")),
+    };
+    let meta = file.metadata().map_err(|e| format!("{name}: {e}"))?;
+    if !meta.is_file() || meta.uid() != 0 || meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{name} must be a regular file owned by root and writable by root only \
+             (reinstall the package)"
+        ));
+    }
+    let mut text = String::new();
+    file.take(64 * 1024)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{name}: {e}"))?;
+    Pins::parse(&text)
+        .map(Some)
+        .map_err(|e| format!("{name}: {e} (reinstall the package)"))
+}
+
+/// Loads the pins once, before any command uses them: the installed file for the installed
+/// binary, else the built-in ones. An installed file that cannot be trusted or read is an error
+/// (the package's images would silently be another version's otherwise).
+pub fn load() -> Result<(), String> {
+    if LOADED.get().is_some() {
+        return Ok(());
+    }
+    let installed = std::env::current_exe().is_ok_and(|e| e == Path::new(INSTALLED_BINARY));
+    let pins = if installed {
+        read_installed(Path::new(INSTALLED_FILE))?
+    } else {
+        None
+    };
+    let _ = LOADED.set(pins.unwrap_or_else(Pins::built_in));
+    Ok(())
 }
 
 /// The value of the line `KEY=VALUE` of `text`, trimmed; evaluated at compile time, where a
@@ -88,6 +225,7 @@ const fn pinned_line(text: &'static str, key: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn every_image_is_pinned_to_a_version() {
@@ -124,5 +262,66 @@ mod tests {
         const TEXT: &str = "# c\ndbx=no\ndb=a:1 \nservice=b:2";
         assert_eq!(pinned_line(TEXT, "db"), "a:1");
         assert_eq!(pinned_line(TEXT, "service"), "b:2");
+    }
+
+    #[test]
+    fn the_built_in_file_parses_as_the_built_in_pins() {
+        assert_eq!(Pins::parse(PINNED), Ok(Pins::built_in()));
+    }
+
+    #[test]
+    fn a_pins_file_needs_every_key_pinned_once() {
+        let other = PINNED.replace(
+            &format!("service={SERVICE}"),
+            "service=mathesar/mathesar:0.10.1",
+        );
+        assert_eq!(
+            Pins::parse(&other).unwrap().get(Image::Service),
+            "mathesar/mathesar:0.10.1"
+        );
+        for (bad, why) in [
+            (other.replace("service=", "#"), "no `service` line"),
+            (format!("{other}db=x:1\n"), "given twice"),
+            (format!("{other}web=x:1\n"), "unknown key"),
+            (other.replace(":0.10.1", ":latest"), "not a pinned image"),
+            (other.replace(":0.10.1", ""), "not a pinned image"),
+            (other.replace(":0.10.1", ":1 $(x)"), "not a pinned image"),
+            (format!("{other}garbage\n"), "not KEY=IMAGE"),
+        ] {
+            let e = Pins::parse(&bad).unwrap_err();
+            assert!(e.contains(why), "{e} / {why}");
+        }
+    }
+
+    #[test]
+    fn the_installed_file_is_read_only_when_root_owns_it_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("images");
+        assert_eq!(read_installed(&f), Ok(None));
+        std::fs::write(&f, PINNED).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        if nix::unistd::geteuid().is_root() {
+            assert_eq!(read_installed(&f), Ok(Some(Pins::built_in())));
+        } else {
+            assert!(read_installed(&f).unwrap_err().contains("owned by root"));
+        }
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(
+            read_installed(&f)
+                .unwrap_err()
+                .contains("writable by root only")
+        );
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert!(read_installed(&link).unwrap_err().contains("symbolic link"));
+        std::fs::write(&f, "db=x:1\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        if nix::unistd::geteuid().is_root() {
+            assert!(
+                read_installed(&f)
+                    .unwrap_err()
+                    .contains("no `service` line")
+            );
+        }
     }
 }

@@ -323,7 +323,8 @@ impl Engine {
 
     /// Stops the running containers of the project whose compose service `which` selects (`None`
     /// for a container without one), each given `timeout` seconds (else the engine's default),
-    /// calling `announce` with the service's name before each. Removes nothing.
+    /// calling `announce` with the service's name before each. A container restarting in a loop
+    /// counts as running (its restart policy would start it again). Removes nothing.
     pub async fn stop_running(
         &self,
         which: impl Fn(Option<&str>) -> bool,
@@ -332,7 +333,11 @@ impl Engine {
     ) -> Result<(), EngineError> {
         for c in self.project_containers().await? {
             let service = service_of(&c);
-            if c.state != Some(ContainerSummaryStateEnum::RUNNING) || !which(service) {
+            let running = matches!(
+                c.state,
+                Some(ContainerSummaryStateEnum::RUNNING | ContainerSummaryStateEnum::RESTARTING)
+            );
+            if !running || !which(service) {
                 continue;
             }
             let Some(id) = &c.id else { continue };

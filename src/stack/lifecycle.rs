@@ -11,13 +11,14 @@ use crate::exit::Code;
 use crate::settings::{BUNDLED_DB_HOST, UserDb};
 
 use super::admin::{self, AdminError};
+use super::app_version;
 use super::compose::{Compose, ComposeError};
 use super::config::{self, ConfigError, Current};
 use super::database::{self, DatabaseError};
 use super::engine::{Engine, EngineError, env_value, service_of};
 use super::health::{self, Health, WaitError};
 use super::journal;
-use super::services::{self, DB, PROXY, Service};
+use super::services::{self, APP, DB, PROXY, Service};
 use super::user_db;
 
 /// Seconds Compose gives each container to stop before killing it (PostgreSQL shuts down cleanly
@@ -42,6 +43,10 @@ pub enum StackError {
     Preflight(String),
     #[error(transparent)]
     Pull(#[from] super::pull::PullError),
+    #[error("{0}")]
+    Downgrade(String),
+    #[error("{0}: {1}")]
+    Record(String, crate::storage::atomic::WriteError),
 }
 
 impl StackError {
@@ -56,7 +61,8 @@ impl StackError {
             StackError::Wait(WaitError::Engine(_)) => Code::Docker,
             StackError::Admin(AdminError::Marker(_)) => Code::Io,
             StackError::Admin(_) => Code::Docker,
-            StackError::Preflight(_) => Code::Preflight,
+            StackError::Preflight(_) | StackError::Downgrade(_) => Code::Preflight,
+            StackError::Record(..) => Code::Io,
             StackError::Pull(_) => Code::Pull,
         }
     }
@@ -137,6 +143,11 @@ impl Stack {
                 return Err(StackError::Preflight(names.join(", ")));
             }
         }
+        // Mathesar migrates its database when it starts: never an older version over a newer one.
+        let app_version = crate::rendering::images::Image::Service.pinned(None);
+        let app_version = app_version::of_image(&app_version).unwrap_or_default();
+        let config_dir = &self.current.layout.config_dir;
+        app_version::check(config_dir, app_version).map_err(StackError::Downgrade)?;
         let before = self.container_ids().await?;
         self.pull_missing().await?;
         let mut applied = Applied {
@@ -147,6 +158,11 @@ impl Stack {
 
         for service in services::enabled(s) {
             journal::info(format!("starting {}", service.title));
+            if service == APP {
+                let path = app_version::path(config_dir);
+                app_version::record(config_dir, app_version)
+                    .map_err(|e| StackError::Record(path.display().to_string(), e))?;
+            }
             self.compose
                 .run(&["up", "--detach", "--no-deps", service.name])
                 .await?;

@@ -3,6 +3,7 @@
 //! the first admin, and watching the running stack.
 
 pub mod admin;
+pub mod app_version;
 pub mod compose;
 pub mod config;
 pub mod database;

@@ -141,6 +141,7 @@ pub const CONFIG: Kind = Kind {
         "answers.yml",
         ".lock",
         ".pending",
+        "mathesar-version",
     ],
     root_owned_entries: true,
 };
@@ -252,7 +253,12 @@ pub fn inspect(kind: &Kind, path: &Path) -> Result<State, DirError> {
     for e in std::fs::read_dir(path).map_err(io_err)? {
         let e = e.map_err(io_err)?;
         let name = e.file_name().to_string_lossy().into_owned();
-        let m = e.metadata().map_err(io_err)?;
+        let m = match e.metadata() {
+            Ok(m) => m,
+            // Gone since it was listed: a concurrent run's temporary file renamed into place.
+            Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(io_err(err)),
+        };
         if (kind.root_owned_entries || meta.mode() & 0o022 != 0) && !trusted(m.uid()) {
             untrusted.push(format!("{name} (owned by {})", owner(m.uid())));
         }

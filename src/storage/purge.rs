@@ -50,6 +50,7 @@ pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
         layout.admin_password_file(),
         layout.lock_file(),
         layout.redo_file(),
+        crate::stack::app_version::path(config_dir),
         config_dir.join(dirs::MARKER),
     ]
     .into_iter()

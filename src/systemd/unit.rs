@@ -1,6 +1,7 @@
 //! The one boundary to systemd's manager for units: their state over the system D-Bus (zbus:
 //! `org.freedesktop.systemd1.Manager.LoadUnit` and the `ActiveState`/`SubState` properties), and
-//! starting, stopping and reloading them with `systemctl`, which waits for the job to finish and
+//! starting, stopping, reloading and restarting them (and clearing their failed state) with
+//! `systemctl`, which waits for the job to finish and
 //! reports its failure the way administrators know.
 
 use std::fmt;
@@ -98,6 +99,10 @@ pub enum Action {
     Start,
     Stop,
     Reload,
+    Restart,
+    /// `reset-failed`: forgets a failed state and the start limit's count (a start asked by an
+    /// administrator or a package operation is not a crash loop).
+    ResetFailed,
 }
 
 impl Action {
@@ -106,6 +111,8 @@ impl Action {
             Action::Start => "start",
             Action::Stop => "stop",
             Action::Reload => "reload",
+            Action::Restart => "restart",
+            Action::ResetFailed => "reset-failed",
         }
     }
 }
@@ -146,7 +153,7 @@ fn systemctl(args: &[&str], unit: &str) -> Result<(), ControlError> {
     }
 }
 
-/// `systemctl start|stop|reload UNIT`, waiting for the job to finish.
+/// `systemctl start|stop|reload|restart|reset-failed UNIT`, waiting for the job to finish.
 pub fn control(action: Action, unit: &str) -> Result<(), ControlError> {
     systemctl(&[action.verb(), unit], unit)
 }

@@ -17,7 +17,8 @@ use super::database::{self, DatabaseError};
 use super::engine::{Engine, EngineError, env_value, service_of};
 use super::health::{self, Health, WaitError};
 use super::journal;
-use super::services::{self, DB, PROXY, Service};
+use super::services::{self, APP, DB, PROXY, Service};
+use super::start_lock::{self, StartLockError};
 use super::user_db;
 
 /// Seconds Compose gives each container to stop before killing it (PostgreSQL shuts down cleanly
@@ -42,6 +43,8 @@ pub enum StackError {
     Preflight(String),
     #[error(transparent)]
     Pull(#[from] super::pull::PullError),
+    #[error(transparent)]
+    StartLock(#[from] StartLockError),
 }
 
 impl StackError {
@@ -58,6 +61,8 @@ impl StackError {
             StackError::Admin(_) => Code::Docker,
             StackError::Preflight(_) => Code::Preflight,
             StackError::Pull(_) => Code::Pull,
+            StackError::StartLock(StartLockError::Older { .. }) => Code::Preflight,
+            StackError::StartLock(_) => Code::StartLock,
         }
     }
 }
@@ -138,12 +143,32 @@ impl Stack {
             }
         }
         let before = self.container_ids().await?;
-        self.pull_missing().await?;
+        let images = self.pull_missing().await?;
         let mut applied = Applied {
             login_url: s.login_url(),
             ..Default::default()
         };
         applied.password_changed = self.sync_db_password(opts).await?;
+
+        // Hosts sharing Mathesar's database start the application one at a time (its migrations
+        // run when it starts): held until the admin and the user database are done too.
+        let lock = match start_lock::target(s) {
+            Some(t) => {
+                let wait =
+                    start_lock::wait_from(std::env::var(start_lock::WAIT_VAR).ok().as_deref());
+                let held = start_lock::acquire(&t, wait).await?;
+                let release = images
+                    .get(APP.name)
+                    .and_then(|i| start_lock::release_of(i))
+                    .unwrap_or_default();
+                if let Err(e) = held.claim_release(release).await {
+                    held.release().await;
+                    return Err(e.into());
+                }
+                Some(held)
+            }
+            None => None,
+        };
 
         for service in services::enabled(s) {
             journal::info(format!("starting {}", service.title));
@@ -199,6 +224,9 @@ impl Stack {
         }
         applied.admin = Some(outcome);
         applied.user_db = self.connect_user_db().await;
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
         Ok(applied)
     }
 
@@ -239,11 +267,13 @@ impl Stack {
 
     /// Pulls the images of the enabled services that are not present, with progress; nothing is
     /// pulled when every image is there (offline installs).
-    async fn pull_missing(&self) -> Result<(), StackError> {
+    /// Returns the image of each service.
+    async fn pull_missing(&self) -> Result<BTreeMap<String, String>, StackError> {
         let json = self.compose.output(&["config", "--format", "json"]).await?;
-        let images: Vec<String> = images_by_service(&json).into_values().collect();
+        let by_service = images_by_service(&json);
+        let images: Vec<String> = by_service.values().cloned().collect();
         super::pull::pull_missing(&self.engine, &images, super::pull::Mode::detect()).await?;
-        Ok(())
+        Ok(by_service)
     }
 
     /// When `.env` holds another database password than the running database container was

@@ -62,7 +62,8 @@ on "$host_b" systemctl stop mathesar.service
 unpin "$host_a"
 start_unit "$host_a" restart
 assert_eq "$new_image" "$(image_on "$host_a")" "the application's image on A after its upgrade"
-on "$host_a" docker logs mathesar_service 2>&1 | grep -q '^ *Applying ' || fail "A's 0.11.0 applied no migration"
+on "$host_a" docker logs mathesar_service >"$E2E_ARTIFACTS/service-a-new.txt" 2>&1
+grep -q '^ *Applying ' "$E2E_ARTIFACTS/service-a-new.txt" || fail "A's 0.11.0 applied no migration"
 assert_eq 0.11.0 "$(release)" "the release recorded after A's upgrade"
 assert_login "$base_a" bob "$user_password"
 assert_eq "row 1,row 2,row 3" "$(api_rows "$base_a" admin "$admin_password" before_upgrade)" "rows through A on 0.11.0"

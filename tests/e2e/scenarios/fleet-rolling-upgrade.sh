@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-lane: own-engine
 # A rolling upgrade of a fleet (see fleet-common.inc), Mathesar 0.10.1 -> 0.11.0 with the real
 # images, one host after the other, as the README describes it. The hosts run this binary, with
 # the older release chosen by a docker-compose.override.yml (what a package pinning 0.10.1 does;
@@ -17,9 +18,12 @@ new_image=$(image_of service)
 docker image inspect "$old_image" >/dev/null 2>&1 || fail "image $old_image is missing on the machine's engine"
 t_start=$SECONDS
 pg_start
+sock_a=$(engine_start fleeta)
 sock_b=$(engine_start fleetb)
-images_load fleetb "$old_image" "$new_image" "$(image_of caddy)"
-E2E_HOST=$host_a E2E_DATA_DIR=$data_a E2E_HOST_ENGINE='' host_start &
+images_load fleeta "$old_image" "$new_image" "$(image_of caddy)"
+load_a=$load_pid
+images_load fleetb
+E2E_HOST=$host_a E2E_DATA_DIR=$data_a E2E_HOST_ENGINE=$sock_a host_start &
 boot_a=$!
 E2E_HOST=$host_b E2E_DATA_DIR=$data_b E2E_HOST_ENGINE=$sock_b host_start &
 boot_b=$!
@@ -41,6 +45,7 @@ image_on() { on "$1" docker inspect -f '{{.Config.Image}}' mathesar_service; }
 release() { pgsql 'SELECT release FROM mathesarctl_release'; }
 pin "$host_a" "$old_image"
 pin "$host_b" "$old_image"
+wait "$load_a" || fail "loading the images into A's engine failed: $(cat "$E2E_WORK/load-fleeta.log")"
 wait "$load_pid" || fail "loading the images into B's engine failed: $(cat "$E2E_WORK/load-fleetb.log")"
 log "set up in $((SECONDS - t_start)) s"
 

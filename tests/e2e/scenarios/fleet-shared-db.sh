@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-lane: own-engine
 # A fleet serving at the same time (see fleet-common.inc: each host its own engine, the shared
 # server on the machine's), each host under mathesar.service:
 #  - A and B started at the same moment: one takes the start lock on the shared database, the
@@ -15,15 +16,18 @@
 source "$E2E_DIR/scenarios/fleet-common.inc"
 t_start=$SECONDS
 pg_start
+sock_a=$(engine_start fleeta)
 sock_b=$(engine_start fleetb)
 sock_c=$(engine_start fleetc)
-log "loading the application's and the proxy's images into the engines of B and C"
-images_load fleetb "$(image_of service)" "$(image_of caddy)"
+log "loading the application's and the proxy's images into the engines of A, B and C"
+images_load fleeta "$(image_of service)" "$(image_of caddy)"
+load_a=$load_pid
+images_load fleetb
 load_b=$load_pid
 images_load fleetc
 load_c=$load_pid
 
-E2E_HOST=$host_a E2E_DATA_DIR=$data_a E2E_HOST_ENGINE='' host_start &
+E2E_HOST=$host_a E2E_DATA_DIR=$data_a E2E_HOST_ENGINE=$sock_a host_start &
 boot_a=$!
 E2E_HOST=$host_b E2E_DATA_DIR=$data_b E2E_HOST_ENGINE=$sock_b host_start &
 boot_b=$!
@@ -36,6 +40,7 @@ first_key
 join_fleet "$host_b"
 configure_host "$host_b" "$http_b" "$data_b"
 assert_eq "$secret_key_line" "$(on "$host_b" grep '^SECRET_KEY=' /etc/mathesar/.env)" "host B's SECRET_KEY"
+wait "$load_a" || fail "loading the images into A's engine failed: $(cat "$E2E_WORK/load-fleeta.log")"
 wait "$load_b" || fail "loading the images into B's engine failed: $(cat "$E2E_WORK/load-fleetb.log")"
 log "set up in $((SECONDS - t_start)) s"
 

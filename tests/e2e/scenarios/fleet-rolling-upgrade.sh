@@ -50,7 +50,7 @@ wait "$load_pid" || fail "loading the images into B's engine failed: $(cat "$E2E
 log "set up in $((SECONDS - t_start)) s"
 
 log "A and B start Mathesar 0.10.1 at the same moment"
-start_both
+start_both start
 for h in "$host_a" "$host_b"; do
 	assert_eq "$old_image" "$(image_on "$h")" "the application's image on $h"
 	assert_steady "$h"

@@ -45,7 +45,7 @@ wait "$load_b" || fail "loading the images into B's engine failed: $(cat "$E2E_W
 log "set up in $((SECONDS - t_start)) s"
 
 log "A and B start at the same moment"
-start_both
+start_both start
 for h in "$host_a" "$host_b"; do
 	assert_steady "$h"
 	logs_of "$h" start

@@ -26,6 +26,9 @@ pub enum Code {
     Service = 9,
     /// An image could not be pulled (registry unreachable, image missing, credentials, disk full, stalled).
     Pull = 10,
+    /// Hosts sharing Mathesar's database: its start lock could not be taken (server unreachable,
+    /// or another host held it too long).
+    StartLock = 11,
 }
 
 /// The table printed in `--help` and the man page.
@@ -41,7 +44,8 @@ Exit codes:
   7  another mathesarctl run holds the configuration lock
   8  a container did not become healthy
   9  systemctl could not stop or start mathesar.service
-  10  an image could not be pulled (registry unreachable, image or tag missing, credentials, disk full, no progress)";
+  10  an image could not be pulled (registry unreachable, image or tag missing, credentials, disk full, no progress)
+  11  the start lock on Mathesar's shared database (internal-db-host) could not be taken: the server unreachable, or another host starting for too long";
 
 /// Shown in `mathesarctl status --help`.
 pub const STATUS_TABLE: &str = "\
@@ -153,6 +157,7 @@ mod tests {
             Code::Unhealthy,
             Code::Service,
             Code::Pull,
+            Code::StartLock,
         ] {
             assert!(TABLE.contains(&format!("\n  {}  ", c as u8)), "{c:?}");
         }

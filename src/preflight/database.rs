@@ -91,6 +91,11 @@ pub fn targets(s: &Settings) -> Vec<Target> {
     out
 }
 
+/// Mathesar's own database when it is on a server outside the host (`internal-db-host`).
+pub fn internal_target(s: &Settings) -> Option<Target> {
+    targets(s).into_iter().find(|t| t.name == "internal-db")
+}
+
 /// Why a connection did not give a server version. Never carries the password.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum ConnectError {
@@ -201,13 +206,42 @@ async fn attempt(t: &Target, host: &str, source: Option<IpAddr>) -> Attempt {
 /// it as it will judge the containers (whose subnet the source belongs to), not by whatever
 /// address the host would pick on its own.
 async fn connect(t: &Target, host: &str, source: Option<IpAddr>) -> Result<Server, ConnectError> {
+    let (client, driver) = open(t, host, source, "mathesarctl-preflight").await?;
+    let row = client
+        .query_one(
+            "SELECT current_setting('server_version'), current_setting('server_version_num'), \
+             host(inet_client_addr())",
+            &[],
+        )
+        .await
+        .map_err(classify)?;
+    drop(client);
+    let _ = driver.await;
+    let version: String = row.get(0);
+    let num: String = row.get(1);
+    Ok(Server {
+        version,
+        version_num: num.trim().parse().unwrap_or(0),
+        client_addr: row.get::<_, Option<String>>(2).and_then(|a| a.parse().ok()),
+    })
+}
+
+/// A session with the server as [`connect`] opens it (the clear-text probe first, TLS per the
+/// target's sslmode), kept by the caller: the connection is driven by the returned task, which
+/// ends when the client is dropped. `application` is what `pg_stat_activity` shows.
+pub async fn open(
+    t: &Target,
+    host: &str,
+    source: Option<IpAddr>,
+    application: &str,
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), ConnectError> {
     let mut cfg = Config::new();
     cfg.host(host)
         .port(t.port)
         .user(&t.user)
         .password(t.password.expose())
         .dbname(&t.dbname)
-        .application_name("mathesarctl-preflight")
+        .application_name(application)
         .connect_timeout(TIMEOUT)
         .ssl_mode(match t.sslmode {
             SslMode::Disable => PgSslMode::Disable,
@@ -233,23 +267,7 @@ async fn connect(t: &Target, host: &str, source: Option<IpAddr>) -> Result<Serve
             .map_err(|e| ConnectError::Other(e.to_string()))?;
     let (client, connection) = cfg.connect_raw(stream, connector).await.map_err(classify)?;
     let driver = tokio::spawn(async move { drop(connection.await) });
-    let row = client
-        .query_one(
-            "SELECT current_setting('server_version'), current_setting('server_version_num'), \
-             host(inet_client_addr())",
-            &[],
-        )
-        .await
-        .map_err(classify)?;
-    drop(client);
-    let _ = driver.await;
-    let version: String = row.get(0);
-    let num: String = row.get(1);
-    Ok(Server {
-        version,
-        version_num: num.trim().parse().unwrap_or(0),
-        client_addr: row.get::<_, Option<String>>(2).and_then(|a| a.parse().ok()),
-    })
+    Ok((client, driver))
 }
 
 enum ProbeError {
@@ -384,7 +402,7 @@ fn io_error(e: &std::io::Error) -> ConnectError {
     }
 }
 
-fn classify(e: tokio_postgres::Error) -> ConnectError {
+pub fn classify(e: tokio_postgres::Error) -> ConnectError {
     if let Some(db) = e.as_db_error() {
         let msg = db.message().to_string();
         let code = db.code();

@@ -5,7 +5,7 @@
 //! wording and the Pass/Warn/Fail rules are unit-tested without a Docker Engine or a database.
 
 mod compose;
-mod database;
+pub mod database;
 mod disk;
 mod docker;
 mod os;

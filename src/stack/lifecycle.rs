@@ -19,6 +19,7 @@ use super::engine::{Engine, EngineError, env_value, service_of};
 use super::health::{self, Health, WaitError};
 use super::journal;
 use super::services::{self, APP, DB, PROXY, Service};
+use super::start_lock::{self, StartLockError};
 use super::user_db;
 
 /// Seconds Compose gives each container to stop before killing it (PostgreSQL shuts down cleanly
@@ -47,6 +48,8 @@ pub enum StackError {
     Downgrade(String),
     #[error("{0}: {1}")]
     Record(String, crate::storage::atomic::WriteError),
+    #[error(transparent)]
+    StartLock(#[from] StartLockError),
 }
 
 impl StackError {
@@ -64,6 +67,8 @@ impl StackError {
             StackError::Preflight(_) | StackError::Downgrade(_) => Code::Preflight,
             StackError::Record(..) => Code::Io,
             StackError::Pull(_) => Code::Pull,
+            StackError::StartLock(StartLockError::Older { .. }) => Code::Preflight,
+            StackError::StartLock(_) => Code::StartLock,
         }
     }
 }
@@ -149,12 +154,32 @@ impl Stack {
         let config_dir = &self.current.layout.config_dir;
         app_version::check(config_dir, app_version).map_err(StackError::Downgrade)?;
         let before = self.container_ids().await?;
-        self.pull_missing().await?;
+        let images = self.pull_missing().await?;
         let mut applied = Applied {
             login_url: s.login_url(),
             ..Default::default()
         };
         applied.password_changed = self.sync_db_password(opts).await?;
+
+        // Hosts sharing Mathesar's database start the application one at a time (its migrations
+        // run when it starts): held until the admin and the user database are done too.
+        let lock = match start_lock::target(s) {
+            Some(t) => {
+                let wait =
+                    start_lock::wait_from(std::env::var(start_lock::WAIT_VAR).ok().as_deref());
+                let held = start_lock::acquire(&t, wait).await?;
+                let release = images
+                    .get(APP.name)
+                    .and_then(|i| start_lock::release_of(i))
+                    .unwrap_or_default();
+                if let Err(e) = held.claim_release(release).await {
+                    held.release().await;
+                    return Err(e.into());
+                }
+                Some(held)
+            }
+            None => None,
+        };
 
         for service in services::enabled(s) {
             journal::info(format!("starting {}", service.title));
@@ -215,6 +240,9 @@ impl Stack {
         }
         applied.admin = Some(outcome);
         applied.user_db = self.connect_user_db().await;
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
         Ok(applied)
     }
 
@@ -255,11 +283,13 @@ impl Stack {
 
     /// Pulls the images of the enabled services that are not present, with progress; nothing is
     /// pulled when every image is there (offline installs).
-    async fn pull_missing(&self) -> Result<(), StackError> {
+    /// Returns the image of each service.
+    async fn pull_missing(&self) -> Result<BTreeMap<String, String>, StackError> {
         let json = self.compose.output(&["config", "--format", "json"]).await?;
-        let images: Vec<String> = images_by_service(&json).into_values().collect();
+        let by_service = images_by_service(&json);
+        let images: Vec<String> = by_service.values().cloned().collect();
         super::pull::pull_missing(&self.engine, &images, super::pull::Mode::detect()).await?;
-        Ok(())
+        Ok(by_service)
     }
 
     /// When `.env` holds another database password than the running database container was

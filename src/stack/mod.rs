@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod pull;
 pub mod registry;
 pub mod services;
+pub mod start_lock;
 pub mod user_db;
 pub mod watch;
 

@@ -354,6 +354,33 @@ stack_remove() {
 	done
 }
 
+# unit_host: a host with this tree's mathesarctl (debug build) and unit installed, no package, its
+# /etc/mathesar listed on failure. A stack someone runs by hand on this engine would share the
+# fixed container names: it waits for that to go first.
+unit_host() {
+	# shellcheck disable=SC2016 # evaluated by wait_for
+	wait_for '[[ -z $(docker ps -aq --filter name="^mathesar_(db|service)$") ]]' 600 "another Mathesar stack on this engine to go" ||
+		fail "another Mathesar stack (containers mathesar_db/mathesar_service) runs on this engine"
+	host_start "$E2E_HOST_IMAGE_DEFAULT"
+	host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
+	host_copy "$REPO_ROOT/systemd/mathesar.service" /usr/lib/systemd/system/mathesar.service
+	config_dir /etc/mathesar
+}
+
+# configure_bundled: `mathesarctl configure` in the host (bundled database) with the bed's data directory, two free ports
+# (set as http_port and db_port) and an admin e-mail; the generated database and admin passwords
+# (db_password) are registered as secrets.
+configure_bundled() {
+	http_port=$(free_port)
+	db_port=$(free_port)
+	host_run env MATHESAR_DATA_DIR="$E2E_DATA_DIR" MATHESAR_HTTP_PORT="$http_port" MATHESAR_DB_PORT="$db_port" \
+		MATHESAR_ADMIN_EMAIL=admin@example.com \
+		mathesarctl configure --non-interactive --no-start >&2 || fail "configure failed"
+	db_password=$(host_sh 'sed -n "s/^POSTGRES_PASSWORD=\"\(.*\)\"$/\1/p" /etc/mathesar/.env')
+	secret "$db_password"
+	secret "$(host_exec cat /etc/mathesar/initial-admin-password 2>/dev/null || true)"
+}
+
 # config_dir PATH: tells the log collector about a configuration directory to list on failure
 # (default /etc/mathesar). .env files in it are saved with their values redacted.
 config_dir() { printf '%s\n' "$1" >>"$E2E_WORK/config-dirs"; }

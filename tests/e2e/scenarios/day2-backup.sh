@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # http_port, db_port, db_password: set by configure_bundled (lib.sh)
 # mathesarctl backup and restore in the systemd host (binary copied in, stack started with
 # `mathesarctl up`): rows written with psql, a backup (0700 directory, 0600 files, manifest with
 # the SHA-256 of every file), more rows and a table, `restore latest`, and the rows are as at the
@@ -7,15 +8,7 @@
 host_start
 host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
 config_dir /etc/mathesar
-
-http_port=$(free_port)
-db_port=$(free_port)
-host_exec env MATHESAR_DATA_DIR="$E2E_DATA_DIR" MATHESAR_HTTP_PORT="$http_port" MATHESAR_DB_PORT="$db_port" \
-	MATHESAR_ADMIN_EMAIL=admin@example.com \
-	mathesarctl configure --non-interactive --no-start >&2 || fail "configure failed"
-db_password=$(host_sh 'sed -n "s/^POSTGRES_PASSWORD=\"\(.*\)\"$/\1/p" /etc/mathesar/.env')
-secret "$db_password"
-secret "$(host_exec cat /etc/mathesar/initial-admin-password)"
+configure_bundled
 log "mathesarctl up"
 host_exec timeout 600 mathesarctl up >&2 || fail "mathesarctl up failed: $(stack_diagnose | paste -sd ';' -)"
 

@@ -1,20 +1,10 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # http_port, db_port, db_password: set by configure_bundled (lib.sh)
 # backup and restore while mathesar.service runs the stack (binary and unit copied in): restore
 # stops the unit, restores with only the database running, starts the unit again (which waits
 # for health), and the rows are as at the backup; the unit is active afterwards and did not fail.
-host_start
-host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
-host_copy "$REPO_ROOT/systemd/mathesar.service" /usr/lib/systemd/system/mathesar.service
-config_dir /etc/mathesar
-
-http_port=$(free_port)
-db_port=$(free_port)
-host_exec env MATHESAR_DATA_DIR="$E2E_DATA_DIR" MATHESAR_HTTP_PORT="$http_port" MATHESAR_DB_PORT="$db_port" \
-	MATHESAR_ADMIN_EMAIL=admin@example.com \
-	mathesarctl configure --non-interactive --no-start >&2 || fail "configure failed"
-db_password=$(host_sh 'sed -n "s/^POSTGRES_PASSWORD=\"\(.*\)\"$/\1/p" /etc/mathesar/.env')
-secret "$db_password"
-secret "$(host_exec cat /etc/mathesar/initial-admin-password)"
+unit_host
+configure_bundled
 host_exec systemctl daemon-reload
 log "systemctl start mathesar"
 host_exec timeout 600 systemctl start mathesar.service ||

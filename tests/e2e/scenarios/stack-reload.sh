@@ -25,14 +25,7 @@ db_login() {
 	host_run env PGPASSWORD="$1" psql -h 127.0.0.1 -p "$db_port" -U mathesar -d mathesar_django -Atc 'SELECT current_user'
 }
 
-# A stack someone runs by hand on this engine would share the fixed container names: wait for it.
-# shellcheck disable=SC2016 # evaluated by wait_for
-wait_for '[[ -z $(docker ps -aq --filter name="^mathesar_(db|service)$") ]]' 600 "another Mathesar stack on this engine to go" ||
-	fail "another Mathesar stack (containers mathesar_db/mathesar_service) runs on this engine"
-host_start
-host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
-host_copy "$REPO_ROOT/systemd/mathesar.service" /usr/lib/systemd/system/mathesar.service
-config_dir /etc/mathesar
+unit_host
 host_run systemctl daemon-reload
 
 http_port=$(free_port)

@@ -1,26 +1,13 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # http_port, db_port, db_password: set by configure_bundled (lib.sh)
 # mathesar.service in the systemd host (binary and unit copied in, no package): `systemctl start`
 # brings the stack up in order (db, then the application, then the proxy), `systemctl status`
 # shows the STATUS= line, the login page answers on the published port, `mathesarctl status`
 # says running; the admin exists once after two starts; rows written with psql survive
 # `systemctl stop`/`start` and a restart of the host container ("reboot").
 
-# A stack someone runs by hand on this engine would share the fixed container names: wait for it.
-# shellcheck disable=SC2016 # evaluated by wait_for
-wait_for '[[ -z $(docker ps -aq --filter name="^mathesar_(db|service)$") ]]' 600 "another Mathesar stack on this engine to go" ||
-	fail "another Mathesar stack (containers mathesar_db/mathesar_service) runs on this engine"
-host_start
-host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
-host_copy "$REPO_ROOT/systemd/mathesar.service" /usr/lib/systemd/system/mathesar.service
-config_dir /etc/mathesar
-
-http_port=$(free_port)
-db_port=$(free_port)
-host_run env MATHESAR_DATA_DIR="$E2E_DATA_DIR" MATHESAR_HTTP_PORT="$http_port" MATHESAR_DB_PORT="$db_port" \
-	MATHESAR_ADMIN_EMAIL=admin@example.com \
-	mathesarctl configure --non-interactive --no-start >&2 || fail "configure failed"
-db_password=$(host_sh 'sed -n "s/^POSTGRES_PASSWORD=\"\(.*\)\"$/\1/p" /etc/mathesar/.env')
-secret "$db_password"
+unit_host
+configure_bundled
 host_run systemctl daemon-reload
 host_run systemctl enable mathesar.service >&2
 

@@ -6,14 +6,7 @@
 
 health() { docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null; }
 
-# A stack someone runs by hand on this engine would share the fixed container names: wait for it.
-# shellcheck disable=SC2016 # evaluated by wait_for
-wait_for '[[ -z $(docker ps -aq --filter name="^mathesar_(db|service)$") ]]' 600 "another Mathesar stack on this engine to go" ||
-	fail "another Mathesar stack (containers mathesar_db/mathesar_service) runs on this engine"
-host_start
-host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
-host_copy "$REPO_ROOT/systemd/mathesar.service" /usr/lib/systemd/system/mathesar.service
-config_dir /etc/mathesar
+unit_host
 host_run env MATHESAR_DATA_DIR="$E2E_DATA_DIR" MATHESAR_HTTP_PORT="$(free_port)" MATHESAR_DB_PORT="$(free_port)" \
 	mathesarctl configure --non-interactive --no-start >&2 || fail "configure failed"
 # A short grace period and restart delay, so that the test does not wait minutes.

@@ -240,18 +240,25 @@ fn rpm_post_backs_up_as_of_the_replaced_version() {
     );
 }
 
+/// `debian/preinst` filled in as `scripts/build-packages` does (pinning Mathesar 0.10.1), written
+/// into `dir`; returns its path.
+fn filled_preinst(dir: &Path) -> std::path::PathBuf {
+    let script =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/preinst"))
+            .unwrap()
+            .replace("@SERVICE_IMAGE@", "mathesar/mathesar:0.10.1");
+    let preinst = dir.join("preinst");
+    std::fs::write(&preinst, script).unwrap();
+    preinst
+}
+
 /// `debian/preinst` (also the rpm's `%pre`), filled in as `scripts/build-packages` does: refuses
 /// a Mathesar older than the one recorded, naming the backup of before the upgrade; lets the
 /// same or a newer one, and a fresh installation, through.
 #[test]
 fn preinst_refuses_an_older_mathesar_with_the_way_back() {
     let t = tempfile::tempdir().unwrap();
-    let script =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/preinst"))
-            .unwrap()
-            .replace("@SERVICE_IMAGE@", "mathesar/mathesar:0.10.1");
-    let preinst = t.path().join("preinst");
-    std::fs::write(&preinst, script).unwrap();
+    let preinst = filled_preinst(t.path());
     let run = |arg: &str| {
         Command::new("sh")
             .arg(&preinst)
@@ -305,12 +312,7 @@ fn preinst_refuses_an_older_mathesar_with_the_way_back() {
 #[test]
 fn preinst_restores_when_asked() {
     let t = tempfile::tempdir().unwrap();
-    let script =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/preinst"))
-            .unwrap()
-            .replace("@SERVICE_IMAGE@", "mathesar/mathesar:0.10.1");
-    let preinst = t.path().join("preinst");
-    std::fs::write(&preinst, script).unwrap();
+    let preinst = filled_preinst(t.path());
     let config = t.path().join("etc/mathesar");
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(config.join(".env"), "").unwrap();

@@ -74,10 +74,7 @@ pub async fn missing(engine: &Engine, wanted: &[String]) -> Result<Vec<String>, 
 /// Returns the archive's size.
 pub async fn save(engine: &Engine, images: &[String], path: &Path) -> Result<u64, ImagesError> {
     let gzip = path.extension().is_some_and(|e| e == "gz" || e == "tgz");
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = crate::storage::atomic::dir_of(path);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

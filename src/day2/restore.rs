@@ -103,29 +103,16 @@ pub fn newer_check(backup: &str, ours: &str, force: bool) -> Result<(), BackupEr
     Ok(())
 }
 
-fn psql<'a>(user: &'a str, db: &'a str, sql: &'a str) -> [&'a str; 11] {
-    [
-        "psql",
-        "-X",
-        "-q",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-U",
-        user,
-        "-d",
-        db,
-        "-c",
-        sql,
-    ]
-}
-
 async fn sql(stack: &Stack, what: &str, db: &str, statement: &str) -> Result<(), BackupError> {
     let s = &stack.current.settings;
     let out = stack
         .engine
         .exec(
             BUNDLED_DB_HOST,
-            &psql(&s.db_user, db, statement),
+            &crate::stack::database::psql_args(&s.db_user, db)
+                .into_iter()
+                .chain(["-c", statement])
+                .collect::<Vec<_>>(),
             &[("PGPASSWORD", s.db_password.expose())],
             Duration::from_secs(600),
         )

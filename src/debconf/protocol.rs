@@ -106,7 +106,38 @@ pub fn survives_unescaped(value: &str) -> bool {
 }
 
 #[cfg(test)]
+pub(crate) mod frontend {
+    /// The frontend's `unescape_split`, as written in its Perl source, to check the round trip.
+    pub(crate) fn frontend_unescape_split(text: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut word = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                match chars.next() {
+                    Some('n') => word.push('\n'),
+                    Some(o) => word.push(o),
+                    None => word.push('\\'),
+                }
+            } else if c.is_whitespace() {
+                while chars.peek().is_some_and(|n| n.is_whitespace()) {
+                    chars.next();
+                }
+                words.push(std::mem::take(&mut word));
+            } else {
+                word.push(c);
+            }
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+        words
+    }
+}
+
+#[cfg(test)]
 mod tests {
+    use super::frontend::frontend_unescape_split;
     use super::*;
     use proptest::prelude::*;
 
@@ -147,33 +178,6 @@ mod tests {
         for bad in [" a", "a ", "a  b", "a\tb", "a\nb"] {
             assert!(!survives_unescaped(bad), "{bad:?}");
         }
-    }
-
-    /// The frontend's `unescape_split`, as written in its Perl source, to check the round trip.
-    fn frontend_unescape_split(text: &str) -> Vec<String> {
-        let mut words = Vec::new();
-        let mut word = String::new();
-        let mut chars = text.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                match chars.next() {
-                    Some('n') => word.push('\n'),
-                    Some(o) => word.push(o),
-                    None => word.push('\\'),
-                }
-            } else if c.is_whitespace() {
-                while chars.peek().is_some_and(|n| n.is_whitespace()) {
-                    chars.next();
-                }
-                words.push(std::mem::take(&mut word));
-            } else {
-                word.push(c);
-            }
-        }
-        if !word.is_empty() {
-            words.push(word);
-        }
-        words
     }
 
     proptest! {

@@ -187,33 +187,6 @@ mod flow {
         Back,
     }
 
-    /// The frontend's `unescape_split`.
-    fn split(line: &str) -> Vec<String> {
-        let mut words = Vec::new();
-        let mut word = String::new();
-        let mut chars = line.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '\\' {
-                match chars.next() {
-                    Some('n') => word.push('\n'),
-                    Some(o) => word.push(o),
-                    None => {}
-                }
-            } else if c.is_whitespace() {
-                while chars.peek().is_some_and(|n| n.is_whitespace()) {
-                    chars.next();
-                }
-                words.push(std::mem::take(&mut word));
-            } else {
-                word.push(c);
-            }
-        }
-        if !word.is_empty() {
-            words.push(word);
-        }
-        words
-    }
-
     fn rank(p: &str) -> u8 {
         match p {
             "low" => 0,
@@ -249,7 +222,9 @@ mod flow {
                 if reader.read_line(&mut line).unwrap() == 0 {
                     break;
                 }
-                let w = split(line.trim_end_matches('\n'));
+                let w = crate::debconf::protocol::frontend::frontend_unescape_split(
+                    line.trim_end_matches('\n'),
+                );
                 let q = w.get(1).cloned().unwrap_or_default();
                 let reply = match w[0].as_str() {
                     "CAPB" => "0 multiselect escape backup".to_string(),

@@ -42,7 +42,7 @@ pub fn quote_ident(s: &str) -> String {
 
 /// psql over the container's local socket as the configured superuser; its password is in the
 /// exec environment (PGPASSWORD) should local connections require one.
-fn psql_args<'a>(user: &'a str, database: &'a str) -> Vec<&'a str> {
+pub(crate) fn psql_args<'a>(user: &'a str, database: &'a str) -> Vec<&'a str> {
     vec![
         "psql",
         "-X",

@@ -26,6 +26,13 @@ pub fn write_if_changed(path: &Path, contents: &[u8], mode: u32) -> Result<bool,
     Ok(true)
 }
 
+/// The directory a file path is in (`.` for a bare name): where its temporary file goes.
+pub fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
 /// Whether `path` holds exactly `contents` with `mode`.
 pub fn holds(path: &Path, contents: &[u8], mode: u32) -> bool {
     fs::read(path).is_ok_and(|current| current == contents)
@@ -37,10 +44,7 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), WriteError> 
         path: path.to_path_buf(),
         source,
     };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = dir_of(path);
     let name = path
         .file_name()
         .ok_or_else(|| err(io::Error::other("not a file path")))?;

@@ -301,6 +301,14 @@ mod flow {
         handle.join().unwrap()
     }
 
+    /// The questions shown, without the `mathesar/` owner.
+    fn short_names(shown: &[String]) -> Vec<&str> {
+        shown
+            .iter()
+            .map(|s| s.trim_start_matches("mathesar/"))
+            .collect()
+    }
+
     #[test]
     fn a_default_install_asks_the_high_questions_with_back_up_and_re_ask() {
         let (shown, values) = run_flow(
@@ -314,10 +322,7 @@ mod flow {
             ],
             &[("mathesar/data-dir", "/srv/m")],
         );
-        let names: Vec<&str> = shown
-            .iter()
-            .map(|s| s.trim_start_matches("mathesar/"))
-            .collect();
+        let names = short_names(&shown);
         assert_eq!(
             names,
             [
@@ -351,10 +356,7 @@ mod flow {
             ],
             &[],
         );
-        let names: Vec<&str> = shown
-            .iter()
-            .map(|s| s.trim_start_matches("mathesar/"))
-            .collect();
+        let names = short_names(&shown);
         assert_eq!(
             names,
             [

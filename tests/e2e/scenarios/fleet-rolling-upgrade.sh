@@ -23,18 +23,7 @@ sock_b=$(engine_start fleetb)
 images_load fleeta "$old_image" "$new_image" "$(image_of caddy)"
 load_a=$load_pid
 images_load fleetb
-E2E_HOST=$host_a E2E_DATA_DIR=$data_a E2E_HOST_ENGINE=$sock_a host_start &
-boot_a=$!
-E2E_HOST=$host_b E2E_DATA_DIR=$data_b E2E_HOST_ENGINE=$sock_b host_start &
-boot_b=$!
-wait "$boot_a" || fail "host A did not boot"
-wait "$boot_b" || fail "host B did not boot"
-config_dir /etc/mathesar
-pg_ready
-configure_host "$host_a" "$http_a" "$data_a"
-first_key
-join_fleet "$host_b"
-configure_host "$host_b" "$http_b" "$data_b"
+boot_and_join
 # pin HOST IMAGE | unpin HOST: the application's release on HOST.
 pin() {
 	printf 'services:\n  service:\n    image: %s\n' "$2" |

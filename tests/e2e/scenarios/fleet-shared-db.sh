@@ -27,18 +27,7 @@ load_b=$load_pid
 images_load fleetc
 load_c=$load_pid
 
-E2E_HOST=$host_a E2E_DATA_DIR=$data_a E2E_HOST_ENGINE=$sock_a host_start &
-boot_a=$!
-E2E_HOST=$host_b E2E_DATA_DIR=$data_b E2E_HOST_ENGINE=$sock_b host_start &
-boot_b=$!
-wait "$boot_a" || fail "host A did not boot"
-wait "$boot_b" || fail "host B did not boot"
-config_dir /etc/mathesar
-pg_ready
-configure_host "$host_a" "$http_a" "$data_a"
-first_key
-join_fleet "$host_b"
-configure_host "$host_b" "$http_b" "$data_b"
+boot_and_join
 assert_eq "$secret_key_line" "$(on "$host_b" grep '^SECRET_KEY=' /etc/mathesar/.env)" "host B's SECRET_KEY"
 wait "$load_a" || fail "loading the images into A's engine failed: $(cat "$E2E_WORK/load-fleeta.log")"
 wait "$load_b" || fail "loading the images into B's engine failed: $(cat "$E2E_WORK/load-fleetb.log")"

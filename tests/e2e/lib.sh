@@ -77,6 +77,16 @@ assert_eq() {
 	[[ $1 == "$2" ]] || fail "${3:-value}: expected '$1', got '$2'"
 }
 
+# printable_ascii: the 95 printable ASCII characters, space first (for hostile passwords).
+printable_ascii() {
+	local code char out=
+	for code in {32..126}; do
+		printf -v char '%b' "\\$(printf '%03o' "$code")"
+		out+=$char
+	done
+	printf '%s' "$out"
+}
+
 # --- the host container -----------------------------------------------------------------------
 
 # host_start [IMAGE]: starts this scenario's host (default: the trixie host) with systemd as

@@ -8,11 +8,7 @@ host_start
 host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
 config_dir /etc/mathesar
 
-printable=
-for code in {32..126}; do
-	printf -v char '%b' "\\$(printf '%03o' "$code")"
-	printable+=$char
-done
+printable=$(printable_ascii)
 password=" $printable öçß 中 \${POSTGRES_USER} \$(id) "
 secret "$password"
 db_port=$(free_port)

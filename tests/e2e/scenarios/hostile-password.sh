@@ -2,11 +2,7 @@
 # A password with every printable ASCII character and non-ASCII letters, written into the .env
 # in the product's form (dotenv_quote), reaches PostgreSQL (interpolation) and the Mathesar
 # real Mathesar (env_file) byte for byte, and PostgreSQL accepts it over TCP with SCRAM.
-printable=
-for code in {32..126}; do
-	printf -v char '%b' "\\$(printf '%03o' "$code")"
-	printable+=$char
-done
+printable=$(printable_ascii)
 # Extra traps: a backslash before a quote, something that looks like a variable, a trailing backslash.
 password="$printable öçß \\'x\"\${POSTGRES_USER}\$\$ #end\\"
 assert_eq 95 "$(printf '%s' "$printable" | wc -c)" "printable ASCII characters in the password"

@@ -8,10 +8,7 @@ source "$E2E_DIR/scenarios/pkg-common.inc"
 pkg_host
 password='rows stay: p@ss w0rd'
 secret "$password"
-preseed "mathesar/data-dir string $E2E_DATA_DIR" \
-	"mathesar/http-port string $http_port" \
-	"mathesar/db-port string $db_port" \
-	"mathesar/db-password password $password"
+preseed_bed "mathesar/db-password password $password"
 apt_install "$deb"
 wait_up "$http_port"
 psql_db "$password" "$db_port" "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('before remove')" >&2 ||

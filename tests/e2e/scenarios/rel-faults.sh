@@ -47,10 +47,7 @@ http_port=$(free_port)
 db_port=$(free_port)
 password="faults-$(sha256_of "$E2E_NAME-$RANDOM-$EPOCHREALTIME" | cut -c1-16)"
 secret "$password"
-preseed "mathesar/data-dir string $E2E_DATA_DIR" \
-	"mathesar/http-port string $http_port" \
-	"mathesar/db-port string $db_port" \
-	"mathesar/db-password password $password"
+preseed_bed "mathesar/db-password password $password"
 apt_install "$deb"
 wait_up "$http_port"
 psql_db "$password" "$db_port" "CREATE TABLE faults (n serial, step text); INSERT INTO faults (step) VALUES ('installed')" >/dev/null

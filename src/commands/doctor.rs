@@ -145,21 +145,21 @@ async fn images_report(settings: Option<&crate::settings::Settings>) -> ImagesRe
     let mut missing = Vec::new();
     match Engine::connect().await {
         Ok(engine) => {
+            let absent = engine.missing_images(&wanted).await;
             for i in &wanted {
-                let state = match engine.has_image(i).await {
-                    Ok(true) => "present",
-                    Ok(false) => {
-                        missing.push(i.clone());
-                        "missing"
-                    }
+                let state = match &absent {
+                    Ok(a) if a.contains(i) => "missing",
+                    Ok(_) => "present",
                     Err(_) => "unknown",
                 };
                 text.push_str(&format!("  {state:<8} {i}\n"));
             }
+            missing = absent.unwrap_or_default();
         }
         Err(e) => text.push_str(&format!("  cannot ask the Docker Engine: {e}\n")),
     }
     let mut registries: Vec<&str> = wanted.iter().map(|i| registry::registry_of(i)).collect();
+    registries.sort_unstable();
     registries.dedup();
     for r in registries {
         let l = registry::lookup(r);

@@ -59,30 +59,12 @@ pub async fn run(mut args: UpgradeArgs) -> Outcome {
         ));
         let _ = unit::control(Action::ResetFailed, UNIT);
         unit::control(Action::Restart, UNIT).map_err(|e| {
-            let code = match e {
-                ControlError::Spawn { .. } => Code::Failure,
-                ControlError::Failed { .. } => Code::Service,
-            };
-            Failure::new(
-                code,
-                anyhow::anyhow!(
-                    "{e}; see `mathesarctl status`. The backup is in {}",
-                    made.dir.display()
-                ),
-            )
+            control_failure(e, Code::Service, "; see `mathesarctl status`", &made.dir)
         })?;
     } else if under_unit {
         journal::info(format!("reloading {UNIT}"));
-        unit::control(Action::Reload, UNIT).map_err(|e| {
-            let code = match e {
-                ControlError::Spawn { .. } => Code::Failure,
-                ControlError::Failed { .. } => Code::Unhealthy,
-            };
-            Failure::new(
-                code,
-                anyhow::anyhow!("{e}. The backup is in {}", made.dir.display()),
-            )
-        })?;
+        unit::control(Action::Reload, UNIT)
+            .map_err(|e| control_failure(e, Code::Unhealthy, "", &made.dir))?;
     } else if stack.any_running().await.map_err(super::up::failure)? {
         let applied = stack
             .apply(&Options {
@@ -111,4 +93,17 @@ pub async fn run(mut args: UpgradeArgs) -> Outcome {
         s.login_url()
     );
     Ok(())
+}
+
+/// A `systemctl` call of the upgrade that failed: `failed` when systemctl ran and refused, 1 when
+/// it could not be run; the message names the backup taken first.
+fn control_failure(e: ControlError, failed: Code, hint: &str, backup: &std::path::Path) -> Failure {
+    let code = match e {
+        ControlError::Spawn { .. } => Code::Failure,
+        ControlError::Failed { .. } => failed,
+    };
+    Failure::new(
+        code,
+        anyhow::anyhow!("{e}{hint}. The backup is in {}", backup.display()),
+    )
 }

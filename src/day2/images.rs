@@ -61,13 +61,7 @@ pub fn wanted(settings: Option<&Settings>) -> Vec<String> {
 
 /// The images of `wanted` that are not present.
 pub async fn missing(engine: &Engine, wanted: &[String]) -> Result<Vec<String>, ImagesError> {
-    let mut out = Vec::new();
-    for i in wanted {
-        if !engine.has_image(i).await? {
-            out.push(i.clone());
-        }
-    }
-    Ok(out)
+    Ok(engine.missing_images(wanted).await?)
 }
 
 /// Exports `images` into `path` (written to a temporary file, renamed when complete).

@@ -355,6 +355,17 @@ impl Engine {
         Ok(())
     }
 
+    /// The images of `wanted` that are not present, in their order.
+    pub async fn missing_images(&self, wanted: &[String]) -> Result<Vec<String>, EngineError> {
+        let mut out = Vec::new();
+        for i in wanted {
+            if !self.has_image(i).await? {
+                out.push(i.clone());
+            }
+        }
+        Ok(out)
+    }
+
     /// Runs `cmd` in a running container with `env` added to its environment and waits for it.
     /// Secrets go in `env`, never in `cmd`.
     pub async fn exec(

@@ -352,22 +352,16 @@ pub async fn pull_missing(
     images: &[String],
     mode: Mode,
 ) -> Result<Pulled, PullError> {
-    let mut missing = Vec::new();
-    for i in images {
-        match engine.has_image(i).await {
-            Ok(true) => {}
-            Ok(false) => missing.push(i.clone()),
-            Err(e) => {
-                return Err(PullError {
-                    image: i.clone(),
-                    registry: registry::registry_of(i).to_string(),
-                    cause: Cause::Other,
-                    detail: e.to_string(),
-                    credentials: String::new(),
-                });
-            }
+    let missing = engine.missing_images(images).await.map_err(|e| {
+        let first = images.first().cloned().unwrap_or_default();
+        PullError {
+            registry: registry::registry_of(&first).to_string(),
+            image: first,
+            cause: Cause::Other,
+            detail: e.to_string(),
+            credentials: String::new(),
         }
-    }
+    })?;
     let mut reporter = Reporter {
         mode,
         stall: stall_from_env(),

@@ -14,6 +14,12 @@ E2E_STACK_PROJECT=mathesar               # compose project of the package (and o
 E2E_WORK_ROOT=/var/tmp/mathesar-e2e      # per-run directories (data dirs of the hosts) live here
 E2E_HOST_IMAGE_DEFAULT=mathesar-e2e/host-trixie
 E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-90}
+# This tree's mathesarctl (debug build), copied into the hosts that run it without the package.
+E2E_BIN=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug/mathesarctl
+# What the bed keeps between runs on this machine: the registry's storage, each scenario's last
+# duration (the runner's estimate).
+E2E_STATE=/var/lib/mathesar-e2e
+E2E_DURATIONS=$E2E_STATE/durations
 
 # --- reporting --------------------------------------------------------------------------------
 
@@ -372,7 +378,7 @@ unit_host() {
 	wait_for '[[ -z $(docker ps -aq --filter name="^mathesar_(db|service)$") ]]' 600 "another Mathesar stack on this engine to go" ||
 		fail "another Mathesar stack (containers mathesar_db/mathesar_service) runs on this engine"
 	host_start "$E2E_HOST_IMAGE_DEFAULT"
-	host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
+	host_copy "$E2E_BIN" /usr/bin/mathesarctl
 	host_copy "$REPO_ROOT/systemd/mathesar.service" /usr/lib/systemd/system/mathesar.service
 	config_dir /etc/mathesar
 }

@@ -1,11 +1,12 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack
 # `mathesarctl configure` inside the systemd host: a hostile password (every printable ASCII
 # character, non-ASCII letters, leading and trailing spaces) given in an answers file reaches
 # PostgreSQL and the real Mathesar byte for byte; the directory is root-only; a re-run changes
 # nothing; every bad answer is refused with exit 4 and leaves the directory as it was; an existing
 # user database is checked with a real login before anything is written.
 host_start
-host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
+host_copy "$E2E_BIN" /usr/bin/mathesarctl
 config_dir /etc/mathesar
 
 printable=$(printable_ascii)

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack
 # shellcheck disable=SC2154 # http_port, db_port, db_password: set by configure_bundled (lib.sh)
 # mathesarctl backup and restore in the systemd host (binary copied in, stack started with
 # `mathesarctl up`): rows written with psql, a backup (0700 directory, 0600 files, manifest with
@@ -6,7 +7,7 @@
 # backup while Mathesar answers again. A damaged backup and one from a newer version are refused
 # without touching anything; --keep removes the oldest backups.
 host_start
-host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
+host_copy "$E2E_BIN" /usr/bin/mathesarctl
 config_dir /etc/mathesar
 configure_bundled
 log "mathesarctl up"

@@ -1,11 +1,12 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack
 # mathesarctl doctor --bundle on a running stack configured with hostile passwords: the bundle is
 # a 0600 tar.gz with the versions, the unit's status and journal, every container's log and
 # state, compose ps and config, and the configuration; a scan for every secret of the
 # configuration (passwords, SECRET_KEY, the watchtower token, in their raw, .env, Compose and
 # JSON forms) finds nothing.
 host_start
-host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
+host_copy "$E2E_BIN" /usr/bin/mathesarctl
 config_dir /etc/mathesar
 
 # shellcheck disable=SC2016 # a literal ${x}

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack, 0.10.1
 # e2e-lane: own-engine
 # A rolling upgrade of a fleet (see fleet-common.inc), Mathesar 0.10.1 -> 0.11.0 with the real
 # images, one host after the other, as the README describes it. The hosts run this binary, with

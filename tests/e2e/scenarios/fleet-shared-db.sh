@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack
 # e2e-lane: own-engine
 # A fleet serving at the same time (see fleet-common.inc: each host its own engine, the shared
 # server on the machine's), each host under mathesar.service:

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack
 # The trixie host boots systemd to "running" with no failed unit, and Docker inside it answers
 # through the bridge unit (the outer engine); stopping docker.service really cuts it off.
 host_start

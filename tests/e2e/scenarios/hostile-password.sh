@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack
 # A password with every printable ASCII character and non-ASCII letters, written into the .env
 # in the product's form (dotenv_quote), reaches PostgreSQL (interpolation) and the Mathesar
 # real Mathesar (env_file) byte for byte, and PostgreSQL accepts it over TCP with SCRAM.

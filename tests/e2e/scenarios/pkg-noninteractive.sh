@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # apt install with nothing preseeded and DEBIAN_FRONTEND=noninteractive: the configuration is
 # written with the defaults and generated secrets, the unit is enabled, and a policy-rc.d that

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack, registry
 # shellcheck disable=SC2016 # the host's shell expands $1
 # e2e-lane: own-engine
 # A private registry with authentication (htpasswd on the bed's registry) and `docker login` done

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack, registry
 # e2e-lane: own-engine
 # The first install pulls from a real registry: the host's Docker Engine starts with no image at
 # all, the package's image-registry answer names the bed's registry (Debian's docker-registry,

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack, registry
 # shellcheck disable=SC2016 # ${Status} is dpkg-query's
 # e2e-lane: own-engine
 # Every way the first pull fails, each explained with the image, the registry and the command to

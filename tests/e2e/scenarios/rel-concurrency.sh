@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack
 # Concurrency (R3): 10 `mathesarctl configure` runs started at once inside the host, each with its
 # own HTTP port, twice: on a host with no configuration yet (default lock wait: all must succeed,
 # one after the other) and on the configured host with `--lock-timeout 0` (each succeeds or gives
@@ -7,7 +8,7 @@
 # MATHESAR_HTTP_PORT equals HTTP_PORT and is one of the 10, every line is well formed, SECRET_KEY
 # is the one of the first round, and configure with that port again finds nothing to change.
 host_start
-host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
+host_copy "$E2E_BIN" /usr/bin/mathesarctl
 config_dir /etc/mathesar
 
 ports=()

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack
 # Crash safety (R2): `mathesarctl configure` is killed with SIGKILL at random points of real runs
 # inside the host, alternating between two answer sets (A, then B with another HTTP port and a
 # domain, which changes both .env and docker-compose.yml). After every kill: without a journal the
@@ -15,7 +16,7 @@
 # Figure: kills, and how many left the old set / the new one / a journal to complete.
 # The kill loop runs inside the host: tests/e2e/tools/kill-configure.sh.
 host_start
-host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
+host_copy "$E2E_BIN" /usr/bin/mathesarctl
 config_dir /etc/mathesar
 
 kills_wanted=${REL_CRASH_KILLS:-50}

@@ -1,11 +1,12 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack
 # shellcheck disable=SC2016 # the host's shell expands $1 and the like
 # A full disk during a write (R4): the configuration directory is a small tmpfs in the host, filled
 # up; `mathesarctl configure` with a changed answer then cannot write. It must fail with the I/O
 # exit code 6 and a message naming the file, leave every file as it was (SHA-256) and no temporary
 # file behind; once space is freed, the same run succeeds. Figure: runs refused, files unchanged.
 host_start
-host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
+host_copy "$E2E_BIN" /usr/bin/mathesarctl
 dir=/srv/mathesar-conf
 config_dir "$dir"
 host_exec mkdir -p "$dir"

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack
 # `systemctl reload mathesar` applies a changed configuration with the least disruption: a new
 # http-port recreates only the proxy (the database's and the application's StartedAt do not
 # change) and the STATUS= line follows; a new database password is set inside the running

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack
 # `mathesarctl up` with a service that cannot become healthy (a broken Caddyfile): exit 8, the
 # message names the container, shows its last log lines and what to check, and nothing is removed.
 # Then watchtower turned on and off with `mathesarctl configure` + `mathesarctl reload`: started
@@ -16,7 +17,7 @@ configure() {
 wait_for '[[ -z $(docker ps -aq --filter name="^mathesar_(db|service)$") ]]' 600 "another Mathesar stack on this engine to go" ||
 	fail "another Mathesar stack (containers mathesar_db/mathesar_service) runs on this engine"
 host_start
-host_copy "$REPO_ROOT/target/debug/mathesarctl" /usr/bin/mathesarctl
+host_copy "$E2E_BIN" /usr/bin/mathesarctl
 config_dir /etc/mathesar
 http_port=$(free_port)
 db_port=$(free_port)

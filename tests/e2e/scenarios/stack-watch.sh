@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack
 # `mathesarctl run` watches the containers: a short outage (a container restarted) is waited out
 # and the unit stays up; a container that stays down longer than the grace period ends `run`
 # non-zero, so systemd's Restart= brings the whole stack back. The STATUS= line says "degraded"

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# e2e-needs: host, stack, 0.10.1
 # shellcheck disable=SC2016 # literal ${...} in single quotes
 # A real upgrade with rpm on a host without a registry: the images come from a mirror that does
 # not exist (image-registry), present only under its names. The rpm pinning the real Mathesar

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: bookworm
+# e2e-lane: no-stack
 # The bookworm host (the negative case for the package) has Compose 1.29 only: `docker-compose`
 # answers 1.29 and `docker compose` does not exist.
 host_start mathesar-e2e/host-bookworm

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: bookworm
+# e2e-lane: no-stack
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # On Debian 12 (bookworm), whose docker-compose is 1.29, apt refuses the package: the Depends on
 # Compose v2 (docker-compose >= 2.10 | docker-compose-plugin >= 2.10) cannot be met, and nothing

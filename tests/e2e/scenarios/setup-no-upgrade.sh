@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: bookworm
+# e2e-lane: no-stack
 # shellcheck disable=SC2016 # literal ${...} in single quotes (dpkg-query formats, host scripts)
 # The machine set-up of the README's two commands (scripts/ensure-docker) adds packages and never
 # upgrades or removes one, on Debian 12 (bookworm): the real script runs in a bookworm host and

@@ -28,13 +28,27 @@ engine_start() {
 	local name=$1 size=${2:-} idx root run sock bridge pool
 	[[ $name =~ ^[a-z0-9]{1,8}$ ]] || fail "engine name '$name': 1-8 lowercase letters or digits"
 	mkdir -p "$E2E_ENGINES_RUN"
-	idx=$(find "$E2E_ENGINES_RUN" -maxdepth 1 -name '*.pid' | wc -l)
 	root=$E2E_ENGINES_ROOT/$name run=$E2E_ENGINES_RUN/$name sock=$E2E_ENGINES_RUN/$name.sock
+	# The lowest address index no running engine holds (lanes start engines at the same time).
+	idx=$(
+		flock 5
+		i=0
+		while grep -qx "$i" "$E2E_ENGINES_RUN"/*.idx 2>/dev/null; do i=$((i + 1)); done
+		echo "$i" >"$run.idx"
+		echo "$i"
+	) 5>"$E2E_ENGINES_RUN/idx.lock"
 	bridge=me2e-$name pool=10.$((214 + idx)).0.0/16
 	mkdir -p "$root" "$run"
 	if [[ -n $size ]]; then
 		mount -t tmpfs -o "size=${size}m,mode=0711" "mathesar-e2e-$name" "$root" ||
 			fail "cannot mount a ${size} MB tmpfs on $root"
+	fi
+	if [[ -n ${E2E_ENGINE_SEED:-} ]]; then
+		# The image store of engine_seed: the layers linked (an engine never writes into an
+		# image's layers: containers get layers of their own), the metadata copied.
+		if ! cp -al "$E2E_ENGINE_SEED/overlay2" "$root/" || ! cp -a "$E2E_ENGINE_SEED/image" "$root/"; then
+			fail "cannot lay the seed $E2E_ENGINE_SEED into $root"
+		fi
 	fi
 	ip link add "$bridge" type bridge 2>/dev/null || true
 	ip addr replace "10.213.$idx.1/24" dev "$bridge"
@@ -83,6 +97,13 @@ engine_logs() {
 engine_stop() {
 	local name=$1 run=$E2E_ENGINES_RUN/$1 root=$E2E_ENGINES_ROOT/$1 pid pool i
 	pid=$(cat "$run.pid" 2>/dev/null || true)
+	# Its containers first, killed (a seeded scenario's systemd host among them): a dockerd
+	# stopping its containers one by one, or killed with them still running, is slower or leaves
+	# them behind.
+	if [[ -n $pid && -S $run.sock ]]; then
+		DOCKER_HOST=unix://$run.sock timeout 30 docker ps -aq 2>/dev/null |
+			DOCKER_HOST=unix://$run.sock xargs -r timeout 60 docker rm -f -v >/dev/null 2>&1 || true
+	fi
 	if [[ -n $pid ]] && kill "$pid" 2>/dev/null; then
 		for ((i = 0; i < 60; i++)); do
 			kill -0 "$pid" 2>/dev/null || break
@@ -97,8 +118,58 @@ engine_stop() {
 	fi
 	# Mounts the engine left (container file systems, the tmpfs) go before the tree.
 	grep -o " ${root}[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-	rm -rf "$root" "$run" "$run.pid" "$run.pool" "$run.sock"
+	rm -rf "$root" "$run" "$run.pid" "$run.pool" "$run.sock" "$run.idx"
 	ip link del "me2e-$name" 2>/dev/null || true
+}
+
+# engine_seed IMAGE...: the image store (the image/ and overlay2/ directories of a data root) of
+# an engine holding the machine engine's IMAGEs, made once per set of image IDs under
+# $E2E_STATE/engine-seeds and kept; prints its directory. engine_start lays it into a new
+# engine's data root when E2E_ENGINE_SEED names it: an engine of its own with the bed's images in
+# a second, instead of a docker save and load of a gigabyte per scenario.
+E2E_SEEDS=$E2E_STATE/engine-seeds
+engine_seed() {
+	local key dir
+	key=$(docker image inspect -f '{{.Id}}' "$@" | LC_ALL=C sort | sha256sum | cut -c1-12) ||
+		fail "engine_seed: an image is missing on the machine's engine: $*"
+	dir=$E2E_SEEDS/$key
+	mkdir -p "$E2E_SEEDS"
+	(
+		flock 6
+		[[ -f $dir/complete ]] && exit 0
+		local name=sd${key:0:6} t0=$SECONDS pid
+		log "making the engine seed $dir (images: $*)"
+		E2E_ENGINE_SEED='' engine_start "$name" >/dev/null
+		docker save "$@" | engine_docker "$name" load -q >"$E2E_WORK/seed-load.log" 2>&1 ||
+			fail "loading the images into the seed engine failed: $(tail -n 3 "$E2E_WORK/seed-load.log")"
+		pid=$(cat "$E2E_ENGINES_RUN/$name.pid")
+		kill "$pid"
+		wait_for "! kill -0 $pid 2>/dev/null" 60 "the seed engine to stop" || fail "the seed engine did not stop"
+		rm -rf "$dir.tmp"
+		mkdir -p "$dir.tmp"
+		mv "$E2E_ENGINES_ROOT/$name/image" "$E2E_ENGINES_ROOT/$name/overlay2" "$dir.tmp/"
+		engine_stop "$name"
+		touch "$dir.tmp/complete"
+		mv "$dir.tmp" "$dir"
+		log "engine seed made in $((SECONDS - t0)) s"
+	) 6>"$E2E_SEEDS/lock" || exit 1
+	# Seeds of images rebuilt since (not used for a week): gone.
+	touch "$dir"
+	find "$E2E_SEEDS" -mindepth 1 -maxdepth 1 -type d -mtime +7 -exec rm -rf {} + 2>/dev/null || true
+	printf '%s\n' "$dir"
+}
+
+# seeded_engine IMAGE...: this scenario's own engine, seeded with IMAGEs, the scenario's host and
+# stack on it: every later `docker` of the scenario (and of the runner collecting its logs) talks
+# to that engine, so scenarios run side by side, each with the fixed container names of the
+# package in an engine of its own.
+seeded_engine() {
+	local seed name sock
+	seed=$(engine_seed "$@")
+	name=s$(sha256_of "$E2E_NAME" | cut -c1-7)
+	sock=$(E2E_ENGINE_SEED=$seed engine_start "$name")
+	export DOCKER_HOST=unix://$sock E2E_HOST_ENGINE=$sock
+	printf '%s\n' "$DOCKER_HOST" >"$E2E_WORK/docker-host"
 }
 
 # engines_stop_mine: the engines and slow registries this scenario started.
@@ -116,7 +187,7 @@ engines_stop_all() {
 		f=${f##*/proxy-}
 		slow_registry_stop "${f%.pid}"
 	done
-	for f in "$E2E_ENGINES_RUN"/*.pid "$E2E_ENGINES_RUN"/*.pool; do
+	for f in "$E2E_ENGINES_RUN"/*.pid "$E2E_ENGINES_RUN"/*.pool "$E2E_ENGINES_RUN"/*.idx; do
 		[[ -e $f && $f != */proxy-* ]] || continue
 		f=${f##*/}
 		engine_stop "${f%.*}"

@@ -19,6 +19,7 @@ E2E_BIN=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug/mathesarctl
 # What the bed keeps between runs on this machine: the registry's storage, each scenario's last
 # duration (the runner's estimate).
 E2E_STATE=/var/lib/mathesar-e2e
+# shellcheck disable=SC2034 # read by tests/e2e/run
 E2E_DURATIONS=$E2E_STATE/durations
 
 # --- reporting --------------------------------------------------------------------------------

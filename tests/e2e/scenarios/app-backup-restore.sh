@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # Backup and restore with the real Mathesar and real data: the admin and a second user, a table
 # with rows created through the API; `mathesarctl backup`; apt-get purge with purge-data (the
 # configuration, the SECRET_KEY and the data are gone); apt-get install again (new secrets);

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2016 # literal $ in single quotes (SQL dollar quotes, hostile passwords)
 # The failures a user meets with the real Mathesar, each through `systemctl start mathesar`: the
 # start fails well within the unit's timeout, and both `mathesarctl status` and the unit's journal

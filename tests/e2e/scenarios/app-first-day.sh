@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # A user's first day with the real Mathesar, installed by apt with no answer but where the test
 # bed must place things (data directory, ports): the login page through the proxy is Mathesar's
 # and its bundles are served; the generated admin password in /etc/mathesar/initial-admin-password

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2016 # literal $ in single quotes (SQL dollar quotes, hostile passwords)
 # dpkg-reconfigure with a new database password, the real Mathesar running with a table in the user
 # database: afterwards Mathesar still reaches its own database (the admin logs in) and the user

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # `mathesarctl configure` inside the systemd host: a hostile password (every printable ASCII
 # character, non-ASCII letters, leading and trailing spaces) given in an answers file reaches
 # PostgreSQL and the real Mathesar byte for byte; the directory is root-only; a re-run changes

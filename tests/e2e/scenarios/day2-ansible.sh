@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # examples/ansible/mathesar.yml run twice with Debian's ansible-core inside the systemd host
 # (connection local): the first run preseeds the answers (passwords from an encrypted vault file),
 # installs the .deb, starts the service and waits for the login page; the second run reports

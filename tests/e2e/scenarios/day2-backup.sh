@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2154 # http_port, db_port, db_password: set by configure_bundled (lib.sh)
 # mathesarctl backup and restore in the systemd host (binary copied in, stack started with
 # `mathesarctl up`): rows written with psql, a backup (0700 directory, 0600 files, manifest with

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # mathesarctl doctor --bundle on a running stack configured with hostile passwords: the bundle is
 # a 0600 tar.gz with the versions, the unit's status and journal, every container's log and
 # state, compose ps and config, and the configuration; a scan for every secret of the

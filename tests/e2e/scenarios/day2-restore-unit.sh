@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2154 # http_port, db_port, db_password: set by configure_bundled (lib.sh)
 # backup and restore while mathesar.service runs the stack (binary and unit copied in): restore
 # stops the unit, restores with only the database running, starts the unit again (which waits

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # The trixie host boots systemd to "running" with no failed unit, and Docker inside it answers
 # through the bridge unit (the outer engine); stopping docker.service really cuts it off.
 host_start

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # A password with every printable ASCII character and non-ASCII letters, written into the .env
 # in the product's form (dotenv_quote), reaches PostgreSQL (interpolation) and the Mathesar
 # real Mathesar (env_file) byte for byte, and PostgreSQL accepts it over TCP with SCRAM.

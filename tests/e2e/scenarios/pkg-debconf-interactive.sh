@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # The debconf questions for real, typed into the readline frontend under tmux: a default install
 # asks only the high-priority questions (database, domain, admin password); a refused answer

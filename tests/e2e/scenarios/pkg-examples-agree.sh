@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2016,SC2119 # literal $1 in single quotes (host_sh argument); helpers take optional arguments
 # The three unattended forms in examples/ say the same thing: the package installed with
 # examples/preseed.cfg (debconf), `configure --answers examples/answers.yml` and `configure` with

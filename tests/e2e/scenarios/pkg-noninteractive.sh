@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # apt install with nothing preseeded and DEBIAN_FRONTEND=noninteractive: the configuration is
 # written with the defaults and generated secrets, the unit is enabled, and a policy-rc.d that

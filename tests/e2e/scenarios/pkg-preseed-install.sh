@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # apt install of the .deb with every important answer preseeded, among them a hostile database
 # password: the configuration is root-only, no password stays in the debconf database, the

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # dpkg-reconfigure with a new HTTP port (preseeded, so the noninteractive frontend applies it): the
 # login page moves to the new port and is gone from the old one, the database container is not

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # apt remove stops the service and keeps the configuration and the data: reinstalled, the rows
 # created before are still there. apt purge removes the configuration and the debconf answers

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # The .rpm in the trixie host with rpm --nodeps: an older version (built from this tree as 0.0.1)
 # installed with rpm -i, %post with $1 = 1 configures from /etc/mathesar/answers.yml; the service

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # Upgrade from a previous package version (built from this tree as 0.0.1): a backup is taken
 # first (databases and configuration, the rows of before the upgrade in it), the configuration,

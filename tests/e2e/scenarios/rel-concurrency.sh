@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # Concurrency (R3): 10 `mathesarctl configure` runs started at once inside the host, each with its
 # own HTTP port, twice: on a host with no configuration yet (default lock wait: all must succeed,
 # one after the other) and on the configured host with `--lock-timeout 0` (each succeeds or gives

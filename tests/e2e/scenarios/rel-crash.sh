@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # Crash safety (R2): `mathesarctl configure` is killed with SIGKILL at random points of real runs
 # inside the host, alternating between two answer sets (A, then B with another HTTP port and a
 # domain, which changes both .env and docker-compose.yml). After every kill: without a journal the

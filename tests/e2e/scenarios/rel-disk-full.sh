@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2016 # the host's shell expands $1 and the like
 # A full disk during a write (R4): the configuration directory is a small tmpfs in the host, filled
 # up; `mathesarctl configure` with a changed answer then cannot write. It must fail with the I/O

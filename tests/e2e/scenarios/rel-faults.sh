@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # Faults (R4) on an installed package, rows written before each: (a) the application container's
 # process is killed with SIGKILL (a crash): its restart policy brings it back and the unit stays

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # Lifecycle (R5): REL_LIFECYCLE_CYCLES (10) cycles on one host, the .deb installed by apt, each
 # cycle: a row written; dpkg-reconfigure with a new HTTP port (preseeded, noninteractive), the

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # Secret scan (R7): a preseeded install with distinctive database and admin passwords, a
 # dpkg-reconfigure that changes the database password, and a purge. While each runs, `ps -eo args`

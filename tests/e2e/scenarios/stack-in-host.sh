@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # From inside the host, a compose stack of the database and Mathesar images (packaged names,
 # bind mounts under $E2E_DATA_DIR) becomes healthy through the outer engine; the real Mathesar
 # migrates its database and behaves as upstream documents for the first admin user.

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # Docker Engine unreachable (docker.service "starts" but no engine answers on the socket):
 # `systemctl start mathesar` fails, the journal says it is Docker, the unit is retried a few times
 # and then left failed (start limit) instead of looping; once Docker is back, a start works.

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # `systemctl reload mathesar` applies a changed configuration with the least disruption: a new
 # http-port recreates only the proxy (the database's and the application's StartedAt do not
 # change) and the STATUS= line follows; a new database password is set inside the running

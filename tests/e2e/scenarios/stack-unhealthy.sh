@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # `mathesarctl up` with a service that cannot become healthy (a broken Caddyfile): exit 8, the
 # message names the container, shows its last log lines and what to check, and nothing is removed.
 # Then watchtower turned on and off with `mathesarctl configure` + `mathesarctl reload`: started

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # shellcheck disable=SC2154 # http_port, db_port, db_password: set by configure_bundled (lib.sh)
 # mathesar.service in the systemd host (binary and unit copied in, no package): `systemctl start`
 # brings the stack up in order (db, then the application, then the proxy), `systemctl status`

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack
+# e2e-lane: seeded
 # `mathesarctl run` watches the containers: a short outage (a container restarted) is waited out
 # and the unit stays up; a container that stays down longer than the grace period ends `run`
 # non-zero, so systemd's Restart= brings the whole stack back. The STATUS= line says "degraded"

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack, 0.10.1
+# e2e-lane: seeded
 # shellcheck disable=SC2016 # literal ${...} in single quotes
 # A real upgrade with rpm on a host without a registry: the images come from a mirror that does
 # not exist (image-registry), present only under its names. The rpm pinning the real Mathesar

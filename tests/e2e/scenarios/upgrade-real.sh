@@ -1,5 +1,6 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack, 0.10.1
+# e2e-lane: seeded
 # shellcheck disable=SC2016 # literal ${...} in single quotes
 # Real upgrades of Mathesar with apt, on one host and one set of data. The package pinning the
 # real Mathesar 0.10.1 (built from this tree as 0.0.9 with --service-image; the binary is the

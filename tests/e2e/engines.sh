@@ -117,7 +117,8 @@ engine_stop() {
 		while iptables -D DOCKER-USER -d "$pool" -j ACCEPT 2>/dev/null; do :; done
 	fi
 	# Mounts the engine left (container file systems, the tmpfs) go before the tree.
-	grep -o " ${root}[^ ]*" /proc/mounts 2>/dev/null | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+	# So do those of its exec root (its network namespace).
+	grep -oE " (${root}|${run})(/[^ ]*)?( |$)" /proc/mounts 2>/dev/null | tr -d ' ' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	rm -rf "$root" "$run" "$run.pid" "$run.pool" "$run.sock" "$run.idx"
 	ip link del "me2e-$name" 2>/dev/null || true
 }

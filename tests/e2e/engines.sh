@@ -31,12 +31,15 @@ engine_start() {
 	root=$E2E_ENGINES_ROOT/$name run=$E2E_ENGINES_RUN/$name sock=$E2E_ENGINES_RUN/$name.sock
 	# The lowest address index no running engine holds (lanes start engines at the same time).
 	idx=$(
-		flock 5
-		i=0
-		while grep -qx "$i" "$E2E_ENGINES_RUN"/*.idx 2>/dev/null; do i=$((i + 1)); done
-		echo "$i" >"$run.idx"
-		echo "$i"
-	) 5>"$E2E_ENGINES_RUN/idx.lock"
+		{
+			flock 5
+			i=0
+			while grep -qx "$i" "$E2E_ENGINES_RUN"/*.idx 2>/dev/null; do i=$((i + 1)); done
+			echo "$i" >"$run.idx"
+			echo "$i"
+		} 5>"$E2E_ENGINES_RUN/idx.lock"
+	)
+	[[ $idx =~ ^[0-9]+$ ]] || fail "engine $name: no address index could be taken"
 	bridge=me2e-$name pool=10.$((214 + idx)).0.0/16
 	mkdir -p "$root" "$run"
 	if [[ -n $size ]]; then

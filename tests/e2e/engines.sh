@@ -60,14 +60,31 @@ engine_start() {
 	iptables -I DOCKER-USER -d "$pool" -j ACCEPT
 	printf '%s\n' "$pool" >"$run.pool"
 	log "starting Docker Engine '$name' (data root $root${size:+, ${size} MB}, socket $sock)"
-	setsid dockerd --data-root "$root" --exec-root "$run" --pidfile "$run.pid" \
-		-H "unix://$sock" --bridge "$bridge" --iptables=false --ip-masq=false \
-		--default-address-pool "base=$pool,size=24" --cgroup-parent "mathesar-e2e-$name" \
-		</dev/null >"$E2E_WORK/engine-$name.log" 2>&1 &
-	wait_for "DOCKER_HOST=unix://$sock docker version >/dev/null" 60 "engine $name to answer" ||
-		fail "engine $name did not start (log: $E2E_WORK/engine-$name.log)"
 	printf '%s\n' "$name" >>"$E2E_WORK/engines"
+	_engine_launch "$name"
 	printf '%s\n' "$sock"
+}
+
+# _engine_launch NAME: starts the dockerd of engine NAME (set up by engine_start) and waits for it.
+_engine_launch() {
+	local name=$1 run=$E2E_ENGINES_RUN/$1 pool
+	pool=$(cat "$run.pool")
+	setsid dockerd --data-root "$E2E_ENGINES_ROOT/$name" --exec-root "$run" --pidfile "$run.pid" \
+		-H "unix://$run.sock" --bridge "me2e-$name" --iptables=false --ip-masq=false \
+		--default-address-pool "base=$pool,size=24" --cgroup-parent "mathesar-e2e-$name" \
+		</dev/null >>"$E2E_WORK/engine-$name.log" 2>&1 &
+	wait_for "DOCKER_HOST=unix://$run.sock docker version >/dev/null" 60 "engine $name to answer" ||
+		fail "engine $name did not start (log: $E2E_WORK/engine-$name.log)"
+}
+
+# engine_restart NAME: the engine's dockerd stopped with SIGTERM (which stops its containers) and
+# started again on the same data root, as `systemctl restart docker` does on a host.
+engine_restart() {
+	local name=$1 pid
+	pid=$(cat "$E2E_ENGINES_RUN/$name.pid" 2>/dev/null) || fail "engine $name is not running"
+	kill -TERM "$pid" || fail "engine $name: dockerd $pid could not be signalled"
+	wait_for "! kill -0 $pid 2>/dev/null" 120 "dockerd of engine $name to stop" || fail "engine $name did not stop within 120 s"
+	_engine_launch "$name"
 }
 
 # engine_docker NAME ARGS...: the docker client on engine NAME.
@@ -163,6 +180,9 @@ engine_seed() {
 	printf '%s\n' "$dir"
 }
 
+# seeded_engine_name: the name of this scenario's seeded engine.
+seeded_engine_name() { echo "s$(sha256_of "$E2E_NAME" | cut -c1-7)"; }
+
 # seeded_engine IMAGE...: this scenario's own engine, seeded with IMAGEs, the scenario's host and
 # stack on it: every later `docker` of the scenario (and of the runner collecting its logs) talks
 # to that engine, so scenarios run side by side, each with the fixed container names of the
@@ -170,7 +190,7 @@ engine_seed() {
 seeded_engine() {
 	local seed name sock
 	seed=$(engine_seed "$@")
-	name=s$(sha256_of "$E2E_NAME" | cut -c1-7)
+	name=$(seeded_engine_name)
 	sock=$(E2E_ENGINE_SEED=$seed engine_start "$name")
 	export DOCKER_HOST=unix://$sock E2E_HOST_ENGINE=$sock
 	printf '%s\n' "$DOCKER_HOST" >"$E2E_WORK/docker-host"

@@ -233,3 +233,55 @@ fn concurrent_first_runs_all_succeed() {
     assert_eq!(env["MATHESAR_HTTP_PORT"], env["HTTP_PORT"]);
     assert_eq!(mode(&s.config()), 0o700);
 }
+
+/// Foreign content: files with the package's names in a directory without its marker (another
+/// Compose project's `.env`, another PostgreSQL's `pgdata`) are refused, nothing is overwritten,
+/// marked or chmodded. A proven older installation (the headers mathesarctl writes, and the data
+/// directory its configuration names) is still configured.
+#[test]
+fn foreign_content_with_the_package_names_is_never_taken_over() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.config()).unwrap();
+    std::fs::set_permissions(s.config(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(s.config().join(".env"), "SECRET_KEY=\"theirs\"\n").unwrap();
+    std::fs::write(s.config().join("docker-compose.yml"), "services: {}\n").unwrap();
+    let before = s.snapshot();
+    let o = s.configure(&[], &[]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(
+        text(&o).contains("not written by this package") && text(&o).contains("--config-dir"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(before, s.snapshot(), "something was changed");
+    assert_eq!(mode(&s.config()), 0o755);
+
+    // Another PostgreSQL's data as the data directory.
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.data().join("pgdata")).unwrap();
+    std::fs::write(s.data().join("pgdata/PG_VERSION"), "16").unwrap();
+    let o = s.configure(&[], &[]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("pgdata"), "{}", text(&o));
+    assert!(!s.config().exists() && !s.data().join(".mathesar-owned").exists());
+
+    // An installation older than the marker: its markers removed, configured again.
+    let s = Scratch::new();
+    assert_eq!(code(&s.configure(&[], &[])), 0);
+    std::fs::create_dir_all(s.data().join("pgdata")).unwrap();
+    std::fs::remove_file(s.config().join(".mathesar-owned")).unwrap();
+    std::fs::remove_file(s.data().join(".mathesar-owned")).unwrap();
+    let key = s.env_file()["SECRET_KEY"].clone();
+    let o = s.configure(&[], &[("MATHESAR_HTTP_PORT", "8080")]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(s.env_file()["SECRET_KEY"], key, "its secret kept");
+    for d in [s.config(), s.data()] {
+        assert!(
+            std::fs::read_to_string(d.join(".mathesar-owned"))
+                .unwrap()
+                .starts_with("adopted"),
+            "{}",
+            d.display()
+        );
+    }
+}

@@ -46,8 +46,10 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         // is missing, or not yet ours and without a lock file, has nothing to read: it is locked
         // once created, after every check.
         let timeout = Duration::from_secs(args.lock_timeout);
-        let lockable = matches!(config_state, dirs::State::Created | dirs::State::Adopted)
-            || layout.lock_file().exists();
+        let lockable = matches!(
+            config_state,
+            dirs::State::Created | dirs::State::Adopted | dirs::State::Legacy
+        ) || layout.lock_file().exists();
         let mut held = if !lockable {
             None
         } else if args.dry_run {
@@ -89,7 +91,15 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
                 ),
             )
         })?;
-        let data_state = dirs::inspect(&dirs::DATA, &layout.data_dir).map_err(dir_failure)?;
+        // An unmarked data directory is an older installation's only when the package's own
+        // configuration already names it.
+        let named = config_state != dirs::State::Unmarked
+            && found
+                .answers
+                .value(Key::DataDir)
+                .is_some_and(|d| Path::new(d) == layout.data_dir);
+        let data_state =
+            dirs::inspect_named(&dirs::DATA, &layout.data_dir, named).map_err(dir_failure)?;
         let plan = Plan::new(&layout, &rendered, &settings, admin_exists);
         let changed_answers = plan::changed_answers(&found.answers, &settings);
 

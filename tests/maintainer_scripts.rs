@@ -13,7 +13,14 @@ impl Tree {
     fn new(data_dir: &str) -> Tree {
         let t = tempfile::tempdir().unwrap();
         let cfg = t.path().join("etc/mathesar");
-        std::fs::create_dir_all(&cfg).unwrap();
+        // As configure makes it: created and marked.
+        mathesar::storage::dirs::prepare(
+            &mathesar::storage::dirs::CONFIG,
+            &cfg,
+            mathesar::storage::dirs::State::Missing,
+            0o700,
+        )
+        .unwrap();
         std::fs::write(
             cfg.join(".env"),
             format!("MATHESAR_DATA_DIR=\"{data_dir}\"\nMATHESAR_PURGE_DATA=\"true\"\n"),

@@ -285,3 +285,37 @@ fn foreign_content_with_the_package_names_is_never_taken_over() {
         );
     }
 }
+
+/// `purge` on a configuration directory without the marker (another Compose project's `.env`
+/// and compose file): refused before anything is removed and before `docker compose` runs.
+#[test]
+fn purge_refuses_an_unmarked_configuration_directory() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.config()).unwrap();
+    std::fs::write(s.config().join(".env"), "SECRET_KEY=\"theirs\"\n").unwrap();
+    std::fs::write(s.config().join("docker-compose.yml"), "services: {}\n").unwrap();
+    let bin = s.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let calls = s.dir.path().join("docker-calls");
+    let docker = bin.join("docker");
+    std::fs::write(
+        &docker,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", calls.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let before = s.snapshot();
+    let o = s
+        .cmd(
+            &["purge", "--config-dir", s.config().to_str().unwrap()],
+            &[],
+        )
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("nothing was removed"), "{}", text(&o));
+    assert_eq!(before, s.snapshot(), "something was removed");
+    assert!(!calls.exists(), "docker was run");
+}

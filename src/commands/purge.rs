@@ -2,7 +2,9 @@
 //! (dpkg's postrm calls it when the binary is still there, and otherwise applies the same rules
 //! in shell): remove the containers (never their data: no `down -v`), the files `configure`
 //! wrote, `/etc/default/mathesar` and the unit's drop-in; the data directory only when the answer
-//! `purge-data` is true and the directory carries the package's marker (`storage::purge`).
+//! `purge-data` is true and the directory carries the package's marker (`storage::purge`). The
+//! configuration directory is judged first (`storage::purge::plan`): one that is not the
+//! package's is refused before a file is removed or Compose is run on its compose file.
 
 use anyhow::anyhow;
 

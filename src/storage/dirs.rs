@@ -633,7 +633,8 @@ pub enum Purged {
 
 /// Whether [`purge`] may remove `path`, changing nothing: `Ok(None)` when it does not exist,
 /// else whether the package created it (`Some(true)`) or adopted it (`Some(false)`). One without
-/// the marker, a symbolic link or a system directory is refused.
+/// the marker, a symbolic link (itself or a parent), a system directory, one owned by another
+/// user or writable by others is refused: the rules of [`inspect`], for removing.
 pub fn check_purge(kind: &Kind, path: &Path) -> Result<Option<bool>, DirError> {
     let refused = |reason: String| DirError::Refused {
         what: kind.what,
@@ -641,7 +642,17 @@ pub fn check_purge(kind: &Kind, path: &Path) -> Result<Option<bool>, DirError> {
         reason,
     };
     check_path(path).map_err(refused)?;
-    match std::fs::symlink_metadata(path) {
+    if let Some(a) = path
+        .ancestors()
+        .skip(1)
+        .find(|a| std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink()))
+    {
+        return Err(refused(format!(
+            "{} is a symbolic link; remove what you want gone by hand",
+            a.display()
+        )));
+    }
+    let meta = match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
             return Err(DirError::Io {
@@ -656,7 +667,20 @@ pub fn check_purge(kind: &Kind, path: &Path) -> Result<Option<bool>, DirError> {
             ));
         }
         Ok(m) if !m.is_dir() => return Err(refused("it is not a directory".into())),
-        Ok(_) => {}
+        Ok(m) => m,
+    };
+    let me = unistd::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != me {
+        return Err(refused(format!(
+            "it is owned by {}, not root, so it is not the package's; delete it by hand if it is unwanted",
+            owner(meta.uid())
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(refused(format!(
+            "other users can write into it (mode {:04o}), so what it holds may not be the package's; delete it by hand if it is unwanted",
+            meta.mode() & 0o7777
+        )));
     }
     match std::fs::symlink_metadata(path.join(MARKER)) {
         Ok(_) => read_marker(path).map(Some),
@@ -975,5 +999,34 @@ mod tests {
         fs::create_dir(adopted.join("pgdata")).unwrap();
         assert_eq!(purge(&DATA, &adopted).unwrap(), Purged::Emptied);
         assert_eq!(fs::read_dir(&adopted).unwrap().count(), 0);
+    }
+
+    /// A marked directory is still not purged when reached through a linked parent, writable by
+    /// others or (as root) owned by another user.
+    #[test]
+    fn purge_refuses_a_linked_parent_a_shared_or_a_foreign_owned_directory() {
+        let t = tempfile::tempdir().unwrap();
+        let real = t.path().join("real");
+        fs::create_dir(&real).unwrap();
+        prepare(&DATA, &real.join("d"), State::Missing, 0o700).unwrap();
+        std::os::unix::fs::symlink(&real, t.path().join("via")).unwrap();
+        assert!(purge(&DATA, &t.path().join("via/d")).is_err());
+        assert!(real.join("d").join(MARKER).exists());
+
+        let shared = t.path().join("shared");
+        prepare(&DATA, &shared, State::Missing, 0o700).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o777)).unwrap();
+        let e = purge(&DATA, &shared).unwrap_err().to_string();
+        assert!(e.contains("0777"), "{e}");
+        assert!(shared.join(MARKER).exists());
+
+        if unistd::geteuid().is_root() {
+            let theirs = t.path().join("theirs");
+            prepare(&DATA, &theirs, State::Missing, 0o700).unwrap();
+            unistd::chown(&theirs, Some(unistd::Uid::from_raw(4321)), None).unwrap();
+            let e = purge(&DATA, &theirs).unwrap_err().to_string();
+            assert!(e.contains("uid 4321"), "{e}");
+            assert!(theirs.join(MARKER).exists());
+        }
     }
 }

@@ -24,7 +24,8 @@ pub struct PurgePlan {
     pub kept_data_dir: Option<PathBuf>,
 }
 
-pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
+/// `purge_data`: the data directory goes whatever the stored answer `purge-data` says.
+pub fn plan(config_dir: &Path, purge_data: bool) -> Result<PurgePlan, Failure> {
     let layout = ConfigLayout::new(config_dir);
     judge_config_dir(config_dir)?;
     let found = current::read(&layout).code(Code::Io)?;
@@ -40,11 +41,12 @@ pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
                 anyhow!("the stored data-dir is refused: {reason}; nothing was removed"),
             )
         })?;
-    let purge_data = found
-        .answers
-        .value(Key::PurgeData)
-        .and_then(|v| Key::PurgeData.parse(v).ok().flatten())
-        .is_some_and(Value::into_flag);
+    let purge_data = purge_data
+        || found
+            .answers
+            .value(Key::PurgeData)
+            .and_then(|v| Key::PurgeData.parse(v).ok().flatten())
+            .is_some_and(Value::into_flag);
     let files = [
         layout.env_file(),
         layout.compose_file(),
@@ -210,7 +212,7 @@ mod tests {
         let (t, cfg, data) = setup(false);
         let defaults = t.path().join("default");
         std::fs::write(&defaults, "MATHESAR_CONFIG_DIR=x\n").unwrap();
-        let p = plan(&cfg).unwrap();
+        let p = plan(&cfg, false).unwrap();
         assert_eq!(p.files.len(), 3, "with the marker");
         assert_eq!(p.data_dir, None);
         execute(&p, &defaults).unwrap();
@@ -235,7 +237,7 @@ mod tests {
         }
         std::fs::write(data.join("caddy/Caddyfile"), ":80\n").unwrap();
         std::fs::write(data.join("msar/media/upload.csv"), "a,b\n").unwrap();
-        let p = plan(&cfg).unwrap();
+        let p = plan(&cfg, false).unwrap();
         execute(&p, &t.path().join("default")).unwrap();
         assert!(data.join("pgdata/PG_VERSION").exists());
         assert!(data.join("msar/media/upload.csv").exists());
@@ -247,7 +249,7 @@ mod tests {
         std::fs::remove_file(data.join("pgdata/PG_VERSION")).unwrap();
         std::fs::create_dir_all(data.join("caddy/data")).unwrap();
         std::fs::write(data.join("caddy/Caddyfile"), ":80\n").unwrap();
-        let p = plan(&cfg).unwrap();
+        let p = plan(&cfg, false).unwrap();
         execute(&p, &t.path().join("default")).unwrap();
         assert!(!data.exists());
     }
@@ -256,7 +258,7 @@ mod tests {
     fn removes_data_when_asked_and_keeps_foreign_files() {
         let (t, cfg, data) = setup(true);
         std::fs::write(cfg.join("answers.yml"), "http-port: 80\n").unwrap();
-        let p = plan(&cfg).unwrap();
+        let p = plan(&cfg, false).unwrap();
         execute(&p, &t.path().join("default")).unwrap();
         assert!(!data.exists());
         assert!(cfg.join("answers.yml").exists());
@@ -282,7 +284,7 @@ mod tests {
                 ),
             )
             .unwrap();
-            let f = plan(&cfg).unwrap_err();
+            let f = plan(&cfg, false).unwrap_err();
             assert_eq!(f.code, Code::InvalidAnswer, "{f}");
             assert!(f.to_string().contains("nothing was removed"), "{f}");
         }
@@ -297,7 +299,7 @@ mod tests {
     fn an_unmarked_configuration_dir_is_refused_and_nothing_is_removed() {
         let (t, cfg, data) = setup(true);
         std::fs::remove_file(cfg.join(dirs::MARKER)).unwrap();
-        let f = plan(&cfg).unwrap_err();
+        let f = plan(&cfg, false).unwrap_err();
         assert_eq!(f.code, Code::InvalidAnswer, "{f}");
         assert!(f.to_string().contains("nothing was removed"), "{f}");
         assert!(cfg.join(".env").exists() && cfg.join("docker-compose.yml").exists());

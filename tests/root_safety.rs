@@ -319,3 +319,73 @@ fn purge_refuses_an_unmarked_configuration_directory() {
     assert_eq!(before, s.snapshot(), "something was removed");
     assert!(!calls.exists(), "docker was run");
 }
+
+/// Every command that reads the configuration judges it first, not only `configure`: a
+/// configuration directory others can write into, a file in it others wrote or can write, or a
+/// parent others can write into, is refused before anything is read or handed to Compose.
+#[test]
+fn every_reader_refuses_a_configuration_others_could_have_written() {
+    let s = Scratch::new();
+    assert_eq!(code(&s.configure(&[], &[])), 0);
+    let bin = s.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let calls = s.dir.path().join("docker-calls");
+    let docker = bin.join("docker");
+    std::fs::write(
+        &docker,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", calls.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let config = s.config();
+    let config = config.to_str().unwrap();
+    let readers: [&[&str]; 5] = [
+        &["show-config", "--config-dir", config],
+        &["check", "--config-dir", config],
+        &["logs", "--config-dir", config],
+        &["status", "--config-dir", config],
+        &["purge", "--config-dir", config],
+    ];
+    let refused = |what: &str, needle: &str| {
+        for args in readers {
+            let o = s.cmd(args, &[]).env("PATH", &path).output().unwrap();
+            assert_eq!(code(&o), 4, "{what}: {args:?}: {}", text(&o));
+            assert!(text(&o).contains(needle), "{what}: {args:?}: {}", text(&o));
+        }
+        assert!(!calls.exists(), "{what}: docker was run");
+    };
+
+    std::fs::set_permissions(s.config(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    refused("a 0777 directory", "0777");
+    std::fs::set_permissions(s.config(), std::fs::Permissions::from_mode(0o700)).unwrap();
+
+    let over = s.config().join("docker-compose.override.yml");
+    std::fs::write(&over, "services: {}\n").unwrap();
+    std::fs::set_permissions(&over, std::fs::Permissions::from_mode(0o666)).unwrap();
+    refused(
+        "an override others can write",
+        "docker-compose.override.yml",
+    );
+    std::fs::set_permissions(&over, std::fs::Permissions::from_mode(0o600)).unwrap();
+    if nix::unistd::geteuid().is_root() {
+        nix::unistd::chown(&over, Some(nix::unistd::Uid::from_raw(4321)), None).unwrap();
+        refused("an override of another user", "uid 4321");
+        nix::unistd::chown(&over, Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+    }
+
+    let parent = s.config().parent().unwrap().to_path_buf();
+    let before = std::fs::metadata(&parent).unwrap().mode();
+    std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o777)).unwrap();
+    refused("a parent others can write into", "parent");
+    std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(before)).unwrap();
+    if nix::unistd::geteuid().is_root() {
+        nix::unistd::chown(&parent, Some(nix::unistd::Uid::from_raw(4321)), None).unwrap();
+        refused("a parent of another user", "uid 4321");
+        let o = s.configure(&[], &[]);
+        assert_eq!(code(&o), 4, "{}", text(&o));
+        nix::unistd::chown(&parent, Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+    }
+    let o = s.cmd(readers[0], &[]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+}

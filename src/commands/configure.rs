@@ -288,9 +288,9 @@ fn take_lock(layout: &ConfigLayout, timeout: Duration) -> Result<lock::Lock, Fai
 /// A writer holding the lock completes an interrupted commit first; a reader only looks.
 fn read_current(layout: &ConfigLayout, writer: bool) -> Result<current::CurrentConfig, Failure> {
     if writer {
-        current::read_for_write(layout).code(Code::Io)
+        current::read_for_write(layout).map_err(|e| Failure::new(e.code(), e))
     } else {
-        current::read(layout).code(Code::Io)
+        current::read(layout).map_err(|e| Failure::new(e.code(), e))
     }
 }
 

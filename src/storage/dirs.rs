@@ -270,14 +270,7 @@ pub fn inspect_named(kind: &Kind, path: &Path, named: bool) -> Result<State, Dir
         source,
     };
     check_path(path).map_err(refused)?;
-    for a in path.ancestors().skip(1) {
-        if std::fs::symlink_metadata(a).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(refused(format!(
-                "{} is a symbolic link; name the real directory",
-                a.display()
-            )));
-        }
-    }
+    check_parents(path).map_err(refused)?;
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(State::Missing),
@@ -315,6 +308,11 @@ pub fn inspect_named(kind: &Kind, path: &Path, named: bool) -> Result<State, Dir
         };
         if (kind.root_owned_entries || meta.mode() & 0o022 != 0) && !trusted(m.uid()) {
             untrusted.push(format!("{name} (owned by {})", owner(m.uid())));
+        } else if kind.root_owned_entries && m.mode() & 0o022 != 0 && !m.file_type().is_symlink() {
+            untrusted.push(format!(
+                "{name} (writable by others, mode {:04o})",
+                m.mode() & 0o7777
+            ));
         }
         if name == MARKER {
             marker = Some(read_marker(path)?);
@@ -366,6 +364,112 @@ pub fn inspect_named(kind: &Kind, path: &Path, named: bool) -> Result<State, Dir
 fn is_input(kind: &Kind, name: &str) -> bool {
     kind.inputs.contains(&name)
         || (name.starts_with('.') && (name.contains(".tmp") || name.contains(".staged-")))
+}
+
+/// The parents of `path`: real directories (no symbolic link) of root's (or of the user running
+/// this) that nobody else can write into, except a sticky one of root's such as `/tmp`, where
+/// nobody else can move or replace what root put in it.
+fn check_parents(path: &Path) -> Result<(), String> {
+    let me = unistd::geteuid().as_raw();
+    for a in path.ancestors().skip(1) {
+        let Ok(m) = std::fs::symlink_metadata(a) else {
+            continue;
+        };
+        if m.file_type().is_symlink() {
+            return Err(format!(
+                "{} is a symbolic link; name the real directory",
+                a.display()
+            ));
+        }
+        if m.uid() != 0 && m.uid() != me {
+            return Err(format!(
+                "its parent {} is owned by {}, who could replace it; use a directory whose parents belong to root",
+                a.display(),
+                owner(m.uid())
+            ));
+        }
+        let sticky = m.mode() & 0o1000 != 0 && m.uid() == 0;
+        if m.mode() & 0o022 != 0 && !sticky {
+            return Err(format!(
+                "other users can write into its parent {} (mode {:04o}) and could replace it; `chmod go-w {}` or use another directory",
+                a.display(),
+                m.mode() & 0o7777,
+                a.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// For the commands that read a configuration `configure` wrote (and hand its files to Compose
+/// as root): `path`, its parents and every entry in it may be written by root alone. Unlike
+/// [`inspect`], other content is not judged (it is not read). A missing directory passes (the
+/// caller says it is not configured).
+pub fn check_trusted(kind: &Kind, path: &Path) -> Result<(), DirError> {
+    let refused = |reason: String| DirError::Refused {
+        what: kind.what,
+        path: path.to_path_buf(),
+        reason,
+    };
+    check_parents(path).map_err(refused)?;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(DirError::Io {
+                action: "inspect",
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let me = unistd::geteuid().as_raw();
+    let trusted = |uid: u32| uid == 0 || uid == me;
+    if meta.file_type().is_symlink() || !meta.is_dir() {
+        return Err(refused(
+            "it is a symbolic link or not a directory; name the real directory".into(),
+        ));
+    }
+    if !trusted(meta.uid()) {
+        return Err(refused(format!(
+            "it is owned by {}, not root, so its files cannot be trusted. `chown root:root {}` if it is yours",
+            owner(meta.uid()),
+            path.display()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(refused(format!(
+            "other users can write into it (mode {:04o}), so its files cannot be trusted. Check its files, `chmod go-w {}`, then run again",
+            meta.mode() & 0o7777,
+            path.display()
+        )));
+    }
+    let mut bad = Vec::new();
+    for e in std::fs::read_dir(path).map_err(|source| DirError::Io {
+        action: "inspect",
+        path: path.to_path_buf(),
+        source,
+    })? {
+        let Ok(e) = e else { continue };
+        let Ok(m) = e.metadata() else { continue };
+        let name = e.file_name().to_string_lossy().into_owned();
+        if kind.root_owned_entries && !trusted(m.uid()) {
+            bad.push(format!("{name} (owned by {})", owner(m.uid())));
+        } else if kind.root_owned_entries && m.mode() & 0o022 != 0 && !m.file_type().is_symlink() {
+            bad.push(format!(
+                "{name} (writable by others, mode {:04o})",
+                m.mode() & 0o7777
+            ));
+        }
+    }
+    if !bad.is_empty() {
+        bad.sort();
+        return Err(refused(format!(
+            "it holds files others could have written, which mathesarctl does not use as root: {}. Check them, remove them or `chown root:root` and `chmod go-w` them, then run again",
+            list(&bad)
+        )));
+    }
+    Ok(())
 }
 
 fn is_known(kind: &Kind, name: &str) -> bool {

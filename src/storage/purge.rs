@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
-use crate::exit::{Code, Failure, WithCode};
+use crate::exit::{Code, Failure};
 use crate::settings::{Key, validate::Value};
 use crate::sources::current;
 
@@ -28,7 +28,7 @@ pub struct PurgePlan {
 pub fn plan(config_dir: &Path, purge_data: bool) -> Result<PurgePlan, Failure> {
     let layout = ConfigLayout::new(config_dir);
     judge_config_dir(config_dir)?;
-    let found = current::read(&layout).code(Code::Io)?;
+    let found = current::read(&layout).map_err(|e| Failure::new(e.code(), e))?;
     let data_dir = found
         .answers
         .value(Key::DataDir)

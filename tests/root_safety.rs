@@ -389,3 +389,59 @@ fn every_reader_refuses_a_configuration_others_could_have_written() {
     let o = s.cmd(readers[0], &[]).output().unwrap();
     assert_eq!(code(&o), 0, "{}", text(&o));
 }
+
+/// `restore` trusts no backup directory others could have written, and restores only files its
+/// manifest lists with a checksum: a 0777 backup, or one whose manifest lists no files, holding a
+/// privileged `docker-compose.override.yml`, is refused before anything is stopped or written.
+#[test]
+fn restore_refuses_a_backup_others_could_have_written_or_files_not_listed() {
+    let s = Scratch::new();
+    assert_eq!(code(&s.configure(&[], &[])), 0);
+    let backup = s.dir.path().join("backups/mathesar-20261125T090000Z");
+    std::fs::create_dir_all(backup.join("config")).unwrap();
+    std::fs::write(
+        backup.join("config/docker-compose.override.yml"),
+        "services:\n  service:\n    privileged: true\n    volumes: [\"/:/host\"]\n",
+    )
+    .unwrap();
+    let manifest = serde_json::json!({
+        "format": 1, "package_version": env!("CARGO_PKG_VERSION"),
+        "created": "2026-11-25T09:00:00Z", "reason": "manual",
+        "config_dir": s.config(), "data_dir": s.data(), "images": {},
+        "dumps": [], "config_files": ["docker-compose.override.yml"], "files": [], "notes": []
+    });
+    std::fs::write(backup.join("manifest.json"), manifest.to_string()).unwrap();
+    let before = s.snapshot();
+    let restore = || {
+        s.cmd(
+            &[
+                "restore",
+                "--config-dir",
+                s.config().to_str().unwrap(),
+                backup.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap()
+    };
+    std::fs::set_permissions(&backup, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = restore();
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("0777"), "{}", text(&o));
+    std::fs::set_permissions(&backup, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let o = restore();
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(
+        text(&o).contains("config/docker-compose.override.yml not listed"),
+        "{}",
+        text(&o)
+    );
+    let mut after = s.snapshot();
+    after.retain(|p, _| !p.starts_with(s.dir.path().join("backups")));
+    let mut before = before;
+    before.retain(|p, _| !p.starts_with(s.dir.path().join("backups")));
+    assert_eq!(before, after, "the configuration was changed");
+    assert!(!s.config().join("docker-compose.override.yml").exists());
+}

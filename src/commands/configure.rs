@@ -100,7 +100,18 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
                 .is_some_and(|d| Path::new(d) == layout.data_dir);
         let data_state =
             dirs::inspect_named(&dirs::DATA, &layout.data_dir, named).map_err(dir_failure)?;
-        let plan = Plan::new(&layout, &rendered, &settings, admin_exists);
+        // Generated now, or by an earlier run whose file is read back.
+        let admin_pw_generated = generated_admin
+            || answers.get(Key::AdminPassword).is_some_and(|a| {
+                a.source == crate::settings::Source::Current(layout.admin_password_file())
+            });
+        let plan = Plan::new(
+            &layout,
+            &rendered,
+            &settings,
+            admin_exists,
+            admin_pw_generated,
+        );
         let changed_answers = plan::changed_answers(&found.answers, &settings);
 
         // Nothing to write, nothing to check: a re-run (every package upgrade with unchanged
@@ -241,7 +252,7 @@ fn report_next(
             .any(|f| f.path == layout.admin_password_file())
     {
         println!(
-            "mathesar: the admin password was generated and saved in {} (root only)",
+            "mathesar: the admin password was generated and saved in {} (root only); the file is removed 24 hours after it was written once the admin exists: log in and change the password",
             layout.admin_password_file().display()
         );
     }

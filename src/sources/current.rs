@@ -189,12 +189,18 @@ fn read_with(
             *slot = Some(Secret::new(value));
         }
     }
-    let pw_file = layout.admin_password_file();
-    if let Ok(pw) = std::fs::read_to_string(current(pw_file.clone())?) {
-        let pw = pw.strip_suffix('\n').unwrap_or(&pw);
-        if !pw.is_empty() {
-            out.answers
-                .set(Key::AdminPassword, pw, Source::Current(pw_file));
+    // The generated password's file, else a chosen one's (until the admin exists).
+    for pw_file in [
+        layout.admin_password_file(),
+        layout.chosen_admin_password_file(),
+    ] {
+        if let Ok(pw) = std::fs::read_to_string(current(pw_file.clone())?) {
+            let pw = pw.strip_suffix('\n').unwrap_or(&pw);
+            if !pw.is_empty() {
+                out.answers
+                    .set(Key::AdminPassword, pw, Source::Current(pw_file));
+                break;
+            }
         }
     }
     out.env_text = Some(text);

@@ -151,6 +151,7 @@ pub const CONFIG: Kind = Kind {
         "docker-compose.yml",
         "docker-compose.override.yml",
         "initial-admin-password",
+        ".admin-password",
         "answers.yml",
         ".lock",
         ".pending",

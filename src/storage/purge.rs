@@ -51,6 +51,7 @@ pub fn plan(config_dir: &Path, purge_data: bool) -> Result<PurgePlan, Failure> {
         layout.env_file(),
         layout.compose_file(),
         layout.admin_password_file(),
+        layout.chosen_admin_password_file(),
         layout.lock_file(),
         layout.redo_file(),
         crate::stack::app_version::path(config_dir),

@@ -423,3 +423,32 @@ fn help_lists_the_exit_codes_and_generate_writes_a_man_page() {
     let o = s.cmd(&["configure", "--bogus"], &[]).output().unwrap();
     assert_eq!(code(&o), 2);
 }
+
+/// A chosen admin password is never written to `initial-admin-password` (which says it holds a
+/// generated one): it is kept in `.admin-password` (0600) until the admin exists, and a re-run
+/// keeps it there; a generated one goes to `initial-admin-password` and stays there on a re-run.
+#[test]
+fn a_chosen_admin_password_is_not_kept_as_the_generated_one() {
+    let s = Scratch::new();
+    let o = s.configure(&[], &[("MATHESAR_ADMIN_PASSWORD", "Chosen-Adm1n-pw")]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(!s.config().join("initial-admin-password").exists());
+    let chosen = s.config().join(".admin-password");
+    assert_eq!(mode(&chosen), 0o600);
+    assert_eq!(
+        std::fs::read_to_string(&chosen).unwrap(),
+        "Chosen-Adm1n-pw\n"
+    );
+    assert!(!text(&o).contains("generated"), "{}", text(&o));
+    let o = s.configure(&[], &[("MATHESAR_HTTP_PORT", "8080")]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(!s.config().join("initial-admin-password").exists());
+    assert!(chosen.exists());
+
+    let s = Scratch::new();
+    assert_eq!(code(&s.configure(&[], &[])), 0);
+    let o = s.configure(&[], &[("MATHESAR_HTTP_PORT", "8080")]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(s.config().join("initial-admin-password").exists());
+    assert!(!s.config().join(".admin-password").exists());
+}

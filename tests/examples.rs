@@ -38,8 +38,8 @@ fn answers_file_and_environment_examples_agree() {
             .collect::<Vec<_>>()
     };
     assert_eq!(normalise(&from_file), normalise(&from_env));
-    let admin =
-        |s: &Scratch| std::fs::read_to_string(s.config().join("initial-admin-password")).unwrap();
+    // A chosen admin password: kept until the admin exists, not as a generated one.
+    let admin = |s: &Scratch| std::fs::read_to_string(s.config().join(".admin-password")).unwrap();
     assert_eq!(admin(&from_file), admin(&from_env));
     assert_eq!(admin(&from_file), "change-me-too, 8+ characters\n");
     assert_eq!(

@@ -1,9 +1,22 @@
-//! The maintainer scripts on a scratch tree. `debian/postrm purge`, both when it delegates to
-//! `mathesarctl purge` and when the binary is already gone: only a data directory carrying the
-//! package's marker is ever deleted. `rpm/post.sh`: the upgrade backup's version.
+//! The maintainer scripts on a scratch tree. `debian/prerm remove` keeps a copy of mathesarctl,
+//! `debian/postrm purge` runs it (or the installed binary): what a purge removes is decided by
+//! `mathesarctl purge` alone, and only a directory the package marked, of root's, reached
+//! without a symbolic link, is ever deleted. `rpm/post.sh`: the upgrade backup's version.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// How the purge finds mathesarctl.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ctl {
+    /// Still installed (`/usr/bin/mathesarctl`).
+    Installed,
+    /// Removed by dpkg after the prerm kept its copy (`apt purge`, `dpkg --purge`).
+    Kept,
+    /// Removed, no copy kept (a removal by a prerm that did not keep one).
+    Gone,
+}
 
 struct Tree {
     t: tempfile::TempDir,
@@ -11,18 +24,36 @@ struct Tree {
 
 impl Tree {
     fn new(data_dir: &str) -> Tree {
-        let t = tempfile::tempdir().unwrap();
+        // Beside the built binary, so that installing it is a hard link, not a copy.
+        let t = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let cfg = t.path().join("etc/mathesar");
-        std::fs::create_dir_all(&cfg).unwrap();
-        std::fs::write(
-            cfg.join(".env"),
-            format!("MATHESAR_DATA_DIR=\"{data_dir}\"\nMATHESAR_PURGE_DATA=\"true\"\n"),
+        // As configure makes it: created and marked.
+        mathesar::storage::dirs::prepare(
+            &mathesar::storage::dirs::CONFIG,
+            &cfg,
+            mathesar::storage::dirs::State::Missing,
+            0o700,
         )
         .unwrap();
-        Tree { t }
+        // The system's directories the scripts use.
+        std::fs::create_dir_all(t.path().join("var/lib")).unwrap();
+        let tree = Tree { t };
+        tree.env(data_dir, true);
+        tree
     }
     fn path(&self, rel: &str) -> PathBuf {
         self.t.path().join(rel)
+    }
+    /// The configuration's `.env`, its values quoted as configure writes them.
+    fn env(&self, data_dir: &str, purge_data: bool) {
+        std::fs::write(
+            self.path("etc/mathesar/.env"),
+            format!(
+                "MATHESAR_DATA_DIR={}\nMATHESAR_PURGE_DATA=\"{purge_data}\"\n",
+                mathesar::rendering::env_file::quote(data_dir)
+            ),
+        )
+        .unwrap();
     }
     /// A data directory as configure makes it: created, marked, holding a database.
     fn ours(&self, rel: &str) -> PathBuf {
@@ -44,25 +75,19 @@ impl Tree {
         std::fs::write(&f, "precious").unwrap();
         f
     }
-    fn purge(&self, with_binary: bool) -> String {
-        let ctl = if with_binary {
-            env!("CARGO_BIN_EXE_mathesarctl")
-        } else {
-            "/nonexistent/mathesarctl"
-        };
+    fn script(&self, name: &str, arg: &str) -> String {
         let o = Command::new("sh")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/postrm"))
-            .arg("purge")
-            .env("MATHESAR_POSTRM_ROOT", self.t.path())
-            .env("MATHESAR_POSTRM_CTL", ctl)
-            .env("MATHESAR_POSTRM_DOCKER", "/nonexistent/docker")
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("debian")
+                    .join(name),
+            )
+            .arg(arg)
+            .env("MATHESAR_MAINTSCRIPT_ROOT", self.t.path())
+            // No docker: the containers' removal fails, is reported, and the purge goes on.
+            .env("PATH", "/usr/bin:/bin")
             // Root is not the point: an ordinary user's `cargo test` runs this too.
             .env(mathesar::preflight::PASS_ROOT_CHECK, "1")
-            // mathesarctl's own default when unset: never the machine's real drop-in.
-            .env(
-                "MATHESAR_UNIT_DROPIN",
-                self.path("etc/systemd/system/mathesar.service.d/paths.conf"),
-            )
             .output()
             .unwrap();
         let text = format!(
@@ -70,137 +95,256 @@ impl Tree {
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );
-        assert!(o.status.success(), "{text}");
+        assert!(o.status.success(), "{name} {arg}: {text}");
         text
+    }
+    /// `apt purge`: prerm remove (the binary installed), dpkg deletes the binary unless `ctl` is
+    /// `Installed`, postrm purge.
+    fn purge(&self, ctl: Ctl) -> String {
+        let bin = self.path("usr/bin/mathesarctl");
+        std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        if ctl != Ctl::Gone {
+            let built = env!("CARGO_BIN_EXE_mathesarctl");
+            let _ = std::fs::remove_file(&bin);
+            if std::fs::hard_link(built, &bin).is_err() {
+                std::fs::copy(built, &bin).unwrap();
+            }
+        }
+        let mut out = if ctl == Ctl::Kept {
+            self.script("prerm", "remove")
+        } else {
+            String::new()
+        };
+        if ctl != Ctl::Installed {
+            let _ = std::fs::remove_file(&bin);
+        }
+        out.push_str(&self.script("postrm", "purge"));
+        assert!(
+            !self.path("var/lib/mathesarctl").exists(),
+            "the kept copy is gone after a purge: {out}"
+        );
+        out
     }
 }
 
 #[test]
 fn a_marked_data_directory_is_removed_with_the_configuration() {
-    for with_binary in [false, true] {
+    for ctl in [Ctl::Installed, Ctl::Kept] {
         let tree = Tree::new("");
         let d = tree.ours("var/lib/mathesar");
-        std::fs::write(
-            tree.path("etc/mathesar/.env"),
-            format!(
-                "MATHESAR_DATA_DIR=\"{}\"\nMATHESAR_PURGE_DATA=\"true\"\n",
-                d.display()
-            ),
-        )
-        .unwrap();
-        let out = tree.purge(with_binary);
-        assert!(!d.exists(), "binary {with_binary}: {out}");
+        tree.env(d.to_str().unwrap(), true);
+        let out = tree.purge(ctl);
+        assert!(!d.exists(), "{ctl:?}: {out}");
         assert!(!tree.path("etc/mathesar").exists(), "{out}");
     }
+}
+
+/// No copy of mathesarctl: nothing of the configuration or the data is removed, and the message
+/// says what to do. A copy someone else could have written is not run.
+#[test]
+fn without_a_trusted_mathesarctl_nothing_is_removed() {
+    let tree = Tree::new("");
+    let d = tree.ours("var/lib/mathesar");
+    tree.env(d.to_str().unwrap(), true);
+    let out = tree.purge(Ctl::Gone);
+    assert!(
+        out.contains("were kept") && out.contains("mathesarctl purge"),
+        "{out}"
+    );
+    assert!(d.join("pgdata/PG_VERSION").exists(), "{out}");
+    assert!(tree.path("etc/mathesar/.env").exists(), "{out}");
+
+    // A copy in a directory others can write into: not run.
+    let kept = tree.path("var/lib/mathesarctl");
+    std::fs::create_dir_all(&kept).unwrap();
+    let marker = tree.path("ran");
+    std::fs::write(
+        kept.join("mathesarctl"),
+        format!("#!/bin/sh\ntouch {}\n", marker.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        kept.join("mathesarctl"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = tree.script("postrm", "purge");
+    assert!(!marker.exists(), "an untrusted copy was run: {out}");
+    assert!(d.join("pgdata/PG_VERSION").exists(), "{out}");
 }
 
 /// purge-data false (piuparts' purge): what configure generated goes, the data stays; a data
 /// directory that holds nothing else goes entirely, and so does the unit's drop-in.
 #[test]
 fn purge_without_purge_data_leaves_the_data_and_nothing_else() {
-    for with_binary in [false, true] {
-        for with_data in [false, true] {
-            let tree = Tree::new("");
-            let d = tree.ours("var/lib/mathesar");
-            if !with_data {
-                std::fs::remove_file(d.join("pgdata/PG_VERSION")).unwrap();
-            }
-            for sub in [
-                "caddy/data",
-                "caddy/config",
-                "msar/static",
-                "msar/media",
-                "msar/secrets",
-            ] {
-                std::fs::create_dir_all(d.join(sub)).unwrap();
-            }
-            std::fs::write(d.join("caddy/Caddyfile"), ":80\n").unwrap();
-            let dropin = tree.path("etc/systemd/system/mathesar.service.d/paths.conf");
-            std::fs::create_dir_all(dropin.parent().unwrap()).unwrap();
-            std::fs::write(&dropin, "[Service]\n").unwrap();
-            std::fs::write(
-                tree.path("etc/mathesar/.env"),
-                format!(
-                    "MATHESAR_DATA_DIR=\"{}\"\nMATHESAR_PURGE_DATA=\"false\"\n",
-                    d.display()
-                ),
-            )
-            .unwrap();
-            let out = tree.purge(with_binary);
-            let what = format!("binary {with_binary}, data {with_data}: {out}");
-            assert!(!dropin.exists(), "{what}");
-            assert!(
-                !tree.path("etc/systemd/system/mathesar.service.d").exists(),
-                "{what}"
-            );
-            assert!(!tree.path("etc/mathesar").exists(), "{what}");
-            if with_data {
-                assert!(d.join("pgdata/PG_VERSION").exists(), "{what}");
-                assert!(!d.join("caddy").exists(), "{what}");
-                assert!(!d.join("msar").exists(), "{what}");
-            } else {
-                assert!(!d.exists(), "{what}");
-            }
+    for (ctl, with_data) in [
+        (Ctl::Installed, false),
+        (Ctl::Installed, true),
+        (Ctl::Kept, true),
+    ] {
+        let tree = Tree::new("");
+        let d = tree.ours("var/lib/mathesar");
+        if !with_data {
+            std::fs::remove_file(d.join("pgdata/PG_VERSION")).unwrap();
+        }
+        for sub in [
+            "caddy/data",
+            "caddy/config",
+            "msar/static",
+            "msar/media",
+            "msar/secrets",
+        ] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        std::fs::write(d.join("caddy/Caddyfile"), ":80\n").unwrap();
+        let dropin = tree.path("etc/systemd/system/mathesar.service.d/paths.conf");
+        std::fs::create_dir_all(dropin.parent().unwrap()).unwrap();
+        std::fs::write(&dropin, "[Service]\n").unwrap();
+        tree.env(d.to_str().unwrap(), false);
+        let out = tree.purge(ctl);
+        let what = format!("{ctl:?}, data {with_data}: {out}");
+        assert!(!dropin.exists(), "{what}");
+        assert!(
+            !tree.path("etc/systemd/system/mathesar.service.d").exists(),
+            "{what}"
+        );
+        assert!(!tree.path("etc/mathesar").exists(), "{what}");
+        if with_data {
+            assert!(d.join("pgdata/PG_VERSION").exists(), "{what}");
+            assert!(!d.join("caddy").exists(), "{what}");
+            assert!(!d.join("msar").exists(), "{what}");
+        } else {
+            assert!(!d.exists(), "{what}");
         }
     }
 }
 
+/// The data directory named by the configuration is deleted only when it is the package's:
+/// unmarked (`/home`), a link, reached through a linked parent, not in normal form, a system
+/// directory, owned by another user, or writable by others, it is kept, and so is everything
+/// else. Its path is read with the `.env` parser: `d\\x` is not mistaken for the sibling `d\x`.
 #[test]
-fn an_unmarked_linked_or_unnormalised_data_directory_is_kept() {
-    for with_binary in [false, true] {
-        // Named directly: a directory mathesar did not create (`/home`).
-        let tree = Tree::new("");
-        let thesis = tree.precious("home/alice/thesis");
-        let home = tree.path("home");
-        let cases: Vec<String> = vec![
-            home.display().to_string(),
-            // A link to a marked directory: the target is not emptied.
-            {
-                let target = tree.ours("real");
-                let link = tree.path("link");
-                std::os::unix::fs::symlink(&target, &link).unwrap();
-                link.display().to_string()
-            },
-            // `parent/victim/..` names the parent, sibling included.
-            {
-                tree.ours("parent/victim");
-                tree.precious("parent/sibling/file");
-                format!("{}/parent/victim/..", tree.t.path().display())
-            },
-            "//".to_string(),
-            "/".to_string(),
-        ];
-        for data in &cases {
-            std::fs::create_dir_all(tree.path("etc/mathesar")).unwrap();
-            std::fs::write(
-                tree.path("etc/mathesar/.env"),
-                format!("MATHESAR_DATA_DIR=\"{data}\"\nMATHESAR_PURGE_DATA=\"true\"\n"),
+fn only_the_package_data_directory_is_ever_deleted() {
+    let root = nix::unistd::geteuid().is_root();
+    let tree = Tree::new("");
+    let thesis = tree.precious("home/alice/thesis");
+    let home = tree.path("home");
+    let mut cases: Vec<String> = vec![
+        home.display().to_string(),
+        // A link to a marked directory: the target is not emptied.
+        {
+            let target = tree.ours("real");
+            let link = tree.path("link");
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            link.display().to_string()
+        },
+        // A marked directory reached through a linked parent.
+        {
+            tree.ours("elsewhere/linked-data");
+            std::os::unix::fs::symlink(tree.path("elsewhere"), tree.path("via")).unwrap();
+            tree.path("via/linked-data").display().to_string()
+        },
+        // `parent/victim/..` names the parent, sibling included.
+        {
+            tree.ours("parent/victim");
+            tree.precious("parent/sibling/file");
+            format!("{}/parent/victim/..", tree.t.path().display())
+        },
+        // Writable by others.
+        {
+            let d = tree.ours("shared");
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+            d.display().to_string()
+        },
+        "//".to_string(),
+        "/".to_string(),
+    ];
+    if root {
+        // Another user's directory, marker and all.
+        let d = tree.ours("theirs");
+        nix::unistd::chown(&d, Some(nix::unistd::Uid::from_raw(4321)), None).unwrap();
+        cases.push(d.display().to_string());
+    }
+    let kept = [
+        "home/alice/thesis",
+        "real/pgdata/PG_VERSION",
+        "elsewhere/linked-data/pgdata/PG_VERSION",
+        "parent/sibling/file",
+        "parent/victim/pgdata/PG_VERSION",
+        "shared/pgdata/PG_VERSION",
+    ];
+    for (i, data) in cases.iter().enumerate() {
+        let ctl = if i % 2 == 0 {
+            Ctl::Installed
+        } else {
+            Ctl::Kept
+        };
+        if !tree.path("etc/mathesar").exists() {
+            mathesar::storage::dirs::prepare(
+                &mathesar::storage::dirs::CONFIG,
+                &tree.path("etc/mathesar"),
+                mathesar::storage::dirs::State::Missing,
+                0o700,
             )
             .unwrap();
-            let out = tree.purge(with_binary);
+        }
+        tree.env(data, true);
+        let out = tree.purge(ctl);
+        assert!(out.contains("refused"), "{data}: {out}");
+        assert!(thesis.exists(), "{ctl:?}, {data}: {out}");
+        for k in kept {
+            assert!(tree.path(k).exists(), "{ctl:?}, {data}: {k} removed: {out}");
+        }
+        if root {
             assert!(
-                out.contains("kept") || out.contains("refused"),
-                "{data}: {out}"
-            );
-            assert!(thesis.exists(), "binary {with_binary}, {data}: {out}");
-            assert!(
-                tree.path("real/pgdata/PG_VERSION").exists(),
-                "{data}: {out}"
-            );
-            assert!(tree.path("parent/sibling/file").exists(), "{data}: {out}");
-            assert!(
-                tree.path("parent/victim/pgdata/PG_VERSION").exists(),
+                tree.path("theirs/pgdata/PG_VERSION").exists(),
                 "{data}: {out}"
             );
         }
+        assert!(
+            tree.path("etc/mathesar/.env").exists(),
+            "a refused purge removes nothing: {data}: {out}"
+        );
     }
+
+    // `d\\x` (two backslashes), written escaped in `.env`: that one goes, the sibling `d\x` stays.
+    let tree = Tree::new("");
+    let ours = tree.ours("d\\\\x");
+    let sibling = tree.ours("d\\x");
+    tree.env(ours.to_str().unwrap(), true);
+    let out = tree.purge(Ctl::Kept);
+    assert!(!ours.exists(), "{out}");
+    assert!(sibling.join("pgdata/PG_VERSION").exists(), "{out}");
+}
+
+/// A configuration directory without the marker (another Compose project's `.env` and compose
+/// file) is kept whole by the package's purge.
+#[test]
+fn an_unmarked_configuration_directory_is_kept() {
+    let tree = Tree::new("");
+    let d = tree.ours("var/lib/mathesar");
+    tree.env(d.to_str().unwrap(), true);
+    std::fs::write(
+        tree.path("etc/mathesar/docker-compose.yml"),
+        "services: {}\n",
+    )
+    .unwrap();
+    std::fs::remove_file(tree.path("etc/mathesar/.mathesar-owned")).unwrap();
+    let out = tree.purge(Ctl::Kept);
+    assert!(out.contains("refused"), "{out}");
+    assert!(tree.path("etc/mathesar/.env").exists(), "{out}");
+    assert!(
+        tree.path("etc/mathesar/docker-compose.yml").exists(),
+        "{out}"
+    );
+    assert!(d.join("pgdata/PG_VERSION").exists(), "{out}");
 }
 
 /// `rpm/post.sh` on an upgrade records its backup as of the version being replaced, like the
 /// Debian postinst (`--of-version`).
 #[test]
 fn rpm_post_backs_up_as_of_the_replaced_version() {
-    use std::os::unix::fs::PermissionsExt;
     let t = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(t.path().join("etc/mathesar")).unwrap();
     std::fs::write(t.path().join("etc/mathesar/.env"), "A=\"1\"\n").unwrap();

@@ -233,3 +233,215 @@ fn concurrent_first_runs_all_succeed() {
     assert_eq!(env["MATHESAR_HTTP_PORT"], env["HTTP_PORT"]);
     assert_eq!(mode(&s.config()), 0o700);
 }
+
+/// Foreign content: files with the package's names in a directory without its marker (another
+/// Compose project's `.env`, another PostgreSQL's `pgdata`) are refused, nothing is overwritten,
+/// marked or chmodded. A proven older installation (the headers mathesarctl writes, and the data
+/// directory its configuration names) is still configured.
+#[test]
+fn foreign_content_with_the_package_names_is_never_taken_over() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.config()).unwrap();
+    std::fs::set_permissions(s.config(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(s.config().join(".env"), "SECRET_KEY=\"theirs\"\n").unwrap();
+    std::fs::write(s.config().join("docker-compose.yml"), "services: {}\n").unwrap();
+    let before = s.snapshot();
+    let o = s.configure(&[], &[]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(
+        text(&o).contains("not written by this package") && text(&o).contains("--config-dir"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(before, s.snapshot(), "something was changed");
+    assert_eq!(mode(&s.config()), 0o755);
+
+    // Another PostgreSQL's data as the data directory.
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.data().join("pgdata")).unwrap();
+    std::fs::write(s.data().join("pgdata/PG_VERSION"), "16").unwrap();
+    let o = s.configure(&[], &[]);
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("pgdata"), "{}", text(&o));
+    assert!(!s.config().exists() && !s.data().join(".mathesar-owned").exists());
+
+    // An installation older than the marker: its markers removed, configured again.
+    let s = Scratch::new();
+    assert_eq!(code(&s.configure(&[], &[])), 0);
+    std::fs::create_dir_all(s.data().join("pgdata")).unwrap();
+    std::fs::remove_file(s.config().join(".mathesar-owned")).unwrap();
+    std::fs::remove_file(s.data().join(".mathesar-owned")).unwrap();
+    let key = s.env_file()["SECRET_KEY"].clone();
+    let o = s.configure(&[], &[("MATHESAR_HTTP_PORT", "8080")]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(s.env_file()["SECRET_KEY"], key, "its secret kept");
+    for d in [s.config(), s.data()] {
+        assert!(
+            std::fs::read_to_string(d.join(".mathesar-owned"))
+                .unwrap()
+                .starts_with("adopted"),
+            "{}",
+            d.display()
+        );
+    }
+}
+
+/// `purge` on a configuration directory without the marker (another Compose project's `.env`
+/// and compose file): refused before anything is removed and before `docker compose` runs.
+#[test]
+fn purge_refuses_an_unmarked_configuration_directory() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.config()).unwrap();
+    std::fs::write(s.config().join(".env"), "SECRET_KEY=\"theirs\"\n").unwrap();
+    std::fs::write(s.config().join("docker-compose.yml"), "services: {}\n").unwrap();
+    let bin = s.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let calls = s.dir.path().join("docker-calls");
+    let docker = bin.join("docker");
+    std::fs::write(
+        &docker,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", calls.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let before = s.snapshot();
+    let o = s
+        .cmd(
+            &["purge", "--config-dir", s.config().to_str().unwrap()],
+            &[],
+        )
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("nothing was removed"), "{}", text(&o));
+    assert_eq!(before, s.snapshot(), "something was removed");
+    assert!(!calls.exists(), "docker was run");
+}
+
+/// Every command that reads the configuration judges it first, not only `configure`: a
+/// configuration directory others can write into, a file in it others wrote or can write, or a
+/// parent others can write into, is refused before anything is read or handed to Compose.
+#[test]
+fn every_reader_refuses_a_configuration_others_could_have_written() {
+    let s = Scratch::new();
+    assert_eq!(code(&s.configure(&[], &[])), 0);
+    let bin = s.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let calls = s.dir.path().join("docker-calls");
+    let docker = bin.join("docker");
+    std::fs::write(
+        &docker,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", calls.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let config = s.config();
+    let config = config.to_str().unwrap();
+    let readers: [&[&str]; 5] = [
+        &["show-config", "--config-dir", config],
+        &["check", "--config-dir", config],
+        &["logs", "--config-dir", config],
+        &["status", "--config-dir", config],
+        &["purge", "--config-dir", config],
+    ];
+    let refused = |what: &str, needle: &str| {
+        for args in readers {
+            let o = s.cmd(args, &[]).env("PATH", &path).output().unwrap();
+            assert_eq!(code(&o), 4, "{what}: {args:?}: {}", text(&o));
+            assert!(text(&o).contains(needle), "{what}: {args:?}: {}", text(&o));
+        }
+        assert!(!calls.exists(), "{what}: docker was run");
+    };
+
+    std::fs::set_permissions(s.config(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    refused("a 0777 directory", "0777");
+    std::fs::set_permissions(s.config(), std::fs::Permissions::from_mode(0o700)).unwrap();
+
+    let over = s.config().join("docker-compose.override.yml");
+    std::fs::write(&over, "services: {}\n").unwrap();
+    std::fs::set_permissions(&over, std::fs::Permissions::from_mode(0o666)).unwrap();
+    refused(
+        "an override others can write",
+        "docker-compose.override.yml",
+    );
+    std::fs::set_permissions(&over, std::fs::Permissions::from_mode(0o600)).unwrap();
+    if nix::unistd::geteuid().is_root() {
+        nix::unistd::chown(&over, Some(nix::unistd::Uid::from_raw(4321)), None).unwrap();
+        refused("an override of another user", "uid 4321");
+        nix::unistd::chown(&over, Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+    }
+
+    let parent = s.config().parent().unwrap().to_path_buf();
+    let before = std::fs::metadata(&parent).unwrap().mode();
+    std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o777)).unwrap();
+    refused("a parent others can write into", "parent");
+    std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(before)).unwrap();
+    if nix::unistd::geteuid().is_root() {
+        nix::unistd::chown(&parent, Some(nix::unistd::Uid::from_raw(4321)), None).unwrap();
+        refused("a parent of another user", "uid 4321");
+        let o = s.configure(&[], &[]);
+        assert_eq!(code(&o), 4, "{}", text(&o));
+        nix::unistd::chown(&parent, Some(nix::unistd::Uid::from_raw(0)), None).unwrap();
+    }
+    let o = s.cmd(readers[0], &[]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", text(&o));
+}
+
+/// `restore` trusts no backup directory others could have written, and restores only files its
+/// manifest lists with a checksum: a 0777 backup, or one whose manifest lists no files, holding a
+/// privileged `docker-compose.override.yml`, is refused before anything is stopped or written.
+#[test]
+fn restore_refuses_a_backup_others_could_have_written_or_files_not_listed() {
+    let s = Scratch::new();
+    assert_eq!(code(&s.configure(&[], &[])), 0);
+    let backup = s.dir.path().join("backups/mathesar-20261125T090000Z");
+    std::fs::create_dir_all(backup.join("config")).unwrap();
+    std::fs::write(
+        backup.join("config/docker-compose.override.yml"),
+        "services:\n  service:\n    privileged: true\n    volumes: [\"/:/host\"]\n",
+    )
+    .unwrap();
+    let manifest = serde_json::json!({
+        "format": 1, "package_version": env!("CARGO_PKG_VERSION"),
+        "created": "2026-11-25T09:00:00Z", "reason": "manual",
+        "config_dir": s.config(), "data_dir": s.data(), "images": {},
+        "dumps": [], "config_files": ["docker-compose.override.yml"], "files": [], "notes": []
+    });
+    std::fs::write(backup.join("manifest.json"), manifest.to_string()).unwrap();
+    let before = s.snapshot();
+    let restore = || {
+        s.cmd(
+            &[
+                "restore",
+                "--config-dir",
+                s.config().to_str().unwrap(),
+                backup.to_str().unwrap(),
+            ],
+            &[],
+        )
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap()
+    };
+    std::fs::set_permissions(&backup, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = restore();
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("0777"), "{}", text(&o));
+    std::fs::set_permissions(&backup, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let o = restore();
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(
+        text(&o).contains("config/docker-compose.override.yml not listed"),
+        "{}",
+        text(&o)
+    );
+    let mut after = s.snapshot();
+    after.retain(|p, _| !p.starts_with(s.dir.path().join("backups")));
+    let mut before = before;
+    before.retain(|p, _| !p.starts_with(s.dir.path().join("backups")));
+    assert_eq!(before, after, "the configuration was changed");
+    assert!(!s.config().join("docker-compose.override.yml").exists());
+}

@@ -62,6 +62,10 @@ pub struct DebconfConfigArgs {
 pub struct PurgeArgs {
     #[command(flatten)]
     pub dir: ConfigDirArg,
+    /// Delete the data directory too, whatever the answer `purge-data` says (the package's purge
+    /// passes debconf's answer this way); still only a directory carrying the package's marker
+    #[arg(long)]
+    pub purge_data: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -13,7 +13,7 @@ pub async fn run(args: CheckArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
     let found = {
         let _reading = super::read_lock(&dir)?;
-        current::read(&ConfigLayout::new(&dir)).code(Code::Io)?
+        current::read(&ConfigLayout::new(&dir)).map_err(|e| Failure::new(e.code(), e))?
     };
     let mut detected = sources::detected();
     // Without a configuration the checks need some password; it is never used or shown.

@@ -46,8 +46,10 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         // is missing, or not yet ours and without a lock file, has nothing to read: it is locked
         // once created, after every check.
         let timeout = Duration::from_secs(args.lock_timeout);
-        let lockable = matches!(config_state, dirs::State::Created | dirs::State::Adopted)
-            || layout.lock_file().exists();
+        let lockable = matches!(
+            config_state,
+            dirs::State::Created | dirs::State::Adopted | dirs::State::Legacy
+        ) || layout.lock_file().exists();
         let mut held = if !lockable {
             None
         } else if args.dry_run {
@@ -89,8 +91,27 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
                 ),
             )
         })?;
-        let data_state = dirs::inspect(&dirs::DATA, &layout.data_dir).map_err(dir_failure)?;
-        let plan = Plan::new(&layout, &rendered, &settings, admin_exists);
+        // An unmarked data directory is an older installation's only when the package's own
+        // configuration already names it.
+        let named = config_state != dirs::State::Unmarked
+            && found
+                .answers
+                .value(Key::DataDir)
+                .is_some_and(|d| Path::new(d) == layout.data_dir);
+        let data_state =
+            dirs::inspect_named(&dirs::DATA, &layout.data_dir, named).map_err(dir_failure)?;
+        // Generated now, or by an earlier run whose file is read back.
+        let admin_pw_generated = generated_admin
+            || answers.get(Key::AdminPassword).is_some_and(|a| {
+                a.source == crate::settings::Source::Current(layout.admin_password_file())
+            });
+        let plan = Plan::new(
+            &layout,
+            &rendered,
+            &settings,
+            admin_exists,
+            admin_pw_generated,
+        );
         let changed_answers = plan::changed_answers(&found.answers, &settings);
 
         // Nothing to write, nothing to check: a re-run (every package upgrade with unchanged
@@ -231,7 +252,7 @@ fn report_next(
             .any(|f| f.path == layout.admin_password_file())
     {
         println!(
-            "mathesar: the admin password was generated and saved in {} (root only)",
+            "mathesar: the admin password was generated and saved in {} (root only); the file is removed 24 hours after it was written once the admin exists: log in and change the password",
             layout.admin_password_file().display()
         );
     }
@@ -278,9 +299,9 @@ fn take_lock(layout: &ConfigLayout, timeout: Duration) -> Result<lock::Lock, Fai
 /// A writer holding the lock completes an interrupted commit first; a reader only looks.
 fn read_current(layout: &ConfigLayout, writer: bool) -> Result<current::CurrentConfig, Failure> {
     if writer {
-        current::read_for_write(layout).code(Code::Io)
+        current::read_for_write(layout).map_err(|e| Failure::new(e.code(), e))
     } else {
-        current::read(layout).code(Code::Io)
+        current::read(layout).map_err(|e| Failure::new(e.code(), e))
     }
 }
 

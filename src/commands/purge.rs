@@ -1,8 +1,10 @@
 //! `mathesarctl purge`: what purging the package does, for the administrator and for RPM systems
-//! (dpkg's postrm calls it when the binary is still there, and otherwise applies the same rules
-//! in shell): remove the containers (never their data: no `down -v`), the files `configure`
+//! (dpkg's postrm runs it, from the copy the prerm kept at `remove`: the one place that decides):
+//! remove the containers (never their data: no `down -v`), the files `configure`
 //! wrote, `/etc/default/mathesar` and the unit's drop-in; the data directory only when the answer
-//! `purge-data` is true and the directory carries the package's marker (`storage::purge`).
+//! `purge-data` is true and the directory carries the package's marker (`storage::purge`). The
+//! configuration directory is judged first (`storage::purge::plan`): one that is not the
+//! package's is refused before a file is removed or Compose is run on its compose file.
 
 use anyhow::anyhow;
 
@@ -23,7 +25,7 @@ pub fn run(args: PurgeArgs) -> Outcome {
             ),
         ));
     }
-    let plan = purge::plan(&config_dir)?;
+    let plan = purge::plan(&config_dir, args.purge_data)?;
     let layout = ConfigLayout::new(&config_dir);
     if layout.compose_file().exists() {
         // Containers and networks only; the data lives in bind mounts and stays.

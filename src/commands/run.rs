@@ -81,19 +81,31 @@ pub async fn run(args: RunArgs) -> Outcome {
                 .is_ok_and(|u| u.is_stopping_or_reloading())
         },
     );
-    tokio::select! {
-        r = watched => {
-            let code = match &r {
-                Err(watch::WatchError::EngineLost { .. }) => Code::Docker,
-                _ => Code::Unhealthy,
-            };
-            let e = r.err().map_or_else(|| anyhow!("the watch ended"), anyhow::Error::from);
-            let _ = notify::status(&format!("Mathesar failed: {}", first_line(&e.to_string())));
-            journal::error(format!("{e:#}"));
-            Err(Failure::new(code, e))
+    // A generated admin password's file goes 24 hours after it was written, however long
+    // Mathesar runs.
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    tokio::pin!(watched);
+    loop {
+        tokio::select! {
+            _ = hourly.tick() => {
+                for f in crate::stack::admin::forget_password(&stack.current.layout) {
+                    journal::info(format!("removed the admin password file {}", f.display()));
+                }
+                continue;
+            }
+            r = &mut watched => {
+                let code = match &r {
+                    Err(watch::WatchError::EngineLost { .. }) => Code::Docker,
+                    _ => Code::Unhealthy,
+                };
+                let e = r.err().map_or_else(|| anyhow!("the watch ended"), anyhow::Error::from);
+                let _ = notify::status(&format!("Mathesar failed: {}", first_line(&e.to_string())));
+                journal::error(format!("{e:#}"));
+                return Err(Failure::new(code, e));
+            }
+            _ = term.recv() => return stop(&dir, "SIGTERM").await,
+            _ = int.recv() => return stop(&dir, "SIGINT").await,
         }
-        _ = term.recv() => stop(&dir, "SIGTERM").await,
-        _ = int.recv() => stop(&dir, "SIGINT").await,
     }
 }
 

@@ -14,7 +14,7 @@ pub fn run(args: ShowConfigArgs) -> Outcome {
     let layout = ConfigLayout::new(&dir);
     let found = {
         let _reading = super::read_lock(&dir)?;
-        current::read(&layout).code(Code::Io)?
+        current::read(&layout).map_err(|e| Failure::new(e.code(), e))?
     };
     if found.env_text.is_none() {
         return Err(Failure::new(

@@ -80,9 +80,11 @@ impl Redactor {
                 }
             }
         }
-        if let Ok(pw) = std::fs::read_to_string(dir.join("initial-admin-password")) {
-            let pw = pw.strip_suffix('\n').unwrap_or(&pw).to_string();
-            secrets.push(pw);
+        for name in ["initial-admin-password", ".admin-password"] {
+            if let Ok(pw) = std::fs::read_to_string(dir.join(name)) {
+                let pw = pw.strip_suffix('\n').unwrap_or(&pw).to_string();
+                secrets.push(pw);
+            }
         }
         Redactor::new(secrets)
     }

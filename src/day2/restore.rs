@@ -16,7 +16,7 @@ use crate::stack::engine::Engine;
 use crate::stack::lifecycle::Applied;
 use crate::stack::services::DB;
 use crate::stack::{Options, Stack, journal};
-use crate::storage::{atomic, commit, lock, modes::PRIVATE_FILE};
+use crate::storage::{atomic, commit, dirs, lock, modes::PRIVATE_FILE};
 use crate::systemd::UNIT;
 use crate::systemd::unit::{self, Action};
 
@@ -55,8 +55,15 @@ pub fn resolve(given: &str, root: &Path) -> Result<PathBuf, BackupError> {
     Ok(p)
 }
 
-/// Reads and checks the manifest of the backup in `dir`.
+/// Reads and checks the manifest of the backup in `dir`: the directory, its parents and its files
+/// root's alone, every file the restore reads listed in the manifest, and each listed file as the
+/// manifest's size and SHA-256 say.
 pub fn check(dir: &Path, force: bool) -> Result<Manifest, BackupError> {
+    dirs::check_trusted(&dirs::BACKUP, dir)?;
+    let config = dir.join(CONFIG_SUBDIR);
+    if config.exists() {
+        dirs::check_trusted(&dirs::BACKUP, &config)?;
+    }
     let path = dir.join(manifest::FILE);
     let text = fs::read_to_string(&path).map_err(io(&path))?;
     let m: Manifest = serde_json::from_str(&text).map_err(|e| {
@@ -70,6 +77,14 @@ pub fn check(dir: &Path, force: bool) -> Result<Manifest, BackupError> {
             manifest::FORMAT
         )));
     }
+    let unlisted = unlisted(dir, &m);
+    if !unlisted.is_empty() {
+        return Err(BackupError::Refused(format!(
+            "the backup in {} is refused: {} not listed with a checksum in its manifest (a backup made by mathesarctl lists every file); nothing was changed",
+            dir.display(),
+            unlisted.join(", ")
+        )));
+    }
     let bad = manifest::mismatches(dir, &m);
     if !bad.is_empty() {
         return Err(BackupError::Refused(format!(
@@ -80,6 +95,29 @@ pub fn check(dir: &Path, force: bool) -> Result<Manifest, BackupError> {
     }
     newer_check(&m.package_version, env!("CARGO_PKG_VERSION"), force)?;
     Ok(m)
+}
+
+/// The files a restore reads (the dumps, the roles, the configuration files) that the manifest
+/// does not list with a checksum, and configuration names that are not plain file names.
+fn unlisted(dir: &Path, m: &Manifest) -> Vec<String> {
+    let listed = |p: &str| m.files.iter().any(|f| f.path == p);
+    let mut out = Vec::new();
+    for d in &m.dumps {
+        if !listed(&d.file) {
+            out.push(d.file.clone());
+        }
+    }
+    if dir.join(GLOBALS_FILE).exists() && !listed(GLOBALS_FILE) {
+        out.push(GLOBALS_FILE.to_string());
+    }
+    for name in m.config_files.iter().filter(|n| backup::is_config_file(n)) {
+        let plain = !name.is_empty() && !name.contains('/') && name != "." && name != "..";
+        let path = format!("{CONFIG_SUBDIR}/{name}");
+        if !plain || !listed(&path) {
+            out.push(path);
+        }
+    }
+    out
 }
 
 /// Refuses a backup from a newer package version unless forced.

@@ -112,7 +112,7 @@ pub enum ConnectError {
     #[error("the database does not exist ({0})")]
     NoDatabase(String),
     #[error(
-        "the server asks for the password in clear text over an unencrypted connection; it was not sent"
+        "the server asks for the password in clear text; it was not sent (mathesarctl never sends a password in clear text, with or without TLS)"
     )]
     Cleartext,
     #[error("the server does not offer TLS, which `require` needs")]
@@ -200,7 +200,7 @@ async fn attempt(t: &Target, host: &str, source: Option<IpAddr>) -> Attempt {
 /// Connects as the containers will, reads the server version, and disconnects. TLS follows
 /// the target's sslmode (libpq's meaning; the certificate is not verified, as with libpq's
 /// `prefer` and `require`). The password goes to the server only, never to a command line or a
-/// log, and never in clear text over an unencrypted connection: [`probe`] asks first.
+/// log, and never in clear text, with or without TLS: [`NoCleartext`] watches the server's messages.
 ///
 /// With a `source`, the connection leaves from that host address, so that pg_hba.conf judges
 /// it as it will judge the containers (whose subnet the source belongs to), not by whatever
@@ -226,7 +226,7 @@ async fn connect(t: &Target, host: &str, source: Option<IpAddr>) -> Result<Serve
     })
 }
 
-/// A session with the server as [`connect`] opens it (the clear-text probe first, TLS per the
+/// A session with the server as [`connect`] opens it (one connection, TLS per the
 /// target's sslmode), kept by the caller: the connection is driven by the returned task, which
 /// ends when the client is dropped. `application` is what `pg_stat_activity` shows.
 pub async fn open(
@@ -248,74 +248,180 @@ pub async fn open(
             SslMode::Prefer => PgSslMode::Prefer,
             SslMode::Require => PgSslMode::Require,
         });
-    let open = || async {
-        match source.zip(host.parse::<IpAddr>().ok()) {
-            Some((from, to)) => tcp_from(from, SocketAddr::new(to, t.port)).await,
-            None => TcpStream::connect((host, t.port)).await,
-        }
-    };
-    // Judged on a connection of its own, which carries no password.
-    match probe(open().await.map_err(|e| io_error(&e))?, t).await {
-        Ok(()) => {}
-        Err(ProbeError::Io(e)) => return Err(io_error(&e)),
-        Err(ProbeError::Refused(e)) => return Err(e),
+    let stream = match source.zip(host.parse::<IpAddr>().ok()) {
+        Some((from, to)) => tcp_from(from, SocketAddr::new(to, t.port)).await,
+        None => TcpStream::connect((host, t.port)).await,
     }
-    let mut tls = MakeRustlsConnect::new(tls_config());
-    let stream = open().await.map_err(|e| io_error(&e))?;
-    let connector =
-        <MakeRustlsConnect as MakeTlsConnect<TcpStream>>::make_tls_connect(&mut tls, host)
-            .map_err(|e| ConnectError::Other(e.to_string()))?;
-    let (client, connection) = cfg.connect_raw(stream, connector).await.map_err(classify)?;
+    .map_err(|e| io_error(&e))?;
+    // One connection, TLS negotiated here per the sslmode, then every message of the server
+    // seen before tokio-postgres answers it: a request for the password in clear text ends the
+    // connection before the password is sent, on this very connection, with or without TLS.
+    let stream = negotiate(stream, t, host).await?;
+    let refused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let guarded = NoCleartext::new(stream, refused.clone());
+    cfg.ssl_mode(PgSslMode::Disable);
+    let (client, connection) = match cfg.connect_raw(guarded, tokio_postgres::NoTls).await {
+        Ok(c) => c,
+        Err(_) if refused.load(std::sync::atomic::Ordering::SeqCst) => {
+            return Err(ConnectError::Cleartext);
+        }
+        Err(e) => return Err(classify(e)),
+    };
     let driver = tokio::spawn(async move { drop(connection.await) });
     Ok((client, driver))
 }
 
-enum ProbeError {
-    Io(std::io::Error),
-    Refused(ConnectError),
-}
+/// Any stream a connection runs on (plain TCP, or TLS over it).
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
 
-impl From<std::io::Error> for ProbeError {
-    fn from(e: std::io::Error) -> Self {
-        ProbeError::Io(e)
+/// The TLS request per the sslmode (`disable`: none; `prefer`: TLS when offered; `require`: a
+/// server without it refused), and the handshake when the server accepts.
+async fn negotiate(
+    mut stream: TcpStream,
+    t: &Target,
+    host: &str,
+) -> Result<Box<dyn Io>, ConnectError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if t.sslmode == SslMode::Disable {
+        return Ok(Box::new(stream));
+    }
+    let mut buf = bytes::BytesMut::new();
+    frontend::ssl_request(&mut buf);
+    stream.write_all(&buf).await.map_err(|e| io_error(&e))?;
+    match stream.read_u8().await.map_err(|e| io_error(&e))? {
+        b'S' => {
+            let mut tls = MakeRustlsConnect::new(tls_config());
+            let connector =
+                <MakeRustlsConnect as MakeTlsConnect<TcpStream>>::make_tls_connect(&mut tls, host)
+                    .map_err(|e| ConnectError::Other(e.to_string()))?;
+            let tls = tokio_postgres::tls::TlsConnect::connect(connector, stream)
+                .await
+                .map_err(|e| ConnectError::Other(format!("the TLS handshake failed: {e}")))?;
+            Ok(Box::new(tls))
+        }
+        b'N' if t.sslmode == SslMode::Require => Err(ConnectError::NoTls),
+        b'N' => Ok(Box::new(stream)),
+        _ => Err(ConnectError::Other(
+            "the server answered the TLS request with an error (PostgreSQL older than 7.3?)".into(),
+        )),
     }
 }
 
-/// Whether the server offers TLS and, when it will not be used, how it wants the password:
-/// a server (or a man in the middle) asking for it in clear text over a plain connection is
-/// refused before the password leaves this host. A server without TLS under `require` too.
-async fn probe(mut stream: TcpStream, t: &Target) -> Result<(), ProbeError> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buf = bytes::BytesMut::new();
-    if t.sslmode != SslMode::Disable {
-        frontend::ssl_request(&mut buf);
-        stream.write_all(&buf).await?;
-        buf.clear();
-        match stream.read_u8().await? {
-            // TLS it will be: a password inside it is safe whatever the method.
-            b'S' => return Ok(()),
-            b'N' if t.sslmode == SslMode::Require => {
-                return Err(ProbeError::Refused(ConnectError::NoTls));
-            }
-            b'N' => {}
-            // An old server answers an error to the TLS request; the real connection reports it.
-            _ => return Ok(()),
+/// Reads the server's messages on their way to tokio-postgres until authentication is over, and
+/// ends the connection (an I/O error, `refused` set) at an `AuthenticationCleartextPassword`
+/// request, before tokio-postgres could answer it with the password.
+struct NoCleartext {
+    inner: Box<dyn Io>,
+    refused: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The current message's tag and length bytes, and for an `R` its method's.
+    head: Vec<u8>,
+    /// Bytes of the current message's body still to pass after `head`.
+    rest: usize,
+    /// Authentication is over (AuthenticationOk or any other message): nothing more to look at.
+    done: bool,
+}
+
+impl NoCleartext {
+    fn new(inner: Box<dyn Io>, refused: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        NoCleartext {
+            inner,
+            refused,
+            head: Vec::with_capacity(9),
+            rest: 0,
+            done: false,
         }
     }
-    let params = [
-        ("user", t.user.as_str()),
-        ("database", t.dbname.as_str()),
-        ("application_name", "mathesarctl-preflight"),
-    ];
-    frontend::startup_message(params.iter().copied(), &mut buf)?;
-    stream.write_all(&buf).await?;
-    let tag = stream.read_u8().await?;
-    let len = stream.read_i32().await?;
-    // AuthenticationCleartextPassword: 'R', length 8, method 3.
-    if tag == b'R' && len == 8 && stream.read_i32().await? == 3 {
-        return Err(ProbeError::Refused(ConnectError::Cleartext));
+
+    /// Looks at bytes the server sent; `Err` at a clear-text password request.
+    fn look(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !self.done && !bytes.is_empty() {
+            if self.rest > 0 {
+                let n = self.rest.min(bytes.len());
+                self.rest -= n;
+                bytes = &bytes[n..];
+                continue;
+            }
+            // Tag (1), length (4), and for `R` the method (4): that much judges a message.
+            let want = |head: &[u8]| if head.first() == Some(&b'R') { 9 } else { 5 };
+            while self.head.len() < want(&self.head) && !bytes.is_empty() {
+                self.head.push(bytes[0]);
+                bytes = &bytes[1..];
+            }
+            if self.head.len() < want(&self.head) {
+                return Ok(());
+            }
+            let len = i32::from_be_bytes([self.head[1], self.head[2], self.head[3], self.head[4]]);
+            let body = usize::try_from(len).unwrap_or(0).saturating_sub(4);
+            if self.head[0] == b'R' {
+                let method =
+                    i32::from_be_bytes([self.head[5], self.head[6], self.head[7], self.head[8]]);
+                if method == 3 {
+                    self.refused
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::PermissionDenied,
+                        ConnectError::Cleartext.to_string(),
+                    ));
+                }
+                // AuthenticationOk: the password exchange is over.
+                self.done = method == 0;
+                self.rest = body.saturating_sub(4);
+            } else {
+                // An error ends the connection; anything else (a protocol negotiation, a notice)
+                // is passed and the watch goes on.
+                self.done = self.head[0] == b'E';
+                self.rest = body;
+            }
+            self.head.clear();
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+impl tokio::io::AsyncRead for NoCleartext {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        match std::pin::Pin::new(&mut this.inner).poll_read(cx, buf) {
+            std::task::Poll::Ready(Ok(())) => {
+                let new = buf.filled()[before..].to_vec();
+                if let Err(e) = this.look(&new) {
+                    // Nothing of the request reaches tokio-postgres.
+                    buf.set_filled(before);
+                    return std::task::Poll::Ready(Err(e));
+                }
+                std::task::Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for NoCleartext {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// TLS as libpq's `prefer` and `require` do it: encrypted, the certificate not verified (that is
@@ -509,8 +615,9 @@ fn refused(t: &Target, e: &ConnectError, at: &str, opts: &Options) -> Option<Che
             Status::Fail,
             format!("PostgreSQL at {at}: {e}"),
             format!(
-                "enable TLS on the server (ssl = on in postgresql.conf) and keep `existing-db-sslmode` at prefer or require, \
-                 or make its pg_hba.conf use scram-sha-256 instead of password for user {}",
+                "make the server's pg_hba.conf use scram-sha-256 (or md5) instead of password for user {}; \
+                 if it does already, something between this host and the server asked for the password: check the network path, \
+                 enable TLS on the server (ssl = on in postgresql.conf) and keep the sslmode at prefer or require",
                 t.user
             ),
         ),
@@ -1181,12 +1288,21 @@ mod tests {
     /// A fake server: answers the TLS request with `tls_answer` (when one comes), then asks for
     /// the password with authentication method `method`. Returns every byte it received.
     async fn fake_server(tls_answer: u8, method: i32) -> (u16, tokio::task::JoinHandle<Vec<u8>>) {
+        fake_server_asking(tls_answer, vec![method]).await
+    }
+
+    /// [`fake_server`] asking with `methods[i]` on its i-th connection (the last one after).
+    async fn fake_server_asking(
+        tls_answer: u8,
+        methods: Vec<i32>,
+    ) -> (u16, tokio::task::JoinHandle<Vec<u8>>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
         let h = tokio::spawn(async move {
             let mut seen = Vec::new();
-            // Serves the probe and, if it comes, the real connection.
+            let mut connection = 0;
+            // Serves every connection that comes.
             while let Ok(Ok((mut c, _))) =
                 tokio::time::timeout(Duration::from_millis(1500), l.accept()).await
             {
@@ -1211,8 +1327,17 @@ mod tests {
                 let mut rest = vec![0u8; 512];
                 let n = c.read(&mut rest).await.unwrap_or(0);
                 seen.extend_from_slice(&rest[..n]);
+                let method = methods[connection.min(methods.len() - 1)];
+                connection += 1;
                 let mut msg = vec![b'R', 0, 0, 0, 8];
+                if method == 5 {
+                    // AuthenticationMD5Password carries a 4-byte salt.
+                    msg[4] = 12;
+                }
                 msg.extend_from_slice(&method.to_be_bytes());
+                if method == 5 {
+                    msg.extend_from_slice(&[1, 2, 3, 4]);
+                }
                 let _ = c.write_all(&msg).await;
                 let n = tokio::time::timeout(Duration::from_millis(300), c.read(&mut rest))
                     .await
@@ -1250,6 +1375,55 @@ mod tests {
             assert_eq!(c.status, Status::Fail);
             assert!(all_text(&c).contains("ssl = on"), "{}", all_text(&c));
         }
+    }
+
+    /// The check and the real connection are one: a server asking for MD5 first and for the
+    /// password in clear text on the next connection never gets it in clear text.
+    #[tokio::test]
+    async fn a_server_switching_to_cleartext_after_the_check_never_gets_the_password() {
+        for mode in ["prefer", "disable"] {
+            let (port, server) = fake_server_asking(b'N', vec![5, 3]).await;
+            let _ = attempt(&at_port(port, mode), "127.0.0.1", None).await;
+            let seen = server.await.unwrap();
+            assert!(
+                !seen
+                    .windows(PASSWORD.len())
+                    .any(|w| w == PASSWORD.as_bytes()),
+                "{mode}: the password was sent in clear text"
+            );
+        }
+    }
+
+    /// The watch on the server's messages (also inside TLS): a clear-text request is refused
+    /// wherever it falls in the stream, after a protocol negotiation or split across reads;
+    /// after AuthenticationOk nothing more is looked at.
+    #[test]
+    fn the_cleartext_watch_finds_the_request_anywhere_in_the_stream() {
+        let flag = || std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let guard = || NoCleartext::new(Box::new(tokio::io::empty()), flag());
+        let cleartext = [b'R', 0, 0, 0, 8, 0, 0, 0, 3];
+        let mut g = guard();
+        assert!(g.look(&cleartext).is_err());
+        assert!(g.refused.load(std::sync::atomic::Ordering::SeqCst));
+        let mut g = guard();
+        for b in cleartext {
+            if g.look(&[b]).is_err() {
+                break;
+            }
+        }
+        assert!(g.refused.load(std::sync::atomic::Ordering::SeqCst), "split");
+        // A NegotiateProtocolVersion ('v', 12 bytes) first, then the request.
+        let mut g = guard();
+        let mut bytes = vec![b'v', 0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0];
+        bytes.extend_from_slice(&cleartext);
+        assert!(g.look(&bytes).is_err());
+        // SASL (10, with its mechanism list), SASL final, Ok: passed; then nothing is judged.
+        let mut g = guard();
+        let mut bytes = vec![b'R', 0, 0, 0, 23, 0, 0, 0, 10];
+        bytes.extend_from_slice(b"SCRAM-SHA-256\0\0");
+        bytes.extend_from_slice(&[b'R', 0, 0, 0, 8, 0, 0, 0, 0]);
+        bytes.extend_from_slice(&cleartext);
+        assert!(g.look(&bytes).is_ok());
     }
 
     #[tokio::test]

@@ -26,7 +26,16 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(layout: &Layout, r: &Rendered, s: &Settings, admin_exists: bool) -> Plan {
+    /// `generated_admin`: the admin password was generated (now, or by an earlier run whose file
+    /// is read back): it goes to the file the administrator reads; a chosen one to a hidden file
+    /// removed once the admin exists.
+    pub fn new(
+        layout: &Layout,
+        r: &Rendered,
+        s: &Settings,
+        admin_exists: bool,
+        generated_admin: bool,
+    ) -> Plan {
         let mut all = vec![
             PlannedFile {
                 path: layout.env_file(),
@@ -49,7 +58,11 @@ impl Plan {
         ];
         if let (Some(pw), false) = (&s.admin_password, admin_exists) {
             all.push(PlannedFile {
-                path: layout.admin_password_file(),
+                path: if generated_admin {
+                    layout.admin_password_file()
+                } else {
+                    layout.chosen_admin_password_file()
+                },
                 contents: format!("{}\n", pw.expose()).into_bytes(),
                 mode: modes::PRIVATE_FILE,
                 secret: true,

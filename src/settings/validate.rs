@@ -403,7 +403,11 @@ pub fn registry(value: &str) -> Result<Option<String>, String> {
     let ok = v
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "._-:/".contains(c));
-    if !ok || v.starts_with('/') || v.contains("//") {
+    // Every path component a name: no `.` or `..`, which would climb out of the mirror's prefix.
+    let components_ok = v
+        .split('/')
+        .all(|c| !c.is_empty() && c != "." && c != ".." && !c.starts_with(['.', '-']));
+    if !ok || !components_ok {
         return Err("use a registry prefix such as registry.example.org:5000/mirror".into());
     }
     Ok(Some(v.to_string()))
@@ -522,6 +526,16 @@ mod tests {
             Ok(Some("reg.example.org:5000/m".into()))
         );
         assert!(registry("bad registry").is_err());
+        for bad in [
+            "reg.example.org/../x",
+            "reg.example.org/./m",
+            "../m",
+            "..",
+            "/m",
+            "a//b",
+        ] {
+            assert!(registry(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -20,10 +20,32 @@ pub enum AnswersFileError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// An answers file holds a few dozen short lines: anything larger is refused unread
+/// (`--answers /dev/zero`).
+pub const MAX_SIZE: u64 = 64 * 1024;
+
 pub fn read(path: &Path) -> Result<Answers, AnswersFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| AnswersFileError::Read {
+    use std::io::Read;
+    let read_err = |source| AnswersFileError::Read {
         path: path.to_path_buf(),
         source,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SIZE + 1).read_to_end(&mut bytes))
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_SIZE {
+        return Err(AnswersFileError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "it is larger than {} KiB, which no answers file is; name the right file",
+                MAX_SIZE / 1024
+            ),
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|_| AnswersFileError::Invalid {
+        path: path.to_path_buf(),
+        message: "it is not UTF-8 text".into(),
     })?;
     parse(&text, path)
 }
@@ -92,7 +114,8 @@ struct PairsSeed<'a>(&'a RefCell<Option<String>>);
 impl<'de> DeserializeSeed<'de> for PairsSeed<'_> {
     type Value = Vec<(Key, String)>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
+        // Any: a non-mapping reaches the visitor, which refuses it without its text.
+        d.deserialize_any(self)
     }
 }
 
@@ -101,6 +124,27 @@ impl<'de> Visitor<'de> for PairsSeed<'_> {
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a mapping of answer names to values, such as `http-port: 8080`")
+    }
+
+    // Anything but a mapping is refused without its text: a line such as `db-password=...` is
+    // one YAML string, which serde's own message would quote, secret and all.
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Err(not_a_mapping())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(not_a_mapping())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(not_a_mapping())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(not_a_mapping())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(not_a_mapping())
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(not_a_mapping())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -124,6 +168,12 @@ impl<'de> Visitor<'de> for PairsSeed<'_> {
         }
         Ok(out)
     }
+}
+
+fn not_a_mapping<E: de::Error>() -> E {
+    E::custom(
+        "it is not a mapping of answer names to values: write one `name: value` per line (`name=value` is not YAML; the text is not shown, it may hold a secret)",
+    )
 }
 
 /// One scalar value, turned into the text the other sources would give.
@@ -217,6 +267,27 @@ mod tests {
                 line: Some(6)
             }
         );
+    }
+
+    /// `--answers /dev/zero`: refused after 64 KiB, not read for ever.
+    #[test]
+    fn an_endless_answers_file_is_refused() {
+        let e = read(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(e.contains("larger than 64 KiB"), "{e}");
+    }
+
+    /// `db-password=...` is one YAML string: refused without its text.
+    #[test]
+    fn a_non_mapping_is_refused_without_its_text() {
+        for text in [
+            "db-password=s3cretPW99\n",
+            "db-password=s3cretPW99\nhttp-port: 80\n",
+            "- s3cretPW99\n",
+        ] {
+            let e = p(text).unwrap_err().to_string();
+            assert!(!e.contains("s3cretPW99"), "{e}");
+            assert!(e.contains("name: value"), "{e}");
+        }
     }
 
     #[test]

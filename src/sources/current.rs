@@ -16,6 +16,18 @@ pub enum CurrentError {
         "the current configuration {path} cannot be read: {message}. Fix or move it away, then run `mathesarctl configure` again"
     )]
     Unreadable { path: PathBuf, message: String },
+    /// The directory, a parent or a file in it could have been written by another user.
+    #[error(transparent)]
+    Untrusted(#[from] crate::storage::dirs::DirError),
+}
+
+impl CurrentError {
+    pub fn code(&self) -> crate::exit::Code {
+        match self {
+            CurrentError::Unreadable { .. } => crate::exit::Code::Io,
+            CurrentError::Untrusted(e) => e.code(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -92,7 +104,11 @@ impl std::fmt::Debug for CurrentConfig {
 /// Reads what is in `layout.dir` without writing anything (a killed run's committed set
 /// is read through its journal); a directory without `.env` gives an empty result. Readers hold
 /// the lock shared, or nothing when no writer ever ran.
+///
+/// Every reader of the configuration comes here first: the directory, its parents and its files
+/// must be root's alone (`storage::dirs::check_trusted`), or nothing is read.
 pub fn read(layout: &ConfigLayout) -> Result<CurrentConfig, CurrentError> {
+    crate::storage::dirs::check_trusted(&crate::storage::dirs::CONFIG, &layout.dir)?;
     read_with(layout, |target| {
         crate::storage::commit::view(&layout.redo_file(), target)
     })
@@ -100,6 +116,7 @@ pub fn read(layout: &ConfigLayout) -> Result<CurrentConfig, CurrentError> {
 
 /// For a writer holding the lock: completes a killed run's committed set first, then reads.
 pub fn read_for_write(layout: &ConfigLayout) -> Result<CurrentConfig, CurrentError> {
+    crate::storage::dirs::check_trusted(&crate::storage::dirs::CONFIG, &layout.dir)?;
     crate::storage::commit::roll_forward(&layout.redo_file()).map_err(|e| {
         CurrentError::Unreadable {
             path: e.path.clone(),
@@ -172,12 +189,18 @@ fn read_with(
             *slot = Some(Secret::new(value));
         }
     }
-    let pw_file = layout.admin_password_file();
-    if let Ok(pw) = std::fs::read_to_string(current(pw_file.clone())?) {
-        let pw = pw.strip_suffix('\n').unwrap_or(&pw);
-        if !pw.is_empty() {
-            out.answers
-                .set(Key::AdminPassword, pw, Source::Current(pw_file));
+    // The generated password's file, else a chosen one's (until the admin exists).
+    for pw_file in [
+        layout.admin_password_file(),
+        layout.chosen_admin_password_file(),
+    ] {
+        if let Ok(pw) = std::fs::read_to_string(current(pw_file.clone())?) {
+            let pw = pw.strip_suffix('\n').unwrap_or(&pw);
+            if !pw.is_empty() {
+                out.answers
+                    .set(Key::AdminPassword, pw, Source::Current(pw_file));
+                break;
+            }
         }
     }
     out.env_text = Some(text);

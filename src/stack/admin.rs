@@ -105,6 +105,33 @@ pub async fn ensure(engine: &Engine, s: &Settings, layout: &Layout) -> Result<Ou
     Ok(outcome)
 }
 
+/// How long a generated admin password stays in its file once the admin exists.
+pub const KEEP_GENERATED_PASSWORD: Duration = Duration::from_secs(24 * 3600);
+
+/// Once the admin exists: a chosen password's file is removed at once, a generated one's
+/// [`KEEP_GENERATED_PASSWORD`] after it was written (time enough to log in and change it). Returns
+/// the files removed. Run at every start and hourly by `mathesarctl run`.
+pub fn forget_password(layout: &Layout) -> Vec<std::path::PathBuf> {
+    if !layout.admin_created_marker().exists() {
+        return Vec::new();
+    }
+    let mut removed = Vec::new();
+    let chosen = layout.chosen_admin_password_file();
+    if atomic::remove(&chosen).unwrap_or(false) {
+        removed.push(chosen);
+    }
+    let generated = layout.admin_password_file();
+    let old = std::fs::symlink_metadata(&generated)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age >= KEEP_GENERATED_PASSWORD);
+    if old && atomic::remove(&generated).unwrap_or(false) {
+        removed.push(generated);
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +147,35 @@ mod tests {
             Some(Outcome::Created)
         );
         assert_eq!(classify(1, "django.db.utils.OperationalError: x"), None);
+    }
+
+    /// A chosen password's file goes once the admin exists; a generated one's 24 hours after it
+    /// was written; nothing goes while the admin does not exist.
+    #[test]
+    fn password_files_are_forgotten_once_the_admin_exists() {
+        let t = tempfile::tempdir().unwrap();
+        let layout = Layout::new(t.path().join("etc"), t.path().join("data"));
+        std::fs::create_dir_all(t.path().join("etc")).unwrap();
+        std::fs::create_dir_all(t.path().join("data")).unwrap();
+        let chosen = layout.chosen_admin_password_file();
+        let generated = layout.admin_password_file();
+        std::fs::write(&chosen, "Chosen-pw-1\n").unwrap();
+        std::fs::write(&generated, "Generated-pw-1\n").unwrap();
+        assert!(forget_password(&layout).is_empty());
+        assert!(chosen.exists() && generated.exists());
+
+        std::fs::write(layout.admin_created_marker(), "admin\n").unwrap();
+        assert_eq!(forget_password(&layout), vec![chosen.clone()]);
+        assert!(!chosen.exists() && generated.exists(), "fresh: kept");
+
+        let day_ago = std::time::SystemTime::now() - KEEP_GENERATED_PASSWORD;
+        std::fs::File::options()
+            .write(true)
+            .open(&generated)
+            .unwrap()
+            .set_modified(day_ago)
+            .unwrap();
+        assert_eq!(forget_password(&layout), vec![generated.clone()]);
+        assert!(!generated.exists());
     }
 }

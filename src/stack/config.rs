@@ -29,7 +29,8 @@ pub enum ConfigError {
 impl ConfigError {
     pub fn code(&self) -> Code {
         match self {
-            ConfigError::NotConfigured(_) | ConfigError::Unreadable(_) => Code::Io,
+            ConfigError::NotConfigured(_) => Code::Io,
+            ConfigError::Unreadable(e) => e.code(),
             ConfigError::Invalid { .. } => Code::InvalidAnswer,
         }
     }

@@ -222,7 +222,7 @@ impl Stack {
                 s.admin_username,
                 if self.current.layout.admin_password_file().exists() {
                     format!(
-                        " (its password is in {})",
+                        " (its generated password is in {} for 24 hours, then the file is removed: log in and change it)",
                         self.current.layout.admin_password_file().display()
                     )
                 } else {
@@ -237,6 +237,9 @@ impl Stack {
                 s.login_url()
             )),
             admin::Outcome::AlreadyCreated => {}
+        }
+        for f in admin::forget_password(&self.current.layout) {
+            journal::info(format!("removed the admin password file {}", f.display()));
         }
         applied.admin = Some(outcome);
         applied.user_db = self.connect_user_db().await;

@@ -127,7 +127,11 @@ pub fn config_path() -> PathBuf {
 
 /// The credentials for `registry` from the Docker CLI's configuration.
 pub fn lookup(registry: &str) -> Lookup {
-    let path = config_path();
+    lookup_at(&config_path(), registry)
+}
+
+fn lookup_at(path: &std::path::Path, registry: &str) -> Lookup {
+    let path = path.to_path_buf();
     let none = Lookup {
         source: Source::None,
         credentials: None,
@@ -147,12 +151,22 @@ pub fn lookup(registry: &str) -> Lookup {
         Ok(c) => c,
         Err(e) => {
             return Lookup {
-                problem: Some(format!("{} is not valid JSON: {e}", path.display())),
+                problem: Some(config_problem(&path, &e)),
                 ..none
             };
         }
     };
     lookup_in(&config, &path, registry, &run_helper)
+}
+
+/// Line and column only: serde's message quotes the value, an `auth` among them.
+fn config_problem(path: &std::path::Path, e: &serde_json::Error) -> String {
+    format!(
+        "{} is not a valid Docker client configuration (line {}, column {}; the text is not shown, it may hold credentials); fix it with `docker login` or by hand",
+        path.display(),
+        e.line(),
+        e.column()
+    )
 }
 
 /// Runs a credential helper: (helper name, server) -> (user name, secret).
@@ -353,5 +367,20 @@ mod tests {
         let l = lookup_in(&c, "/c".as_ref(), "r.example", &no_helper);
         assert!(l.credentials.is_none());
         assert!(l.problem.unwrap().contains("no usable"));
+    }
+
+    /// A malformed `auths` entry: the problem names the file and the place, never the text.
+    #[test]
+    fn a_malformed_entry_is_reported_without_its_text() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("config.json"),
+            r#"{"auths":{"r.example":"dXNlcjpzM2NyM3Q="}}"#,
+        )
+        .unwrap();
+        let l = lookup_at(&d.path().join("config.json"), "r.example");
+        let p = l.problem.unwrap();
+        assert!(!p.contains("dXNlcjpzM2NyM3Q"), "{p}");
+        assert!(p.contains("line 1"), "{p}");
     }
 }

@@ -2,7 +2,8 @@
 //! the application one at a time: Mathesar's container runs Django's `migrate` when it starts,
 //! and two `migrate` runs at once on one database fail (both create the same tables). So,
 //! before it starts the application, `mathesarctl` takes a PostgreSQL advisory lock (session
-//! level, one key for every host) on that database, and keeps it until the application is
+//! level, one key for every host, derived from the database, role and password the hosts share:
+//! [`key`]) on that database, and keeps it until the application is
 //! healthy, the admin exists and the user database is connected; the next host then finds the
 //! migrations done, the admin there and the database connected. A host that stops or loses its
 //! connection while it holds the lock releases it (PostgreSQL ends the session).
@@ -13,7 +14,8 @@
 //! refused instead of running the old application on the newer schema (exit code 3).
 //!
 //! A host waiting for the lock says which host holds it (the holder's `application_name`, which
-//! names its host) and extends the unit's start timeout while it waits; after
+//! names its host, believed only from a session of Mathesar's role; a session of another role is
+//! named by its role with the way to end it) and extends the unit's start timeout while it waits; after
 //! `MATHESAR_START_LOCK_SECONDS` (default 15 minutes) it gives up with exit code 11. The password
 //! goes to the server only (the same connection as the preflight's).
 
@@ -26,8 +28,24 @@ use crate::settings::Settings;
 
 use super::journal;
 
-/// The advisory lock's key, the same on every host: "mathesar" in ASCII.
-pub const KEY: i64 = 0x6d61_7468_6573_6172;
+/// The advisory lock's key: the same on every host of a fleet, derived from what they share and
+/// other roles of the server do not know (Mathesar's database, role and password), so that a
+/// role that can merely connect cannot take it before a host does.
+pub fn key(t: &Target) -> i64 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [
+        "mathesarctl start lock",
+        t.dbname.as_str(),
+        t.user.as_str(),
+        t.password.expose(),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let d = h.finalize();
+    i64::from_be_bytes(d[..8].try_into().unwrap_or([0; 8]))
+}
 /// How long a host waits for the lock by default.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(15 * 60);
 /// The variable (in `/etc/default/mathesar` for the unit) that changes it, in seconds.
@@ -100,6 +118,7 @@ pub struct Held {
     client: tokio_postgres::Client,
     driver: tokio::task::JoinHandle<()>,
     at: String,
+    key: i64,
 }
 
 impl Held {
@@ -152,7 +171,7 @@ impl Held {
     pub async fn release(self) {
         if let Err(e) = self
             .client
-            .execute("SELECT pg_advisory_unlock($1)", &[&KEY])
+            .execute("SELECT pg_advisory_unlock($1)", &[&self.key])
             .await
         {
             journal::warn(format!(
@@ -189,8 +208,21 @@ pub fn application_name(host: &str) -> String {
     name
 }
 
-/// Who holds the lock, for messages: the holder's host when it is a `mathesarctl`.
-pub fn describe_holder(application: Option<&str>, client: Option<&str>) -> String {
+/// Who holds the lock, for messages: the holder's host when it is a `mathesarctl` session of
+/// Mathesar's role `ours`; a session of another role is named by its role, whatever
+/// `application_name` it claims, with the way to end it.
+pub fn describe_holder(
+    application: Option<&str>,
+    client: Option<&str>,
+    holder: Option<(&str, i32)>,
+    ours: &str,
+) -> String {
+    if let Some((role, pid)) = holder.filter(|(role, _)| *role != ours) {
+        return format!(
+            "a session of the role `{role}`{}, which is not Mathesar's role `{ours}` and so not a Mathesar host (end it with `SELECT pg_terminate_backend({pid})` as a superuser)",
+            client.map(|c| format!(" from {c}")).unwrap_or_default()
+        );
+    }
     let host = application.and_then(|a| a.strip_prefix(APPLICATION));
     match (host, application.filter(|a| !a.is_empty()), client) {
         (Some(h), _, _) => format!("the host `{h}`"),
@@ -202,25 +234,31 @@ pub fn describe_holder(application: Option<&str>, client: Option<&str>) -> Strin
 }
 
 /// `pg_locks` splits a bigint advisory key into classid (high half) and objid (low half).
-fn key_halves() -> (u32, u32) {
-    ((KEY >> 32) as u32, KEY as u32)
+fn key_halves(key: i64) -> (u32, u32) {
+    ((key >> 32) as u32, key as u32)
 }
 
-/// The holder's `application_name` and address, as the server shows them.
-async fn holder(client: &tokio_postgres::Client) -> String {
-    let (hi, lo) = key_halves();
+/// The holder's role, `application_name` and address, as the server shows them.
+async fn holder(client: &tokio_postgres::Client, key: i64, ours: &str) -> String {
+    let (hi, lo) = key_halves(key);
     let sql = format!(
-        "SELECT a.application_name, host(a.client_addr) FROM pg_locks l \
+        "SELECT a.application_name, host(a.client_addr), a.usename::text, a.pid FROM pg_locks l \
          JOIN pg_stat_activity a ON a.pid = l.pid \
          WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {hi} AND l.objid = {lo} AND l.objsubid = 1 \
          LIMIT 1"
     );
     match client.query_opt(sql.as_str(), &[]).await {
-        Ok(Some(row)) => describe_holder(
-            row.get::<_, Option<String>>(0).as_deref(),
-            row.get::<_, Option<String>>(1).as_deref(),
-        ),
-        _ => describe_holder(None, None),
+        Ok(Some(row)) => {
+            let role = row.get::<_, Option<String>>(2).unwrap_or_default();
+            let pid = row.get::<_, Option<i32>>(3).unwrap_or_default();
+            describe_holder(
+                row.get::<_, Option<String>>(0).as_deref(),
+                row.get::<_, Option<String>>(1).as_deref(),
+                Some((role.as_str(), pid)),
+                ours,
+            )
+        }
+        _ => describe_holder(None, None, None, ours),
     }
 }
 
@@ -243,6 +281,7 @@ fn extend_start_timeout(by: Duration, status: &str) {
 pub async fn acquire(t: &Target, wait: Duration) -> Result<Held, StartLockError> {
     let at = format!("{} on {}:{}", t.dbname, t.host, t.port);
     let application = application_name(&hostname());
+    let key = key(t);
     let started = Instant::now();
     let mut last_report: Option<Instant> = None;
     let mut unreachable_since: Option<(Instant, ConnectError)> = None;
@@ -274,7 +313,7 @@ pub async fn acquire(t: &Target, wait: Duration) -> Result<Held, StartLockError>
         unreachable_since = None;
         loop {
             let got: Result<bool, _> = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&KEY])
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
                 .await
                 .map(|r| r.get(0));
             match got {
@@ -285,7 +324,12 @@ pub async fn acquire(t: &Target, wait: Duration) -> Result<Held, StartLockError>
                             started.elapsed().as_secs()
                         ));
                     }
-                    return Ok(Held { client, driver, at });
+                    return Ok(Held {
+                        client,
+                        driver,
+                        at,
+                        key,
+                    });
                 }
                 Ok(false) => {}
                 // The session broke (a server restart): open another one.
@@ -305,11 +349,11 @@ pub async fn acquire(t: &Target, wait: Duration) -> Result<Held, StartLockError>
             }
             let waited = started.elapsed();
             if waited >= wait {
-                let holder = holder(&client).await;
+                let holder = holder(&client, key, &t.user).await;
                 return Err(StartLockError::Timeout { at, waited, holder });
             }
             if last_report.is_none_or(|r| r.elapsed() >= REPORT_EVERY) {
-                let who = holder(&client).await;
+                let who = holder(&client, key, &t.user).await;
                 let line = format!(
                     "waiting for the start lock on {at}, held by {who}: another host is starting Mathesar (its database migrations run once, under this lock); {} s of {} s",
                     waited.as_secs(),
@@ -335,9 +379,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_key_is_mathesar_in_ascii_and_its_halves_are_what_pg_locks_shows() {
-        assert_eq!(KEY.to_be_bytes(), *b"mathesar");
-        assert_eq!(key_halves(), (0x6d61_7468, 0x6573_6172));
+    fn the_key_is_shared_by_the_fleet_only_and_its_halves_are_what_pg_locks_shows() {
+        assert_eq!(
+            key_halves(0x6d61_7468_6573_6172),
+            (0x6d61_7468, 0x6573_6172)
+        );
+        let t = |password: &str| Target {
+            name: "Mathesar's database",
+            host: "pg".into(),
+            port: 5432,
+            user: "mathesar".into(),
+            password: crate::secrets::Secret::new(password),
+            dbname: "mathesar_django".into(),
+            sslmode: Default::default(),
+            keys: pg::Keys {
+                host: crate::settings::Key::InternalDbHost,
+                port: crate::settings::Key::InternalDbPort,
+                user: crate::settings::Key::DbUser,
+                password: crate::settings::Key::DbPassword,
+                dbname: crate::settings::Key::InternalDbName,
+            },
+        };
+        assert_eq!(key(&t("s3cret-pw-1")), key(&t("s3cret-pw-1")), "every host");
+        assert_ne!(key(&t("s3cret-pw-1")), key(&t("s3cret-pw-2")));
+        assert_ne!(
+            key(&t("s3cret-pw-1")),
+            0x6d61_7468_6573_6172,
+            "not a guessable constant"
+        );
     }
 
     #[test]
@@ -387,15 +456,39 @@ mod tests {
     #[test]
     fn the_holder_is_named_by_its_host_when_it_is_a_mathesarctl() {
         assert_eq!(
-            describe_holder(Some(&application_name("web-1")), Some("10.0.0.5")),
+            describe_holder(
+                Some(&application_name("web-1")),
+                Some("10.0.0.5"),
+                Some(("mathesar", 7)),
+                "mathesar"
+            ),
             "the host `web-1`"
         );
         assert_eq!(
-            describe_holder(Some("psql"), Some("10.0.0.9")),
+            describe_holder(Some("psql"), Some("10.0.0.9"), None, "mathesar"),
             "the session `psql` from 10.0.0.9"
         );
-        assert_eq!(describe_holder(Some(""), None), "another session");
-        assert_eq!(describe_holder(None, Some("::1")), "a session from ::1");
+        assert_eq!(
+            describe_holder(Some(""), None, None, "mathesar"),
+            "another session"
+        );
+        assert_eq!(
+            describe_holder(None, Some("::1"), None, "mathesar"),
+            "a session from ::1"
+        );
+        // Another role claiming to be a host is named by its role, with the way to end it.
+        let d = describe_holder(
+            Some(&application_name("web-1")),
+            Some("10.0.0.9"),
+            Some(("intruder", 4242)),
+            "mathesar",
+        );
+        assert!(
+            d.contains("role `intruder`")
+                && !d.contains("web-1")
+                && d.contains("pg_terminate_backend(4242)"),
+            "{d}"
+        );
     }
 
     #[test]

@@ -56,7 +56,7 @@ impl Layout {
         DataLayout::new(&self.data_dir)
     }
 
-    delegate!(config: env_file, compose_file, override_file, admin_password_file, lock_file, redo_file);
+    delegate!(config: env_file, compose_file, override_file, admin_password_file, chosen_admin_password_file, lock_file, redo_file);
     delegate!(data: caddyfile, admin_created_marker, user_db_connected_marker);
     pub fn data_subdirs(&self) -> Vec<PathBuf> {
         self.data().subdirs()
@@ -80,8 +80,15 @@ impl ConfigLayout {
         self.dir.join("docker-compose.override.yml")
     }
     /// The first admin's password until the admin exists (kept when it was generated); 0600.
+    /// A generated admin password, for the administrator to read; removed 24 hours after it
+    /// was written once the admin exists (`stack::admin::forget_password`).
     pub fn admin_password_file(&self) -> PathBuf {
         self.dir.join("initial-admin-password")
+    }
+    /// An admin password the administrator chose, kept only until the admin is created (the
+    /// first start) and then removed: never meant to be read back.
+    pub fn chosen_admin_password_file(&self) -> PathBuf {
+        self.dir.join(".admin-password")
     }
     pub fn lock_file(&self) -> PathBuf {
         self.dir.join(".lock")

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 
-use crate::exit::{Code, Failure, WithCode};
+use crate::exit::{Code, Failure};
 use crate::settings::{Key, validate::Value};
 use crate::sources::current;
 
@@ -24,9 +24,11 @@ pub struct PurgePlan {
     pub kept_data_dir: Option<PathBuf>,
 }
 
-pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
+/// `purge_data`: the data directory goes whatever the stored answer `purge-data` says.
+pub fn plan(config_dir: &Path, purge_data: bool) -> Result<PurgePlan, Failure> {
     let layout = ConfigLayout::new(config_dir);
-    let found = current::read(&layout).code(Code::Io)?;
+    judge_config_dir(config_dir)?;
+    let found = current::read(&layout).map_err(|e| Failure::new(e.code(), e))?;
     let data_dir = found
         .answers
         .value(Key::DataDir)
@@ -39,15 +41,17 @@ pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
                 anyhow!("the stored data-dir is refused: {reason}; nothing was removed"),
             )
         })?;
-    let purge_data = found
-        .answers
-        .value(Key::PurgeData)
-        .and_then(|v| Key::PurgeData.parse(v).ok().flatten())
-        .is_some_and(Value::into_flag);
+    let purge_data = purge_data
+        || found
+            .answers
+            .value(Key::PurgeData)
+            .and_then(|v| Key::PurgeData.parse(v).ok().flatten())
+            .is_some_and(Value::into_flag);
     let files = [
         layout.env_file(),
         layout.compose_file(),
         layout.admin_password_file(),
+        layout.chosen_admin_password_file(),
         layout.lock_file(),
         layout.redo_file(),
         crate::stack::app_version::path(config_dir),
@@ -56,22 +60,6 @@ pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
     .into_iter()
     .filter(|p| p.exists())
     .collect();
-    let config_ok =
-        dirs::check_path(config_dir).and_then(|()| match std::fs::symlink_metadata(config_dir) {
-            Ok(m) if m.file_type().is_symlink() => {
-                Err("it is a symbolic link; name the real directory".into())
-            }
-            _ => Ok(()),
-        });
-    if let Err(reason) = config_ok {
-        return Err(Failure::new(
-            Code::InvalidAnswer,
-            anyhow!(
-                "the configuration directory {} is refused: {reason}; nothing was removed",
-                config_dir.display()
-            ),
-        ));
-    }
     if let (Some(d), true) = (&data_dir, purge_data) {
         // Judged before anything is removed: a refused data directory stops the whole purge.
         dirs::check_purge(&dirs::DATA, d).map_err(|e| {
@@ -96,12 +84,26 @@ pub fn plan(config_dir: &Path) -> Result<PurgePlan, Failure> {
     })
 }
 
+/// Only a configuration directory the package marked (or an older installation proven by
+/// mathesarctl's headers, `dirs::State::Legacy`), missing or empty is purged: judged like
+/// `configure` judges it (owner, mode, links, foreign content), before its compose file is run.
+fn judge_config_dir(config_dir: &Path) -> Result<(), Failure> {
+    dirs::inspect(&dirs::CONFIG, config_dir).map(drop).map_err(|e| {
+        Failure::new(
+            e.code(),
+            anyhow::Error::new(e).context(
+                "nothing was removed and no container was touched; delete what is yours in it by hand",
+            ),
+        )
+    })
+}
+
 /// Removes what the plan names (the files `configure` wrote, the defaults file, the data directory
 /// as `purge-data` says); the configuration directory itself only when nothing else is in it.
 pub fn execute(plan: &PurgePlan, defaults_file: &Path) -> Result<(), std::io::Error> {
     // Judged before its marker goes: a directory the package adopted stays.
-    let adopted =
-        dirs::inspect(&dirs::CONFIG, &plan.config_dir).is_ok_and(|s| s == dirs::State::Adopted);
+    let adopted = dirs::inspect(&dirs::CONFIG, &plan.config_dir)
+        .is_ok_and(|s| matches!(s, dirs::State::Adopted | dirs::State::Legacy));
     atomic::clean_leftovers(&plan.config_dir);
     commit::clean_staged(&plan.config_dir);
     for f in &plan.files {
@@ -193,7 +195,7 @@ mod tests {
         dirs::prepare(&dirs::DATA, &data, dirs::State::Missing, 0o700).unwrap();
         std::fs::create_dir_all(data.join("pgdata")).unwrap();
         std::fs::write(data.join("pgdata/PG_VERSION"), "17").unwrap();
-        std::fs::create_dir_all(&cfg).unwrap();
+        dirs::prepare(&dirs::CONFIG, &cfg, dirs::State::Missing, 0o700).unwrap();
         std::fs::write(
             cfg.join(".env"),
             format!(
@@ -211,8 +213,8 @@ mod tests {
         let (t, cfg, data) = setup(false);
         let defaults = t.path().join("default");
         std::fs::write(&defaults, "MATHESAR_CONFIG_DIR=x\n").unwrap();
-        let p = plan(&cfg).unwrap();
-        assert_eq!(p.files.len(), 2);
+        let p = plan(&cfg, false).unwrap();
+        assert_eq!(p.files.len(), 3, "with the marker");
         assert_eq!(p.data_dir, None);
         execute(&p, &defaults).unwrap();
         assert!(!cfg.exists());
@@ -236,7 +238,7 @@ mod tests {
         }
         std::fs::write(data.join("caddy/Caddyfile"), ":80\n").unwrap();
         std::fs::write(data.join("msar/media/upload.csv"), "a,b\n").unwrap();
-        let p = plan(&cfg).unwrap();
+        let p = plan(&cfg, false).unwrap();
         execute(&p, &t.path().join("default")).unwrap();
         assert!(data.join("pgdata/PG_VERSION").exists());
         assert!(data.join("msar/media/upload.csv").exists());
@@ -248,7 +250,7 @@ mod tests {
         std::fs::remove_file(data.join("pgdata/PG_VERSION")).unwrap();
         std::fs::create_dir_all(data.join("caddy/data")).unwrap();
         std::fs::write(data.join("caddy/Caddyfile"), ":80\n").unwrap();
-        let p = plan(&cfg).unwrap();
+        let p = plan(&cfg, false).unwrap();
         execute(&p, &t.path().join("default")).unwrap();
         assert!(!data.exists());
     }
@@ -257,7 +259,7 @@ mod tests {
     fn removes_data_when_asked_and_keeps_foreign_files() {
         let (t, cfg, data) = setup(true);
         std::fs::write(cfg.join("answers.yml"), "http-port: 80\n").unwrap();
-        let p = plan(&cfg).unwrap();
+        let p = plan(&cfg, false).unwrap();
         execute(&p, &t.path().join("default")).unwrap();
         assert!(!data.exists());
         assert!(cfg.join("answers.yml").exists());
@@ -283,12 +285,26 @@ mod tests {
                 ),
             )
             .unwrap();
-            let f = plan(&cfg).unwrap_err();
+            let f = plan(&cfg, false).unwrap_err();
             assert_eq!(f.code, Code::InvalidAnswer, "{f}");
             assert!(f.to_string().contains("nothing was removed"), "{f}");
         }
         assert!(home.join("alice/thesis").exists());
         assert!(t.path().join("data/pgdata/PG_VERSION").exists());
         assert!(cfg.join(".env").exists());
+    }
+
+    /// A configuration directory without the marker (another Compose project's `.env` and
+    /// compose file) is refused before anything is removed.
+    #[test]
+    fn an_unmarked_configuration_dir_is_refused_and_nothing_is_removed() {
+        let (t, cfg, data) = setup(true);
+        std::fs::remove_file(cfg.join(dirs::MARKER)).unwrap();
+        let f = plan(&cfg, false).unwrap_err();
+        assert_eq!(f.code, Code::InvalidAnswer, "{f}");
+        assert!(f.to_string().contains("nothing was removed"), "{f}");
+        assert!(cfg.join(".env").exists() && cfg.join("docker-compose.yml").exists());
+        assert!(data.join("pgdata/PG_VERSION").exists());
+        drop(t);
     }
 }

@@ -29,9 +29,10 @@ host_sh 'set -a; . /root/mathesar.env; set +a
 	MATHESAR_DEFAULTS_FILE=/root/from-env.default mathesarctl configure --config-dir /root/from-env --non-interactive --no-start' >&2 ||
 	fail "configure with the variables of examples/mathesar.env failed"
 
-# compare DIR: the .env without the generated state, and the initial admin password.
+# compare DIR: the .env without the generated state, and the chosen admin password (kept in
+# .admin-password until the admin exists; nothing is started here).
 compare() {
-	host_sh 'grep -v -e "^SECRET_KEY=" -e "^WATCHTOWER_HTTP_API_TOKEN=" "$1/.env"; cat "$1/initial-admin-password"' "$1"
+	host_sh 'grep -v -e "^SECRET_KEY=" -e "^WATCHTOWER_HTTP_API_TOKEN=" "$1/.env"; cat "$1/.admin-password"' "$1"
 }
 debconf_form=$(compare /etc/mathesar) || fail "cannot read the configuration the package wrote"
 [[ $debconf_form == *'MATHESAR_HTTP_PORT="80"'* ]] || fail "the preseeded configuration lacks http-port 80"

@@ -89,8 +89,8 @@ assert_eq "row 1,row 2,row 3" "$(api_rows "$base_a" admin "$admin_password" afte
 
 log "a third host joins later"
 E2E_HOST=$host_c E2E_DATA_DIR=$data_c E2E_HOST_ENGINE=$sock_c host_start
-join_fleet "$host_c"
 configure_host "$host_c" "$http_c" "$data_c"
+join_fleet "$host_c"
 wait "$load_c" || fail "loading the images into C's engine failed: $(cat "$E2E_WORK/load-fleetc.log")"
 start_unit "$host_c"
 assert_steady "$host_c"

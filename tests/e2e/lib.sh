@@ -60,9 +60,29 @@ image_of() {
 	printf '%s\n' "$name"
 }
 
-# free_port: a TCP port nobody listens on (the host shares this network).
+# free_port: a TCP port nobody listens on (the host shares this network). Lanes run at once and
+# a port is bound long after it is chosen (a stack publishes it minutes later), so each lane takes
+# its ports from a range of its own (E2E_LANE_ID of E2E_LANE_COUNT, set by the runner), below the
+# kernel's ephemeral ports.
 free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	python3 - "${E2E_LANE_ID:-0}" "${E2E_LANE_COUNT:-1}" <<'PY'
+import random, socket, sys
+lane, lanes = int(sys.argv[1]), max(1, int(sys.argv[2]))
+width = 21000 // lanes
+low = 11000 + lane * width
+for port in random.sample(range(low, low + width), width):
+    s = socket.socket()
+    try:
+        s.bind(("0.0.0.0", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    sys.exit("no free port in %d-%d" % (low, low + width - 1))
+PY
 }
 
 # wait_for CMD TIMEOUT [WHAT]: runs the shell command string CMD every 0.5 s until it succeeds;

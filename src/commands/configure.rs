@@ -90,7 +90,9 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
             )
         })?;
         let data_state = dirs::inspect(&dirs::DATA, &layout.data_dir).map_err(dir_failure)?;
-        let plan = Plan::new(&layout, &rendered, &settings, admin_exists);
+        let tls = crate::tls::files(&settings, &layout.data(), std::time::SystemTime::now())
+            .code(Code::InvalidAnswer)?;
+        let plan = Plan::new(&layout, &rendered, &settings, admin_exists, &tls);
         let changed_answers = plan::changed_answers(&found.answers, &settings);
 
         // Nothing to write, nothing to check: a re-run (every package upgrade with unchanged

@@ -107,6 +107,43 @@ struct Report {
     containers: Vec<ContainerReport>,
     engine_error: Option<String>,
     login_url: String,
+    /// With a domain: the certificate the proxy serves it with.
+    certificate: Option<CertificateReport>,
+}
+
+#[derive(Debug, Serialize)]
+struct CertificateReport {
+    domain: String,
+    /// `None`: the proxy has obtained none (yet).
+    obtained: Option<crate::tls::CertInfo>,
+}
+
+impl CertificateReport {
+    fn line(&self, now: std::time::SystemTime) -> String {
+        let Some(c) = &self.obtained else {
+            return format!(
+                "certificate for {}: none obtained yet (`mathesarctl logs caddy` says why)",
+                self.domain
+            );
+        };
+        let now_secs = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let when = if c.not_after >= now_secs {
+            format!(
+                "expires {} (in {} days)",
+                c.not_after_text(),
+                (c.not_after - now_secs) / 86_400
+            )
+        } else {
+            format!("EXPIRED on {}", c.not_after_text())
+        };
+        format!(
+            "certificate for {}: issued by {}, {when}",
+            self.domain, c.issuer
+        )
+    }
 }
 
 pub async fn run(args: StatusArgs) -> Outcome {
@@ -177,6 +214,10 @@ pub async fn run(args: StatusArgs) -> Outcome {
         containers,
         engine_error,
         login_url: current.settings.login_url(),
+        certificate: current.settings.domain.as_ref().map(|d| CertificateReport {
+            domain: d.clone(),
+            obtained: crate::tls::obtained(&current.layout.data(), d),
+        }),
     };
 
     if args.json {
@@ -250,6 +291,9 @@ fn print_text(r: &Report) {
         if let Some(line) = &c.last_log_line {
             println!("  {:<20} its log ends: {line}", "");
         }
+    }
+    if let Some(c) = &r.certificate {
+        println!("{}", c.line(std::time::SystemTime::now()));
     }
     println!("{}; log in at {}", r.state.describe(), r.login_url);
 }
@@ -331,6 +375,32 @@ mod tests {
         );
         // Containers running without the unit (started by hand).
         assert_eq!(overall(Some(&u("inactive")), Some(&ok)), Overall::Degraded);
+    }
+
+    #[test]
+    fn the_certificate_line_says_issuer_and_expiry() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let mut r = CertificateReport {
+            domain: "mathesar.example.org".into(),
+            obtained: None,
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(1_798_761_600); // 2027-01-01
+        assert!(r.line(now).contains("none obtained yet"));
+        r.obtained = Some(crate::tls::CertInfo {
+            subject: String::new(),
+            issuer: "CN=Internal CA".into(),
+            not_before: 0,
+            not_after: 1_798_761_600 + 90 * 86_400,
+            dns_names: vec![],
+        });
+        assert_eq!(
+            r.line(now),
+            "certificate for mathesar.example.org: issued by CN=Internal CA, expires 2027-04-01 00:00:00 UTC (in 90 days)"
+        );
+        assert!(
+            r.line(now + Duration::from_secs(91 * 86_400))
+                .contains("EXPIRED on 2027-04-01")
+        );
     }
 
     #[test]

@@ -56,7 +56,8 @@ impl Flow {
             ExistingDbHost | ExistingDbPort | ExistingDbUser | ExistingDbPassword
             | ExistingDbSslmode => existing_db,
             DbPort => !existing_db && self.current_empty(c, InternalDbHost)?,
-            HttpsPort => !self.current_empty(c, Domain)?,
+            HttpsPort | AcmeCa => !self.current_empty(c, Domain)?,
+            AcmeCaRoot => !self.current_empty(c, Domain)? && !self.current_empty(c, AcmeCa)?,
             ExternalAddress => self.current_empty(c, Domain)?,
             AdminUsername | AdminEmail | AdminPassword => !self.admin_exists,
             ConfigDir => !self.config_exists,
@@ -92,6 +93,8 @@ pub const STEPS: &[Key] = &[
     Key::ExistingDbSslmode,
     Key::UserDbName,
     Key::Domain,
+    Key::AcmeCa,
+    Key::AcmeCaRoot,
     Key::HttpsPort,
     Key::ExternalAddress,
     Key::HttpPort,

@@ -26,7 +26,14 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(layout: &Layout, r: &Rendered, s: &Settings, admin_exists: bool) -> Plan {
+    /// `tls`: the certificate files the answers name, read and checked ([`crate::tls::files`]).
+    pub fn new(
+        layout: &Layout,
+        r: &Rendered,
+        s: &Settings,
+        admin_exists: bool,
+        tls: &[crate::tls::TlsFile],
+    ) -> Plan {
         let mut all = vec![
             PlannedFile {
                 path: layout.env_file(),
@@ -47,6 +54,12 @@ impl Plan {
                 secret: false,
             },
         ];
+        all.extend(tls.iter().map(|f| PlannedFile {
+            path: f.path.clone(),
+            contents: f.contents.clone(),
+            mode: f.mode,
+            secret: f.secret,
+        }));
         if let (Some(pw), false) = (&s.admin_password, admin_exists) {
             all.push(PlannedFile {
                 path: layout.admin_password_file(),
@@ -69,11 +82,18 @@ pub fn write(layout: &Layout, plan: &Plan) -> Result<(), anyhow::Error> {
     for d in layout.data_subdirs() {
         // Created when missing only: the database image owns pgdata and sets its mode itself.
         let rel = d.strip_prefix(&layout.data_dir)?;
-        dirs::create_under(&data, rel, modes::SHARED_DIR)?;
+        // The certificates' directory may hold a private key: root only.
+        let mode = if d == layout.tls_dir() {
+            modes::PRIVATE_DIR
+        } else {
+            modes::SHARED_DIR
+        };
+        dirs::create_under(&data, rel, mode)?;
     }
     if let Some(caddy_dir) = layout.caddyfile().parent() {
         commit::clean_staged(caddy_dir);
     }
+    commit::clean_staged(&layout.tls_dir());
     // All the files or none, whenever the run is killed.
     let changes: Vec<commit::Change> = plan
         .files
@@ -143,6 +163,7 @@ pub fn write_release_files(
     waiting: impl FnMut(),
 ) -> Result<Vec<PathBuf>, Failure> {
     let compose = compose::render(s).code(Code::Failure)?;
+    let caddyfile = compose::render_caddyfile(s).code(Code::Failure)?;
     let lock = lock::acquire(&layout.lock_file(), lock::DEFAULT_WAIT, waiting)
         .map_err(|e| Failure::new(e.code(), e))?;
     let (compose_path, caddy_path) = (layout.compose_file(), layout.caddyfile());
@@ -154,7 +175,7 @@ pub fn write_release_files(
     if caddy_path.parent().is_some_and(|p| p.is_dir()) {
         wanted.push(commit::Change {
             path: &caddy_path,
-            contents: compose::CADDYFILE.as_bytes(),
+            contents: caddyfile.as_bytes(),
             mode: modes::PUBLIC_FILE,
         });
     }

@@ -59,6 +59,10 @@ pub struct Settings {
     pub http_port: u16,
     pub https_port: u16,
     pub domain: Option<String>,
+    /// The ACME CA's directory URL; `None`: Caddy's default, the public CA.
+    pub acme_ca: Option<String>,
+    /// The root certificate (PEM file on this host) the ACME CA's HTTPS is signed by.
+    pub acme_ca_root: Option<PathBuf>,
     pub external_address: String,
     pub admin_username: String,
     pub admin_email: String,
@@ -212,6 +216,8 @@ impl Settings {
         let http_port = r.get(HttpPort).map(Value::into_port);
         let https_port = r.get(HttpsPort).map(Value::into_port);
         let domain = r.get(Domain).map(Value::into_text);
+        let acme_ca = r.get(AcmeCa).map(Value::into_text);
+        let acme_ca_root = r.get(AcmeCaRoot).map(Value::into_path);
         let external_address = r.get(ExternalAddress).map(Value::into_text);
         let admin_username = r.get(AdminUsername).map(Value::into_text);
         let admin_email = r.get(AdminEmail).map(Value::into_text).unwrap_or_default();
@@ -278,6 +284,27 @@ impl Settings {
             }
         }
 
+        // Answers given now for a certificate that is not requested are refused; kept ones (a
+        // reconfiguration that removed the domain) stay, unused, for the next domain.
+        let given_now = |r: &Reader, k: Key| {
+            !matches!(
+                r.source_of(k),
+                None | Some(Source::Default) | Some(Source::Current(_))
+            )
+        };
+        if domain.is_none() && acme_ca.is_some() && given_now(&r, AcmeCa) {
+            r.invalid(
+                AcmeCa,
+                "a certificate is requested only for a domain. Set `domain`, or leave `acme-ca` empty".into(),
+            );
+        }
+        if acme_ca_root.is_some() && acme_ca.is_none() && given_now(&r, AcmeCaRoot) {
+            r.invalid(
+                AcmeCaRoot,
+                "it is the root certificate of the CA named by `acme-ca`, which is empty. Set `acme-ca` too, or leave `acme-ca-root` empty".into(),
+            );
+        }
+
         if !r.errors.is_empty() {
             return Err(InvalidAnswers(r.errors));
         }
@@ -322,6 +349,8 @@ impl Settings {
             http_port,
             https_port,
             domain,
+            acme_ca,
+            acme_ca_root,
             external_address,
             admin_username,
             admin_email,
@@ -361,6 +390,14 @@ impl Settings {
         set(HttpPort, self.http_port.to_string());
         set(HttpsPort, self.https_port.to_string());
         set(Domain, self.domain.clone().unwrap_or_default());
+        set(AcmeCa, self.acme_ca.clone().unwrap_or_default());
+        set(
+            AcmeCaRoot,
+            self.acme_ca_root
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        );
         set(ExternalAddress, self.external_address.clone());
         set(AdminUsername, self.admin_username.clone());
         set(AdminEmail, self.admin_email.clone());
@@ -420,6 +457,19 @@ impl Settings {
         } else {
             5432
         }
+    }
+
+    /// Whether the proxy asks an ACME CA for the domain's certificate (and which one: `acme_ca`).
+    pub fn acme(&self) -> bool {
+        self.domain.is_some()
+    }
+
+    /// The root certificate of the ACME CA, when one is used.
+    pub fn acme_root(&self) -> Option<&std::path::Path> {
+        self.acme_ca
+            .as_ref()
+            .and(self.acme_ca_root.as_deref())
+            .filter(|_| self.acme())
     }
 
     pub fn bundled_db(&self) -> bool {

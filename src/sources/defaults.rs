@@ -17,6 +17,8 @@ pub fn answers(config_dir: &Path) -> Answers {
         (HttpPort, "80"),
         (HttpsPort, "443"),
         (Domain, ""),
+        (AcmeCa, ""),
+        (AcmeCaRoot, ""),
         (AdminUsername, "admin"),
         (AdminEmail, ""),
         (DataDir, DEFAULT_DATA_DIR),

@@ -36,6 +36,7 @@ pub fn render_caddyfile(s: &Settings) -> Result<String, RenderError> {
     let env = environment()?;
     let out = env.get_template("Caddyfile")?.render(context! {
         https => s.domain.is_some(),
+        https_redirect_port => s.domain.is_some() && s.https_port != 443,
         acme_email => s.acme() && !s.admin_email.is_empty(),
         acme_ca => s.acme() && s.acme_ca.is_some(),
         acme_ca_root => s.acme_root().is_some(),
@@ -164,6 +165,19 @@ mod tests {
         let public = crate::settings::for_tests(&[(Key::Domain, "mathesar.example.org")]);
         let c = render_caddyfile(&public).unwrap();
         assert!(!c.contains("acme_ca"));
+        // On 443 Caddy's own redirect is right; on another port it would drop the port.
+        assert!(!c.contains("\tredir "));
+        let other = crate::settings::for_tests(&[
+            (Key::Domain, "mathesar.example.org"),
+            (Key::HttpsPort, "8443"),
+        ]);
+        let c = render_caddyfile(&other).unwrap();
+        assert!(
+            c.contains(
+                "http://{$CADDY_SITE_ADDRESS} {\n\tredir https://{host}:{$HTTPS_PORT}{uri} 308\n}"
+            ),
+            "{c}"
+        );
         assert!(!render(&public).unwrap().contains("/etc/caddy/tls"));
     }
 

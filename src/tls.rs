@@ -9,8 +9,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use thiserror::Error;
 use x509_cert::Certificate;
 use x509_cert::der::Decode;
@@ -22,7 +22,7 @@ use crate::storage::modes;
 /// Largest certificate file read: far above any real chain.
 const MAX_FILE: u64 = 1 << 20;
 
-pub use crate::storage::layout::ACME_CA_ROOT;
+pub use crate::storage::layout::{ACME_CA_ROOT, TLS_CERT, TLS_KEY};
 
 /// Why a file an answer names cannot be used; the answer and the path are named, never a key.
 #[derive(Debug, Error)]
@@ -204,9 +204,126 @@ pub fn acme_ca_root(path: &Path, now: SystemTime) -> Result<Vec<u8>, TlsError> {
     Ok(pem_of(&ders))
 }
 
+/// Whether a certificate's DNS name (`*.example.org` covers one label) covers `domain`.
+pub fn covers(name: &str, domain: &str) -> bool {
+    let (name, domain) = (name.to_ascii_lowercase(), domain.to_ascii_lowercase());
+    match name.strip_prefix("*.") {
+        Some(suffix) => domain
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest == suffix),
+        None => name == domain,
+    }
+}
+
+/// PEM text of a private key, under the label of its format.
+fn key_pem(key: &PrivateKeyDer<'_>) -> Vec<u8> {
+    use base64::Engine as _;
+    let (label, der) = match key {
+        PrivateKeyDer::Pkcs1(k) => ("RSA PRIVATE KEY", k.secret_pkcs1_der()),
+        PrivateKeyDer::Sec1(k) => ("EC PRIVATE KEY", k.secret_sec1_der()),
+        PrivateKeyDer::Pkcs8(k) => ("PRIVATE KEY", k.secret_pkcs8_der()),
+        _ => ("PRIVATE KEY", key.secret_der()),
+    };
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out.into_bytes()
+}
+
+/// Your own certificate (`tls-cert`: the certificate first, its chain after it) and its key
+/// (`tls-key`), checked: both readable, the key the certificate's, the certificate valid now and
+/// for `domain`. Returns the two files as the proxy reads them (certificates only; the key alone,
+/// root only). A refusal names the answer, the file and what is wrong; never the key.
+pub fn own_certificate(
+    cert_path: &Path,
+    key_path: &Path,
+    domain: &str,
+    now: SystemTime,
+) -> Result<(Vec<u8>, Vec<u8>), TlsError> {
+    let cert_err = |reason: String| TlsError {
+        key: Key::TlsCert,
+        path: cert_path.to_path_buf(),
+        reason,
+    };
+    let key_err = |reason: String| TlsError {
+        key: Key::TlsKey,
+        path: key_path.to_path_buf(),
+        reason,
+    };
+    let certs = parse_certificates(&read_named(Key::TlsCert, cert_path)?).map_err(cert_err)?;
+    let key_text = read_named(Key::TlsKey, key_path)?;
+    let key = PrivateKeyDer::from_pem_slice(&key_text).map_err(|e| {
+        key_err(match e {
+            rustls::pki_types::pem::Error::NoItemsFound => {
+                "it holds no unencrypted PEM private key (-----BEGIN PRIVATE KEY-----, RSA or EC; an encrypted key cannot be used)".into()
+            }
+            e => format!("its private key cannot be read ({e})"),
+        })
+    })?;
+    let signing = rustls::crypto::ring::sign::any_supported_type(&key).map_err(|_| {
+        key_err("its key type is not supported (use RSA, ECDSA P-256/P-384 or Ed25519)".into())
+    })?;
+    let leaf = CertInfo::of(&certs[0].1);
+    let chain: Vec<CertificateDer<'static>> = certs.iter().map(|(d, _)| d.clone()).collect();
+    let certified = rustls::sign::CertifiedKey::new(chain.clone(), signing);
+    if let Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) =
+        certified.keys_match()
+    {
+        return Err(key_err(format!(
+            "it is not the key of the certificate in {} ({}): they do not match",
+            cert_path.display(),
+            leaf.subject
+        )));
+    }
+    if leaf.expired(now) {
+        return Err(cert_err(format!(
+            "the certificate ({}) expired on {}",
+            leaf.subject,
+            leaf.not_after_text()
+        )));
+    }
+    if now < UNIX_EPOCH + Duration::from_secs(leaf.not_before) {
+        return Err(cert_err(format!(
+            "the certificate ({}) is valid only from {}",
+            leaf.subject,
+            utc_text(leaf.not_before)
+        )));
+    }
+    if !leaf.dns_names.iter().any(|n| covers(n, domain)) {
+        let names = if leaf.dns_names.is_empty() {
+            "no DNS name".to_string()
+        } else {
+            leaf.dns_names.join(", ")
+        };
+        return Err(cert_err(format!(
+            "the certificate does not cover the domain {domain}: it names {names}"
+        )));
+    }
+    Ok((pem_of(&chain), key_pem(&key)))
+}
+
 /// The files the proxy reads that the answers name, read and checked now.
 pub fn files(s: &Settings, data: &DataLayout, now: SystemTime) -> Result<Vec<TlsFile>, TlsError> {
     let mut out = Vec::new();
+    if let (Some((cert, key)), Some(domain)) = (s.own_cert(), &s.domain) {
+        let (cert_pem, key_pem) = own_certificate(cert, key, domain, now)?;
+        out.push(TlsFile {
+            path: data.tls_dir().join(TLS_CERT),
+            contents: cert_pem,
+            mode: modes::PUBLIC_FILE,
+            secret: false,
+        });
+        out.push(TlsFile {
+            path: data.tls_dir().join(TLS_KEY),
+            contents: key_pem,
+            mode: modes::PRIVATE_FILE,
+            secret: true,
+        });
+    }
     if let Some(root) = s.acme_root() {
         out.push(TlsFile {
             path: data.tls_dir().join(ACME_CA_ROOT),
@@ -216,6 +333,17 @@ pub fn files(s: &Settings, data: &DataLayout, now: SystemTime) -> Result<Vec<Tls
         });
     }
     Ok(out)
+}
+
+/// The certificate the proxy serves the domain with: your own (its copy), or the one it obtained.
+pub fn served(s: &Settings, data: &DataLayout) -> Option<CertInfo> {
+    let domain = s.domain.as_deref()?;
+    if s.own_cert().is_some() {
+        let pem = std::fs::read(data.tls_dir().join(TLS_CERT)).ok()?;
+        let certs = parse_certificates(&pem).ok()?;
+        return Some(CertInfo::of(&certs[0].1));
+    }
+    obtained(data, domain)
 }
 
 /// The certificate the proxy obtained for `domain` and keeps in its data (`caddy/data`): the
@@ -321,6 +449,79 @@ mod tests {
         assert!(e.contains("cannot be read"), "{e}");
         let e = acme_ca_root(dir.path(), now).unwrap_err().to_string();
         assert!(e.contains("not a regular file"), "{e}");
+    }
+
+    const KEY: &str = include_str!("../tests/fixtures/tls/key.pem");
+    const OTHER_KEY: &str = include_str!("../tests/fixtures/tls/other-key.pem");
+
+    #[test]
+    fn names_cover_a_domain_as_browsers_match_them() {
+        assert!(covers("mathesar.example.org", "Mathesar.example.org"));
+        assert!(covers("*.example.org", "mathesar.example.org"));
+        assert!(!covers("*.example.org", "a.b.example.org"));
+        assert!(!covers("*.example.org", "example.org"));
+        assert!(!covers("example.org", "mathesar.example.org"));
+    }
+
+    #[test]
+    fn your_own_certificate_is_checked_before_it_is_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key, other) = (
+            dir.path().join("cert.pem"),
+            dir.path().join("key.pem"),
+            dir.path().join("other.pem"),
+        );
+        std::fs::write(&cert, CERT).unwrap();
+        std::fs::write(&key, KEY).unwrap();
+        std::fs::write(&other, OTHER_KEY).unwrap();
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let (c, k) = own_certificate(&cert, &key, "mathesar.example.org", now).unwrap();
+        assert_eq!(parse_certificates(&c).unwrap().len(), 1);
+        assert_eq!(
+            PrivateKeyDer::from_pem_slice(&k).unwrap().secret_der(),
+            PrivateKeyDer::from_pem_slice(KEY.as_bytes())
+                .unwrap()
+                .secret_der()
+        );
+        assert!(own_certificate(&cert, &key, "www.mathesar.example.org", now).is_ok());
+
+        let refused = |c: &Path, k: &Path, domain: &str, now| {
+            own_certificate(c, k, domain, now).unwrap_err().to_string()
+        };
+        let e = refused(&cert, &other, "mathesar.example.org", now);
+        assert!(e.contains("`tls-key`") && e.contains("do not match"), "{e}");
+        let e = refused(&cert, &key, "other.example.org", now);
+        assert!(
+            e.contains("`tls-cert`")
+                && e.contains("does not cover the domain other.example.org")
+                && e.contains("mathesar.example.org, www.mathesar.example.org"),
+            "{e}"
+        );
+        let later = UNIX_EPOCH + Duration::from_secs(2_200_000_000);
+        let e = refused(&cert, &key, "mathesar.example.org", later);
+        assert!(e.contains("expired on 2036-11-29"), "{e}");
+        let before = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let e = refused(&cert, &key, "mathesar.example.org", before);
+        assert!(e.contains("valid only from 2026-12-02"), "{e}");
+        // The key given as the certificate and the other way round.
+        let e = refused(&key, &key, "mathesar.example.org", now);
+        assert!(
+            e.contains("`tls-cert`") && e.contains("no PEM certificate"),
+            "{e}"
+        );
+        let e = refused(&cert, &cert, "mathesar.example.org", now);
+        assert!(
+            e.contains("`tls-key`") && e.contains("no unencrypted PEM private key"),
+            "{e}"
+        );
+        // Never a byte of a key in a message.
+        let secret_line = KEY.lines().nth(1).unwrap();
+        for e in [
+            refused(&cert, &other, "mathesar.example.org", now),
+            refused(&cert, &key, "other.example.org", now),
+        ] {
+            assert!(!e.contains(secret_line), "{e}");
+        }
     }
 
     #[test]

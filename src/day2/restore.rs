@@ -320,6 +320,7 @@ pub async fn restore(
                 .apply(&Options {
                     timeout: opts.timeout,
                     preflight: false,
+                    strict_certificates: false,
                 })
                 .await?,
         )
@@ -442,6 +443,7 @@ async fn restart(config_dir: &Path, opts: &RestoreOptions) -> Result<(), BackupE
         .apply(&Options {
             timeout: opts.timeout,
             preflight: false,
+            strict_certificates: false,
         })
         .await?;
     Ok(())

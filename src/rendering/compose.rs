@@ -35,11 +35,13 @@ fn environment() -> Result<Environment<'static>, RenderError> {
 pub fn render_caddyfile(s: &Settings) -> Result<String, RenderError> {
     let env = environment()?;
     let out = env.get_template("Caddyfile")?.render(context! {
-        https => s.domain.is_some(),
-        https_redirect_port => s.domain.is_some() && s.https_port != 443,
+        https => s.serves_https(),
+        secure_cookies => s.domain.is_some(),
+        https_redirect_port => s.serves_https() && s.https_port != 443,
         acme_email => s.acme() && !s.admin_email.is_empty(),
         acme_ca => s.acme() && s.acme_ca.is_some(),
         acme_ca_root => s.acme_root().is_some(),
+        own_cert => s.own_cert().is_some(),
     })?;
     Ok(out)
 }
@@ -50,8 +52,8 @@ pub fn render(s: &Settings) -> Result<String, RenderError> {
     let out = env.get_template("compose")?.render(context! {
         bundled_db => s.bundled_db(),
         db_port => s.db_port.is_some() && s.bundled_db(),
-        https => s.domain.is_some(),
-        tls_files => s.acme_root().is_some(),
+        https => s.serves_https(),
+        tls_files => s.acme_root().is_some() || s.own_cert().is_some(),
         images => context! {
             db => Image::Db.pinned(registry),
             service => Image::Service.pinned(registry),

@@ -19,6 +19,8 @@ pub fn answers(config_dir: &Path) -> Answers {
         (Domain, ""),
         (AcmeCa, ""),
         (AcmeCaRoot, ""),
+        (TlsCert, ""),
+        (TlsKey, ""),
         (AdminUsername, "admin"),
         (AdminEmail, ""),
         (DataDir, DEFAULT_DATA_DIR),

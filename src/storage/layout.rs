@@ -23,8 +23,11 @@ macro_rules! delegate {
 
 /// The copy of `acme-ca-root` the proxy reads (in [`DataLayout::tls_dir`]).
 pub const ACME_CA_ROOT: &str = "acme-ca-root.pem";
+/// The copies of `tls-cert` and `tls-key` the proxy serves (the key root only).
+pub const TLS_CERT: &str = "cert.pem";
+pub const TLS_KEY: &str = "key.pem";
 /// Every file `configure` may write into [`DataLayout::tls_dir`].
-pub const TLS_FILES: &[&str] = &[ACME_CA_ROOT];
+pub const TLS_FILES: &[&str] = &[ACME_CA_ROOT, TLS_CERT, TLS_KEY];
 
 /// Both directories of a configuration: what the configuration names, once it is read.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -14,3 +14,4 @@ pub mod sources;
 pub mod stack;
 pub mod storage;
 pub mod systemd;
+pub mod tls;

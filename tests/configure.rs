@@ -452,3 +452,71 @@ fn a_chosen_admin_password_is_not_kept_as_the_generated_one() {
     assert!(s.config().join("initial-admin-password").exists());
     assert!(!s.config().join(".admin-password").exists());
 }
+
+#[test]
+fn an_acme_ca_of_our_own_is_checked_copied_and_named_in_the_caddyfile() {
+    let s = Scratch::new();
+    let root = s.config().parent().unwrap().join("internal-root.pem");
+    std::fs::create_dir_all(root.parent().unwrap()).unwrap();
+    let cert = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tls/cert.pem"
+    ))
+    .unwrap();
+    let answers = |root: &str| {
+        vec![
+            ("MATHESAR_DOMAIN", "mathesar.example.org".to_string()),
+            (
+                "MATHESAR_ACME_CA",
+                "https://acme.example.internal/directory".to_string(),
+            ),
+            ("MATHESAR_ACME_CA_ROOT", root.to_string()),
+        ]
+    };
+    let run = |a: Vec<(&'static str, String)>| {
+        let pairs: Vec<(&str, &str)> = a.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        s.configure(&[], &pairs)
+    };
+
+    // Not a certificate: refused, naming the answer and the file; nothing written.
+    std::fs::write(&root, "not a certificate\n").unwrap();
+    let o = run(answers(root.to_str().unwrap()));
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("`acme-ca-root`"), "{}", text(&o));
+    assert!(text(&o).contains("no PEM certificate"), "{}", text(&o));
+    assert!(!s.config().join(".env").exists());
+
+    std::fs::write(&root, &cert).unwrap();
+    let o = run(answers(root.to_str().unwrap()));
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let copy = s.data().join("caddy/tls/acme-ca-root.pem");
+    assert_eq!(mode(&copy), 0o644);
+    assert_eq!(mode(&s.data().join("caddy/tls")), 0o700);
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), cert);
+    let caddyfile = std::fs::read_to_string(s.data().join("caddy/Caddyfile")).unwrap();
+    assert!(caddyfile.contains("acme_ca {$ACME_CA}"), "{caddyfile}");
+    assert!(caddyfile.contains("acme_ca_root /etc/caddy/tls/acme-ca-root.pem"));
+    let env_file = s.env_file();
+    assert_eq!(
+        env_file["ACME_CA"],
+        "https://acme.example.internal/directory"
+    );
+    assert_eq!(
+        env_file["MATHESAR_ACME_CA_ROOT"],
+        root.to_str().unwrap().to_string()
+    );
+
+    // Without a domain, an ACME CA given now is refused.
+    let o = s.configure(
+        &[],
+        &[
+            ("MATHESAR_DOMAIN", ""),
+            (
+                "MATHESAR_ACME_CA",
+                "https://acme.example.internal/directory",
+            ),
+        ],
+    );
+    assert_eq!(code(&o), 4, "{}", text(&o));
+    assert!(text(&o).contains("only for a domain"), "{}", text(&o));
+}

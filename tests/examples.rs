@@ -72,3 +72,16 @@ fn the_examples_name_every_answer() {
         );
     }
 }
+
+#[test]
+fn every_answer_has_a_debconf_template() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let templates = std::fs::read_to_string(format!("{root}/debian/templates")).unwrap();
+    for key in mathesar::settings::Key::ALL {
+        assert!(
+            templates.contains(&format!("Template: {}\n", key.debconf_question())),
+            "debian/templates lacks {}",
+            key.debconf_question()
+        );
+    }
+}

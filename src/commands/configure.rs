@@ -105,12 +105,15 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
             || answers.get(Key::AdminPassword).is_some_and(|a| {
                 a.source == crate::settings::Source::Current(layout.admin_password_file())
             });
+        let tls = crate::tls::files(&settings, &layout.data(), std::time::SystemTime::now())
+            .code(Code::InvalidAnswer)?;
         let plan = Plan::new(
             &layout,
             &rendered,
             &settings,
             admin_exists,
             admin_pw_generated,
+            &tls,
         );
         let changed_answers = plan::changed_answers(&found.answers, &settings);
 

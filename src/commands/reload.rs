@@ -23,6 +23,7 @@ pub async fn run(args: UpArgs) -> Outcome {
             timeout: args.timeout.map(Duration::from_secs),
             // The running stack holds its own ports; the configuration was checked when written.
             preflight: false,
+            strict_certificates: true,
         })
         .await
         .map_err(super::up::failure)?;

@@ -107,6 +107,58 @@ struct Report {
     containers: Vec<ContainerReport>,
     engine_error: Option<String>,
     login_url: String,
+    /// With a domain: the certificate the proxy serves it with.
+    certificate: Option<CertificateReport>,
+}
+
+#[derive(Debug, Serialize)]
+struct CertificateReport {
+    domain: String,
+    /// Your own certificate (`tls-cert`), not one from an ACME CA.
+    own: bool,
+    /// `None`: the proxy has obtained none (yet).
+    obtained: Option<crate::tls::CertInfo>,
+    /// Without one: the proxy's last ACME error (from its log).
+    last_error: Option<String>,
+}
+
+impl CertificateReport {
+    fn line(&self, now: std::time::SystemTime) -> String {
+        let Some(c) = &self.obtained else {
+            return match &self.last_error {
+                Some(e) => format!(
+                    "certificate for {}: none obtained yet; the proxy's last ACME error: {e}",
+                    self.domain
+                ),
+                None => format!(
+                    "certificate for {}: none obtained yet (`mathesarctl logs caddy` says why)",
+                    self.domain
+                ),
+            };
+        };
+        let now_secs = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let when = if c.not_after >= now_secs {
+            format!(
+                "expires {} (in {} days)",
+                c.not_after_text(),
+                (c.not_after - now_secs) / 86_400
+            )
+        } else {
+            format!("EXPIRED on {}", c.not_after_text())
+        };
+        let own = if self.own {
+            " (your own, tls-cert)"
+        } else {
+            ""
+        };
+        format!(
+            "certificate for {}{own}: issued by {}, {when}",
+            self.domain, c.issuer
+        )
+    }
 }
 
 pub async fn run(args: StatusArgs) -> Outcome {
@@ -126,6 +178,7 @@ pub async fn run(args: StatusArgs) -> Outcome {
     let mut containers = Vec::new();
     let mut healths = Vec::new();
     let mut engine_error = None;
+    let mut acme_error = None;
     match engine {
         Ok(engine) => {
             for service in services::enabled(&current.settings) {
@@ -158,6 +211,16 @@ pub async fn run(args: StatusArgs) -> Outcome {
                 });
                 healths.push(h);
             }
+            // Why the proxy has no certificate yet: its last ACME error.
+            if current.settings.acme()
+                && crate::tls::served(&current.settings, &current.layout.data()).is_none()
+            {
+                if let Ok(Some(c)) = engine.service_container(services::PROXY.name).await {
+                    if let Ok(logs) = engine.last_logs(&container_name(&c), 400).await {
+                        acme_error = last_acme_error(&redactor.redact(&logs));
+                    }
+                }
+            }
         }
         Err(e) => engine_error = Some(e.to_string()),
     }
@@ -177,6 +240,17 @@ pub async fn run(args: StatusArgs) -> Outcome {
         containers,
         engine_error,
         login_url: current.settings.login_url(),
+        certificate: current
+            .settings
+            .domain
+            .as_ref()
+            .filter(|_| current.settings.serves_https())
+            .map(|d| CertificateReport {
+                domain: d.clone(),
+                own: current.settings.own_cert().is_some(),
+                obtained: crate::tls::served(&current.settings, &current.layout.data()),
+                last_error: acme_error,
+            }),
     };
 
     if args.json {
@@ -230,6 +304,29 @@ fn last_meaningful_line(logs: &str) -> Option<String> {
         .cloned()
 }
 
+/// The `error` of the proxy's last log line (Caddy logs JSON) about obtaining a certificate.
+fn last_acme_error(logs: &str) -> Option<String> {
+    logs.lines().rev().find_map(|l| {
+        let v: serde_json::Value = serde_json::from_str(l.get(l.find('{')?..)?).ok()?;
+        let level = v.get("level")?.as_str()?;
+        let logger = v.get("logger").and_then(|x| x.as_str()).unwrap_or_default();
+        let msg = v.get("msg").and_then(|x| x.as_str()).unwrap_or_default();
+        let about_acme =
+            logger.starts_with("tls") || logger.contains("acme") || msg.contains("certificate");
+        if level != "error" || !about_acme {
+            return None;
+        }
+        let error = v.get("error").and_then(|x| x.as_str()).unwrap_or(msg);
+        Some(
+            error
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(400)
+                .collect(),
+        )
+    })
+}
+
 fn print_text(r: &Report) {
     match (&r.unit, &r.unit_error) {
         (Some(u), _) => println!("{}: {} ({})", u.name, u.active_state, u.sub_state),
@@ -250,6 +347,9 @@ fn print_text(r: &Report) {
         if let Some(line) = &c.last_log_line {
             println!("  {:<20} its log ends: {line}", "");
         }
+    }
+    if let Some(c) = &r.certificate {
+        println!("{}", c.line(std::time::SystemTime::now()));
     }
     println!("{}; log in at {}", r.state.describe(), r.login_url);
 }
@@ -331,6 +431,58 @@ mod tests {
         );
         // Containers running without the unit (started by hand).
         assert_eq!(overall(Some(&u("inactive")), Some(&ok)), Overall::Degraded);
+    }
+
+    #[test]
+    fn the_certificate_line_says_issuer_and_expiry() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let mut r = CertificateReport {
+            domain: "mathesar.example.org".into(),
+            own: false,
+            obtained: None,
+            last_error: None,
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(1_798_761_600); // 2027-01-01
+        assert!(r.line(now).contains("none obtained yet"));
+        let logs = concat!(
+            "{\"level\":\"info\",\"logger\":\"tls.obtain\",\"msg\":\"obtaining certificate\"}\n",
+            "{\"level\":\"error\",\"logger\":\"tls.obtain\",\"msg\":\"could not get certificate from issuer\",\"error\":\"dial tcp 192.0.2.1:443: connect: connection refused\"}\n",
+            "{\"level\":\"info\",\"logger\":\"http.log.access\",\"msg\":\"handled request\"}\n",
+        );
+        r.last_error = last_acme_error(logs);
+        assert_eq!(
+            r.line(now),
+            "certificate for mathesar.example.org: none obtained yet; the proxy's last ACME error: dial tcp 192.0.2.1:443: connect: connection refused"
+        );
+        r.last_error = None;
+        r.own = true;
+        r.obtained = Some(crate::tls::CertInfo {
+            subject: String::new(),
+            issuer: "CN=Security Team CA".into(),
+            not_before: 0,
+            not_after: 1_798_761_600 + 86_400,
+            dns_names: vec![],
+        });
+        assert_eq!(
+            r.line(now),
+            "certificate for mathesar.example.org (your own, tls-cert): issued by CN=Security Team CA, expires 2027-01-02 00:00:00 UTC (in 1 days)"
+        );
+        r.own = false;
+        r.obtained = Some(crate::tls::CertInfo {
+            subject: String::new(),
+            issuer: "CN=Internal CA".into(),
+            not_before: 0,
+            not_after: 1_798_761_600 + 90 * 86_400,
+            dns_names: vec![],
+        });
+        assert_eq!(
+            r.line(now),
+            "certificate for mathesar.example.org: issued by CN=Internal CA, expires 2027-04-01 00:00:00 UTC (in 90 days)"
+        );
+        assert!(
+            r.line(now + Duration::from_secs(91 * 86_400))
+                .contains("EXPIRED on 2027-04-01")
+        );
     }
 
     #[test]

@@ -31,7 +31,13 @@ pub async fn up(
         "starting Mathesar (configuration {})",
         dir.display()
     ));
-    stack.apply(&Options { timeout, preflight }).await
+    stack
+        .apply(&Options {
+            timeout,
+            preflight,
+            strict_certificates: false,
+        })
+        .await
 }
 
 /// A lifecycle failure as the command's outcome.

@@ -70,6 +70,7 @@ pub async fn run(mut args: UpgradeArgs) -> Outcome {
             .apply(&Options {
                 timeout: args.timeout.map(Duration::from_secs),
                 preflight: false,
+                strict_certificates: false,
             })
             .await
             .map_err(|e| {

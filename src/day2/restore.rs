@@ -358,6 +358,7 @@ pub async fn restore(
                 .apply(&Options {
                     timeout: opts.timeout,
                     preflight: false,
+                    strict_certificates: false,
                 })
                 .await?,
         )
@@ -480,6 +481,7 @@ async fn restart(config_dir: &Path, opts: &RestoreOptions) -> Result<(), BackupE
         .apply(&Options {
             timeout: opts.timeout,
             preflight: false,
+            strict_certificates: false,
         })
         .await?;
     Ok(())

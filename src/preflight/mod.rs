@@ -4,6 +4,7 @@
 //! Each check separates its I/O from a pure decision (found facts -> [`Check`]), so that the
 //! wording and the Pass/Warn/Fail rules are unit-tested without a Docker Engine or a database.
 
+pub mod acme;
 mod compose;
 pub mod database;
 mod disk;
@@ -132,7 +133,12 @@ pub async fn run(settings: &Settings, opts: &Options) -> Report {
     let info = engine.info.as_ref();
     checks.push(ports::check(settings, opts, info));
     checks.push(disk::check(settings));
-    checks.extend(database::check(settings, opts, info.and_then(|i| i.bridge.as_ref())).await);
+    let (databases, acme) = tokio::join!(
+        database::check(settings, opts, info.and_then(|i| i.bridge.as_ref())),
+        acme::check(settings)
+    );
+    checks.extend(databases);
+    checks.extend(acme);
 
     redact(&mut checks, settings);
     Report { checks }

@@ -49,7 +49,7 @@ pub fn published(s: &Settings) -> Vec<Published> {
         key: Key::HttpPort,
         port: s.http_port,
     }];
-    if s.domain.is_some() {
+    if s.serves_https() {
         out.push(Published {
             key: Key::HttpsPort,
             port: s.https_port,

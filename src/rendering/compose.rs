@@ -12,13 +12,13 @@ use crate::settings::Settings;
 use super::images::Image;
 
 pub const TEMPLATE: &str = include_str!("../../packaging/docker-compose.yml.j2");
-pub const CADDYFILE: &str = include_str!("../../packaging/Caddyfile");
+pub const CADDYFILE: &str = include_str!("../../packaging/Caddyfile.j2");
 
 #[derive(Debug, Error)]
 #[error("the compose template cannot be rendered: {0}")]
 pub struct RenderError(#[from] minijinja::Error);
 
-pub fn render(s: &Settings) -> Result<String, RenderError> {
+fn environment() -> Result<Environment<'static>, RenderError> {
     let mut env = Environment::new();
     env.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
@@ -26,11 +26,34 @@ pub fn render(s: &Settings) -> Result<String, RenderError> {
             .build()?,
     );
     env.add_template("compose", TEMPLATE)?;
+    env.add_template("Caddyfile", CADDYFILE)?;
+    Ok(env)
+}
+
+/// The Caddyfile: which global options and directives the proxy has; their values are `{$VAR}`
+/// references to the proxy's environment.
+pub fn render_caddyfile(s: &Settings) -> Result<String, RenderError> {
+    let env = environment()?;
+    let out = env.get_template("Caddyfile")?.render(context! {
+        https => s.serves_https(),
+        secure_cookies => s.domain.is_some(),
+        https_redirect_port => s.serves_https() && s.https_port != 443,
+        acme_email => s.acme() && !s.admin_email.is_empty(),
+        acme_ca => s.acme() && s.acme_ca.is_some(),
+        acme_ca_root => s.acme_root().is_some(),
+        own_cert => s.own_cert().is_some(),
+    })?;
+    Ok(out)
+}
+
+pub fn render(s: &Settings) -> Result<String, RenderError> {
+    let env = environment()?;
     let registry = s.image_registry.as_deref();
     let out = env.get_template("compose")?.render(context! {
         bundled_db => s.bundled_db(),
         db_port => s.db_port.is_some() && s.bundled_db(),
-        https => s.domain.is_some(),
+        https => s.serves_https(),
+        tls_files => s.acme_root().is_some() || s.own_cert().is_some(),
         images => context! {
             db => Image::Db.pinned(registry),
             service => Image::Service.pinned(registry),
@@ -114,6 +137,50 @@ mod tests {
             services_to_recreate(&compose, &old, &new),
             BTreeSet::from(["caddy-reverse-proxy".to_string()])
         );
+    }
+
+    #[test]
+    fn the_caddyfile_names_the_acme_ca_only_when_one_is_used() {
+        let plain = render_caddyfile(&crate::settings::for_tests(&[])).unwrap();
+        assert!(!plain.contains("acme_ca") && !plain.contains("email"));
+        assert!(plain.contains("{$CADDY_SITE_ADDRESS} {"));
+        assert!(!plain.contains("{%") && !plain.contains("{#"));
+        assert!(plain.contains("\treverse_proxy mathesar_service:8000\n}"));
+        assert!(!plain.contains("Secure"));
+        let acme = crate::settings::for_tests(&[
+            (Key::Domain, "mathesar.example.org"),
+            (Key::AdminEmail, "admin@example.org"),
+            (Key::AcmeCa, "https://ca.example.internal/acme/directory"),
+            (Key::AcmeCaRoot, "/etc/ssl/internal-root.pem"),
+        ]);
+        let c = render_caddyfile(&acme).unwrap();
+        assert!(c.contains("\tacme_ca {$ACME_CA}\n"), "{c}");
+        assert!(c.contains("\tacme_ca_root /etc/caddy/tls/acme-ca-root.pem\n"));
+        assert!(c.contains("\temail {$ACME_EMAIL}\n"));
+        assert!(c.contains("header_down Set-Cookie"));
+        let compose = render(&acme).unwrap();
+        assert!(compose.contains("/caddy/tls:/etc/caddy/tls:ro"));
+        let by = variables_by_service(&compose);
+        assert!(by["caddy-reverse-proxy"].contains("ACME_CA"));
+        assert!(!by["service"].contains("ACME_CA"));
+        // The public CA: no acme_ca, no root, nothing mounted.
+        let public = crate::settings::for_tests(&[(Key::Domain, "mathesar.example.org")]);
+        let c = render_caddyfile(&public).unwrap();
+        assert!(!c.contains("acme_ca"));
+        // On 443 Caddy's own redirect is right; on another port it would drop the port.
+        assert!(!c.contains("\tredir "));
+        let other = crate::settings::for_tests(&[
+            (Key::Domain, "mathesar.example.org"),
+            (Key::HttpsPort, "8443"),
+        ]);
+        let c = render_caddyfile(&other).unwrap();
+        assert!(
+            c.contains(
+                "http://{$CADDY_SITE_ADDRESS} {\n\tredir https://{host}:{$HTTPS_PORT}{uri} 308\n}"
+            ),
+            "{c}"
+        );
+        assert!(!render(&public).unwrap().contains("/etc/caddy/tls"));
     }
 
     #[test]

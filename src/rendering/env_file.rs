@@ -148,6 +148,14 @@ pub fn render(s: &Settings, state: &State) -> String {
             format!("http://{}", s.external_address),
         ),
     };
+    // Read by the proxy only when its Caddyfile names them (a domain): empty otherwise, so that
+    // a change of the unused value recreates nothing.
+    let acme_ca = s
+        .acme_ca
+        .as_deref()
+        .filter(|_| s.acme())
+        .unwrap_or_default();
+    let acme_email = if s.acme() { s.admin_email.as_str() } else { "" };
     for (name, value) in [
         ("COMPOSE_PROJECT_NAME", "mathesar"),
         (
@@ -166,6 +174,8 @@ pub fn render(s: &Settings, state: &State) -> String {
         ("CADDY_SITE_ADDRESS", site.as_str()),
         ("HTTP_PORT", http.as_str()),
         ("HTTPS_PORT", https.as_str()),
+        ("ACME_CA", acme_ca),
+        ("ACME_EMAIL", acme_email),
         (WATCHTOWER_TOKEN, state.watchtower_token.expose()),
     ] {
         line(&mut out, name, value);

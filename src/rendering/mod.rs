@@ -39,6 +39,6 @@ pub fn render(settings: &Settings, state: &State) -> Result<Rendered, compose::R
     Ok(Rendered {
         env: env_file::render(settings, state),
         compose: compose::render(settings)?,
-        caddyfile: compose::CADDYFILE.to_string(),
+        caddyfile: compose::render_caddyfile(settings)?,
     })
 }

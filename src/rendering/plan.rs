@@ -29,12 +29,14 @@ impl Plan {
     /// `generated_admin`: the admin password was generated (now, or by an earlier run whose file
     /// is read back): it goes to the file the administrator reads; a chosen one to a hidden file
     /// removed once the admin exists.
+    /// `tls`: the certificate files the answers name, read and checked ([`crate::tls::files`]).
     pub fn new(
         layout: &Layout,
         r: &Rendered,
         s: &Settings,
         admin_exists: bool,
         generated_admin: bool,
+        tls: &[crate::tls::TlsFile],
     ) -> Plan {
         let mut all = vec![
             PlannedFile {
@@ -56,6 +58,12 @@ impl Plan {
                 secret: false,
             },
         ];
+        all.extend(tls.iter().map(|f| PlannedFile {
+            path: f.path.clone(),
+            contents: f.contents.clone(),
+            mode: f.mode,
+            secret: f.secret,
+        }));
         if let (Some(pw), false) = (&s.admin_password, admin_exists) {
             all.push(PlannedFile {
                 path: if generated_admin {
@@ -82,11 +90,18 @@ pub fn write(layout: &Layout, plan: &Plan) -> Result<(), anyhow::Error> {
     for d in layout.data_subdirs() {
         // Created when missing only: the database image owns pgdata and sets its mode itself.
         let rel = d.strip_prefix(&layout.data_dir)?;
-        dirs::create_under(&data, rel, modes::SHARED_DIR)?;
+        // The certificates' directory may hold a private key: root only.
+        let mode = if d == layout.tls_dir() {
+            modes::PRIVATE_DIR
+        } else {
+            modes::SHARED_DIR
+        };
+        dirs::create_under(&data, rel, mode)?;
     }
     if let Some(caddy_dir) = layout.caddyfile().parent() {
         commit::clean_staged(caddy_dir);
     }
+    commit::clean_staged(&layout.tls_dir());
     // All the files or none, whenever the run is killed.
     let changes: Vec<commit::Change> = plan
         .files
@@ -156,6 +171,7 @@ pub fn write_release_files(
     waiting: impl FnMut(),
 ) -> Result<Vec<PathBuf>, Failure> {
     let compose = compose::render(s).code(Code::Failure)?;
+    let caddyfile = compose::render_caddyfile(s).code(Code::Failure)?;
     let lock = lock::acquire(&layout.lock_file(), lock::DEFAULT_WAIT, waiting)
         .map_err(|e| Failure::new(e.code(), e))?;
     let (compose_path, caddy_path) = (layout.compose_file(), layout.caddyfile());
@@ -167,7 +183,7 @@ pub fn write_release_files(
     if caddy_path.parent().is_some_and(|p| p.is_dir()) {
         wanted.push(commit::Change {
             path: &caddy_path,
-            contents: compose::CADDYFILE.as_bytes(),
+            contents: caddyfile.as_bytes(),
             mode: modes::PUBLIC_FILE,
         });
     }

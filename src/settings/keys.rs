@@ -53,6 +53,10 @@ keys! {
     HttpPort => "http-port", false, PORT, "host port on which Caddy serves HTTP";
     HttpsPort => "https-port", false, PORT, "host port on which Caddy serves HTTPS";
     Domain => "domain", false, DOMAIN, "domain name served with automatic HTTPS; empty = plain HTTP on the address";
+    AcmeCa => "acme-ca", false, ACME_URL, "ACME directory URL of the CA that issues the domain's certificate (an internal CA); empty = the public CA (Let's Encrypt)";
+    AcmeCaRoot => "acme-ca-root", false, OPTIONAL_FILE, "PEM file of the root certificate the ACME CA's HTTPS is signed by; empty = the system's trusted roots";
+    TlsCert => "tls-cert", false, OPTIONAL_FILE, "PEM file of your own certificate for the domain (its chain after it); empty = one from the ACME CA";
+    TlsKey => "tls-key", false, OPTIONAL_FILE, "PEM file of the private key of tls-cert (copied root-only, never shown)";
     ExternalAddress => "external-address", false, ADDRESS, "address shown and served when there is no domain";
     AdminUsername => "admin-username", false, USERNAME, "user name of the first Mathesar admin";
     AdminEmail => "admin-email", false, EMAIL, "e-mail address of the first Mathesar admin (may be empty)";

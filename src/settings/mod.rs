@@ -59,6 +59,13 @@ pub struct Settings {
     pub http_port: u16,
     pub https_port: u16,
     pub domain: Option<String>,
+    /// The ACME CA's directory URL; `None`: Caddy's default, the public CA.
+    pub acme_ca: Option<String>,
+    /// The root certificate (PEM file on this host) the ACME CA's HTTPS is signed by.
+    pub acme_ca_root: Option<PathBuf>,
+    /// Your own certificate (PEM chain) and its key, files on this host; set together.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     pub external_address: String,
     pub admin_username: String,
     pub admin_email: String,
@@ -212,6 +219,10 @@ impl Settings {
         let http_port = r.get(HttpPort).map(Value::into_port);
         let https_port = r.get(HttpsPort).map(Value::into_port);
         let domain = r.get(Domain).map(Value::into_text);
+        let acme_ca = r.get(AcmeCa).map(Value::into_text);
+        let acme_ca_root = r.get(AcmeCaRoot).map(Value::into_path);
+        let tls_cert = r.get(TlsCert).map(Value::into_path);
+        let tls_key = r.get(TlsKey).map(Value::into_path);
         let external_address = r.get(ExternalAddress).map(Value::into_text);
         let admin_username = r.get(AdminUsername).map(Value::into_text);
         let admin_email = r.get(AdminEmail).map(Value::into_text).unwrap_or_default();
@@ -278,6 +289,43 @@ impl Settings {
             }
         }
 
+        // Answers given now for a certificate that is not requested are refused; kept ones (a
+        // reconfiguration that removed the domain) stay, unused, for the next domain.
+        let given_now = |r: &Reader, k: Key| {
+            !matches!(
+                r.source_of(k),
+                None | Some(Source::Default) | Some(Source::Current(_))
+            )
+        };
+        if domain.is_none() && acme_ca.is_some() && given_now(&r, AcmeCa) {
+            r.invalid(
+                AcmeCa,
+                "a certificate is requested only for a domain. Set `domain`, or leave `acme-ca` empty".into(),
+            );
+        }
+        match (&tls_cert, &tls_key) {
+            // Stored alone (a hand-edited .env): unused, the domain's certificate comes over ACME.
+            (Some(_), None) if given_now(&r, TlsCert) => r.invalid(
+                TlsCert,
+                "its key is missing: set `tls-key` to the private key's file too".into(),
+            ),
+            (None, Some(_)) if given_now(&r, TlsKey) => r.invalid(
+                TlsKey,
+                "its certificate is missing: set `tls-cert` to the certificate's file too".into(),
+            ),
+            (Some(_), Some(_)) if domain.is_none() && given_now(&r, TlsCert) => r.invalid(
+                TlsCert,
+                "a certificate is served only for a domain. Set `domain` (a name the certificate covers), or leave `tls-cert` and `tls-key` empty".into(),
+            ),
+            _ => {}
+        }
+        if acme_ca_root.is_some() && acme_ca.is_none() && given_now(&r, AcmeCaRoot) {
+            r.invalid(
+                AcmeCaRoot,
+                "it is the root certificate of the CA named by `acme-ca`, which is empty. Set `acme-ca` too, or leave `acme-ca-root` empty".into(),
+            );
+        }
+
         if !r.errors.is_empty() {
             return Err(InvalidAnswers(r.errors));
         }
@@ -322,6 +370,10 @@ impl Settings {
             http_port,
             https_port,
             domain,
+            acme_ca,
+            acme_ca_root,
+            tls_cert,
+            tls_key,
             external_address,
             admin_username,
             admin_email,
@@ -361,6 +413,11 @@ impl Settings {
         set(HttpPort, self.http_port.to_string());
         set(HttpsPort, self.https_port.to_string());
         set(Domain, self.domain.clone().unwrap_or_default());
+        set(AcmeCa, self.acme_ca.clone().unwrap_or_default());
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        set(AcmeCaRoot, path(&self.acme_ca_root).unwrap_or_default());
+        set(TlsCert, path(&self.tls_cert).unwrap_or_default());
+        set(TlsKey, path(&self.tls_key).unwrap_or_default());
         set(ExternalAddress, self.external_address.clone());
         set(AdminUsername, self.admin_username.clone());
         set(AdminEmail, self.admin_email.clone());
@@ -420,6 +477,33 @@ impl Settings {
         } else {
             5432
         }
+    }
+
+    /// Whether the proxy asks an ACME CA for the domain's certificate (and which one: `acme_ca`):
+    /// with a domain and no certificate of your own.
+    pub fn acme(&self) -> bool {
+        self.serves_https() && self.own_cert().is_none()
+    }
+
+    /// Whether the bundled proxy serves HTTPS itself: with a domain.
+    pub fn serves_https(&self) -> bool {
+        self.domain.is_some()
+    }
+
+    /// Your own certificate and key, when the domain is served with them.
+    pub fn own_cert(&self) -> Option<(&std::path::Path, &std::path::Path)> {
+        match (&self.domain, &self.tls_cert, &self.tls_key) {
+            (Some(_), Some(c), Some(k)) => Some((c, k)),
+            _ => None,
+        }
+    }
+
+    /// The root certificate of the ACME CA, when one is used.
+    pub fn acme_root(&self) -> Option<&std::path::Path> {
+        self.acme_ca
+            .as_ref()
+            .and(self.acme_ca_root.as_deref())
+            .filter(|_| self.acme())
     }
 
     pub fn bundled_db(&self) -> bool {

@@ -114,6 +114,10 @@ pub const USERNAME: Rule = Rule::new(Empty::Refused, |v| username(v).map(Value::
 pub const EMAIL: Rule = Rule::new(Empty::Unset, |v| email(v).map(Value::Text));
 pub const DIRECTORY: Rule = Rule::new(Empty::Refused, |v| directory(v).map(Value::Path));
 pub const BOOLEAN: Rule = Rule::new(Empty::Unset, |v| boolean(v).map(Value::Flag));
+/// The ACME directory URL of the CA that issues the domain's certificate.
+pub const ACME_URL: Rule = Rule::new(Empty::Unset, |v| acme_url(v).map(Value::Text));
+/// A file named by its absolute path (read and copied at configure time).
+pub const OPTIONAL_FILE: Rule = Rule::new(Empty::Unset, |v| file(v).map(Value::Path));
 pub const REGISTRY: Rule = Rule::new(Empty::Unset, |v| {
     Ok(Value::Text(registry(v)?.unwrap_or_default()))
 });
@@ -394,6 +398,64 @@ pub fn directory(value: &str) -> Result<PathBuf, String> {
     Ok(p)
 }
 
+/// The `https://` URL of an ACME CA's directory (RFC 8555 speaks HTTPS only). Characters that
+/// Caddy's configuration or `.env` would read as syntax are refused.
+pub fn acme_url(value: &str) -> Result<String, String> {
+    const EXAMPLE: &str = "use the https:// URL of the ACME CA's directory, such as https://acme.example.internal/acme/directory";
+    let v = value.trim();
+    let Some(rest) = v.strip_prefix("https://") else {
+        return Err(EXAMPLE.into());
+    };
+    if v.chars().any(|c| {
+        c.is_whitespace() || c.is_control() || "\"'`${}\\<>^|".contains(c) || !c.is_ascii()
+    }) {
+        return Err(format!(
+            "it contains characters a URL cannot hold unencoded; {EXAMPLE}"
+        ));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err("credentials in the URL are not supported".into());
+    }
+    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+        let Some((ip, port)) = bracketed.split_once(']') else {
+            return Err(EXAMPLE.into());
+        };
+        if !port.is_empty() {
+            let p = port.strip_prefix(':').ok_or_else(|| EXAMPLE.to_string())?;
+            self::port(p)?;
+        }
+        ip
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => {
+                self::port(p)?;
+                h
+            }
+            None => authority,
+        }
+    };
+    if host.is_empty() {
+        return Err(EXAMPLE.into());
+    }
+    address(host)?;
+    Ok(v.to_string())
+}
+
+/// An absolute path of a file, taken as it is (the file is read when the configuration is
+/// written, not here).
+pub fn file(value: &str) -> Result<PathBuf, String> {
+    let v = value.trim();
+    let p = Path::new(v);
+    if !p.is_absolute() {
+        return Err("use an absolute path".into());
+    }
+    if v.ends_with('/') {
+        return Err("it names a directory; name the file".into());
+    }
+    Ok(p.to_path_buf())
+}
+
 /// `registry.example.org:5000/mirror`, returned without a trailing slash.
 pub fn registry(value: &str) -> Result<Option<String>, String> {
     let v = value.trim().trim_end_matches('/');
@@ -535,6 +597,38 @@ mod tests {
             "a//b",
         ] {
             assert!(registry(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn acme_urls_and_files() {
+        for good in [
+            "https://acme.example.internal/directory",
+            "https://172.17.0.1:14000/dir",
+            "https://[2001:db8::1]:8443/acme/dir",
+            " https://ca.example.org/acme/acme/directory ",
+        ] {
+            assert_eq!(acme_url(good), Ok(good.trim().to_string()), "{good}");
+        }
+        for bad in [
+            "http://acme.example.org/dir",
+            "acme.example.org/dir",
+            "https:///dir",
+            "https://ca.example.org:0/dir",
+            "https://ca.example.org:99999/dir",
+            "https://user:pw@ca.example.org/dir",
+            "https://ca.example.org/{$HOME}",
+            "https://ca.example.org/a b",
+            "https://bad_host/dir",
+        ] {
+            assert!(acme_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            file("/etc/ssl/ca.pem"),
+            Ok(PathBuf::from("/etc/ssl/ca.pem"))
+        );
+        for bad in ["ca.pem", "./ca.pem", "/etc/ssl/"] {
+            assert!(file(bad).is_err(), "{bad}");
         }
     }
 

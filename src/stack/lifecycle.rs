@@ -50,6 +50,13 @@ pub enum StackError {
     Record(String, crate::storage::atomic::WriteError),
     #[error(transparent)]
     StartLock(#[from] StartLockError),
+    /// A certificate file the answers name is no longer usable (`reload`).
+    #[error("{0}; the proxy keeps serving the certificate it has")]
+    Certificate(crate::tls::TlsError),
+    #[error("the certificates cannot be copied for the proxy: {0}")]
+    CertificateCopy(String),
+    #[error("the proxy did not take the new certificate: {0}")]
+    ProxyReload(String),
 }
 
 impl StackError {
@@ -69,6 +76,9 @@ impl StackError {
             StackError::Pull(_) => Code::Pull,
             StackError::StartLock(StartLockError::Older { .. }) => Code::Preflight,
             StackError::StartLock(_) => Code::StartLock,
+            StackError::Certificate(_) => Code::InvalidAnswer,
+            StackError::CertificateCopy(_) => Code::Io,
+            StackError::ProxyReload(_) => Code::Docker,
         }
     }
 }
@@ -80,6 +90,9 @@ pub struct Options {
     pub timeout: Option<Duration>,
     /// Run the preflight first.
     pub preflight: bool,
+    /// A certificate file the answers name that is no longer usable fails the run (`reload`);
+    /// otherwise it is a warning and the copy checked before is served.
+    pub strict_certificates: bool,
 }
 
 /// What a successful `up` or `reload` did.
@@ -154,6 +167,14 @@ impl Stack {
         let config_dir = &self.current.layout.config_dir;
         app_version::check(config_dir, app_version).map_err(StackError::Downgrade)?;
         let before = self.container_ids().await?;
+        let certificates_changed = match self.refresh_certificates() {
+            Ok(changed) => changed,
+            Err(e) if !opts.strict_certificates => {
+                journal::warn(e.to_string());
+                false
+            }
+            Err(e) => return Err(e),
+        };
         let images = self.pull_missing().await?;
         let mut applied = Applied {
             login_url: s.login_url(),
@@ -209,6 +230,9 @@ impl Stack {
         self.stop_disabled_services().await?;
 
         let after = self.container_ids().await?;
+        if certificates_changed && before.get(PROXY.name) == after.get(PROXY.name) {
+            self.reload_proxy().await?;
+        }
         applied.recreated = after
             .iter()
             .filter(|(svc, id)| before.get(*svc) != Some(*id))
@@ -341,6 +365,85 @@ impl Stack {
                 "could not make sure the database password is the configured one: {e}"
             ));
         }
+    }
+
+    /// The certificate files the answers name (your own certificate and key, the ACME CA's root),
+    /// read and checked again and copied for the proxy when they changed: replacing the files
+    /// and `systemctl reload mathesar` serves the new ones. Returns whether a copy changed.
+    fn refresh_certificates(&self) -> Result<bool, StackError> {
+        let layout = &self.current.layout;
+        let files = crate::tls::files(
+            &self.current.settings,
+            &layout.data(),
+            std::time::SystemTime::now(),
+        )
+        .map_err(StackError::Certificate)?;
+        let changed: Vec<crate::storage::commit::Change> = files
+            .iter()
+            .filter(|f| !crate::storage::atomic::holds(&f.path, &f.contents, f.mode))
+            .map(|f| crate::storage::commit::Change {
+                path: &f.path,
+                contents: &f.contents,
+                mode: f.mode,
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(false);
+        }
+        let _lock = crate::storage::lock::acquire(
+            &layout.lock_file(),
+            crate::storage::lock::DEFAULT_WAIT,
+            || journal::info("waiting for another mathesarctl run to finish"),
+        )
+        .map_err(|e| StackError::CertificateCopy(e.to_string()))?;
+        crate::storage::commit::commit(&layout.redo_file(), &changed)
+            .map_err(|e| StackError::CertificateCopy(e.to_string()))?;
+        for c in &changed {
+            journal::info(format!(
+                "the certificate file {} changed: copied for the proxy",
+                c.path.display()
+            ));
+        }
+        Ok(true)
+    }
+
+    /// Makes the running proxy read its certificate files again (Caddy's own reload, forced:
+    /// its configuration is unchanged), without restarting it.
+    async fn reload_proxy(&self) -> Result<(), StackError> {
+        let Some(c) = self.engine.service_container(PROXY.name).await? else {
+            return Ok(());
+        };
+        if !health::of(Some(&c)).is_up() {
+            return Ok(());
+        }
+        let name = crate::stack::engine::container_name(&c);
+        let out = self
+            .engine
+            .exec(
+                &name,
+                &[
+                    "caddy",
+                    "reload",
+                    "--config",
+                    "/etc/caddy/Caddyfile",
+                    "--adapter",
+                    "caddyfile",
+                    "--force",
+                ],
+                &[],
+                Duration::from_secs(60),
+            )
+            .await?;
+        if out.exit_code != 0 {
+            let last = out.stderr.lines().rev().find(|l| !l.trim().is_empty());
+            return Err(StackError::ProxyReload(format!(
+                "`caddy reload` in {name} exited with {}: {}",
+                out.exit_code,
+                last.unwrap_or("no output")
+            )));
+        }
+        journal::info("the proxy reloaded its certificate");
+        Ok(())
     }
 
     /// The proxy reads its Caddyfile (a bind-mounted file) at start only: when the file changed

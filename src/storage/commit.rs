@@ -145,8 +145,8 @@ fn read_redo(redo: &Path) -> Result<Option<Vec<Entry>>, WriteError> {
     Ok(Some(entries))
 }
 
-/// The files a commit may replace: the configuration's own, and the Caddyfile of a data directory
-/// the package created or adopted.
+/// The files a commit may replace: the configuration's own, and the Caddyfile and the copied
+/// certificates (`caddy/tls`) of a data directory the package created or adopted.
 fn allowed_target(config_dir: &Path, target: &Path) -> bool {
     let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
         return false;
@@ -158,13 +158,25 @@ fn allowed_target(config_dir: &Path, target: &Path) -> bool {
             && !name.contains(STAGED)
             && !name.contains(".tmp");
     }
-    let data_dir = target.parent().and_then(Path::parent);
-    name == "Caddyfile"
-        && target.parent().and_then(Path::file_name) == Some(std::ffi::OsStr::new("caddy"))
-        && data_dir.is_some_and(|d| {
-            super::dirs::check_path(d).is_ok()
-                && fs::symlink_metadata(d.join(super::dirs::MARKER)).is_ok_and(|m| m.is_file())
-        })
+    let parent_named =
+        |p: Option<&Path>, n: &str| p.and_then(Path::file_name) == Some(std::ffi::OsStr::new(n));
+    let data_dir = if name == "Caddyfile" && parent_named(target.parent(), "caddy") {
+        target.parent().and_then(Path::parent)
+    } else if super::layout::TLS_FILES.contains(&name)
+        && parent_named(target.parent(), "tls")
+        && parent_named(target.parent().and_then(Path::parent), "caddy")
+    {
+        target
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::parent)
+    } else {
+        None
+    };
+    data_dir.is_some_and(|d| {
+        super::dirs::check_path(d).is_ok()
+            && fs::symlink_metadata(d.join(super::dirs::MARKER)).is_ok_and(|m| m.is_file())
+    })
 }
 
 /// Removes staged files of runs that died before their commit point (call with the lock held,

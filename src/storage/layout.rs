@@ -21,6 +21,14 @@ macro_rules! delegate {
     };
 }
 
+/// The copy of `acme-ca-root` the proxy reads (in [`DataLayout::tls_dir`]).
+pub const ACME_CA_ROOT: &str = "acme-ca-root.pem";
+/// The copies of `tls-cert` and `tls-key` the proxy serves (the key root only).
+pub const TLS_CERT: &str = "cert.pem";
+pub const TLS_KEY: &str = "key.pem";
+/// Every file `configure` may write into [`DataLayout::tls_dir`].
+pub const TLS_FILES: &[&str] = &[ACME_CA_ROOT, TLS_CERT, TLS_KEY];
+
 /// Both directories of a configuration: what the configuration names, once it is read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
@@ -57,7 +65,7 @@ impl Layout {
     }
 
     delegate!(config: env_file, compose_file, override_file, admin_password_file, chosen_admin_password_file, lock_file, redo_file);
-    delegate!(data: caddyfile, admin_created_marker, user_db_connected_marker);
+    delegate!(data: caddyfile, tls_dir, admin_created_marker, user_db_connected_marker);
     pub fn data_subdirs(&self) -> Vec<PathBuf> {
         self.data().subdirs()
     }
@@ -109,6 +117,15 @@ impl DataLayout {
     pub fn caddyfile(&self) -> PathBuf {
         self.dir.join("caddy/Caddyfile")
     }
+    /// The certificates the answers name, copied for the proxy (`/etc/caddy/tls` inside); root
+    /// only (a private key may be there).
+    pub fn tls_dir(&self) -> PathBuf {
+        self.dir.join("caddy/tls")
+    }
+    /// The proxy's own data (`/data` inside): the ACME account, the certificates it obtained.
+    pub fn caddy_data(&self) -> PathBuf {
+        self.dir.join("caddy/data")
+    }
     /// Written once the first admin exists.
     pub fn admin_created_marker(&self) -> PathBuf {
         self.dir.join(ADMIN_CREATED)
@@ -126,6 +143,7 @@ impl DataLayout {
             "msar/secrets",
             "caddy/data",
             "caddy/config",
+            "caddy/tls",
         ]
         .iter()
         .map(|d| self.dir.join(d))

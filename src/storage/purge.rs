@@ -148,6 +148,17 @@ pub fn tidy_data_dir(dir: &Path) -> Result<bool, std::io::Error> {
             _ => {}
         }
     }
+    // The copied certificates: configuration, not data (the proxy's own state is in caddy/data).
+    if real_dir(&layout.tls_dir()) {
+        commit::clean_staged(&layout.tls_dir());
+        atomic::clean_leftovers(&layout.tls_dir());
+        for name in crate::storage::layout::TLS_FILES {
+            match std::fs::remove_file(layout.tls_dir().join(name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
     // Deepest first: msar/static before msar.
     let mut made: Vec<PathBuf> = layout
         .subdirs()

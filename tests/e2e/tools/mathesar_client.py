@@ -9,12 +9,17 @@ Usage (BASE is the login address, e.g. http://127.0.0.1:8080/):
   mathesar_client.py home BASE USER             log in, then the same of the home page
   mathesar_client.py login BASE USER            exit 0 when the form login with $MATHESAR_PASSWORD
                                                 succeeds, 3 when Mathesar refuses it
+  mathesar_client.py cookies BASE USER          log in, then print the cookies set, as JSON
+                                                {"NAME": {"secure": true|false}, ...}
   mathesar_client.py rpc BASE USER METHOD [JSON_PARAMS]   log in, call METHOD, print the result
   mathesar_client.py script BASE USER           log in, then read calls from stdin, one JSON
                                                 object {"method":..., "params":...} a line; print
                                                 each result (JSON) a line; stop at the first error
 Options from the environment: MATHESAR_PASSWORD, MATHESAR_RESOLVE=HOST:PORT:ADDR (like curl's
---resolve, for a domain served by the test host), MATHESAR_INSECURE=1 (Caddy's internal CA).
+--resolve, for a domain served by the test host), MATHESAR_INSECURE=1 (Caddy's internal CA),
+MATHESAR_CA=FILE (trust the CA certificates in FILE, PEM, instead of the system's).
+Requests that change something carry Origin and Referer, as a browser's do (Django's CSRF checks
+both over HTTPS).
 Exit codes: 0 ok, 2 usage, 3 login refused, 4 RPC error, 5 HTTP or network failure.
 """
 
@@ -61,7 +66,7 @@ class Client:
     def __init__(self, base):
         self.base = base if base.endswith("/") else base + "/"
         self.jar = http.cookiejar.CookieJar()
-        ctx = ssl.create_default_context()
+        ctx = ssl.create_default_context(cafile=os.environ.get("MATHESAR_CA") or None)
         if os.environ.get("MATHESAR_INSECURE") == "1":
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
@@ -73,6 +78,10 @@ class Client:
 
     def url(self, path):
         return urllib.parse.urljoin(self.base, path)
+
+    def origin(self):
+        u = urllib.parse.urlsplit(self.base)
+        return f"{u.scheme}://{u.netloc}"
 
     def request(self, path, data=None, headers=None):
         """(status, headers, body) without following redirects."""
@@ -112,6 +121,7 @@ class Client:
         form = urllib.parse.urlencode({"username": user, "password": password}).encode()
         status, headers, body = self.request("auth/login/", form, {
             "X-CSRFToken": self.csrf(),
+            "Origin": self.origin(),
             "Referer": self.url("auth/login/"),
             "Content-Type": "application/x-www-form-urlencoded",
         })
@@ -125,6 +135,7 @@ class Client:
         payload = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": ident})
         status, _, body = self.request("api/rpc/v0/", payload.encode(), {
             "X-CSRFToken": self.csrf(),
+            "Origin": self.origin(),
             "Referer": self.url(""),
             "Content-Type": "application/json",
         })
@@ -152,6 +163,9 @@ def main(argv):
             print(json.dumps(client.page("")))
         elif cmd == "login" and len(argv) == 4:
             client.login(argv[3], password)
+        elif cmd == "cookies" and len(argv) == 4:
+            client.login(argv[3], password)
+            print(json.dumps({c.name: {"secure": bool(c.secure)} for c in client.jar}))
         elif cmd == "rpc" and len(argv) in (5, 6):
             client.login(argv[3], password)
             params = json.loads(argv[5]) if len(argv) == 6 else {}

@@ -14,4 +14,5 @@ pub mod sources;
 pub mod stack;
 pub mod storage;
 pub mod systemd;
+pub mod time;
 pub mod tls;

@@ -13,7 +13,6 @@ use crate::day2::backup;
 use crate::day2::bundle::{Bundle, listing};
 use crate::day2::images;
 use crate::day2::redact::Redactor;
-use crate::day2::time;
 use crate::exit::{Code, Failure, Outcome};
 use crate::preflight;
 use crate::stack::compose::Compose;
@@ -21,6 +20,7 @@ use crate::stack::config;
 use crate::stack::engine::{Engine, container_name, service_of};
 use crate::stack::registry;
 use crate::systemd::UNIT;
+use crate::time;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 const LOG_LINES: usize = 1000;

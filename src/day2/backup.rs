@@ -21,7 +21,7 @@ use crate::storage::{atomic, commit, dirs};
 
 use super::exec::{self, ExecError};
 use super::manifest::{self, Dump, FileSum, Hashing, Manifest, Role};
-use super::time;
+use crate::time;
 
 pub const DEFAULT_ROOT: &str = "/var/backups/mathesar";
 pub const DEFAULT_KEEP: u16 = 5;

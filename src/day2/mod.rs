@@ -9,4 +9,3 @@ pub mod images;
 pub mod manifest;
 pub mod redact;
 pub mod restore;
-pub mod time;

@@ -1,4 +1,4 @@
-//! UTC time stamps without a calendar crate: for backup names and manifests.
+//! UTC time stamps without a calendar crate: backup names and manifests, certificate dates.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

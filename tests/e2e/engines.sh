@@ -135,6 +135,9 @@ engine_stop() {
 	if [[ -n $pool ]]; then
 		while iptables -D DOCKER-USER -s "$pool" -j ACCEPT 2>/dev/null; do :; done
 		while iptables -D DOCKER-USER -d "$pool" -j ACCEPT 2>/dev/null; do :; done
+		# The bridges of its networks (a stopped engine leaves them), by their address in its pool.
+		ip -4 -o addr show 2>/dev/null | awk -v p="${pool%.0.0/16}." '$2 ~ /^br-/ && index($4, p) == 1 { print $2 }' |
+			xargs -r -n1 ip link del 2>/dev/null || true
 	fi
 	# Mounts the engine left (container file systems, the tmpfs) go before the tree.
 	# So do those of its exec root (its network namespace).

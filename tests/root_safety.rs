@@ -294,17 +294,7 @@ fn purge_refuses_an_unmarked_configuration_directory() {
     std::fs::create_dir_all(s.config()).unwrap();
     std::fs::write(s.config().join(".env"), "SECRET_KEY=\"theirs\"\n").unwrap();
     std::fs::write(s.config().join("docker-compose.yml"), "services: {}\n").unwrap();
-    let bin = s.dir.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    let calls = s.dir.path().join("docker-calls");
-    let docker = bin.join("docker");
-    std::fs::write(
-        &docker,
-        format!("#!/bin/sh\necho \"$@\" >> {}\n", calls.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let (calls, path) = fake_docker(&s);
     let before = s.snapshot();
     let o = s
         .cmd(
@@ -327,17 +317,7 @@ fn purge_refuses_an_unmarked_configuration_directory() {
 fn every_reader_refuses_a_configuration_others_could_have_written() {
     let s = Scratch::new();
     assert_eq!(code(&s.configure(&[], &[])), 0);
-    let bin = s.dir.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    let calls = s.dir.path().join("docker-calls");
-    let docker = bin.join("docker");
-    std::fs::write(
-        &docker,
-        format!("#!/bin/sh\necho \"$@\" >> {}\n", calls.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let (calls, path) = fake_docker(&s);
     let config = s.config();
     let config = config.to_str().unwrap();
     let readers: [&[&str]; 5] = [
@@ -444,4 +424,20 @@ fn restore_refuses_a_backup_others_could_have_written_or_files_not_listed() {
     before.retain(|p, _| !p.starts_with(s.dir.path().join("backups")));
     assert_eq!(before, after, "the configuration was changed");
     assert!(!s.config().join("docker-compose.override.yml").exists());
+}
+
+/// A `docker` first in PATH that only records its arguments: (the record's path, the PATH).
+fn fake_docker(s: &Scratch) -> (std::path::PathBuf, String) {
+    let bin = s.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let calls = s.dir.path().join("docker-calls");
+    let docker = bin.join("docker");
+    std::fs::write(
+        &docker,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", calls.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    (calls, path)
 }

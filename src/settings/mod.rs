@@ -284,9 +284,11 @@ impl Settings {
                     }
                 }
             }
+            // debconf asks it only with a domain: the value it holds from a dpkg-reconfigure that
+            // had one is kept, unused, when the domain is emptied.
             let explicit = !matches!(
                 r.source_of(HttpsPort),
-                None | Some(Source::Default) | Some(Source::Current(_))
+                None | Some(Source::Default) | Some(Source::Current(_)) | Some(Source::Debconf)
             );
             if domain.is_none() && s != 443 && explicit {
                 r.invalid(
@@ -298,10 +300,18 @@ impl Settings {
 
         // Answers given now for a certificate that is not requested are refused; kept ones (a
         // reconfiguration that removed the domain) stay, unused, for the next domain.
-        let given_now = |r: &Reader, k: Key| {
+        let explicit = |r: &Reader, k: Key| {
             !matches!(
                 r.source_of(k),
                 None | Some(Source::Default) | Some(Source::Current(_))
+            )
+        };
+        // debconf asks these only with a domain: a value it still holds from an earlier
+        // dpkg-reconfigure (the question seen then, not asked now) is kept, not given now.
+        let given_now = |r: &Reader, k: Key| {
+            !matches!(
+                r.source_of(k),
+                None | Some(Source::Default) | Some(Source::Current(_)) | Some(Source::Debconf)
             )
         };
         if domain.is_none() && acme_ca.is_some() && given_now(&r, AcmeCa) {
@@ -312,11 +322,11 @@ impl Settings {
         }
         match (&tls_cert, &tls_key) {
             // Stored alone (a hand-edited .env): unused, the domain's certificate comes over ACME.
-            (Some(_), None) if given_now(&r, TlsCert) => r.invalid(
+            (Some(_), None) if domain.is_some() && explicit(&r, TlsCert) => r.invalid(
                 TlsCert,
                 "its key is missing: set `tls-key` to the private key's file too".into(),
             ),
-            (None, Some(_)) if given_now(&r, TlsKey) => r.invalid(
+            (None, Some(_)) if domain.is_some() && explicit(&r, TlsKey) => r.invalid(
                 TlsKey,
                 "its certificate is missing: set `tls-cert` to the certificate's file too".into(),
             ),

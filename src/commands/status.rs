@@ -240,6 +240,7 @@ pub async fn run(args: StatusArgs) -> Outcome {
         containers,
         engine_error,
         login_url: current.settings.login_url(),
+        // Behind a proxy that terminates TLS, the certificate is the proxy's, not ours.
         certificate: current
             .settings
             .domain

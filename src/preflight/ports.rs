@@ -87,6 +87,7 @@ pub fn verdict(
     let mut fine = Vec::new();
     let mut busy = Vec::new();
     let mut remedies = Vec::new();
+    let mut behind_hint = false;
     for (p, probe) in results {
         let what = format!("{} {}", p.key, p.port);
         match probe {
@@ -119,6 +120,17 @@ pub fn verdict(
                     String::new()
                 };
                 remedies.push(format!("stop it{find} or choose another {} ({how})", p.key));
+                // A web server already on the standard web ports: Mathesar can sit behind it.
+                if matches!(p.key, Key::HttpPort | Key::HttpsPort)
+                    && [80, 443].contains(&p.port)
+                    && !behind_hint
+                {
+                    behind_hint = true;
+                    remedies.push(
+                        "or keep that web server in front of Mathesar: `trusted-proxies: 127.0.0.1`, `http-bind: 127.0.0.1` and another http-port, and proxy the domain to it (README: behind a reverse proxy)"
+                            .to_string(),
+                    );
+                }
             }
         }
     }
@@ -393,7 +405,7 @@ mod tests {
         assert_eq!(
             c.remedy.as_deref(),
             Some(
-                "stop it or choose another http-port (MATHESAR_HTTP_PORT=8080 / `http-port: 8080` / dpkg-reconfigure mathesar)"
+                "stop it or choose another http-port (MATHESAR_HTTP_PORT=8080 / `http-port: 8080` / dpkg-reconfigure mathesar); or keep that web server in front of Mathesar: `trusted-proxies: 127.0.0.1`, `http-bind: 127.0.0.1` and another http-port, and proxy the domain to it (README: behind a reverse proxy)"
             )
         );
         let c = verdict(&[(HTTP, Some(nginx))], &LATER, |_| 8080);

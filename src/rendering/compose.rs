@@ -38,12 +38,39 @@ pub fn render_caddyfile(s: &Settings) -> Result<String, RenderError> {
         https => s.serves_https(),
         secure_cookies => s.domain.is_some(),
         https_redirect_port => s.serves_https() && s.https_port != 443,
+        trusted_proxies => s.trusted_proxies.as_deref().map(caddy_trusted_proxies),
         acme_email => s.acme() && !s.admin_email.is_empty(),
         acme_ca => s.acme() && s.acme_ca.is_some(),
         acme_ca_root => s.acme_root().is_some(),
         own_cert => s.own_cert().is_some(),
     })?;
     Ok(out)
+}
+
+/// The `trusted_proxies` ranges of Caddy's `reverse_proxy` (the server-level option is not in
+/// every Caddy the package meets: Debian's 2.6.2 lacks it). A proxy on this machine (a loopback address)
+/// reaches the bundled proxy through Docker's port forwarding, from the gateway of the stack's
+/// bridge network, an address Docker picks from its private pools: it is trusted as Caddy's
+/// `private_ranges`.
+fn caddy_trusted_proxies(list: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for item in list.split_whitespace() {
+        let ip = item.split('/').next().unwrap_or_default();
+        let entry = if ip
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        {
+            "private_ranges".to_string()
+        } else {
+            item.to_string()
+        };
+        if !out.contains(&entry) {
+            out.push(entry);
+        }
+    }
+    // Caddy's shortcut first, as its documentation writes it.
+    out.sort_by_key(|e| e != "private_ranges");
+    out.join(" ")
 }
 
 pub fn render(s: &Settings) -> Result<String, RenderError> {
@@ -53,6 +80,7 @@ pub fn render(s: &Settings) -> Result<String, RenderError> {
         bundled_db => s.bundled_db(),
         db_port => s.db_port.is_some() && s.bundled_db(),
         https => s.serves_https(),
+        http_bind => s.http_bind.is_some(),
         tls_files => s.acme_root().is_some() || s.own_cert().is_some(),
         images => context! {
             db => Image::Db.pinned(registry),
@@ -181,6 +209,33 @@ mod tests {
             "{c}"
         );
         assert!(!render(&public).unwrap().contains("/etc/caddy/tls"));
+    }
+
+    #[test]
+    fn behind_a_proxy_the_bundled_one_serves_plain_http_and_trusts_it() {
+        let s = crate::settings::for_tests(&[
+            (Key::Domain, "mathesar.example.org"),
+            (Key::TrustedProxies, "10.1.2.0/24, 127.0.0.1"),
+            (Key::HttpBind, "127.0.0.1"),
+        ]);
+        let c = render_caddyfile(&s).unwrap();
+        assert!(
+            c.contains("\t\ttrusted_proxies private_ranges 10.1.2.0/24\n"),
+            "{c}"
+        );
+        assert!(!c.contains("acme_ca") && !c.contains("\tredir "));
+        assert!(
+            c.contains("header_down Set-Cookie"),
+            "users reach it over https"
+        );
+        let compose = render(&s).unwrap();
+        assert!(
+            compose.contains("\"${HTTP_BIND}:${HTTP_PORT}:${HTTP_PORT}\""),
+            "{compose}"
+        );
+        assert!(!compose.contains("${HTTPS_PORT}:${HTTPS_PORT}"));
+        assert_eq!(s.login_url(), "https://mathesar.example.org/");
+        assert!(!s.serves_https() && !s.acme());
     }
 
     #[test]

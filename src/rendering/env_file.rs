@@ -142,6 +142,8 @@ pub fn render(s: &Settings, state: &State) -> String {
     let pg_port = s.internal_db_container_port().to_string();
     let db_port = s.db_port.map(|p| p.to_string()).unwrap_or_default();
     let (site, domain_name) = match &s.domain {
+        // Behind a proxy that terminates TLS: plain HTTP for any host name, the proxy's https URL.
+        Some(d) if s.behind_proxy() => ("http://".to_string(), format!("https://{d}")),
         Some(d) => (d.clone(), format!("https://{d}")),
         None => (
             "http://".to_string(),
@@ -156,6 +158,12 @@ pub fn render(s: &Settings, state: &State) -> String {
         .filter(|_| s.acme())
         .unwrap_or_default();
     let acme_email = if s.acme() { s.admin_email.as_str() } else { "" };
+    // Compose's port syntax wants an IPv6 address in brackets.
+    let http_bind = match &s.http_bind {
+        Some(a) if a.contains(':') => format!("[{a}]"),
+        Some(a) => a.clone(),
+        None => String::new(),
+    };
     for (name, value) in [
         ("COMPOSE_PROJECT_NAME", "mathesar"),
         (
@@ -174,6 +182,7 @@ pub fn render(s: &Settings, state: &State) -> String {
         ("CADDY_SITE_ADDRESS", site.as_str()),
         ("HTTP_PORT", http.as_str()),
         ("HTTPS_PORT", https.as_str()),
+        ("HTTP_BIND", http_bind.as_str()),
         ("ACME_CA", acme_ca),
         ("ACME_EMAIL", acme_email),
         (WATCHTOWER_TOKEN, state.watchtower_token.expose()),

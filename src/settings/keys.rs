@@ -57,6 +57,8 @@ keys! {
     AcmeCaRoot => "acme-ca-root", false, OPTIONAL_FILE, "PEM file of the root certificate the ACME CA's HTTPS is signed by; empty = the system's trusted roots";
     TlsCert => "tls-cert", false, OPTIONAL_FILE, "PEM file of your own certificate for the domain (its chain after it); empty = one from the ACME CA";
     TlsKey => "tls-key", false, OPTIONAL_FILE, "PEM file of the private key of tls-cert (copied root-only, never shown)";
+    TrustedProxies => "trusted-proxies", false, PROXIES, "behind a proxy or load balancer that terminates TLS: its addresses or ranges (127.0.0.1 for one on this machine), whose X-Forwarded-* headers are trusted; the bundled proxy then serves plain HTTP only. Empty = none";
+    HttpBind => "http-bind", false, OPTIONAL_BIND, "IP address http-port is published on (127.0.0.1: this machine only); empty = every address";
     ExternalAddress => "external-address", false, ADDRESS, "address shown and served when there is no domain";
     AdminUsername => "admin-username", false, USERNAME, "user name of the first Mathesar admin";
     AdminEmail => "admin-email", false, EMAIL, "e-mail address of the first Mathesar admin (may be empty)";

@@ -66,6 +66,11 @@ pub struct Settings {
     /// Your own certificate (PEM chain) and its key, files on this host; set together.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Behind a proxy that terminates TLS: the addresses whose forwarded headers are trusted
+    /// (space-separated); the bundled proxy then serves plain HTTP only.
+    pub trusted_proxies: Option<String>,
+    /// The address `http-port` is published on; `None`: every address.
+    pub http_bind: Option<String>,
     pub external_address: String,
     pub admin_username: String,
     pub admin_email: String,
@@ -223,6 +228,8 @@ impl Settings {
         let acme_ca_root = r.get(AcmeCaRoot).map(Value::into_path);
         let tls_cert = r.get(TlsCert).map(Value::into_path);
         let tls_key = r.get(TlsKey).map(Value::into_path);
+        let trusted_proxies = r.get(TrustedProxies).map(Value::into_text);
+        let http_bind = r.get(HttpBind).map(Value::into_text);
         let external_address = r.get(ExternalAddress).map(Value::into_text);
         let admin_username = r.get(AdminUsername).map(Value::into_text);
         let admin_email = r.get(AdminEmail).map(Value::into_text).unwrap_or_default();
@@ -262,7 +269,7 @@ impl Settings {
         // Rules across answers.
         if let (Some(h), Some(s)) = (http_port, https_port) {
             let mut published = vec![(HttpPort, h)];
-            if domain.is_some() {
+            if domain.is_some() && trusted_proxies.is_none() {
                 published.push((HttpsPort, s));
             }
             if let Some(d) = db_port {
@@ -277,9 +284,11 @@ impl Settings {
                     }
                 }
             }
+            // debconf asks it only with a domain: the value it holds from a dpkg-reconfigure that
+            // had one is kept, unused, when the domain is emptied.
             let explicit = !matches!(
                 r.source_of(HttpsPort),
-                None | Some(Source::Default) | Some(Source::Current(_))
+                None | Some(Source::Default) | Some(Source::Current(_)) | Some(Source::Debconf)
             );
             if domain.is_none() && s != 443 && explicit {
                 r.invalid(
@@ -291,10 +300,18 @@ impl Settings {
 
         // Answers given now for a certificate that is not requested are refused; kept ones (a
         // reconfiguration that removed the domain) stay, unused, for the next domain.
-        let given_now = |r: &Reader, k: Key| {
+        let explicit = |r: &Reader, k: Key| {
             !matches!(
                 r.source_of(k),
                 None | Some(Source::Default) | Some(Source::Current(_))
+            )
+        };
+        // debconf asks these only with a domain: a value it still holds from an earlier
+        // dpkg-reconfigure (the question seen then, not asked now) is kept, not given now.
+        let given_now = |r: &Reader, k: Key| {
+            !matches!(
+                r.source_of(k),
+                None | Some(Source::Default) | Some(Source::Current(_)) | Some(Source::Debconf)
             )
         };
         if domain.is_none() && acme_ca.is_some() && given_now(&r, AcmeCa) {
@@ -305,11 +322,11 @@ impl Settings {
         }
         match (&tls_cert, &tls_key) {
             // Stored alone (a hand-edited .env): unused, the domain's certificate comes over ACME.
-            (Some(_), None) if given_now(&r, TlsCert) => r.invalid(
+            (Some(_), None) if domain.is_some() && explicit(&r, TlsCert) => r.invalid(
                 TlsCert,
                 "its key is missing: set `tls-key` to the private key's file too".into(),
             ),
-            (None, Some(_)) if given_now(&r, TlsKey) => r.invalid(
+            (None, Some(_)) if domain.is_some() && explicit(&r, TlsKey) => r.invalid(
                 TlsKey,
                 "its certificate is missing: set `tls-cert` to the certificate's file too".into(),
             ),
@@ -374,6 +391,8 @@ impl Settings {
             acme_ca_root,
             tls_cert,
             tls_key,
+            trusted_proxies,
+            http_bind,
             external_address,
             admin_username,
             admin_email,
@@ -418,6 +437,11 @@ impl Settings {
         set(AcmeCaRoot, path(&self.acme_ca_root).unwrap_or_default());
         set(TlsCert, path(&self.tls_cert).unwrap_or_default());
         set(TlsKey, path(&self.tls_key).unwrap_or_default());
+        set(
+            TrustedProxies,
+            self.trusted_proxies.clone().unwrap_or_default(),
+        );
+        set(HttpBind, self.http_bind.clone().unwrap_or_default());
         set(ExternalAddress, self.external_address.clone());
         set(AdminUsername, self.admin_username.clone());
         set(AdminEmail, self.admin_email.clone());
@@ -444,7 +468,8 @@ impl Settings {
     /// The address users log in at.
     pub fn login_url(&self) -> String {
         match &self.domain {
-            Some(d) if self.https_port == 443 => format!("https://{d}/"),
+            // Behind a proxy that terminates TLS: its address, on the standard port.
+            Some(d) if self.https_port == 443 || self.behind_proxy() => format!("https://{d}/"),
             Some(d) => format!("https://{d}:{}/", self.https_port),
             None => {
                 let host = if self.external_address.contains(':') {
@@ -485,15 +510,21 @@ impl Settings {
         self.serves_https() && self.own_cert().is_none()
     }
 
-    /// Whether the bundled proxy serves HTTPS itself: with a domain.
+    /// Whether the bundled proxy serves HTTPS itself: with a domain, unless a proxy in front
+    /// terminates TLS (`trusted-proxies`).
     pub fn serves_https(&self) -> bool {
-        self.domain.is_some()
+        self.domain.is_some() && !self.behind_proxy()
+    }
+
+    /// Behind a proxy or load balancer that terminates TLS.
+    pub fn behind_proxy(&self) -> bool {
+        self.trusted_proxies.is_some()
     }
 
     /// Your own certificate and key, when the domain is served with them.
     pub fn own_cert(&self) -> Option<(&std::path::Path, &std::path::Path)> {
         match (&self.domain, &self.tls_cert, &self.tls_key) {
-            (Some(_), Some(c), Some(k)) => Some((c, k)),
+            (Some(_), Some(c), Some(k)) if !self.behind_proxy() => Some((c, k)),
             _ => None,
         }
     }

@@ -291,3 +291,34 @@ fn user_db_is_taken_in_any_case_and_stored_in_lower_case() {
         );
     }
 }
+
+#[test]
+fn emptying_the_domain_in_debconf_keeps_the_https_answers_unused() {
+    // dpkg-reconfigure back to plain HTTP: the questions asked only with a domain keep the
+    // values seen before; they are not refused, and not used.
+    let mut a = base();
+    for (k, v) in [
+        (Key::Domain, ""),
+        (Key::HttpsPort, "8443"),
+        (Key::AcmeCa, "https://acme.example.internal/directory"),
+        (Key::TlsCert, "/etc/ssl/mathesar.pem"),
+        (Key::TlsKey, "/etc/ssl/mathesar.key"),
+    ] {
+        a.set(k, v, Source::Debconf);
+    }
+    let s = Settings::from_answers(&a).unwrap();
+    assert!(!s.serves_https() && !s.acme() && s.own_cert().is_none());
+    // The same given in the environment now is a mistake worth naming.
+    let e = problems(&with(
+        base(),
+        Key::AcmeCa,
+        "https://acme.example.internal/directory",
+    ));
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].0, Key::AcmeCa);
+    // With a domain, a certificate without its key is refused, from debconf too.
+    let mut a = base();
+    a.set(Key::Domain, "mathesar.example.org", Source::Debconf);
+    a.set(Key::TlsCert, "/etc/ssl/mathesar.pem", Source::Debconf);
+    assert_eq!(problems(&a)[0].0, Key::TlsCert);
+}

@@ -118,6 +118,10 @@ pub const BOOLEAN: Rule = Rule::new(Empty::Unset, |v| boolean(v).map(Value::Flag
 pub const ACME_URL: Rule = Rule::new(Empty::Unset, |v| acme_url(v).map(Value::Text));
 /// A file named by its absolute path (read and copied at configure time).
 pub const OPTIONAL_FILE: Rule = Rule::new(Empty::Unset, |v| file(v).map(Value::Path));
+/// Addresses and ranges whose forwarded headers are trusted (a proxy in front).
+pub const PROXIES: Rule = Rule::new(Empty::Unset, |v| trusted_proxies(v).map(Value::Text));
+/// The address a port is published on.
+pub const OPTIONAL_BIND: Rule = Rule::new(Empty::Unset, |v| bind_address(v).map(Value::Text));
 pub const REGISTRY: Rule = Rule::new(Empty::Unset, |v| {
     Ok(Value::Text(registry(v)?.unwrap_or_default()))
 });
@@ -442,6 +446,39 @@ pub fn acme_url(value: &str) -> Result<String, String> {
     Ok(v.to_string())
 }
 
+/// IP addresses and CIDR ranges (IPv4 or IPv6), separated by spaces or commas, stored separated
+/// by single spaces: the proxies in front whose `X-Forwarded-*` headers are believed.
+pub fn trusted_proxies(value: &str) -> Result<String, String> {
+    let mut out = Vec::new();
+    for item in value.split([' ', ',', '\t']).filter(|i| !i.is_empty()) {
+        let (ip, len) = match item.split_once('/') {
+            Some((ip, len)) => (ip, Some(len)),
+            None => (item, None),
+        };
+        let ip: IpAddr = ip.parse().map_err(|_| {
+            format!("`{item}` is not an IP address or range (such as 10.0.0.5 or 10.0.0.0/24)")
+        })?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        match len.map(str::parse::<u8>) {
+            None => out.push(ip.to_string()),
+            Some(Ok(l)) if l <= max => out.push(format!("{ip}/{l}")),
+            Some(_) => return Err(format!("`{item}`: a prefix length is 0 to {max}")),
+        }
+    }
+    Ok(out.join(" "))
+}
+
+/// An IP address a port is published on (`127.0.0.1`: this machine only).
+pub fn bind_address(value: &str) -> Result<String, String> {
+    let v = value.trim().trim_start_matches('[').trim_end_matches(']');
+    match v.parse::<IpAddr>() {
+        Ok(ip) => Ok(ip.to_string()),
+        Err(_) => {
+            Err("use an IP address of this machine, such as 127.0.0.1 (this machine only)".into())
+        }
+    }
+}
+
 /// An absolute path of a file, taken as it is (the file is read when the configuration is
 /// written, not here).
 pub fn file(value: &str) -> Result<PathBuf, String> {
@@ -630,6 +667,20 @@ mod tests {
         for bad in ["ca.pem", "./ca.pem", "/etc/ssl/"] {
             assert!(file(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_and_bind_addresses() {
+        assert_eq!(
+            trusted_proxies(" 10.0.0.5, 192.0.2.0/24  2001:db8::/32 "),
+            Ok("10.0.0.5 192.0.2.0/24 2001:db8::/32".into())
+        );
+        for bad in ["proxy.example.org", "10.0.0.0/33", "10.0.0.0/x", "{$X}"] {
+            assert!(trusted_proxies(bad).is_err(), "{bad}");
+        }
+        assert_eq!(bind_address("127.0.0.1"), Ok("127.0.0.1".into()));
+        assert_eq!(bind_address("[::1]"), Ok("::1".into()));
+        assert!(bind_address("localhost").is_err());
     }
 
     #[test]

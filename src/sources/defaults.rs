@@ -21,6 +21,8 @@ pub fn answers(config_dir: &Path) -> Answers {
         (AcmeCaRoot, ""),
         (TlsCert, ""),
         (TlsKey, ""),
+        (TrustedProxies, ""),
+        (HttpBind, ""),
         (AdminUsername, "admin"),
         (AdminEmail, ""),
         (DataDir, DEFAULT_DATA_DIR),

@@ -230,7 +230,11 @@ impl Stack {
         self.stop_disabled_services().await?;
 
         let after = self.container_ids().await?;
-        if certificates_changed && before.get(PROXY.name) == after.get(PROXY.name) {
+        // Copies changed now, or by a `configure` since the proxy started (replaced files given
+        // to `dpkg-reconfigure`): the running proxy reads them again.
+        if before.get(PROXY.name) == after.get(PROXY.name)
+            && (certificates_changed || self.certificates_newer_than_proxy().await?)
+        {
             self.reload_proxy().await?;
         }
         applied.recreated = after
@@ -405,6 +409,31 @@ impl Stack {
             ));
         }
         Ok(true)
+    }
+
+    /// Whether a certificate copy in `caddy/tls` was written after the running proxy started.
+    async fn certificates_newer_than_proxy(&self) -> Result<bool, StackError> {
+        let dir = self.current.layout.tls_dir();
+        let newest = crate::storage::layout::TLS_FILES
+            .iter()
+            .filter_map(|n| {
+                std::fs::metadata(dir.join(n))
+                    .and_then(|m| m.modified())
+                    .ok()
+            })
+            .max();
+        let Some(newest) = newest else {
+            return Ok(false);
+        };
+        let Some(c) = self.engine.service_container(PROXY.name).await? else {
+            return Ok(false);
+        };
+        let started = c
+            .state
+            .as_ref()
+            .and_then(|s| s.started_at.as_deref())
+            .and_then(parse_rfc3339);
+        Ok(started.is_some_and(|started| newest > started))
     }
 
     /// Makes the running proxy read its certificate files again (Caddy's own reload, forced:

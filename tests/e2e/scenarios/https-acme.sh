@@ -7,7 +7,9 @@
 # PEBBLE_VA_ALWAYS_VALID); https://DOMAIN serves Mathesar with it (curl trusting pebble's root
 # only), http:// redirects there, the form login over HTTPS passes Django's CSRF checks and its
 # cookies are Secure, a foreign Origin is refused; a restart requests no new certificate (the
-# proxy's state is in the data directory); `mathesarctl status` names the issuer and the expiry.
+# proxy's state is in the data directory); `mathesarctl status` names the issuer and the expiry;
+# headless Chromium, trusting pebble's CA, logs in over HTTPS (screenshot home-page-https.png) and
+# refuses the site without that trust.
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
 # shellcheck source=https-common.inc
@@ -80,6 +82,23 @@ foreign=$(https_curl -o /dev/null -w '%{http_code}' -b "$jar" --cacert "$MATHESA
 assert_eq 403 "$foreign" "a login posted with a foreign Origin"
 assert_user_db_works "$base" admin "$admin_pw"
 
+# A real browser (headless Chromium) over HTTPS, trusting pebble's issuing CA (its intermediate's
+# key: Chromium's --ignore-certificate-errors-spki-list, no certificate error ignored otherwise).
+curl -fsS --max-time 10 --cacert "$ca/ca.pem" "$pebble_mgmt/intermediates/0" >"$E2E_WORK/pebble-intermediate.pem" ||
+	fail "pebble's /intermediates/0 cannot be fetched"
+spki=$(openssl x509 -in "$E2E_WORK/pebble-intermediate.pem" -pubkey -noout | openssl pkey -pubin -outform der |
+	openssl dgst -sha256 -binary | base64)
+shot=$E2E_ARTIFACTS/home-page-https.png
+BROWSER_TRUST_SPKI=$spki BROWSER_RESOLVE=$domain:127.0.0.1 MATHESAR_PASSWORD=$admin_pw \
+	/usr/bin/python3 "$E2E_DIR/tools/browser_login.py" "$base" admin "$shot" "Welcome to Mathesar, admin" >&2 ||
+	fail "headless Chromium did not log in over HTTPS (screenshot: ${shot#"$REPO_ROOT"/})"
+[[ -s $shot ]] || fail "no screenshot was saved"
+# Without that trust the same browser refuses the site: the certificate really is checked.
+if BROWSER_TRUST_SPKI=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= BROWSER_RESOLVE=$domain:127.0.0.1 MATHESAR_PASSWORD=$admin_pw \
+	/usr/bin/python3 "$E2E_DIR/tools/browser_login.py" "$base" admin "$E2E_WORK/untrusted.png" >/dev/null 2>&1; then
+	fail "Chromium logged in although it does not trust pebble's CA"
+fi
+
 # status names the certificate: pebble's intermediate, and when it expires.
 status=$(host_exec mathesarctl status) || fail "mathesarctl status failed: $status"
 log "status: $(grep '^certificate' <<<"$status")"
@@ -100,4 +119,4 @@ assert_eq "$serial" "$(sed -n 's/^serial=//p' <<<"$after")" "serial of the certi
 assert_eq "$issued" "$(pebble_issued)" "certificates pebble issued, after the restart"
 assert_login "$base" admin "$admin_pw"
 
-log "https://$domain:$https_port served with pebble's certificate (serial $serial, real validation), http redirected, HTTPS login with Secure cookies and CSRF, status names the issuer; a restart requested nothing"
+log "https://$domain:$https_port served with pebble's certificate (serial $serial, real validation), http redirected, HTTPS login with Secure cookies and CSRF, headless Chromium logged in trusting pebble's CA only, status names the issuer; a restart requested nothing"

@@ -4,8 +4,9 @@
 # package installed with `domain`, `tls-cert` and `tls-key` serves exactly it (curl trusting the
 # bed's CA), the key copied 0600 and never shown; configure refuses a key that is not the
 # certificate's, an expired certificate and one for another name, changing nothing; a renewed
-# certificate put in place of the files is served after `systemctl reload mathesar` with no
-# container restarted, and a broken replacement fails the reload while the old one stays served.
+# certificate put in place of the files is served after `systemctl reload mathesar` (and after
+# `dpkg-reconfigure mathesar`) with no container restarted, and a broken replacement fails the
+# reload while the old one stays served.
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
 # shellcheck source=https-common.inc
@@ -88,6 +89,19 @@ wait_for '[[ $(served_cert "$https_port" | grep "^serial=") == "serial=$(cert_se
 assert_eq "$before" "$(stack_state)" "the stack's containers (id and start time) after the reload"
 assert_login "$base" admin "$admin_pw"
 
+# The next renewal applied with dpkg-reconfigure (configure copies it, the unit's reload has the
+# running proxy read it): served, nothing restarted either.
+bed_cert "$ca" "$E2E_WORK/again" 90 "DNS:$domain"
+secret "$(sed -n 2p "$E2E_WORK/again.key")"
+host_copy "$E2E_WORK/again.pem" /root/tls/cert.pem
+host_copy "$E2E_WORK/again.key" /root/tls/key.pem
+log "dpkg-reconfigure mathesar (renewed certificate)"
+host_exec env DEBIAN_FRONTEND=noninteractive dpkg-reconfigure mathesar >&2 || fail "dpkg-reconfigure failed with a renewed certificate"
+# shellcheck disable=SC2016 # evaluated by wait_for
+wait_for '[[ $(served_cert "$https_port" | grep "^serial=") == "serial=$(cert_serial "$E2E_WORK/again.pem")" ]]' 30 "the certificate renewed with dpkg-reconfigure to be served" ||
+	fail "the certificate renewed with dpkg-reconfigure is not served: $(served_cert "$https_port" | paste -sd ';' -)"
+assert_eq "$before" "$(stack_state)" "the stack's containers (id and start time) after dpkg-reconfigure"
+
 # A broken replacement: the reload fails, the renewed certificate stays served.
 host_copy "$E2E_WORK/other.key" /root/tls/key.pem
 rc=0
@@ -95,11 +109,11 @@ host_exec systemctl reload mathesar >&2 || rc=$?
 ((rc != 0)) || fail "systemctl reload succeeded with a key that is not the certificate's"
 host_exec journalctl -u mathesar --no-pager -n 30 | grep -q "is not the key of the certificate.*keeps serving the certificate it has" ||
 	fail "the journal does not say why the reload failed: $(host_exec journalctl -u mathesar --no-pager -n 10)"
-assert_eq "serial=$(cert_serial "$E2E_WORK/renewed.pem")" "$(served_cert "$https_port" | grep '^serial=')" "serial served after the refused reload"
+assert_eq "serial=$(cert_serial "$E2E_WORK/again.pem")" "$(served_cert "$https_port" | grep '^serial=')" "serial served after the refused reload"
 unit_active || fail "mathesar.service is not active after the refused reload"
 # The journal and the package's output never hold the key.
-for k in first renewed; do
+for k in first renewed again; do
 	if host_exec journalctl --no-pager | grep -qF "$(sed -n 2p "$E2E_WORK/$k.key")"; then fail "the journal holds the $k key"; fi
 done
 
-log "served the given certificate (key 0600, never shown); mismatched, expired and foreign-name certificates refused with nothing changed; a renewal served after systemctl reload with no container restarted; a broken one refused by the reload, the old one kept"
+log "served the given certificate (key 0600, never shown); mismatched, expired and foreign-name certificates refused with nothing changed; renewals served after systemctl reload and after dpkg-reconfigure with no container restarted; a broken one refused by the reload, the old one kept"

@@ -7,6 +7,11 @@ of what it ends on (also on failure).
 
 Usage: browser_login.py BASE USER SCREENSHOT.png [EXPECTED_TEXT...]
   EXPECTED_TEXT: strings the rendered home page must show (e.g. the user database's name).
+Environment: MATHESAR_PASSWORD; BROWSER_TRUST_SPKI=HASH[,HASH] (base64 SHA-256 of a CA's
+SubjectPublicKeyInfo: certificates are checked, and a chain holding that CA is trusted, as
+Chromium's --ignore-certificate-errors-spki-list does; without it, certificate errors are
+ignored, for the plain-HTTP and internal-CA scenarios); BROWSER_RESOLVE=HOST:ADDRESS (HOST
+resolved to ADDRESS, as --host-resolver-rules).
 Exit codes: 0 logged in and every text shown, 1 not, 2 usage.
 """
 
@@ -30,8 +35,17 @@ def main(argv):
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
     for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-              "--window-size=1280,900", "--ignore-certificate-errors"):
+              "--window-size=1280,900"):
         opts.add_argument(a)
+    spki = os.environ.get("BROWSER_TRUST_SPKI")
+    if spki:
+        opts.add_argument("--ignore-certificate-errors-spki-list=" + spki)
+    else:
+        opts.add_argument("--ignore-certificate-errors")
+    resolve = os.environ.get("BROWSER_RESOLVE")
+    if resolve:
+        host, addr = resolve.split(":", 1)
+        opts.add_argument(f"--host-resolver-rules=MAP {host} {addr}")
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
     ok = False
     try:

@@ -236,8 +236,10 @@ registry_start() {
 		port=$E2E_REGISTRY_PORT
 		[[ $kind == auth ]] && port=$E2E_REGISTRY_AUTH_PORT
 		docker rm -f "mathesar-e2e-registry-$kind" >/dev/null 2>&1 || true
+		# On the machine's network, not behind docker0 and its proxy: the private engines pull
+		# from 127.0.0.1, and a registry on the default bridge is cut off when that bridge goes.
 		docker run -d --name "mathesar-e2e-registry-$kind" --label "$E2E_LABEL=1" \
-			-p "127.0.0.1:$port:5000" \
+			--network host -e "REGISTRY_HTTP_ADDR=127.0.0.1:$port" \
 			-v "$E2E_REGISTRY_DATA:/var/lib/docker-registry" \
 			-v "$E2E_DIR/registry/$kind.yml:/etc/docker/registry/config.yml:ro" \
 			-v "$E2E_WORK/registry-auth:/etc/mathesar-e2e:ro" \

@@ -68,8 +68,10 @@ host_exec systemctl stop mathesar.service
 remove_containers pull caddy-reverse-proxy
 engine_docker pull image rm "$caddy" >/dev/null || fail "could not remove $caddy from the host's engine"
 # `mathesarctl upgrade` to a release whose image is not present: pulled in the foreground.
-host_exec mathesarctl upgrade >"$E2E_WORK/upgrade.log" 2>&1 || fail "mathesarctl upgrade failed: $(tail -n 5 "$E2E_WORK/upgrade.log")"
+rc=0
+host_exec mathesarctl upgrade >"$E2E_WORK/upgrade.log" 2>&1 || rc=$?
 cat "$E2E_WORK/upgrade.log" >&2
+((rc == 0)) || fail "mathesarctl upgrade failed (exit $rc): $(tail -n 5 "$E2E_WORK/upgrade.log")"
 grep -qF "pulled $caddy (" "$E2E_WORK/upgrade.log" || fail "mathesarctl upgrade did not pull $caddy"
 engine_docker pull image rm "$caddy" >/dev/null || fail "could not remove $caddy from the host's engine again"
 since=$(host_exec date '+%Y-%m-%d %H:%M:%S')
@@ -87,7 +89,9 @@ host_exec systemctl stop mathesar.service
 remove_containers pull caddy-reverse-proxy
 engine_docker pull image rm "$caddy" >/dev/null
 host_exec script -qefc 'mathesarctl up' /dev/null >"$E2E_WORK/tty.log" 2>&1 || fail "mathesarctl up on a terminal failed: $(tail -n 5 "$E2E_WORK/tty.log")"
-grep -q $'\rpulling '"$caddy"': [0-9.]* MB of' "$E2E_WORK/tty.log" || fail "no redrawn progress line on the terminal: $(head -c 600 "$E2E_WORK/tty.log")"
+# Redrawn: the image's line begins again after a CR (the counter, or "downloaded, unpacking" when
+# the whole image came before the first redraw).
+grep -q $'\rpulling '"$caddy"': [0-9.]* MB ' "$E2E_WORK/tty.log" || fail "no redrawn progress line on the terminal: $(head -c 600 "$E2E_WORK/tty.log")"
 grep -qF "pulled $caddy (" "$E2E_WORK/tty.log" || fail "no end line on the terminal"
 host_exec mathesarctl down >/dev/null
 

@@ -16,3 +16,4 @@ pub mod storage;
 pub mod systemd;
 pub mod time;
 pub mod tls;
+pub mod version;

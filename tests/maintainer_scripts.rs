@@ -450,6 +450,55 @@ fn preinst_refuses_an_older_mathesar_with_the_way_back() {
     }
 }
 
+/// The preinst's version rule is mathesarctl's (`mathesar::version`): for a package pinning each
+/// tag below over databases recorded with each other tag, it refuses exactly when the recorded one
+/// is newer.
+#[test]
+fn preinst_and_mathesarctl_compare_versions_alike() {
+    let tags = [
+        "0.10.1",
+        "0.11.0",
+        "0.11.0-rc1",
+        "0.11.0-rc2",
+        "0.11.0-rc10",
+        "0.11.0-fails-first-start",
+        "v0.11.0",
+        "0.11.0+build5",
+        "1.0.0",
+        "0.9.9",
+        "latest",
+    ];
+    let t = tempfile::tempdir().unwrap();
+    let config = t.path().join("etc/mathesar");
+    std::fs::create_dir_all(&config).unwrap();
+    let template =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/preinst"))
+            .unwrap();
+    for ours in tags {
+        let preinst = t.path().join("preinst");
+        std::fs::write(
+            &preinst,
+            template.replace("@SERVICE_IMAGE@", &format!("mathesar/mathesar:{ours}")),
+        )
+        .unwrap();
+        for recorded in tags {
+            std::fs::write(config.join("mathesar-version"), format!("{recorded}\n")).unwrap();
+            let o = Command::new("sh")
+                .arg(&preinst)
+                .arg("upgrade")
+                .env("MATHESAR_PREINST_ROOT", t.path())
+                .env_remove("MATHESAR_RESTORE_BEFORE_DOWNGRADE")
+                .output()
+                .unwrap();
+            assert_eq!(
+                !o.status.success(),
+                mathesar::version::is_newer(recorded, ours),
+                "package of {ours} over databases of {recorded}: {o:?}"
+            );
+        }
+    }
+}
+
 /// `MATHESAR_RESTORE_BEFORE_DOWNGRADE`: the preinst restores the named backup with the installed
 /// `mathesarctl` (`restore --no-start`) before the older package goes in, and goes on only when
 /// the restored databases are not newer than its Mathesar; a failed restore stops it.

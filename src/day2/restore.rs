@@ -122,11 +122,9 @@ fn unlisted(dir: &Path, m: &Manifest) -> Vec<String> {
 
 /// Refuses a backup from a newer package version unless forced.
 pub fn newer_check(backup: &str, ours: &str, force: bool) -> Result<(), BackupError> {
-    let parse = |v: &str| semver::Version::parse(v.split(['-', '~', '+']).next().unwrap_or(v));
-    let newer = match (parse(backup), parse(ours)) {
-        (Ok(b), Ok(o)) => b > o,
-        _ => backup != ours,
-    };
+    // A version that cannot be read is judged newer: restoring it needs --force.
+    let newer = backup != ours
+        && crate::version::compare(backup, ours).is_none_or(|o| o == std::cmp::Ordering::Greater);
     if newer && !force {
         return Err(BackupError::Refused(format!(
             "the backup was made by mathesar {backup}, newer than this {ours}: its databases may \
@@ -444,7 +442,7 @@ async fn restore_locked(
         let version = m
             .images
             .get("service")
-            .and_then(|i| app_version::of_image(i));
+            .and_then(|i| crate::version::of_image(i));
         let marker = app_version::path(config_dir);
         match version {
             Some(v) => drop(app_version::record(config_dir, v)?),

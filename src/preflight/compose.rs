@@ -9,8 +9,8 @@ use thiserror::Error;
 use tokio::process::Command;
 
 use super::os::Family;
-use super::version::lenient;
 use super::{Check, Options, Status};
+use crate::version::lenient;
 
 const NAME: &str = "docker-compose";
 pub const MIN_COMPOSE: Version = Version::new(2, 10, 0);

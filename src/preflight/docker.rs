@@ -13,8 +13,8 @@ use semver::Version;
 use crate::stack::engine::{Engine, PROJECT_NETWORK, Unreachable};
 
 use super::os::Family;
-use super::version::lenient;
 use super::{Check, Options, Status};
+use crate::version::lenient;
 
 const NAME: &str = "docker-engine";
 pub const MIN_ENGINE: Version = Version::new(20, 0, 0);

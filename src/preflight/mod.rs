@@ -12,7 +12,6 @@ mod docker;
 mod os;
 pub use os::{PASS_ROOT_CHECK, is_root};
 mod ports;
-mod version;
 
 use std::fmt;
 

@@ -4,47 +4,17 @@
 //! back) before the application starts, and an older application is refused. The package's
 //! preinst (deb) and %pre (rpm) read the same file to refuse a downgrade before anything changes.
 
-use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
 use crate::storage::atomic::{self, WriteError};
 use crate::storage::modes::PRIVATE_FILE;
+use crate::version;
 
 /// The file's name in the configuration directory.
 pub const FILE: &str = "mathesar-version";
 
 pub fn path(config_dir: &Path) -> PathBuf {
     config_dir.join(FILE)
-}
-
-/// The version of an image reference: its tag (`reg:5000/mathesar/mathesar:0.11.0` -> `0.11.0`).
-pub fn of_image(image: &str) -> Option<&str> {
-    let last = image.rsplit('/').next()?;
-    let (_, tag) = last.split_once(':')?;
-    (!tag.is_empty()).then_some(tag)
-}
-
-/// Compares versions part by part (`0.10.1` < `0.11.0`; numbers as numbers, a part with letters
-/// as text; a missing part is smaller).
-pub fn compare(a: &str, b: &str) -> Ordering {
-    let parts =
-        |v: &str| -> Vec<String> { v.split(['.', '-', '+', '~']).map(str::to_owned).collect() };
-    let (pa, pb) = (parts(a), parts(b));
-    for i in 0..pa.len().max(pb.len()) {
-        let o = match (pa.get(i), pb.get(i)) {
-            (Some(x), Some(y)) => match (x.parse::<u64>(), y.parse::<u64>()) {
-                (Ok(x), Ok(y)) => x.cmp(&y),
-                _ => x.cmp(y),
-            },
-            (Some(_), None) => Ordering::Greater,
-            (None, Some(_)) => Ordering::Less,
-            (None, None) => Ordering::Equal,
-        };
-        if o != Ordering::Equal {
-            return o;
-        }
-    }
-    Ordering::Equal
 }
 
 /// The recorded version, if any.
@@ -58,7 +28,7 @@ pub fn recorded(config_dir: &Path) -> Option<String> {
 /// the way back.
 pub fn check(config_dir: &Path, version: &str) -> Result<(), String> {
     match recorded(config_dir) {
-        Some(r) if compare(&r, version) == Ordering::Greater => Err(format!(
+        Some(r) if version::is_newer(&r, version) => Err(format!(
             "the databases were migrated by Mathesar {r}; this package runs Mathesar {version}, \
              which cannot use them. Nothing was started. Install the package of Mathesar {r} \
              again, or restore a backup taken before the upgrade to {r} (`mathesarctl restore \
@@ -82,25 +52,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_compare_as_numbers() {
-        assert_eq!(compare("0.10.1", "0.11.0"), Ordering::Less);
-        assert_eq!(compare("0.11.0", "0.9.9"), Ordering::Greater);
-        assert_eq!(compare("0.11.0", "0.11.0"), Ordering::Equal);
-        assert_eq!(compare("0.11.0-broken", "0.11.0"), Ordering::Greater);
-        assert_eq!(
-            of_image("reg:5000/mathesar/mathesar:0.11.0"),
-            Some("0.11.0")
-        );
-        assert_eq!(of_image("reg:5000/mathesar/mathesar"), None);
-    }
-
-    #[test]
     fn an_older_application_is_refused_with_the_way_back() {
         let d = tempfile::tempdir().unwrap();
         check(d.path(), "0.10.1").unwrap();
         assert!(record(d.path(), "0.11.0").unwrap());
         check(d.path(), "0.11.0").unwrap();
         check(d.path(), "0.12.0").unwrap();
+        check(d.path(), "latest").unwrap();
         let e = check(d.path(), "0.10.1").unwrap_err();
         assert!(
             e.contains("migrated by Mathesar 0.11.0") && e.contains("mathesarctl restore"),

@@ -163,7 +163,7 @@ impl Stack {
         }
         // Mathesar migrates its database when it starts: never an older version over a newer one.
         let app_version = crate::rendering::images::Image::Service.pinned(None);
-        let app_version = app_version::of_image(&app_version).unwrap_or_default();
+        let app_version = crate::version::of_image(&app_version).unwrap_or_default();
         let config_dir = &self.current.layout.config_dir;
         app_version::check(config_dir, app_version).map_err(StackError::Downgrade)?;
         let before = self.container_ids().await?;
@@ -191,7 +191,7 @@ impl Stack {
                 let held = start_lock::acquire(&t, wait).await?;
                 let release = images
                     .get(APP.name)
-                    .and_then(|i| start_lock::release_of(i))
+                    .and_then(|i| crate::version::of_image(i))
                     .unwrap_or_default();
                 if let Err(e) = held.claim_release(release).await {
                     held.release().await;

@@ -94,23 +94,10 @@ pub enum StartLockError {
 /// The table of the release record, in Mathesar's own database.
 const RELEASE_TABLE: &str = "mathesarctl_release";
 
-/// The release of an image reference: its tag (`reg:5000/mathesar/mathesar:0.11.0` -> `0.11.0`).
-pub fn release_of(image: &str) -> Option<&str> {
-    let last = image.rsplit('/').next()?;
-    let (_, tag) = last.split_once(':')?;
-    (!tag.is_empty()).then_some(tag)
-}
-
 /// Whether `ours` is older than `recorded`; tags that are not versions (`latest`) are never
 /// judged older.
 pub fn is_older(ours: &str, recorded: &str) -> bool {
-    match (
-        semver::Version::parse(ours),
-        semver::Version::parse(recorded),
-    ) {
-        (Ok(a), Ok(b)) => a < b,
-        _ => false,
-    }
+    crate::version::is_newer(recorded, ours)
 }
 
 /// The lock, held while this value lives (the session it was taken in).
@@ -410,13 +397,7 @@ mod tests {
     }
 
     #[test]
-    fn releases_come_from_the_tag_and_only_versions_are_older() {
-        assert_eq!(release_of("mathesar/mathesar:0.11.0"), Some("0.11.0"));
-        assert_eq!(
-            release_of("127.0.0.1:5115/mathesar/mathesar:0.10.1"),
-            Some("0.10.1")
-        );
-        assert_eq!(release_of("registry:5000/mathesar/mathesar"), None);
+    fn only_versions_are_older() {
         assert!(is_older("0.10.1", "0.11.0"));
         assert!(!is_older("0.11.0", "0.10.1"));
         assert!(!is_older("0.11.0", "0.11.0"));

@@ -85,3 +85,31 @@ fn every_answer_has_a_debconf_template() {
         );
     }
 }
+
+/// debconf's defaults are the package's: each template's `Default:` (none: empty) is the built-in
+/// default of `sources::defaults` for that answer, so a question shows what an unanswered
+/// installation gets. Secrets and generated answers have neither.
+#[test]
+fn debconf_defaults_are_the_built_in_defaults() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let templates = std::fs::read_to_string(format!("{root}/debian/templates")).unwrap();
+    let defaults = mathesar::sources::defaults::answers(std::path::Path::new("/etc/mathesar"));
+    for key in mathesar::settings::Key::ALL {
+        let head = format!("Template: {}\n", key.debconf_question());
+        let block = templates
+            .split("\n\n")
+            .find(|b| b.starts_with(&head) || b.contains(&format!("\n{head}")))
+            .unwrap_or_else(|| panic!("no template {}", key.debconf_question()));
+        let template_default = block
+            .lines()
+            .find_map(|l| l.strip_prefix("Default:"))
+            .map_or("", str::trim);
+        let built_in = defaults.value(*key).unwrap_or("");
+        assert_eq!(
+            template_default,
+            built_in,
+            "debian/templates and sources/defaults.rs disagree on {}",
+            key.debconf_question()
+        );
+    }
+}

@@ -16,6 +16,7 @@ use thiserror::Error;
 use super::engine::Engine;
 use super::journal;
 use super::registry::{self, Lookup};
+use crate::systemd::notify;
 
 /// Given up after this long without a progress message from the engine (override:
 /// `MATHESAR_PULL_STALL_SECONDS` in /etc/default/mathesar).
@@ -267,9 +268,7 @@ impl Reporter {
                 .unwrap_or(self.last);
         }
         if self.mode == Mode::Journal {
-            let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&format!(
-                "Pulling {image} ..."
-            ))]);
+            let _ = notify::status(&format!("Pulling {image} ..."));
         }
     }
 
@@ -289,14 +288,8 @@ impl Reporter {
                 // Keeps the start timeout ahead while bytes arrive; the stall check ends a dead pull.
                 if self.notified.elapsed() >= NOTIFY_EVERY {
                     self.notified = Instant::now();
-                    let extend = (self.stall + Duration::from_secs(60)).as_micros();
                     let text = line(image, p, started.elapsed());
-                    let _ = sd_notify::notify(&[
-                        sd_notify::NotifyState::Status(&text),
-                        sd_notify::NotifyState::ExtendTimeoutUsec(
-                            extend.min(u32::MAX as u128) as u32
-                        ),
-                    ]);
+                    let _ = notify::extend_start(&text, self.stall + Duration::from_secs(60));
                 }
                 JOURNAL_EVERY
             }

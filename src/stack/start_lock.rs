@@ -257,11 +257,7 @@ fn hostname() -> String {
 }
 
 fn extend_start_timeout(by: Duration, status: &str) {
-    let usec = by.as_micros().min(u128::from(u32::MAX)) as u32;
-    let _ = sd_notify::notify(&[
-        sd_notify::NotifyState::Status(status),
-        sd_notify::NotifyState::ExtendTimeoutUsec(usec),
-    ]);
+    let _ = crate::systemd::notify::extend_start(status, by);
 }
 
 /// Takes the start lock on `t`, waiting at most `wait` for another host to release it.

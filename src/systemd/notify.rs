@@ -17,6 +17,16 @@ pub fn status(status: &str) -> std::io::Result<()> {
     sd_notify::notify(&[NotifyState::Status(status)])
 }
 
+/// A STATUS= line, and the start timeout pushed `by` further (EXTEND_TIMEOUT_USEC=): a start that
+/// is still making progress (a pull, a wait for another host's lock) is not killed by it.
+pub fn extend_start(status: &str, by: std::time::Duration) -> std::io::Result<()> {
+    let usec = u32::try_from(by.as_micros()).unwrap_or(u32::MAX);
+    sd_notify::notify(&[
+        NotifyState::Status(status),
+        NotifyState::ExtendTimeoutUsec(usec),
+    ])
+}
+
 /// STOPPING=1 with a STATUS= line.
 pub fn stopping(status: &str) -> std::io::Result<()> {
     sd_notify::notify(&[NotifyState::Stopping, NotifyState::Status(status)])

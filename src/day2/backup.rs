@@ -19,8 +19,8 @@ use crate::stack::{Stack, StackError, journal};
 use crate::storage::modes::{self, ModeError, PRIVATE_DIR, PRIVATE_FILE};
 use crate::storage::{atomic, commit, dirs};
 
-use super::exec::{self, ExecError};
 use super::manifest::{self, Dump, FileSum, Hashing, Manifest, Role};
+use crate::stack::exec::{self, ExecError};
 use crate::time;
 
 pub const DEFAULT_ROOT: &str = "/var/backups/mathesar";

@@ -87,7 +87,7 @@ pub async fn save(engine: &Engine, images: &[String], path: &Path) -> Result<u64
             Box::new(file)
         };
         let names: Vec<&str> = images.iter().map(String::as_str).collect();
-        let mut stream = engine.docker().export_images(&names);
+        let mut stream = engine.export_images(&names);
         let mut size = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|source| ImagesError::Api {
@@ -128,14 +128,7 @@ pub async fn load(engine: &Engine, path: &Path) -> Result<Vec<String>, ImagesErr
             Err(e) => std::task::Poll::Ready(Some(Err(e))),
         }
     });
-    let mut stream = engine.docker().import_image_stream(
-        bollard::query_parameters::ImportImageOptions {
-            quiet: true,
-            ..Default::default()
-        },
-        chunks,
-        None,
-    );
+    let mut stream = engine.import_images(chunks);
     let mut said = Vec::new();
     while let Some(item) = stream.next().await {
         let info = item.map_err(|source| ImagesError::Api {

@@ -4,7 +4,6 @@
 
 pub mod backup;
 pub mod bundle;
-pub mod exec;
 pub mod images;
 pub mod manifest;
 pub mod redact;

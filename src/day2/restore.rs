@@ -21,8 +21,8 @@ use crate::systemd::UNIT;
 use crate::systemd::unit::{self, Action};
 
 use super::backup::{self, BackupError, CONFIG_SUBDIR, GLOBALS_FILE, io};
-use super::exec;
 use super::manifest::{self, Manifest};
+use crate::stack::exec;
 
 /// Suffix of the database a dump is restored into before it replaces the old one.
 const RESTORING_SUFFIX: &str = "__restoring";

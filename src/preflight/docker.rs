@@ -129,9 +129,8 @@ fn project_net(net: &NetworkInspect) -> Option<ProjectNet> {
 
 async fn info(engine: &Engine) -> EngineInfo {
     let list = engine.project_containers();
-    let docker = engine.docker();
-    let bridge = docker.inspect_network("bridge", None);
-    let project = docker.inspect_network(PROJECT_NETWORK, None);
+    let bridge = engine.network("bridge");
+    let project = engine.network(PROJECT_NETWORK);
     let (list, bridge, project) = tokio::join!(list, bridge, project);
     // Best effort: without these, ports owned by our stack look busy and the loopback
     // database check falls back to 127.0.0.1, both reported in their own checks.

@@ -245,8 +245,44 @@ impl Engine {
         }
     }
 
-    pub fn docker(&self) -> &Docker {
+    /// The raw client, for the stack's own modules only: everything else asks the engine.
+    pub(super) fn docker(&self) -> &Docker {
         &self.docker
+    }
+
+    /// A network by name (`bridge`, the project's), as the engine describes it.
+    pub async fn network(
+        &self,
+        name: &str,
+    ) -> Result<bollard::models::NetworkInspect, bollard::errors::Error> {
+        self.docker.inspect_network(name, None).await
+    }
+
+    /// The images named, as one `docker save` archive, streamed.
+    pub fn export_images<'a>(
+        &'a self,
+        names: &'a [&'a str],
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, bollard::errors::Error>> + 'a {
+        self.docker.export_images(names)
+    }
+
+    /// Loads a `docker save` archive (plain or compressed) from `chunks`; yields what the engine
+    /// says.
+    pub fn import_images<S>(
+        &self,
+        chunks: S,
+    ) -> impl futures_util::Stream<Item = Result<bollard::models::BuildInfo, bollard::errors::Error>>
+    where
+        S: futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+    {
+        self.docker.import_image_stream(
+            bollard::query_parameters::ImportImageOptions {
+                quiet: true,
+                ..Default::default()
+            },
+            chunks,
+            None,
+        )
     }
 
     /// Every container of the project, running or not.

@@ -8,6 +8,7 @@ pub mod compose;
 pub mod config;
 pub mod database;
 pub mod engine;
+pub mod exec;
 pub mod health;
 pub mod journal;
 pub mod lifecycle;

@@ -15,10 +15,7 @@ source "$E2E_DIR/scenarios/pkg-common.inc"
 # shellcheck source=https-common.inc
 source "$E2E_DIR/scenarios/https-common.inc"
 
-pkg_host
-https_port=$(free_port)
-while [[ $https_port == "$http_port" || $https_port == "$db_port" ]]; do https_port=$(free_port); done
-domain=$HTTPS_DOMAIN
+https_host
 ca=$E2E_WORK/ca
 bed_ca "$ca"
 pebble_start "$ca" "$http_port" "$https_port"

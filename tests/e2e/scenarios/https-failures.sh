@@ -14,10 +14,7 @@ source "$E2E_DIR/scenarios/pkg-common.inc"
 # shellcheck source=https-common.inc
 source "$E2E_DIR/scenarios/https-common.inc"
 
-pkg_host
-https_port=$(free_port)
-while [[ $https_port == "$http_port" || $https_port == "$db_port" ]]; do https_port=$(free_port); done
-domain=$HTTPS_DOMAIN
+https_host
 gw=$(docker0_address)
 closed=$(free_port)
 ca_url=https://$gw:$closed/dir

@@ -11,17 +11,10 @@ source "$E2E_DIR/scenarios/pkg-common.inc"
 # shellcheck source=https-common.inc
 source "$E2E_DIR/scenarios/https-common.inc"
 
-pkg_host
-https_port=$(free_port)
-while [[ $https_port == "$http_port" || $https_port == "$db_port" ]]; do https_port=$(free_port); done
-domain=$HTTPS_DOMAIN
+https_host
 ca=$E2E_WORK/ca
 bed_ca "$ca"
-bed_cert "$ca" "$E2E_WORK/own" 30 "DNS:$domain"
-secret "$(sed -n 2p "$E2E_WORK/own.key")"
-host_exec mkdir -p -m 700 /root/tls
-host_copy "$E2E_WORK/own.pem" /root/tls/cert.pem
-host_copy "$E2E_WORK/own.key" /root/tls/key.pem
+host_tls_files own
 # shellcheck disable=SC2016 # expanded by the host's shell
 host_sh 'printf "127.0.0.1 %s\n" "$1" >>/etc/hosts' "$domain"
 

@@ -1,6 +1,6 @@
 //! Commands run in a container whose output or input is a file, streamed both ways so that a dump
-//! of any size never sits in memory (the stack's `Engine::exec` collects text, which suits short
-//! commands only). Secrets go in the exec environment, never on the command line.
+//! of any size never sits in memory (`Engine::exec`, the collecting form, suits short commands
+//! only). Secrets go in the exec environment, never on the command line.
 
 use std::io::Write;
 
@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use thiserror::Error;
 use tokio::io::AsyncWriteExt;
 
-use crate::stack::engine::Engine;
+use super::engine::Engine;
 
 #[derive(Debug, Error)]
 pub enum ExecError {

@@ -38,6 +38,8 @@ pub struct Target {
     pub password: Secret,
     pub dbname: String,
     pub sslmode: SslMode,
+    /// `db-ca-file`, which the verifying sslmodes check the server's certificate against.
+    pub ca: Option<std::path::PathBuf>,
     pub keys: Keys,
 }
 
@@ -48,6 +50,17 @@ pub struct Keys {
     pub user: Key,
     pub password: Key,
     pub dbname: Key,
+}
+
+impl Target {
+    /// The answer choosing this server's sslmode.
+    pub fn sslmode_key(&self) -> Key {
+        if self.keys.host == Key::InternalDbHost {
+            Key::InternalDbSslmode
+        } else {
+            Key::ExistingDbSslmode
+        }
+    }
 }
 
 pub fn targets(s: &Settings) -> Vec<Target> {
@@ -61,6 +74,7 @@ pub fn targets(s: &Settings) -> Vec<Target> {
             password: e.password.clone(),
             dbname: s.user_db_name.clone(),
             sslmode: e.sslmode,
+            ca: s.db_ca_file.clone(),
             keys: Keys {
                 host: Key::ExistingDbHost,
                 port: Key::ExistingDbPort,
@@ -78,7 +92,8 @@ pub fn targets(s: &Settings) -> Vec<Target> {
             user: s.db_user.clone(),
             password: s.db_password.clone(),
             dbname: s.internal_db_name.clone(),
-            sslmode: SslMode::Prefer,
+            sslmode: s.internal_db_sslmode,
+            ca: s.db_ca_file.clone(),
             keys: Keys {
                 host: Key::InternalDbHost,
                 port: Key::InternalDbPort,
@@ -115,8 +130,12 @@ pub enum ConnectError {
         "the server asks for the password in clear text; it was not sent (mathesarctl never sends a password in clear text, with or without TLS)"
     )]
     Cleartext,
-    #[error("the server does not offer TLS, which `require` needs")]
-    NoTls,
+    #[error("the server does not offer TLS, which `{0}` needs")]
+    NoTls(&'static str),
+    #[error("the server's certificate is refused: {0}")]
+    Certificate(String),
+    #[error("{0}")]
+    Ca(String),
     #[error("{0}")]
     Other(String),
 }
@@ -243,11 +262,8 @@ pub async fn open(
         .dbname(&t.dbname)
         .application_name(application)
         .connect_timeout(TIMEOUT)
-        .ssl_mode(match t.sslmode {
-            SslMode::Disable => PgSslMode::Disable,
-            SslMode::Prefer => PgSslMode::Prefer,
-            SslMode::Require => PgSslMode::Require,
-        });
+        // TLS is negotiated below, before tokio-postgres sees the stream.
+        .ssl_mode(PgSslMode::Disable);
     let stream = match source.zip(host.parse::<IpAddr>().ok()) {
         Some((from, to)) => tcp_from(from, SocketAddr::new(to, t.port)).await,
         None => TcpStream::connect((host, t.port)).await,
@@ -259,7 +275,6 @@ pub async fn open(
     let stream = negotiate(stream, t, host).await?;
     let refused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let guarded = NoCleartext::new(stream, refused.clone());
-    cfg.ssl_mode(PgSslMode::Disable);
     let (client, connection) = match cfg.connect_raw(guarded, tokio_postgres::NoTls).await {
         Ok(c) => c,
         Err(_) if refused.load(std::sync::atomic::Ordering::SeqCst) => {
@@ -275,8 +290,9 @@ pub async fn open(
 trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
 
-/// The TLS request per the sslmode (`disable`: none; `prefer`: TLS when offered; `require`: a
-/// server without it refused), and the handshake when the server accepts.
+/// The TLS request per the sslmode (`disable`: none; `prefer`: TLS when offered; the others: a
+/// server without it refused), and the handshake when the server accepts, the certificate checked
+/// per the sslmode ([`tls_config`]).
 async fn negotiate(
     mut stream: TcpStream,
     t: &Target,
@@ -286,26 +302,47 @@ async fn negotiate(
     if t.sslmode == SslMode::Disable {
         return Ok(Box::new(stream));
     }
+    // The CA is read before anything is sent: a wrong file is the answer's fault, not the server's.
+    let config = tls_config(t)?;
     let mut buf = bytes::BytesMut::new();
     frontend::ssl_request(&mut buf);
     stream.write_all(&buf).await.map_err(|e| io_error(&e))?;
     match stream.read_u8().await.map_err(|e| io_error(&e))? {
         b'S' => {
-            let mut tls = MakeRustlsConnect::new(tls_config());
+            let mut tls = MakeRustlsConnect::new(config);
             let connector =
                 <MakeRustlsConnect as MakeTlsConnect<TcpStream>>::make_tls_connect(&mut tls, host)
                     .map_err(|e| ConnectError::Other(e.to_string()))?;
             let tls = tokio_postgres::tls::TlsConnect::connect(connector, stream)
                 .await
-                .map_err(|e| ConnectError::Other(format!("the TLS handshake failed: {e}")))?;
+                .map_err(|e| handshake_error(&e))?;
             Ok(Box::new(tls))
         }
-        b'N' if t.sslmode == SslMode::Require => Err(ConnectError::NoTls),
+        b'N' if t.sslmode != SslMode::Prefer => Err(ConnectError::NoTls(t.sslmode.as_str())),
         b'N' => Ok(Box::new(stream)),
         _ => Err(ConnectError::Other(
             "the server answered the TLS request with an error (PostgreSQL older than 7.3?)".into(),
         )),
     }
+}
+
+/// A failed handshake: a certificate the sslmode refuses is named as such.
+fn handshake_error(e: &(dyn std::error::Error + 'static)) -> ConnectError {
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if let Some(rustls::Error::InvalidCertificate(c)) = s.downcast_ref::<rustls::Error>() {
+            return ConnectError::Certificate(format!("{c:?}"));
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if let Some(rustls::Error::InvalidCertificate(c)) =
+                io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+            {
+                return ConnectError::Certificate(format!("{c:?}"));
+            }
+        }
+        source = s.source();
+    }
+    ConnectError::Other(format!("the TLS handshake failed: {e}"))
 }
 
 /// Reads the server's messages on their way to tokio-postgres until authentication is over, and
@@ -424,20 +461,93 @@ impl tokio::io::AsyncWrite for NoCleartext {
     }
 }
 
-/// TLS as libpq's `prefer` and `require` do it: encrypted, the certificate not verified (that is
-/// `verify-full`, which needs the server's CA here).
-fn tls_config() -> rustls::ClientConfig {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ClientConfig::builder_with_provider(provider.clone())
+/// TLS per the sslmode, as libpq does it: `prefer` and `require` encrypt without verifying the
+/// certificate; `verify-ca` checks that it is signed by the CA of `db-ca-file`; `verify-full`
+/// also that it names the host connected to.
+fn tls_config(t: &Target) -> Result<rustls::ClientConfig, ConnectError> {
+    use std::sync::Arc;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .unwrap_or_else(|_| {
             rustls::ClientConfig::builder_with_provider(provider.clone())
                 .with_protocol_versions(rustls::DEFAULT_VERSIONS)
                 .expect("the ring provider supports the default versions")
-        })
+        });
+    let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> = if t.sslmode.verifies() {
+        let Some(ca) = &t.ca else {
+            return Err(ConnectError::Ca(format!(
+                "{} needs `db-ca-file`, which is empty",
+                t.sslmode.as_str()
+            )));
+        };
+        let roots = crate::tls::db_ca_roots(ca, std::time::SystemTime::now())
+            .map_err(|e| ConnectError::Ca(e.to_string()))?;
+        let webpki =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| ConnectError::Ca(format!("`db-ca-file` cannot be used: {e}")))?;
+        match t.sslmode {
+            SslMode::VerifyFull => webpki,
+            _ => Arc::new(AnyName(webpki)),
+        }
+    } else {
+        Arc::new(EncryptOnly(provider))
+    };
+    Ok(builder
         .dangerous()
-        .with_custom_certificate_verifier(std::sync::Arc::new(EncryptOnly(provider)))
-        .with_no_client_auth()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
+/// `verify-ca`: the chain checked against the CA as `verify-full` checks it, the host name not.
+/// rustls' verifier checks the name last, after the chain, so a name mismatch means the chain
+/// was good.
+#[derive(Debug)]
+struct AnyName(std::sync::Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                NotValidForName | NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 /// Accepts any certificate, but checks the handshake signatures: the connection is encrypted,
@@ -621,11 +731,38 @@ fn refused(t: &Target, e: &ConnectError, at: &str, opts: &Options) -> Option<Che
                 t.user
             ),
         ),
-        ConnectError::NoTls => Check::not_ok(
+        ConnectError::NoTls(_) => Check::not_ok(
             t.name,
             Status::Fail,
             format!("PostgreSQL at {at}: {e}"),
-            "enable TLS on the server (ssl = on in postgresql.conf), or set `existing-db-sslmode` to prefer".to_string(),
+            format!(
+                "enable TLS on the server (ssl = on in postgresql.conf); `{}` set to prefer connects without it, readable on the network",
+                t.sslmode_key()
+            ),
+        ),
+        ConnectError::Certificate(_) => Check::not_ok(
+            t.name,
+            Status::Fail,
+            format!("PostgreSQL at {at}: {e}"),
+            format!(
+                "`{}` is {}: the server's certificate must be signed by the CA in `db-ca-file`{}; check that file and the server's ssl_cert_file",
+                t.sslmode_key(),
+                t.sslmode.as_str(),
+                if t.sslmode == SslMode::VerifyFull {
+                    format!(" and name {}", t.host)
+                } else {
+                    String::new()
+                }
+            ),
+        ),
+        ConnectError::Ca(_) => Check::not_ok(
+            t.name,
+            Status::Fail,
+            format!("PostgreSQL at {at} was not tried: {e}"),
+            format!(
+                "set `db-ca-file` to the PEM file of the CA that signed the server's certificate ({})",
+                ways(Key::DbCaFile, "/etc/ssl/postgres-ca.pem")
+            ),
         ),
         ConnectError::Other(_) => Check::not_ok(
             t.name,
@@ -1430,7 +1567,7 @@ mod tests {
     async fn require_refuses_a_server_without_tls_and_prefer_uses_it_when_offered() {
         let (port, _server) = fake_server(b'N', 10).await;
         let a = attempt(&at_port(port, "require"), "127.0.0.1", None).await;
-        assert_eq!(a.result, Err(ConnectError::NoTls));
+        assert_eq!(a.result, Err(ConnectError::NoTls("require")));
 
         // Offered: the client goes on with a TLS handshake (the fake server cannot complete it).
         let (port, server) = fake_server(b'S', 3).await;
@@ -1454,7 +1591,13 @@ mod tests {
         use crate::settings::validate::{SslMode, sslmode};
         assert_eq!(sslmode("").unwrap(), SslMode::Prefer);
         assert_eq!(sslmode("Require").unwrap(), SslMode::Require);
-        assert!(sslmode("verify-full").is_err());
+        assert_eq!(sslmode(" Verify-Full").unwrap(), SslMode::VerifyFull);
+        assert_eq!(sslmode("verify-ca").unwrap(), SslMode::VerifyCa);
+        assert!(sslmode("verify_full").is_err());
+        assert!(sslmode("allow").is_err());
+        for m in SslMode::ALL {
+            assert_eq!(sslmode(m.as_str()).unwrap(), m);
+        }
         let e = Settings::from_answers(&{
             let mut a = crate::sources::defaults::answers(std::path::Path::new("/etc/mathesar"));
             a.set(Key::UserDb, "existing", crate::settings::Source::Default);

@@ -392,6 +392,7 @@ mod tests {
             password: crate::secrets::Secret::new(password),
             dbname: "mathesar_django".into(),
             sslmode: Default::default(),
+            ca: None,
             keys: pg::Keys {
                 host: crate::settings::Key::InternalDbHost,
                 port: crate::settings::Key::InternalDbPort,

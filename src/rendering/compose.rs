@@ -82,6 +82,7 @@ pub fn render(s: &Settings) -> Result<String, RenderError> {
         https => s.serves_https(),
         http_bind => s.http_bind.is_some(),
         tls_files => s.acme_root().is_some() || s.own_cert().is_some(),
+        db_ca => s.db_ca().is_some(),
         images => context! {
             db => Image::Db.pinned(registry),
             service => Image::Service.pinned(registry),

@@ -1586,6 +1586,131 @@ mod tests {
         );
     }
 
+    const PG_CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/pg-ca.pem");
+    const OTHER_CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/cert.pem");
+
+    /// A PostgreSQL server with TLS (the certificate for `localhost` signed by `pg-ca.pem`) that
+    /// asks for the password in clear text inside TLS. Returns its port and, per connection,
+    /// what it read after the handshake.
+    fn tls_server() -> (u16, std::thread::JoinHandle<Vec<u8>>) {
+        use rustls::pki_types::pem::PemObject;
+        use std::io::{Read, Write};
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+        let certs: Vec<_> =
+            rustls::pki_types::CertificateDer::pem_file_iter(format!("{dir}/pg-server.pem"))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        let key =
+            rustls::pki_types::PrivateKeyDer::from_pem_file(format!("{dir}/pg-server-key.pem"))
+                .unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = std::sync::Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .unwrap(),
+        );
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let h = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut c = l.accept().unwrap().0;
+            c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            let mut req = [0u8; 8];
+            c.read_exact(&mut req).unwrap();
+            c.write_all(b"S").unwrap();
+            let conn = rustls::ServerConnection::new(config).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, c);
+            let mut buf = [0u8; 512];
+            // The startup message (a refused certificate ends the connection here).
+            let Ok(n) = tls.read(&mut buf) else {
+                return seen;
+            };
+            seen.extend_from_slice(&buf[..n]);
+            let _ = tls.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]);
+            let _ = tls.flush();
+            while let Ok(n) = tls.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+            }
+            seen
+        });
+        (port, h)
+    }
+
+    /// `verify-full` takes the server whose certificate the CA signed for the host name
+    /// connected to, and nothing else; `verify-ca` takes it under any name; neither takes a
+    /// certificate of another CA. The server got through asks for the password in clear text
+    /// inside TLS: refused there too.
+    #[tokio::test]
+    async fn the_verifying_modes_check_the_ca_and_the_host_name() {
+        for (mode, host, ca, accepted) in [
+            ("verify-full", "localhost", PG_CA, true),
+            ("verify-full", "127.0.0.1", PG_CA, false),
+            ("verify-ca", "127.0.0.1", PG_CA, true),
+            ("verify-ca", "localhost", OTHER_CA, false),
+            ("verify-full", "localhost", OTHER_CA, false),
+            // Encrypted, nothing verified: any certificate is taken.
+            ("require", "127.0.0.1", OTHER_CA, true),
+        ] {
+            let (port, server) = tls_server();
+            let mut t = at_port(port, mode);
+            t.host = host.into();
+            t.ca = Some(ca.into());
+            let a = attempt(&t, host, None).await;
+            let seen = tokio::task::spawn_blocking(move || server.join().unwrap())
+                .await
+                .unwrap();
+            if accepted {
+                assert_eq!(a.result, Err(ConnectError::Cleartext), "{mode} {host}");
+            } else {
+                assert!(
+                    matches!(a.result, Err(ConnectError::Certificate(_))),
+                    "{mode} {host} {ca}: {:?}",
+                    a.result
+                );
+                assert!(seen.is_empty(), "{mode}: the startup message was sent");
+                let c = verdict(&t, &Route::Direct(a), &START);
+                assert_eq!(c.status, Status::Fail);
+                assert!(all_text(&c).contains("db-ca-file"), "{}", all_text(&c));
+            }
+            assert!(
+                !seen
+                    .windows(PASSWORD.len())
+                    .any(|w| w == PASSWORD.as_bytes()),
+                "{mode}: the password was sent"
+            );
+        }
+    }
+
+    /// A verifying mode without a usable CA file connects to nothing.
+    #[tokio::test]
+    async fn a_verifying_mode_without_a_usable_ca_sends_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("ca.pem");
+        std::os::unix::fs::symlink(PG_CA, &link).unwrap();
+        for ca in [None, Some(link), Some(dir.path().join("missing.pem"))] {
+            let (port, server) = fake_server(b'S', 3).await;
+            let mut t = at_port(port, "verify-full");
+            t.ca = ca.clone();
+            let a = attempt(&t, "127.0.0.1", None).await;
+            assert!(
+                matches!(a.result, Err(ConnectError::Ca(_))),
+                "{ca:?}: {:?}",
+                a.result
+            );
+            assert!(
+                server.await.unwrap().is_empty(),
+                "{ca:?}: something was sent"
+            );
+        }
+    }
+
     #[test]
     fn the_sslmode_answer_is_validated() {
         use crate::settings::validate::{SslMode, sslmode};

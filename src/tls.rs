@@ -450,6 +450,87 @@ mod tests {
     /// valid 2026-12-02 to 2036-11-29, made with openssl for these tests.
     pub(crate) const CERT: &str = include_str!("../tests/fixtures/tls/cert.pem");
 
+    /// `db-ca-file`: a regular file of PEM certificates, read without following a link; only
+    /// the certificates are kept.
+    #[test]
+    fn the_database_ca_file_is_checked_before_it_is_copied() {
+        let now = SystemTime::now();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, format!("a comment\n{CERT}")).unwrap();
+        let copy = db_ca(&ca, now).unwrap();
+        assert!(
+            copy.starts_with(b"-----BEGIN CERTIFICATE-----\n"),
+            "only the certificates"
+        );
+        assert_eq!(db_ca_roots(&ca, now).unwrap().len(), 1);
+
+        let refused = |p: &Path| db_ca(p, now).unwrap_err();
+        let link = dir.path().join("link.pem");
+        std::os::unix::fs::symlink(&ca, &link).unwrap();
+        let e = refused(&link);
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(e.key, Key::DbCaFile);
+        assert!(
+            refused(dir.path())
+                .to_string()
+                .contains("not a regular file")
+        );
+        assert!(
+            refused(&dir.path().join("missing"))
+                .to_string()
+                .contains("cannot be read")
+        );
+        let key = dir.path().join("key.pem");
+        std::fs::write(&key, include_str!("../tests/fixtures/tls/key.pem")).unwrap();
+        let e = refused(&key);
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
+        assert!(
+            !e.to_string().contains("PRIVATE KEY-----\n"),
+            "the content is never shown"
+        );
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert!(refused(&fifo).to_string().contains("not a regular file"));
+        // Expired: refused with its date.
+        let later = UNIX_EPOCH + Duration::from_secs(2_200_000_000);
+        assert!(
+            db_ca(&ca, later)
+                .unwrap_err()
+                .to_string()
+                .contains("expired")
+        );
+    }
+
+    /// The copy goes to the data directory's `pg-tls`, readable by the container (0644), only
+    /// when a server in use is verified.
+    #[test]
+    fn the_database_ca_is_copied_only_when_a_server_is_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, CERT).unwrap();
+        let ca_text = ca.display().to_string();
+        let data = DataLayout::new(dir.path().join("data"));
+        let s = crate::settings::for_tests(&[
+            (Key::InternalDbHost, "pg.example.org"),
+            (Key::InternalDbSslmode, "verify-full"),
+            (Key::DbCaFile, &ca_text),
+        ]);
+        let files = files(&s, &data, SystemTime::now()).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].path, data.pg_tls_dir().join(DB_CA));
+        assert_eq!(
+            (files[0].mode, files[0].secret),
+            (modes::PUBLIC_FILE, false)
+        );
+        let s = crate::settings::for_tests(&[(Key::InternalDbHost, "pg.example.org")]);
+        assert!(
+            super::files(&s, &data, SystemTime::now())
+                .unwrap()
+                .is_empty()
+        );
+    }
+
     #[test]
     fn dates_are_shown_in_utc() {
         assert_eq!(utc_text(0), "1970-01-01 00:00:00 UTC");

@@ -469,8 +469,7 @@ fn fake_postgres(methods: Vec<i32>) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
             c.set_read_timeout(Some(std::time::Duration::from_secs(2)))
                 .unwrap();
             let mut buf = [0u8; 1024];
-            loop {
-                let Ok(n) = c.read(&mut buf) else { break };
+            while let Ok(n) = c.read(&mut buf) {
                 if n == 0 {
                     break;
                 }

@@ -22,7 +22,7 @@ use crate::storage::modes;
 /// Largest certificate file read: far above any real chain.
 const MAX_FILE: u64 = 1 << 20;
 
-pub use crate::storage::layout::{ACME_CA_ROOT, TLS_CERT, TLS_KEY};
+pub use crate::storage::layout::{ACME_CA_ROOT, DB_CA, TLS_CERT, TLS_KEY};
 
 /// Why a file an answer names cannot be used; the answer and the path are named, never a key.
 #[derive(Debug, Error)]
@@ -189,6 +189,82 @@ pub fn acme_ca_root(path: &Path, now: SystemTime) -> Result<Vec<u8>, TlsError> {
     Ok(pem_of(&ders))
 }
 
+/// Reads a file that must not be a symbolic link (mathesarctl runs as root and did not create
+/// it): opened with `O_NOFOLLOW`, then judged on the open file (a regular file, a sane size), so
+/// that nothing can be swapped between the check and the read.
+fn read_no_link(key: Key, path: &Path) -> Result<Vec<u8>, TlsError> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let err = |reason: String| TlsError {
+        key,
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        // O_NONBLOCK: a FIFO put there does not hang the run.
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(nix::libc::ELOOP) => err("it is a symbolic link; name the file itself".into()),
+            _ => err(format!("it cannot be read: {e}")),
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| err(format!("it cannot be read: {e}")))?;
+    if !meta.is_file() {
+        return Err(err("it is not a regular file".into()));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(err(format!("it is larger than {MAX_FILE} bytes")));
+    }
+    let mut pem = Vec::new();
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| err(format!("it cannot be read: {e}")))?;
+    Ok(pem)
+}
+
+/// The CA certificate(s) the PostgreSQL servers' certificates are verified against
+/// (`db-ca-file`): a regular file, not a symbolic link, readable, PEM certificates none expired.
+/// Only the certificates are kept (what else the file holds is not copied).
+pub fn db_ca(path: &Path, now: SystemTime) -> Result<Vec<u8>, TlsError> {
+    let key = Key::DbCaFile;
+    let err = |reason: String| TlsError {
+        key,
+        path: path.to_path_buf(),
+        reason,
+    };
+    let pem = read_no_link(key, path)?;
+    let certs = parse_certificates(&pem).map_err(err)?;
+    for (_, c) in &certs {
+        let info = CertInfo::of(c);
+        if info.expired(now) {
+            return Err(err(format!(
+                "its certificate {} expired on {}",
+                info.subject,
+                info.not_after_text()
+            )));
+        }
+    }
+    let ders: Vec<_> = certs.into_iter().map(|(d, _)| d).collect();
+    Ok(pem_of(&ders))
+}
+
+/// The trust anchors of `db-ca-file` for rustls, read and checked as [`db_ca`] does.
+pub fn db_ca_roots(path: &Path, now: SystemTime) -> Result<rustls::RootCertStore, TlsError> {
+    let pem = db_ca(path, now)?;
+    let mut roots = rustls::RootCertStore::empty();
+    for der in CertificateDer::pem_slice_iter(&pem).flatten() {
+        roots.add(der).map_err(|e| TlsError {
+            key: Key::DbCaFile,
+            path: path.to_path_buf(),
+            reason: format!("a certificate cannot be used as a trust anchor ({e})"),
+        })?;
+    }
+    Ok(roots)
+}
+
 /// Whether a certificate's DNS name (`*.example.org` covers one label) covers `domain`.
 pub fn covers(name: &str, domain: &str) -> bool {
     let (name, domain) = (name.to_ascii_lowercase(), domain.to_ascii_lowercase());
@@ -309,6 +385,14 @@ pub fn files(s: &Settings, data: &DataLayout, now: SystemTime) -> Result<Vec<Tls
             secret: true,
         });
     }
+    if let Some(ca) = s.db_ca() {
+        out.push(TlsFile {
+            path: data.pg_tls_dir().join(DB_CA),
+            contents: db_ca(ca, now)?,
+            mode: modes::PUBLIC_FILE,
+            secret: false,
+        });
+    }
     if let Some(root) = s.acme_root() {
         out.push(TlsFile {
             path: data.tls_dir().join(ACME_CA_ROOT),
@@ -365,6 +449,87 @@ mod tests {
     /// A self-signed certificate for `mathesar.example.org` (and `www.mathesar.example.org`),
     /// valid 2026-12-02 to 2036-11-29, made with openssl for these tests.
     pub(crate) const CERT: &str = include_str!("../tests/fixtures/tls/cert.pem");
+
+    /// `db-ca-file`: a regular file of PEM certificates, read without following a link; only
+    /// the certificates are kept.
+    #[test]
+    fn the_database_ca_file_is_checked_before_it_is_copied() {
+        let now = SystemTime::now();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, format!("a comment\n{CERT}")).unwrap();
+        let copy = db_ca(&ca, now).unwrap();
+        assert!(
+            copy.starts_with(b"-----BEGIN CERTIFICATE-----\n"),
+            "only the certificates"
+        );
+        assert_eq!(db_ca_roots(&ca, now).unwrap().len(), 1);
+
+        let refused = |p: &Path| db_ca(p, now).unwrap_err();
+        let link = dir.path().join("link.pem");
+        std::os::unix::fs::symlink(&ca, &link).unwrap();
+        let e = refused(&link);
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(e.key, Key::DbCaFile);
+        assert!(
+            refused(dir.path())
+                .to_string()
+                .contains("not a regular file")
+        );
+        assert!(
+            refused(&dir.path().join("missing"))
+                .to_string()
+                .contains("cannot be read")
+        );
+        let key = dir.path().join("key.pem");
+        std::fs::write(&key, include_str!("../tests/fixtures/tls/key.pem")).unwrap();
+        let e = refused(&key);
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
+        assert!(
+            !e.to_string().contains("PRIVATE KEY-----\n"),
+            "the content is never shown"
+        );
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert!(refused(&fifo).to_string().contains("not a regular file"));
+        // Expired: refused with its date.
+        let later = UNIX_EPOCH + Duration::from_secs(2_200_000_000);
+        assert!(
+            db_ca(&ca, later)
+                .unwrap_err()
+                .to_string()
+                .contains("expired")
+        );
+    }
+
+    /// The copy goes to the data directory's `pg-tls`, readable by the container (0644), only
+    /// when a server in use is verified.
+    #[test]
+    fn the_database_ca_is_copied_only_when_a_server_is_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, CERT).unwrap();
+        let ca_text = ca.display().to_string();
+        let data = DataLayout::new(dir.path().join("data"));
+        let s = crate::settings::for_tests(&[
+            (Key::InternalDbHost, "pg.example.org"),
+            (Key::InternalDbSslmode, "verify-full"),
+            (Key::DbCaFile, &ca_text),
+        ]);
+        let files = files(&s, &data, SystemTime::now()).unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].path, data.pg_tls_dir().join(DB_CA));
+        assert_eq!(
+            (files[0].mode, files[0].secret),
+            (modes::PUBLIC_FILE, false)
+        );
+        let s = crate::settings::for_tests(&[(Key::InternalDbHost, "pg.example.org")]);
+        assert!(
+            super::files(&s, &data, SystemTime::now())
+                .unwrap()
+                .is_empty()
+        );
+    }
 
     #[test]
     fn dates_are_shown_in_utc() {

@@ -441,3 +441,173 @@ fn fake_docker(s: &Scratch) -> (std::path::PathBuf, String) {
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     (calls, path)
 }
+
+/// A PostgreSQL server on a local port that refuses TLS and asks for the password with
+/// `methods[i]` on its i-th connection (3: in clear text, 5: MD5), for as long as connections
+/// come. Returns its port and everything it read.
+fn fake_postgres(methods: Vec<i32>) -> (u16, std::thread::JoinHandle<Vec<u8>>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    l.set_nonblocking(true).unwrap();
+    let h = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut connection = 0;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut idle_since = std::time::Instant::now();
+        while std::time::Instant::now() < deadline {
+            let mut c = match l.accept() {
+                Ok((c, _)) => c,
+                // Done once no connection came for 3 s after the last one.
+                Err(_) if connection > 0 && idle_since.elapsed().as_secs() >= 3 => break,
+                Err(_) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                }
+            };
+            c.set_nonblocking(false).unwrap();
+            c.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+                .unwrap();
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = c.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+                if buf[..n] == [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f] {
+                    c.write_all(b"N").unwrap();
+                    continue;
+                }
+                if buf.get(4..8) == Some(&[0, 3, 0, 0]) {
+                    // The startup message: ask for the password.
+                    let method = methods[connection.min(methods.len() - 1)];
+                    connection += 1;
+                    let mut msg = vec![b'R', 0, 0, 0, if method == 5 { 12 } else { 8 }];
+                    msg.extend_from_slice(&method.to_be_bytes());
+                    if method == 5 {
+                        msg.extend_from_slice(&[1, 2, 3, 4]);
+                    }
+                    let _ = c.write_all(&msg);
+                    continue;
+                }
+                // Anything else (an MD5 answer): refused.
+                let _ = c.write_all(b"E\0\0\0\x0bSFATAL\0\0");
+                break;
+            }
+            idle_since = std::time::Instant::now();
+        }
+        seen
+    });
+    (port, h)
+}
+
+/// Cleartext password authentication is refused on every connection mathesarctl opens, for the
+/// existing user database and for Mathesar's own database on another server, whatever the
+/// sslmode and whatever the server asked before: the passwords never reach the server.
+#[test]
+fn a_server_asking_for_the_password_in_clear_text_never_gets_it() {
+    for (mode, methods) in [
+        ("prefer", vec![3]),
+        ("disable", vec![3]),
+        // MD5 on one connection, clear text on the next.
+        ("prefer", vec![5, 3]),
+    ] {
+        let s = Scratch::new();
+        let (user_port, user_db) = fake_postgres(methods.clone());
+        let (own_port, own_db) = fake_postgres(methods.clone());
+        let (user_port, own_port) = (user_port.to_string(), own_port.to_string());
+        let existing_pw = "existing-PW-never-sent-1";
+        let own_pw = "own-PW-never-sent-2";
+        let env = [
+            ("MATHESAR_USER_DB", "existing"),
+            ("MATHESAR_EXISTING_DB_HOST", "127.0.0.1"),
+            ("MATHESAR_EXISTING_DB_PORT", user_port.as_str()),
+            ("MATHESAR_EXISTING_DB_USER", "alice"),
+            ("MATHESAR_EXISTING_DB_PASSWORD", existing_pw),
+            ("MATHESAR_EXISTING_DB_SSLMODE", mode),
+            ("MATHESAR_INTERNAL_DB_HOST", "127.0.0.1"),
+            ("MATHESAR_INTERNAL_DB_PORT", own_port.as_str()),
+            ("MATHESAR_INTERNAL_DB_SSLMODE", mode),
+            ("MATHESAR_DB_PASSWORD", own_pw),
+            // No engine: the servers are tried on loopback directly.
+            ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+        ];
+        let o = s.configure(&["--dry-run"], &env);
+        let out = text(&o);
+        for seen in [user_db.join().unwrap(), own_db.join().unwrap()] {
+            assert!(!seen.is_empty(), "{mode}: the server was not tried: {out}");
+            for pw in [existing_pw, own_pw] {
+                assert!(
+                    !seen.windows(pw.len()).any(|w| w == pw.as_bytes()),
+                    "{mode} {methods:?}: a password was sent in clear text"
+                );
+            }
+        }
+        if methods == [3] {
+            for check in ["existing-db", "internal-db"] {
+                assert!(
+                    out.lines()
+                        .any(|l| l.contains(check) && l.contains("clear text")),
+                    "{mode} {check}: {out}"
+                );
+            }
+        }
+        assert!(!out.contains(existing_pw) && !out.contains(own_pw), "{out}");
+    }
+}
+
+/// `db-ca-file` names a file mathesarctl reads as root: a symbolic link is refused before
+/// anything is written; a real file is copied for Mathesar's container (0644, under the data
+/// directory), whose compose file mounts it read-only and names it in PGSSLROOTCERT.
+#[test]
+fn the_database_ca_file_is_read_without_following_links_and_copied() {
+    let s = Scratch::new();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/pg-ca.pem");
+    let link = s.dir.path().join("ca-link.pem");
+    std::os::unix::fs::symlink(fixture, &link).unwrap();
+    let link = link.display().to_string();
+    let env = |ca: &str| {
+        vec![
+            (
+                "MATHESAR_INTERNAL_DB_HOST",
+                "pg.example.invalid".to_string(),
+            ),
+            ("MATHESAR_INTERNAL_DB_SSLMODE", "verify-full".to_string()),
+            ("MATHESAR_DB_CA_FILE", ca.to_string()),
+            ("DOCKER_HOST", "unix:///nonexistent/docker.sock".to_string()),
+        ]
+    };
+    let run = |ca: &str| {
+        let e = env(ca);
+        let e: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        s.configure(&[], &e)
+    };
+    let o = run(&link);
+    assert_ne!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("symbolic link"), "{}", text(&o));
+    assert!(
+        s.snapshot().keys().all(|p| !p.starts_with(s.config())),
+        "written"
+    );
+
+    let copy = s.dir.path().join("ca.pem");
+    std::fs::copy(fixture, &copy).unwrap();
+    let o = run(copy.to_str().unwrap());
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let copied = s.data().join("pg-tls/db-ca.pem");
+    let m = std::fs::symlink_metadata(&copied).unwrap();
+    assert!(m.is_file());
+    assert_eq!(m.mode() & 0o7777, 0o644);
+    assert_eq!(
+        std::fs::read_to_string(&copied).unwrap(),
+        std::fs::read_to_string(fixture).unwrap()
+    );
+    let env = s.env_file();
+    assert_eq!(env["PGSSLROOTCERT"], "/etc/mathesar-pg-tls/db-ca.pem");
+    assert_eq!(env["POSTGRES_SSLMODE"], "verify-full");
+    let compose = std::fs::read_to_string(s.config().join("docker-compose.yml")).unwrap();
+    assert!(
+        compose.contains("/pg-tls:/etc/mathesar-pg-tls:ro"),
+        "{compose}"
+    );
+}

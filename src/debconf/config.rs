@@ -63,7 +63,15 @@ impl Flow {
             ExternalAddress => self.current_empty(c, Domain)?,
             AdminUsername | AdminEmail | AdminPassword => !self.admin_exists,
             ConfigDir => !self.config_exists,
-            InternalDbPort => !self.current_empty(c, InternalDbHost)?,
+            InternalDbPort | InternalDbSslmode => !self.current_empty(c, InternalDbHost)?,
+            DbCaFile => {
+                let verifies = |c: &mut Client, k: Key| -> Result<bool, DebconfError> {
+                    let v = self.current(c, k)?;
+                    Ok(validate::sslmode(&v).is_ok_and(validate::SslMode::verifies))
+                };
+                (existing_db && verifies(c, ExistingDbSslmode)?)
+                    || (!self.current_empty(c, InternalDbHost)? && verifies(c, InternalDbSslmode)?)
+            }
             _ => true,
         })
     }
@@ -75,7 +83,8 @@ impl Flow {
     fn priority(&self, c: &mut Client, key: Key) -> Result<Priority, DebconfError> {
         use Key::*;
         Ok(match key {
-            UserDb | Domain | AdminPassword => Priority::High,
+            // Asked only when a verifying sslmode needs it.
+            UserDb | Domain | AdminPassword | DbCaFile => Priority::High,
             ExistingDbHost | ExistingDbUser | ExistingDbPassword => Priority::High,
             HttpPort | HttpsPort | ExternalAddress | AdminUsername | AdminEmail
             | ExistingDbPort => Priority::Medium,
@@ -115,6 +124,8 @@ pub const STEPS: &[Key] = &[
     Key::InternalDbHost,
     Key::InternalDbPort,
     Key::InternalDbName,
+    Key::InternalDbSslmode,
+    Key::DbCaFile,
     Key::Watchtower,
     Key::ImageRegistry,
     Key::PurgeData,

@@ -38,6 +38,8 @@ pub struct Target {
     pub password: Secret,
     pub dbname: String,
     pub sslmode: SslMode,
+    /// `db-ca-file`, which the verifying sslmodes check the server's certificate against.
+    pub ca: Option<std::path::PathBuf>,
     pub keys: Keys,
 }
 
@@ -48,6 +50,17 @@ pub struct Keys {
     pub user: Key,
     pub password: Key,
     pub dbname: Key,
+}
+
+impl Target {
+    /// The answer choosing this server's sslmode.
+    pub fn sslmode_key(&self) -> Key {
+        if self.keys.host == Key::InternalDbHost {
+            Key::InternalDbSslmode
+        } else {
+            Key::ExistingDbSslmode
+        }
+    }
 }
 
 pub fn targets(s: &Settings) -> Vec<Target> {
@@ -61,6 +74,7 @@ pub fn targets(s: &Settings) -> Vec<Target> {
             password: e.password.clone(),
             dbname: s.user_db_name.clone(),
             sslmode: e.sslmode,
+            ca: s.db_ca_file.clone(),
             keys: Keys {
                 host: Key::ExistingDbHost,
                 port: Key::ExistingDbPort,
@@ -78,7 +92,8 @@ pub fn targets(s: &Settings) -> Vec<Target> {
             user: s.db_user.clone(),
             password: s.db_password.clone(),
             dbname: s.internal_db_name.clone(),
-            sslmode: SslMode::Prefer,
+            sslmode: s.internal_db_sslmode,
+            ca: s.db_ca_file.clone(),
             keys: Keys {
                 host: Key::InternalDbHost,
                 port: Key::InternalDbPort,
@@ -115,8 +130,12 @@ pub enum ConnectError {
         "the server asks for the password in clear text; it was not sent (mathesarctl never sends a password in clear text, with or without TLS)"
     )]
     Cleartext,
-    #[error("the server does not offer TLS, which `require` needs")]
-    NoTls,
+    #[error("the server does not offer TLS, which `{0}` needs")]
+    NoTls(&'static str),
+    #[error("the server's certificate is refused: {0}")]
+    Certificate(String),
+    #[error("{0}")]
+    Ca(String),
     #[error("{0}")]
     Other(String),
 }
@@ -243,11 +262,8 @@ pub async fn open(
         .dbname(&t.dbname)
         .application_name(application)
         .connect_timeout(TIMEOUT)
-        .ssl_mode(match t.sslmode {
-            SslMode::Disable => PgSslMode::Disable,
-            SslMode::Prefer => PgSslMode::Prefer,
-            SslMode::Require => PgSslMode::Require,
-        });
+        // TLS is negotiated below, before tokio-postgres sees the stream.
+        .ssl_mode(PgSslMode::Disable);
     let stream = match source.zip(host.parse::<IpAddr>().ok()) {
         Some((from, to)) => tcp_from(from, SocketAddr::new(to, t.port)).await,
         None => TcpStream::connect((host, t.port)).await,
@@ -259,7 +275,6 @@ pub async fn open(
     let stream = negotiate(stream, t, host).await?;
     let refused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let guarded = NoCleartext::new(stream, refused.clone());
-    cfg.ssl_mode(PgSslMode::Disable);
     let (client, connection) = match cfg.connect_raw(guarded, tokio_postgres::NoTls).await {
         Ok(c) => c,
         Err(_) if refused.load(std::sync::atomic::Ordering::SeqCst) => {
@@ -275,8 +290,9 @@ pub async fn open(
 trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
 
-/// The TLS request per the sslmode (`disable`: none; `prefer`: TLS when offered; `require`: a
-/// server without it refused), and the handshake when the server accepts.
+/// The TLS request per the sslmode (`disable`: none; `prefer`: TLS when offered; the others: a
+/// server without it refused), and the handshake when the server accepts, the certificate checked
+/// per the sslmode ([`tls_config`]).
 async fn negotiate(
     mut stream: TcpStream,
     t: &Target,
@@ -286,26 +302,47 @@ async fn negotiate(
     if t.sslmode == SslMode::Disable {
         return Ok(Box::new(stream));
     }
+    // The CA is read before anything is sent: a wrong file is the answer's fault, not the server's.
+    let config = tls_config(t)?;
     let mut buf = bytes::BytesMut::new();
     frontend::ssl_request(&mut buf);
     stream.write_all(&buf).await.map_err(|e| io_error(&e))?;
     match stream.read_u8().await.map_err(|e| io_error(&e))? {
         b'S' => {
-            let mut tls = MakeRustlsConnect::new(tls_config());
+            let mut tls = MakeRustlsConnect::new(config);
             let connector =
                 <MakeRustlsConnect as MakeTlsConnect<TcpStream>>::make_tls_connect(&mut tls, host)
                     .map_err(|e| ConnectError::Other(e.to_string()))?;
             let tls = tokio_postgres::tls::TlsConnect::connect(connector, stream)
                 .await
-                .map_err(|e| ConnectError::Other(format!("the TLS handshake failed: {e}")))?;
+                .map_err(|e| handshake_error(&e))?;
             Ok(Box::new(tls))
         }
-        b'N' if t.sslmode == SslMode::Require => Err(ConnectError::NoTls),
+        b'N' if t.sslmode != SslMode::Prefer => Err(ConnectError::NoTls(t.sslmode.as_str())),
         b'N' => Ok(Box::new(stream)),
         _ => Err(ConnectError::Other(
             "the server answered the TLS request with an error (PostgreSQL older than 7.3?)".into(),
         )),
     }
+}
+
+/// A failed handshake: a certificate the sslmode refuses is named as such.
+fn handshake_error(e: &(dyn std::error::Error + 'static)) -> ConnectError {
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if let Some(rustls::Error::InvalidCertificate(c)) = s.downcast_ref::<rustls::Error>() {
+            return ConnectError::Certificate(format!("{c:?}"));
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if let Some(rustls::Error::InvalidCertificate(c)) =
+                io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+            {
+                return ConnectError::Certificate(format!("{c:?}"));
+            }
+        }
+        source = s.source();
+    }
+    ConnectError::Other(format!("the TLS handshake failed: {e}"))
 }
 
 /// Reads the server's messages on their way to tokio-postgres until authentication is over, and
@@ -424,20 +461,93 @@ impl tokio::io::AsyncWrite for NoCleartext {
     }
 }
 
-/// TLS as libpq's `prefer` and `require` do it: encrypted, the certificate not verified (that is
-/// `verify-full`, which needs the server's CA here).
-fn tls_config() -> rustls::ClientConfig {
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ClientConfig::builder_with_provider(provider.clone())
+/// TLS per the sslmode, as libpq does it: `prefer` and `require` encrypt without verifying the
+/// certificate; `verify-ca` checks that it is signed by the CA of `db-ca-file`; `verify-full`
+/// also that it names the host connected to.
+fn tls_config(t: &Target) -> Result<rustls::ClientConfig, ConnectError> {
+    use std::sync::Arc;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .unwrap_or_else(|_| {
             rustls::ClientConfig::builder_with_provider(provider.clone())
                 .with_protocol_versions(rustls::DEFAULT_VERSIONS)
                 .expect("the ring provider supports the default versions")
-        })
+        });
+    let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> = if t.sslmode.verifies() {
+        let Some(ca) = &t.ca else {
+            return Err(ConnectError::Ca(format!(
+                "{} needs `db-ca-file`, which is empty",
+                t.sslmode.as_str()
+            )));
+        };
+        let roots = crate::tls::db_ca_roots(ca, std::time::SystemTime::now())
+            .map_err(|e| ConnectError::Ca(e.to_string()))?;
+        let webpki =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| ConnectError::Ca(format!("`db-ca-file` cannot be used: {e}")))?;
+        match t.sslmode {
+            SslMode::VerifyFull => webpki,
+            _ => Arc::new(AnyName(webpki)),
+        }
+    } else {
+        Arc::new(EncryptOnly(provider))
+    };
+    Ok(builder
         .dangerous()
-        .with_custom_certificate_verifier(std::sync::Arc::new(EncryptOnly(provider)))
-        .with_no_client_auth()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
+/// `verify-ca`: the chain checked against the CA as `verify-full` checks it, the host name not.
+/// rustls' verifier checks the name last, after the chain, so a name mismatch means the chain
+/// was good.
+#[derive(Debug)]
+struct AnyName(std::sync::Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                NotValidForName | NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 /// Accepts any certificate, but checks the handshake signatures: the connection is encrypted,
@@ -621,11 +731,38 @@ fn refused(t: &Target, e: &ConnectError, at: &str, opts: &Options) -> Option<Che
                 t.user
             ),
         ),
-        ConnectError::NoTls => Check::not_ok(
+        ConnectError::NoTls(_) => Check::not_ok(
             t.name,
             Status::Fail,
             format!("PostgreSQL at {at}: {e}"),
-            "enable TLS on the server (ssl = on in postgresql.conf), or set `existing-db-sslmode` to prefer".to_string(),
+            format!(
+                "enable TLS on the server (ssl = on in postgresql.conf); `{}` set to prefer connects without it, readable on the network",
+                t.sslmode_key()
+            ),
+        ),
+        ConnectError::Certificate(_) => Check::not_ok(
+            t.name,
+            Status::Fail,
+            format!("PostgreSQL at {at}: {e}"),
+            format!(
+                "`{}` is {}: the server's certificate must be signed by the CA in `db-ca-file`{}; check that file and the server's ssl_cert_file",
+                t.sslmode_key(),
+                t.sslmode.as_str(),
+                if t.sslmode == SslMode::VerifyFull {
+                    format!(" and name {}", t.host)
+                } else {
+                    String::new()
+                }
+            ),
+        ),
+        ConnectError::Ca(_) => Check::not_ok(
+            t.name,
+            Status::Fail,
+            format!("PostgreSQL at {at} was not tried: {e}"),
+            format!(
+                "set `db-ca-file` to the PEM file of the CA that signed the server's certificate ({})",
+                ways(Key::DbCaFile, "/etc/ssl/postgres-ca.pem")
+            ),
         ),
         ConnectError::Other(_) => Check::not_ok(
             t.name,
@@ -1430,7 +1567,7 @@ mod tests {
     async fn require_refuses_a_server_without_tls_and_prefer_uses_it_when_offered() {
         let (port, _server) = fake_server(b'N', 10).await;
         let a = attempt(&at_port(port, "require"), "127.0.0.1", None).await;
-        assert_eq!(a.result, Err(ConnectError::NoTls));
+        assert_eq!(a.result, Err(ConnectError::NoTls("require")));
 
         // Offered: the client goes on with a TLS handshake (the fake server cannot complete it).
         let (port, server) = fake_server(b'S', 3).await;
@@ -1449,12 +1586,143 @@ mod tests {
         );
     }
 
+    const PG_CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/pg-ca.pem");
+    const OTHER_CA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/cert.pem");
+
+    /// A PostgreSQL server with TLS (the certificate for `localhost` signed by `pg-ca.pem`) that
+    /// asks for the password in clear text inside TLS. Returns its port and, per connection,
+    /// what it read after the handshake.
+    fn tls_server() -> (u16, std::thread::JoinHandle<Vec<u8>>) {
+        use rustls::pki_types::pem::PemObject;
+        use std::io::{Read, Write};
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+        let certs: Vec<_> =
+            rustls::pki_types::CertificateDer::pem_file_iter(format!("{dir}/pg-server.pem"))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        let key =
+            rustls::pki_types::PrivateKeyDer::from_pem_file(format!("{dir}/pg-server-key.pem"))
+                .unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = std::sync::Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .unwrap(),
+        );
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let h = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut c = l.accept().unwrap().0;
+            c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+            let mut req = [0u8; 8];
+            c.read_exact(&mut req).unwrap();
+            c.write_all(b"S").unwrap();
+            let conn = rustls::ServerConnection::new(config).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, c);
+            let mut buf = [0u8; 512];
+            // The startup message (a refused certificate ends the connection here).
+            let Ok(n) = tls.read(&mut buf) else {
+                return seen;
+            };
+            seen.extend_from_slice(&buf[..n]);
+            let _ = tls.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]);
+            let _ = tls.flush();
+            while let Ok(n) = tls.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+            }
+            seen
+        });
+        (port, h)
+    }
+
+    /// `verify-full` takes the server whose certificate the CA signed for the host name
+    /// connected to, and nothing else; `verify-ca` takes it under any name; neither takes a
+    /// certificate of another CA. The server got through asks for the password in clear text
+    /// inside TLS: refused there too.
+    #[tokio::test]
+    async fn the_verifying_modes_check_the_ca_and_the_host_name() {
+        for (mode, host, ca, accepted) in [
+            ("verify-full", "localhost", PG_CA, true),
+            ("verify-full", "127.0.0.1", PG_CA, false),
+            ("verify-ca", "127.0.0.1", PG_CA, true),
+            ("verify-ca", "localhost", OTHER_CA, false),
+            ("verify-full", "localhost", OTHER_CA, false),
+            // Encrypted, nothing verified: any certificate is taken.
+            ("require", "127.0.0.1", OTHER_CA, true),
+        ] {
+            let (port, server) = tls_server();
+            let mut t = at_port(port, mode);
+            t.host = host.into();
+            t.ca = Some(ca.into());
+            let a = attempt(&t, host, None).await;
+            let seen = tokio::task::spawn_blocking(move || server.join().unwrap())
+                .await
+                .unwrap();
+            if accepted {
+                assert_eq!(a.result, Err(ConnectError::Cleartext), "{mode} {host}");
+            } else {
+                assert!(
+                    matches!(a.result, Err(ConnectError::Certificate(_))),
+                    "{mode} {host} {ca}: {:?}",
+                    a.result
+                );
+                assert!(seen.is_empty(), "{mode}: the startup message was sent");
+                let c = verdict(&t, &Route::Direct(a), &START);
+                assert_eq!(c.status, Status::Fail);
+                assert!(all_text(&c).contains("db-ca-file"), "{}", all_text(&c));
+            }
+            assert!(
+                !seen
+                    .windows(PASSWORD.len())
+                    .any(|w| w == PASSWORD.as_bytes()),
+                "{mode}: the password was sent"
+            );
+        }
+    }
+
+    /// A verifying mode without a usable CA file connects to nothing.
+    #[tokio::test]
+    async fn a_verifying_mode_without_a_usable_ca_sends_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("ca.pem");
+        std::os::unix::fs::symlink(PG_CA, &link).unwrap();
+        for ca in [None, Some(link), Some(dir.path().join("missing.pem"))] {
+            let (port, server) = fake_server(b'S', 3).await;
+            let mut t = at_port(port, "verify-full");
+            t.ca = ca.clone();
+            let a = attempt(&t, "127.0.0.1", None).await;
+            assert!(
+                matches!(a.result, Err(ConnectError::Ca(_))),
+                "{ca:?}: {:?}",
+                a.result
+            );
+            assert!(
+                server.await.unwrap().is_empty(),
+                "{ca:?}: something was sent"
+            );
+        }
+    }
+
     #[test]
     fn the_sslmode_answer_is_validated() {
         use crate::settings::validate::{SslMode, sslmode};
         assert_eq!(sslmode("").unwrap(), SslMode::Prefer);
         assert_eq!(sslmode("Require").unwrap(), SslMode::Require);
-        assert!(sslmode("verify-full").is_err());
+        assert_eq!(sslmode(" Verify-Full").unwrap(), SslMode::VerifyFull);
+        assert_eq!(sslmode("verify-ca").unwrap(), SslMode::VerifyCa);
+        assert!(sslmode("verify_full").is_err());
+        assert!(sslmode("allow").is_err());
+        for m in SslMode::ALL {
+            assert_eq!(sslmode(m.as_str()).unwrap(), m);
+        }
         let e = Settings::from_answers(&{
             let mut a = crate::sources::defaults::answers(std::path::Path::new("/etc/mathesar"));
             a.set(Key::UserDb, "existing", crate::settings::Source::Default);

@@ -82,6 +82,7 @@ pub fn render(s: &Settings) -> Result<String, RenderError> {
         https => s.serves_https(),
         http_bind => s.http_bind.is_some(),
         tls_files => s.acme_root().is_some() || s.own_cert().is_some(),
+        db_ca => s.db_ca().is_some(),
         images => context! {
             db => Image::Db.pinned(registry),
             service => Image::Service.pinned(registry),
@@ -236,6 +237,68 @@ mod tests {
         assert!(!compose.contains("${HTTPS_PORT}:${HTTPS_PORT}"));
         assert_eq!(s.login_url(), "https://mathesar.example.org/");
         assert!(!s.serves_https() && !s.acme());
+    }
+
+    /// The sslmode of Mathesar's own database and the CA reach the application: POSTGRES_SSLMODE
+    /// (upstream's) and PGSSLMODE (what 0.11.0's Django connection really follows), the CA's
+    /// directory read-only and PGSSLROOTCERT only when a server is verified.
+    #[test]
+    fn the_sslmode_and_the_ca_reach_the_application_only() {
+        let s = crate::settings::for_tests(&[
+            (Key::InternalDbHost, "pg.example.org"),
+            (Key::InternalDbSslmode, "verify-full"),
+            (Key::DbCaFile, "/etc/ssl/pg-ca.pem"),
+        ]);
+        let compose = render(&s).unwrap();
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&compose).unwrap();
+        let service = &doc["services"]["service"];
+        assert_eq!(service["environment"]["PGSSLMODE"], "${POSTGRES_SSLMODE}");
+        assert_eq!(
+            service["environment"]["POSTGRES_SSLMODE"],
+            "${POSTGRES_SSLMODE}"
+        );
+        assert_eq!(service["environment"]["PGSSLROOTCERT"], "${PGSSLROOTCERT}");
+        let volumes = serde_yaml_ng::to_string(&service["volumes"]).unwrap();
+        assert!(
+            volumes.contains("${MATHESAR_DATA_DIR}/pg-tls:/etc/mathesar-pg-tls:ro"),
+            "{volumes}"
+        );
+        let by = variables_by_service(&compose);
+        assert!(
+            by["service"].contains("POSTGRES_SSLMODE") && by["service"].contains("PGSSLROOTCERT")
+        );
+        assert!(!by["caddy-reverse-proxy"].contains("PGSSLROOTCERT"));
+        let env: BTreeMap<_, _> =
+            super::super::env_file::parse(&super::super::env_file::render(&s, &state()))
+                .unwrap()
+                .into_iter()
+                .collect();
+        assert_eq!(env["POSTGRES_SSLMODE"], "verify-full");
+        assert_eq!(
+            env["PGSSLROOTCERT"],
+            super::super::env_file::CONTAINER_DB_CA
+        );
+        assert_eq!(env["MATHESAR_INTERNAL_DB_SSLMODE"], "verify-full");
+        assert_eq!(env["MATHESAR_DB_CA_FILE"], "/etc/ssl/pg-ca.pem");
+
+        // The bundled database: prefer (libpq refuses an empty PGSSLMODE), nothing mounted.
+        let plain = crate::settings::for_tests(&[]);
+        let compose = render(&plain).unwrap();
+        assert!(!compose.contains("PGSSLROOTCERT") && !compose.contains("pg-tls"));
+        let env: BTreeMap<_, _> =
+            super::super::env_file::parse(&super::super::env_file::render(&plain, &state()))
+                .unwrap()
+                .into_iter()
+                .collect();
+        assert_eq!(env["POSTGRES_SSLMODE"], "prefer");
+        assert_eq!(env["PGSSLROOTCERT"], "");
+    }
+
+    fn state() -> super::super::State {
+        super::super::State {
+            secret_key: crate::secrets::Secret::new("k"),
+            watchtower_token: crate::secrets::Secret::new("t"),
+        }
     }
 
     #[test]

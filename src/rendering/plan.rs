@@ -102,6 +102,7 @@ pub fn write(layout: &Layout, plan: &Plan) -> Result<(), anyhow::Error> {
         commit::clean_staged(caddy_dir);
     }
     commit::clean_staged(&layout.tls_dir());
+    commit::clean_staged(&layout.data().pg_tls_dir());
     // All the files or none, whenever the run is killed.
     let changes: Vec<commit::Change> = plan
         .files

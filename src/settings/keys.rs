@@ -49,7 +49,7 @@ keys! {
     ExistingDbPort => "existing-db-port", false, PORT, "port of the existing PostgreSQL server";
     ExistingDbUser => "existing-db-user", false, PG_NAME, "user on the existing PostgreSQL server";
     ExistingDbPassword => "existing-db-password", true, SERVER_PASSWORD, "password of existing-db-user";
-    ExistingDbSslmode => "existing-db-sslmode", false, SSLMODE, "TLS to the existing server: `prefer` (when offered), `require` or `disable`";
+    ExistingDbSslmode => "existing-db-sslmode", false, SSLMODE, "TLS to the existing server: `verify-full` (recommended, with db-ca-file), `verify-ca`, `require` (not verified), `prefer` (when offered) or `disable`";
     HttpPort => "http-port", false, PORT, "host port on which Caddy serves HTTP";
     HttpsPort => "https-port", false, PORT, "host port on which Caddy serves HTTPS";
     Domain => "domain", false, DOMAIN, "domain name served with automatic HTTPS; empty = plain HTTP on the address";
@@ -68,6 +68,8 @@ keys! {
     InternalDbHost => "internal-db-host", false, OPTIONAL_ADDRESS, "external PostgreSQL for Mathesar's own database; empty = bundled";
     InternalDbPort => "internal-db-port", false, PORT, "port of the external internal database";
     InternalDbName => "internal-db-name", false, PG_NAME, "name of Mathesar's own database";
+    InternalDbSslmode => "internal-db-sslmode", false, SSLMODE, "TLS to the external internal database: `verify-full` (recommended, with db-ca-file), `verify-ca`, `require` (not verified), `prefer` (when offered) or `disable`";
+    DbCaFile => "db-ca-file", false, OPTIONAL_FILE, "PEM file of the CA certificate(s) that signed the external PostgreSQL servers' certificates, for verify-ca and verify-full; empty = none";
     Watchtower => "watchtower", false, BOOLEAN, "run the watchtower container (true/false)";
     ImageRegistry => "image-registry", false, REGISTRY, "registry prefix for private registries or mirrors; empty = Docker Hub";
     PurgeData => "purge-data", false, BOOLEAN, "on purge, also delete the data directory (true/false)";

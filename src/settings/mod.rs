@@ -82,6 +82,11 @@ pub struct Settings {
     pub internal_db_host: Option<String>,
     pub internal_db_port: u16,
     pub internal_db_name: String,
+    /// TLS to `internal_db_host` (unused with the bundled database).
+    pub internal_db_sslmode: validate::SslMode,
+    /// The CA certificate(s) (PEM file on this host) the servers with a `verify-*` sslmode are
+    /// checked against; copied under the data directory for Mathesar.
+    pub db_ca_file: Option<PathBuf>,
     pub watchtower: bool,
     pub image_registry: Option<String>,
     pub purge_data: bool,
@@ -239,6 +244,11 @@ impl Settings {
         let internal_db_host = r.get(InternalDbHost).map(Value::into_text);
         let internal_db_port = r.get(InternalDbPort).map(Value::into_port);
         let internal_db_name = r.get(InternalDbName).map(Value::into_text);
+        let internal_db_sslmode = r
+            .get(InternalDbSslmode)
+            .map(Value::into_sslmode)
+            .unwrap_or_default();
+        let db_ca_file = r.get(DbCaFile).map(Value::into_path);
         let watchtower = r.get(Watchtower).is_some_and(Value::into_flag);
         let image_registry = r.get(ImageRegistry).map(Value::into_text);
         let purge_data = r.get(PurgeData).is_some_and(Value::into_flag);
@@ -343,6 +353,45 @@ impl Settings {
             );
         }
 
+        // TLS to the external servers: a verifying mode needs the CA; the host name a container
+        // connects to must be the one the certificate names.
+        let mut verifying = false;
+        for (key, mode, host) in [
+            (
+                ExistingDbSslmode,
+                existing_db.as_ref().map(|e| e.sslmode),
+                existing_db.as_ref().map(|e| e.host.as_str()),
+            ),
+            (
+                InternalDbSslmode,
+                internal_db_host.as_ref().map(|_| internal_db_sslmode),
+                internal_db_host.as_deref(),
+            ),
+        ] {
+            let (Some(mode), Some(host)) = (mode, host) else {
+                continue;
+            };
+            verifying |= mode.verifies();
+            if mode.verifies() && db_ca_file.is_none() {
+                r.invalid(
+                    key,
+                    format!("{} checks the server's certificate against a CA: set `db-ca-file` to the CA's PEM file (or use require, which does not verify the server)", mode.as_str()),
+                );
+            }
+            if mode == validate::SslMode::VerifyFull && validate::is_loopback_host(host) {
+                r.invalid(
+                    key,
+                    format!("verify-full checks the host name, and the containers reach {host} as {DOCKER_HOST_GATEWAY}, which its certificate does not name: use verify-ca, or the server's name"),
+                );
+            }
+        }
+        if db_ca_file.is_some() && !verifying && given_now(&r, DbCaFile) {
+            r.invalid(
+                DbCaFile,
+                "it is used only with verify-ca or verify-full: set `existing-db-sslmode` or `internal-db-sslmode` to one of them, or leave `db-ca-file` empty".into(),
+            );
+        }
+
         if !r.errors.is_empty() {
             return Err(InvalidAnswers(r.errors));
         }
@@ -402,6 +451,8 @@ impl Settings {
             internal_db_host,
             internal_db_port,
             internal_db_name,
+            internal_db_sslmode,
+            db_ca_file,
             watchtower,
             image_registry,
             purge_data,
@@ -456,6 +507,8 @@ impl Settings {
         );
         set(InternalDbPort, self.internal_db_port.to_string());
         set(InternalDbName, self.internal_db_name.clone());
+        set(InternalDbSslmode, self.internal_db_sslmode.as_str().into());
+        set(DbCaFile, path(&self.db_ca_file).unwrap_or_default());
         set(Watchtower, self.watchtower.to_string());
         set(
             ImageRegistry,
@@ -539,6 +592,24 @@ impl Settings {
 
     pub fn bundled_db(&self) -> bool {
         self.internal_db_host.is_none()
+    }
+
+    /// The sslmode of Mathesar's own database: `prefer` for the bundled one (which offers no TLS).
+    pub fn internal_sslmode(&self) -> validate::SslMode {
+        match self.internal_db_host {
+            Some(_) => self.internal_db_sslmode,
+            None => validate::SslMode::Prefer,
+        }
+    }
+
+    /// The CA file, when a server in use is verified against it.
+    pub fn db_ca(&self) -> Option<&std::path::Path> {
+        let verifies = self.internal_sslmode().verifies()
+            || self
+                .existing_db
+                .as_ref()
+                .is_some_and(|e| e.sslmode.verifies());
+        self.db_ca_file.as_deref().filter(|_| verifies)
     }
 }
 

@@ -322,3 +322,95 @@ fn emptying_the_domain_in_debconf_keeps_the_https_answers_unused() {
     a.set(Key::TlsCert, "/etc/ssl/mathesar.pem", Source::Debconf);
     assert_eq!(problems(&a)[0].0, Key::TlsCert);
 }
+
+fn existing(mode: &str, host: &str) -> Answers {
+    let mut a = base();
+    for (k, v) in [
+        (Key::UserDb, "existing"),
+        (Key::ExistingDbHost, host),
+        (Key::ExistingDbUser, "alice"),
+        (Key::ExistingDbPassword, "pw-Existing-01"),
+        (Key::ExistingDbSslmode, mode),
+    ] {
+        a = with(a, k, v);
+    }
+    a
+}
+
+#[test]
+fn a_verifying_sslmode_needs_the_ca_file_and_a_name_the_containers_use() {
+    for mode in ["verify-ca", "verify-full"] {
+        let p = problems(&existing(mode, "db.example.org"));
+        assert!(
+            matches!(&p[..], [(Key::ExistingDbSslmode, Problem::Invalid(r))] if r.contains("db-ca-file")),
+            "{mode}: {p:?}"
+        );
+        let a = with(
+            existing(mode, "db.example.org"),
+            Key::DbCaFile,
+            "/etc/ssl/pg-ca.pem",
+        );
+        let s = Settings::from_answers(&a).unwrap();
+        assert_eq!(s.db_ca(), Some(std::path::Path::new("/etc/ssl/pg-ca.pem")));
+        assert_eq!(
+            Settings::from_answers(&s.to_answers(Source::Current("/x".into()))).unwrap(),
+            s
+        );
+    }
+    // The containers reach a loopback server as host.docker.internal: no name to verify.
+    let a = with(
+        existing("verify-full", "localhost"),
+        Key::DbCaFile,
+        "/etc/ssl/pg-ca.pem",
+    );
+    let p = problems(&a);
+    assert!(
+        matches!(&p[..], [(Key::ExistingDbSslmode, Problem::Invalid(r))] if r.contains("host.docker.internal")),
+        "{p:?}"
+    );
+    let a = with(
+        existing("verify-ca", "localhost"),
+        Key::DbCaFile,
+        "/etc/ssl/pg-ca.pem",
+    );
+    assert!(Settings::from_answers(&a).is_ok());
+
+    // Mathesar's own database on an external server: its own answer.
+    let internal = |mode: &str, ca: &str| {
+        let a = with(base(), Key::InternalDbHost, "pg.example.org");
+        let a = with(a, Key::InternalDbSslmode, mode);
+        with(a, Key::DbCaFile, ca)
+    };
+    let p = problems(&internal("verify-full", ""));
+    assert!(matches!(&p[..], [(Key::InternalDbSslmode, _)]), "{p:?}");
+    let s = Settings::from_answers(&internal("verify-full", "/etc/ssl/pg-ca.pem")).unwrap();
+    assert_eq!(s.internal_sslmode(), validate::SslMode::VerifyFull);
+    // Unused with the bundled database.
+    let s = Settings::from_answers(&with(base(), Key::InternalDbSslmode, "verify-full")).unwrap();
+    assert_eq!(s.internal_sslmode(), validate::SslMode::Prefer);
+    assert_eq!(s.db_ca(), None);
+}
+
+#[test]
+fn a_ca_file_given_without_a_verifying_mode_is_refused_and_a_kept_one_unused() {
+    let a = with(
+        existing("require", "db.example.org"),
+        Key::DbCaFile,
+        "/etc/ssl/pg-ca.pem",
+    );
+    let p = problems(&a);
+    assert!(matches!(&p[..], [(Key::DbCaFile, _)]), "{p:?}");
+    let mut a = existing("require", "db.example.org");
+    a.set(
+        Key::DbCaFile,
+        "/etc/ssl/pg-ca.pem",
+        Source::Current("/x".into()),
+    );
+    let s = Settings::from_answers(&a).unwrap();
+    assert_eq!(s.db_ca(), None, "kept, not used");
+    assert!(
+        problems(&with(base(), Key::DbCaFile, "pg-ca.pem"))
+            .iter()
+            .any(|(k, _)| *k == Key::DbCaFile)
+    );
+}

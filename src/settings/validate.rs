@@ -293,34 +293,72 @@ pub fn pg_identifier(value: &str) -> Result<String, String> {
     Ok(v.to_string())
 }
 
-/// How the preflight reaches an existing server, with libpq's meaning: `prefer` uses TLS when the
-/// server offers it, `require` refuses a server without it, `disable` never tries. None of them
-/// verifies the certificate (libpq's `verify-*` modes are not offered).
+/// TLS to an external PostgreSQL server, with libpq's meaning; what each protects:
+/// `disable`: nothing (no TLS); `prefer`: encrypted when the server offers TLS, no protection
+/// against an active attacker (who can refuse TLS or present any certificate); `require`:
+/// encrypted, the server not verified; `verify-ca`: encrypted, the server's certificate signed by
+/// the CA of `db-ca-file`; `verify-full`: that, and the certificate names the host connected to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SslMode {
     Disable,
     #[default]
     Prefer,
     Require,
+    VerifyCa,
+    VerifyFull,
 }
 
 impl SslMode {
+    pub const ALL: [SslMode; 5] = [
+        SslMode::Disable,
+        SslMode::Prefer,
+        SslMode::Require,
+        SslMode::VerifyCa,
+        SslMode::VerifyFull,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
             SslMode::Prefer => "prefer",
             SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// The server's certificate is checked against `db-ca-file`.
+    pub fn verifies(self) -> bool {
+        matches!(self, SslMode::VerifyCa | SslMode::VerifyFull)
+    }
+
+    /// What the mode protects, as the answers' help and the docs say it.
+    pub fn protects(self) -> &'static str {
+        match self {
+            SslMode::Disable => "nothing: no TLS, the traffic can be read and changed",
+            SslMode::Prefer => {
+                "encrypted when the server offers TLS; no protection against an active attacker"
+            }
+            SslMode::Require => "encrypted; the server is not verified (any certificate is taken)",
+            SslMode::VerifyCa => {
+                "encrypted; the server's certificate is signed by the CA of db-ca-file"
+            }
+            SslMode::VerifyFull => {
+                "encrypted; the server's certificate is signed by the CA of db-ca-file and names the host"
+            }
         }
     }
 }
 
 pub fn sslmode(value: &str) -> Result<SslMode, String> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "" | "prefer" => Ok(SslMode::Prefer),
-        "require" => Ok(SslMode::Require),
-        "disable" => Ok(SslMode::Disable),
-        _ => Err("use prefer, require or disable".into()),
+    let v = value.trim().to_ascii_lowercase();
+    if v.is_empty() {
+        return Ok(SslMode::Prefer);
     }
+    SslMode::ALL
+        .into_iter()
+        .find(|m| m.as_str() == v)
+        .ok_or_else(|| "use verify-full, verify-ca, require, prefer or disable".into())
 }
 
 /// A Django user name: letters, digits and @ . + - _, at most 150 characters.

@@ -29,6 +29,8 @@ pub fn answers(config_dir: &Path) -> Answers {
         (InternalDbHost, ""),
         (InternalDbPort, "5432"),
         (InternalDbName, "mathesar_django"),
+        (InternalDbSslmode, "prefer"),
+        (DbCaFile, ""),
         (Watchtower, "false"),
         (ImageRegistry, ""),
         (PurgeData, "false"),

@@ -292,9 +292,9 @@ impl Stack {
                     user_db::Outcome::Connected => {
                         journal::info(format!("connected {what} to Mathesar"))
                     }
-                    user_db::Outcome::PasswordUpdated => {
-                        journal::info(format!("updated the password Mathesar keeps for {what}"))
-                    }
+                    user_db::Outcome::Updated => journal::info(format!(
+                        "updated the password or the sslmode Mathesar keeps for {what}"
+                    )),
                     user_db::Outcome::NoAdmin => journal::warn(format!(
                         "the admin `{}` does not exist yet: once it does, connect {what} in Mathesar (role {})",
                         s.admin_username, target.role

@@ -66,6 +66,12 @@ pub enum StartLockError {
         CONNECT_WINDOW.as_secs()
     )]
     Unreachable { at: String, reason: String },
+    /// What retrying cannot change: a request for the password in clear text, a certificate the
+    /// sslmode refuses, no TLS where it is required, an unusable CA file.
+    #[error(
+        "the start lock on Mathesar's database {at} could not be taken: {reason}. The password was not sent; `mathesarctl check` says more"
+    )]
+    Refused { at: String, reason: String },
     #[error(
         "the start lock on Mathesar's database {at} is still held after {} s by {holder}: another host is starting Mathesar (its database migrations run under this lock). \
          Look at that host's `journalctl -u mathesar`; once it is up or stopped, `systemctl restart mathesar` here. \
@@ -271,6 +277,17 @@ pub async fn acquire(t: &Target, wait: Duration) -> Result<Held, StartLockError>
     loop {
         let (client, driver) = match pg::open(t, &t.host, None, &application).await {
             Ok(c) => c,
+            Err(
+                e @ (ConnectError::Cleartext
+                | ConnectError::Certificate(_)
+                | ConnectError::Ca(_)
+                | ConnectError::NoTls(_)),
+            ) => {
+                return Err(StartLockError::Refused {
+                    at,
+                    reason: e.to_string(),
+                });
+            }
             Err(e) => {
                 let since = unreachable_since.get_or_insert_with(|| {
                     journal::warn(format!(
@@ -359,6 +376,71 @@ pub async fn acquire(t: &Target, wait: Duration) -> Result<Held, StartLockError>
 
 #[cfg(test)]
 mod tests {
+
+    /// Every attempt at the lock opens its connection with the preflight's code: a server asking
+    /// for the password in clear text is refused at once (no retries, each of which would be a
+    /// new chance to ask) and never gets it.
+    #[tokio::test]
+    async fn the_lock_is_never_taken_by_sending_the_password_in_clear_text() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut connections = 0;
+            while let Ok(Ok((mut c, _))) =
+                tokio::time::timeout(Duration::from_millis(1500), l.accept()).await
+            {
+                connections += 1;
+                let mut buf = [0u8; 512];
+                while let Ok(Ok(n)) =
+                    tokio::time::timeout(Duration::from_millis(300), c.read(&mut buf)).await
+                {
+                    if n == 0 {
+                        break;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    let answer: &[u8] = if buf[..n] == [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f] {
+                        b"N"
+                    } else {
+                        &[b'R', 0, 0, 0, 8, 0, 0, 0, 3]
+                    };
+                    let _ = c.write_all(answer).await;
+                }
+            }
+            (connections, seen)
+        });
+        let password = "lock-PW-never-sent-3";
+        let t = Target {
+            name: "internal-db",
+            host: "127.0.0.1".into(),
+            port,
+            user: "mathesar".into(),
+            password: crate::secrets::Secret::new(password),
+            dbname: "mathesar_django".into(),
+            sslmode: crate::settings::validate::SslMode::Prefer,
+            ca: None,
+            keys: pg::Keys {
+                host: crate::settings::Key::InternalDbHost,
+                port: crate::settings::Key::InternalDbPort,
+                user: crate::settings::Key::DbUser,
+                password: crate::settings::Key::DbPassword,
+                dbname: crate::settings::Key::InternalDbName,
+            },
+        };
+        let started = Instant::now();
+        let e = acquire(&t, Duration::from_secs(60)).await.err().unwrap();
+        assert!(matches!(e, StartLockError::Refused { .. }), "{e}");
+        assert!(e.to_string().contains("clear text"), "{e}");
+        assert!(started.elapsed() < RETRY, "retried");
+        let (connections, seen) = server.await.unwrap();
+        assert_eq!(connections, 1);
+        assert!(
+            !seen
+                .windows(password.len())
+                .any(|w| w == password.as_bytes())
+        );
+    }
     use super::*;
 
     #[test]
@@ -375,6 +457,7 @@ mod tests {
             password: crate::secrets::Secret::new(password),
             dbname: "mathesar_django".into(),
             sslmode: Default::default(),
+            ca: None,
             keys: pg::Keys {
                 host: crate::settings::Key::InternalDbHost,
                 port: crate::settings::Key::InternalDbPort,

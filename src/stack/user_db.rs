@@ -13,7 +13,8 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::settings::{DOCKER_HOST_GATEWAY, Settings, UserDb, validate::is_loopback_host};
+use crate::settings::validate::{SslMode, is_loopback_host};
+use crate::settings::{DOCKER_HOST_GATEWAY, Settings, UserDb};
 use crate::storage::{Layout, atomic, modes};
 
 use super::admin::SERVICE_CONTAINER;
@@ -28,13 +29,14 @@ const OUTCOME_PREFIX: &str = "mathesar-package: ";
 const SCRIPT: &str = r#"
 import os
 from django.contrib.auth import get_user_model
-from mathesar.models.base import ConfiguredRole, UserDatabaseRoleMap
+from mathesar.models.base import ConfiguredRole, Server, UserDatabaseRoleMap
 from mathesar.utils.permissions import set_up_preexisting_database_for_user
 e = os.environ
 host, port, name = e["MSAR_PKG_HOST"], int(e["MSAR_PKG_PORT"]), e["MSAR_PKG_DB"]
 role, password = e["MSAR_PKG_ROLE"], e["MSAR_PKG_PASSWORD"]
+sslmode = e["MSAR_PKG_SSLMODE"]
 user = get_user_model().objects.filter(username=e["MSAR_PKG_ADMIN"]).first()
-updated = 0
+updated = Server.objects.filter(host=host, port=port).exclude(sslmode=sslmode).update(sslmode=sslmode)
 for r in ConfiguredRole.objects.filter(name=role, server__host=host, server__port=port):
     if r.password != password:
         r.password = password
@@ -43,9 +45,9 @@ for r in ConfiguredRole.objects.filter(name=role, server__host=host, server__por
 if user is None:
     print("mathesar-package: no-admin")
 elif UserDatabaseRoleMap.objects.filter(user=user, database__name=name, server__host=host, server__port=port).exists():
-    print("mathesar-package: " + ("password-updated" if updated else "already-connected"))
+    print("mathesar-package: " + ("updated" if updated else "already-connected"))
 else:
-    set_up_preexisting_database_for_user(host, port, name, None, role, password, user)
+    set_up_preexisting_database_for_user(host, port, name, None, role, password, user, sslmode=sslmode)
     print("mathesar-package: connected")
 "#;
 
@@ -73,7 +75,8 @@ pub enum Outcome {
     Unchanged,
     Connected,
     AlreadyConnected,
-    PasswordUpdated,
+    /// The stored password or the server's sslmode was changed.
+    Updated,
     /// The admin does not exist (yet): the database is connected by hand in the UI.
     NoAdmin,
 }
@@ -86,6 +89,20 @@ pub struct Target {
     pub database: String,
     pub role: String,
     pub password: String,
+    /// The sslmode Mathesar stores for the server ([`mathesar_sslmode`]).
+    pub sslmode: &'static str,
+}
+
+/// The sslmode Mathesar 0.11.0 keeps for a database server: its model knows `disable`, `prefer`
+/// and `require` only, and it has no CA setting of its own. The verifying modes are given as
+/// `require`: with the CA file the container's libpq finds in `PGSSLROOTCERT`, libpq checks the
+/// certificate's chain under `require` (as `verify-ca` does), not the host name.
+pub fn mathesar_sslmode(mode: SslMode) -> &'static str {
+    match mode {
+        SslMode::Disable => "disable",
+        SslMode::Prefer => "prefer",
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => "require",
+    }
 }
 
 impl Target {
@@ -97,6 +114,7 @@ impl Target {
                 database: s.user_db_name.clone(),
                 role: s.db_user.clone(),
                 password: s.db_password.expose().to_string(),
+                sslmode: mathesar_sslmode(s.internal_sslmode()),
             }),
             (UserDb::Existing, Some(e)) => Some(Target {
                 host: if is_loopback_host(&e.host) {
@@ -108,6 +126,7 @@ impl Target {
                 database: s.user_db_name.clone(),
                 role: e.user.clone(),
                 password: e.password.expose().to_string(),
+                sslmode: mathesar_sslmode(e.sslmode),
             }),
             (UserDb::Existing, None) => None,
         }
@@ -127,6 +146,12 @@ impl Target {
             h.update(part.as_bytes());
             h.update([0]);
         }
+        // Mathesar's default, which every server connected before the sslmode was passed has:
+        // left out, so that their markers stay valid.
+        if self.sslmode != "prefer" {
+            h.update(self.sslmode.as_bytes());
+            h.update([0]);
+        }
         format!("{:x}\n", h.finalize())
     }
 }
@@ -140,7 +165,7 @@ pub fn parse_outcome(stdout: &str) -> Option<Outcome> {
     Some(match line.trim() {
         "connected" => Outcome::Connected,
         "already-connected" => Outcome::AlreadyConnected,
-        "password-updated" => Outcome::PasswordUpdated,
+        "updated" | "password-updated" => Outcome::Updated,
         "no-admin" => Outcome::NoAdmin,
         _ => return None,
     })
@@ -168,6 +193,7 @@ pub async fn ensure(
         ("MSAR_PKG_ROLE", target.role.as_str()),
         ("MSAR_PKG_PASSWORD", target.password.as_str()),
         ("MSAR_PKG_ADMIN", s.admin_username.as_str()),
+        ("MSAR_PKG_SSLMODE", target.sslmode),
     ];
     let cmd = ["python", "manage.py", "shell", "-c", SCRIPT];
     let out = engine
@@ -249,5 +275,26 @@ mod tests {
         b.password.push('x');
         assert_ne!(a.digest("admin"), b.digest("admin"));
         assert!(!a.digest("admin").contains(&a.password));
+        let mut c = a.clone();
+        c.sslmode = "require";
+        assert_ne!(a.digest("admin"), c.digest("admin"), "an sslmode change");
+    }
+
+    #[test]
+    fn mathesar_gets_the_modes_it_knows() {
+        assert_eq!(mathesar_sslmode(SslMode::Disable), "disable");
+        assert_eq!(mathesar_sslmode(SslMode::Prefer), "prefer");
+        for m in [SslMode::Require, SslMode::VerifyCa, SslMode::VerifyFull] {
+            assert_eq!(mathesar_sslmode(m), "require");
+        }
+        let s = for_tests(&[
+            (Key::UserDb, "existing"),
+            (Key::ExistingDbHost, "db.example.org"),
+            (Key::ExistingDbUser, "alice"),
+            (Key::ExistingDbPassword, "pw-Existing-01"),
+            (Key::ExistingDbSslmode, "disable"),
+        ]);
+        assert_eq!(Target::of(&s).unwrap().sslmode, "disable");
+        assert_eq!(Target::of(&for_tests(&[])).unwrap().sslmode, "prefer");
     }
 }

@@ -170,6 +170,8 @@ fn allowed_target(config_dir: &Path, target: &Path) -> bool {
             .parent()
             .and_then(Path::parent)
             .and_then(Path::parent)
+    } else if name == super::layout::DB_CA && parent_named(target.parent(), "pg-tls") {
+        target.parent().and_then(Path::parent)
     } else {
         None
     };

@@ -169,6 +169,7 @@ pub const DATA: Kind = Kind {
         "pgdata",
         "msar",
         "caddy",
+        "pg-tls",
         super::layout::ADMIN_CREATED,
         super::layout::USER_DB_CONNECTED,
         "lost+found",

@@ -26,6 +26,8 @@ pub const ACME_CA_ROOT: &str = "acme-ca-root.pem";
 /// The copies of `tls-cert` and `tls-key` the proxy serves (the key root only).
 pub const TLS_CERT: &str = "cert.pem";
 pub const TLS_KEY: &str = "key.pem";
+/// The copy of `db-ca-file` Mathesar's container reads, in [`DataLayout::pg_tls_dir`].
+pub const DB_CA: &str = "db-ca.pem";
 /// Every file `configure` may write into [`DataLayout::tls_dir`].
 pub const TLS_FILES: &[&str] = &[ACME_CA_ROOT, TLS_CERT, TLS_KEY];
 
@@ -122,6 +124,11 @@ impl DataLayout {
     pub fn tls_dir(&self) -> PathBuf {
         self.dir.join("caddy/tls")
     }
+    /// The CA of the PostgreSQL servers, copied for Mathesar's container (read-only inside):
+    /// apart from the proxy's directory, which may hold its private key.
+    pub fn pg_tls_dir(&self) -> PathBuf {
+        self.dir.join("pg-tls")
+    }
     /// The proxy's own data (`/data` inside): the ACME account, the certificates it obtained.
     pub fn caddy_data(&self) -> PathBuf {
         self.dir.join("caddy/data")
@@ -144,6 +151,7 @@ impl DataLayout {
             "caddy/data",
             "caddy/config",
             "caddy/tls",
+            "pg-tls",
         ]
         .iter()
         .map(|d| self.dir.join(d))

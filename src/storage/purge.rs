@@ -159,6 +159,14 @@ pub fn tidy_data_dir(dir: &Path) -> Result<bool, std::io::Error> {
             }
         }
     }
+    if real_dir(&layout.pg_tls_dir()) {
+        commit::clean_staged(&layout.pg_tls_dir());
+        atomic::clean_leftovers(&layout.pg_tls_dir());
+        match std::fs::remove_file(layout.pg_tls_dir().join(crate::storage::layout::DB_CA)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
     // Deepest first: msar/static before msar.
     let mut made: Vec<PathBuf> = layout
         .subdirs()

@@ -248,4 +248,41 @@ mod tests {
         let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&https).unwrap();
         assert!(doc["services"]["watchtower"]["profiles"].is_sequence());
     }
+
+    #[test]
+    fn the_sizing_reaches_the_application_and_each_limit_its_own_service() {
+        let compose = render(&settings("")).unwrap();
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&compose).unwrap();
+        let env = &doc["services"]["service"]["environment"];
+        assert_eq!(env["WEB_CONCURRENCY"].as_str(), Some("${WEB_CONCURRENCY}"));
+        assert_eq!(
+            env["GUNICORN_CMD_ARGS"].as_str(),
+            Some("${GUNICORN_CMD_ARGS}")
+        );
+        for (service, var) in [
+            ("db", "DB_MEM_LIMIT"),
+            ("service", "SERVICE_MEM_LIMIT"),
+            ("caddy-reverse-proxy", "PROXY_MEM_LIMIT"),
+            ("watchtower", "WATCHTOWER_MEM_LIMIT"),
+        ] {
+            assert_eq!(
+                doc["services"][service]["mem_limit"].as_str(),
+                Some(format!("${{{var}}}").as_str()),
+                "{service}"
+            );
+            // A host with more memory recreates that service alone.
+            let old = BTreeMap::from([(var.to_string(), "512m".to_string())]);
+            let new = BTreeMap::from([(var.to_string(), "1024m".to_string())]);
+            assert_eq!(
+                services_to_recreate(&compose, &old, &new),
+                BTreeSet::from([service.to_string()])
+            );
+        }
+        let old = BTreeMap::from([("GUNICORN_CMD_ARGS".to_string(), "a".to_string())]);
+        let new = BTreeMap::from([("GUNICORN_CMD_ARGS".to_string(), "b".to_string())]);
+        assert_eq!(
+            services_to_recreate(&compose, &old, &new),
+            BTreeSet::from(["service".to_string()])
+        );
+    }
 }

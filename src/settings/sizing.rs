@@ -55,9 +55,14 @@ pub struct Host {
     pub memory_mib: Option<u64>,
 }
 
+/// Memory is counted in steps of this size: a total that moves by a few MiB (a balloon driver, a
+/// kernel update reserving more) gives the same `.env`, so a re-run still changes nothing.
+pub const MEMORY_STEP_MIB: u64 = 128;
+
 impl Host {
     fn memory(&self) -> u64 {
-        self.memory_mib.unwrap_or(MIN_MEMORY_MIB)
+        let m = self.memory_mib.unwrap_or(MIN_MEMORY_MIB);
+        m / MEMORY_STEP_MIB * MEMORY_STEP_MIB
     }
 }
 
@@ -212,6 +217,26 @@ mod tests {
             memory_mib: None,
         };
         assert_eq!(auto_workers(unknown), 3);
+    }
+
+    #[test]
+    fn a_few_mib_more_or_less_change_nothing() {
+        let s = |mib| {
+            let h = Host {
+                cores: 2,
+                memory_mib: Some(mib),
+            };
+            Sizing::new(h, &for_tests(&[]))
+        };
+        let base = s(3968);
+        for mib in [3969, 3990, 4000, 4095] {
+            let other = s(mib);
+            assert_eq!(
+                (other.workers, other.service_mem_mib, other.db_mem_mib),
+                (base.workers, base.service_mem_mib, base.db_mem_mib),
+                "{mib}"
+            );
+        }
     }
 
     #[test]

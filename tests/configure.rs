@@ -67,6 +67,57 @@ fn a_rerun_with_the_same_answers_changes_nothing() {
 }
 
 #[test]
+fn the_application_is_sized_from_the_host_unless_answered() {
+    let s = Scratch::new();
+    let o = s.configure(&[], &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("sized for this host: "), "{}", text(&o));
+    let env = s.env_file();
+    assert_eq!(
+        env["MATHESAR_WORKERS"], "",
+        "empty: sized at every configure"
+    );
+    let workers: u32 = env["WEB_CONCURRENCY"].parse().unwrap();
+    assert!((1..=8).contains(&workers), "{workers}");
+    assert_eq!(
+        env["GUNICORN_CMD_ARGS"],
+        "--worker-class gthread --threads 4 --timeout 180 --graceful-timeout 30"
+    );
+    for limit in ["SERVICE_MEM_LIMIT", "DB_MEM_LIMIT", "PROXY_MEM_LIMIT"] {
+        let mib: u64 = env[limit].strip_suffix('m').unwrap().parse().unwrap();
+        assert!(mib >= 256, "{limit}");
+    }
+    // The same host: nothing changes.
+    assert!(text(&s.configure(&[], &[])).contains("no changes"));
+    let o = s.configure(
+        &[],
+        &[
+            ("MATHESAR_WORKERS", "2"),
+            ("MATHESAR_THREADS", "8"),
+            ("MATHESAR_REQUEST_TIMEOUT", "600"),
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let env = s.env_file();
+    assert_eq!(
+        (
+            env["MATHESAR_WORKERS"].as_str(),
+            env["WEB_CONCURRENCY"].as_str()
+        ),
+        ("2", "2")
+    );
+    assert_eq!(
+        env["GUNICORN_CMD_ARGS"],
+        "--worker-class gthread --threads 8 --timeout 600 --graceful-timeout 30"
+    );
+    // Kept on the next run; emptied, sized from the host again.
+    assert!(text(&s.configure(&[], &[])).contains("no changes"));
+    let o = s.configure(&[], &[("MATHESAR_WORKERS", "")]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(s.env_file()["WEB_CONCURRENCY"], workers.to_string());
+}
+
+#[test]
 fn precedence_is_defaults_existing_file_environment() {
     let s = Scratch::new();
     assert_eq!(
@@ -144,6 +195,10 @@ fn every_bad_answer_is_refused_and_writes_nothing() {
         ("MATHESAR_IMAGE_REGISTRY", "bad registry", "image-registry"),
         ("MATHESAR_DATA_DIR", "relative/path", "data-dir"),
         ("MATHESAR_USER_DB", "existing", "existing-db-host"),
+        ("MATHESAR_WORKERS", "0", "workers"),
+        ("MATHESAR_WORKERS", "33", "workers"),
+        ("MATHESAR_THREADS", "many", "threads"),
+        ("MATHESAR_REQUEST_TIMEOUT", "10", "request-timeout"),
     ];
     for (var, value, named) in bad {
         let o = s.configure(&[], &[(var, value)]);

@@ -12,6 +12,7 @@ use crate::debconf;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::preflight;
 use crate::rendering::plan::{self, Plan};
+use crate::settings::sizing::Sizing;
 use crate::settings::{Answers, Key, Settings};
 use crate::sources::{self, answers_file, current, environment, generated, prompt};
 use crate::storage::{ConfigLayout, Layout, atomic, commit, dirs, lock, modes};
@@ -80,7 +81,10 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
             .map_err(|reason| Failure::new(Code::InvalidAnswer, anyhow!(reason)))?;
         let state = generated::state(&found).code(Code::Failure)?;
 
-        let rendered = crate::rendering::render(&settings, &state).code(Code::Failure)?;
+        // Sized from this host at every configure: more memory or cores (a resized VM) take
+        // effect at the next `configure` (or package upgrade); an unchanged host changes nothing.
+        let sizing = Sizing::new(preflight::host::read(), &settings);
+        let rendered = crate::rendering::render(&settings, &state, &sizing).code(Code::Failure)?;
         let layout = Layout::new(&settings.config_dir, &settings.data_dir);
         dirs::refuse_nested(&layout.config_dir, &layout.data_dir).map_err(|reason| {
             Failure::new(
@@ -130,6 +134,10 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
             return Ok(());
         }
 
+        println!("mathesar: sized for this host: {sizing}");
+        for w in sizing.warnings() {
+            eprintln!("mathesar: warning: {w}");
+        }
         host_checks(&settings, !args.no_start && !args.dry_run).await?;
 
         if args.dry_run {

@@ -43,6 +43,16 @@ pub async fn run(args: RunArgs) -> Outcome {
     let running = notify::running_status(&applied.login_url);
     let _ = notify::ready(&running);
     journal::info(&running);
+    // An administrator's or the package's start that came up is no step of a crash loop: its
+    // count toward the unit's StartLimitBurst= is forgotten (see systemd/mathesar.service).
+    // INVOCATION_ID: run by systemd (by hand, there is no unit's count to clear).
+    if std::env::var_os("INVOCATION_ID").is_some() {
+        if let Err(e) = unit::forget_starts_after_manual_start(UNIT, std::process::id()).await {
+            journal::warn(format!(
+                "the unit's start limit count could not be cleared: {e}"
+            ));
+        }
+    }
 
     let stack = Stack::open(&dir).await.map_err(super::up::failure)?;
     let grace = Duration::from_secs(args.grace);

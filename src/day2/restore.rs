@@ -271,7 +271,8 @@ async fn stop_all_but_db(engine: &Engine) -> Result<(), BackupError> {
     engine
         .stop_running(
             |service| service != Some(DB.name),
-            Some(60),
+            // The grace period each container was created with (the compose file's).
+            None,
             |service| journal::info(format!("stopping {service}")),
         )
         .await?;
@@ -333,6 +334,8 @@ pub async fn restore(
     };
     let start_again = async {
         if under_unit {
+            // The package's own start: not a crash loop, never refused by the start limit.
+            let _ = unit::control(Action::ResetFailed, UNIT);
             Ok(unit::control(Action::Start, UNIT)?)
         } else {
             restart(config_dir, opts).await
@@ -347,6 +350,7 @@ pub async fn restore(
         None
     } else if under_unit {
         journal::info(format!("starting {UNIT}"));
+        let _ = unit::control(Action::ResetFailed, UNIT);
         unit::control(Action::Start, UNIT)?;
         None
     } else {

@@ -129,6 +129,9 @@ pub const STEPS: &[Key] = &[
     Key::Watchtower,
     Key::ImageRegistry,
     Key::PurgeData,
+    Key::Workers,
+    Key::Threads,
+    Key::RequestTimeout,
 ];
 
 /// The rule one debconf answer must meet: the answer's own rule ([`Key::given`]). Empty secrets

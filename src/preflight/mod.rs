@@ -9,6 +9,7 @@ mod compose;
 pub mod database;
 mod disk;
 mod docker;
+pub mod host;
 mod os;
 pub use os::{PASS_ROOT_CHECK, is_root};
 mod ports;

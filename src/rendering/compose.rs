@@ -144,6 +144,14 @@ mod tests {
     use super::*;
     use crate::settings::{Key, Settings, Source};
 
+    fn test_sizing(s: &Settings) -> crate::settings::sizing::Sizing {
+        let host = crate::settings::sizing::Host {
+            cores: 2,
+            memory_mib: Some(4096),
+        };
+        crate::settings::sizing::Sizing::new(host, s)
+    }
+
     fn settings(domain: &str) -> Settings {
         let mut a = crate::sources::defaults::answers(std::path::Path::new("/etc/mathesar"));
         a.set(Key::ExternalAddress, "192.0.2.1", Source::Detected);
@@ -268,11 +276,14 @@ mod tests {
             by["service"].contains("POSTGRES_SSLMODE") && by["service"].contains("PGSSLROOTCERT")
         );
         assert!(!by["caddy-reverse-proxy"].contains("PGSSLROOTCERT"));
-        let env: BTreeMap<_, _> =
-            super::super::env_file::parse(&super::super::env_file::render(&s, &state()))
-                .unwrap()
-                .into_iter()
-                .collect();
+        let env: BTreeMap<_, _> = super::super::env_file::parse(&super::super::env_file::render(
+            &s,
+            &state(),
+            &test_sizing(&s),
+        ))
+        .unwrap()
+        .into_iter()
+        .collect();
         assert_eq!(env["POSTGRES_SSLMODE"], "verify-full");
         assert_eq!(
             env["PGSSLROOTCERT"],
@@ -285,11 +296,14 @@ mod tests {
         let plain = crate::settings::for_tests(&[]);
         let compose = render(&plain).unwrap();
         assert!(!compose.contains("PGSSLROOTCERT") && !compose.contains("pg-tls"));
-        let env: BTreeMap<_, _> =
-            super::super::env_file::parse(&super::super::env_file::render(&plain, &state()))
-                .unwrap()
-                .into_iter()
-                .collect();
+        let env: BTreeMap<_, _> = super::super::env_file::parse(&super::super::env_file::render(
+            &plain,
+            &state(),
+            &test_sizing(&plain),
+        ))
+        .unwrap()
+        .into_iter()
+        .collect();
         assert_eq!(env["POSTGRES_SSLMODE"], "prefer");
         assert_eq!(env["PGSSLROOTCERT"], "");
     }
@@ -310,5 +324,42 @@ mod tests {
         assert!(https.contains("${HTTPS_PORT}:${HTTPS_PORT}"));
         let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&https).unwrap();
         assert!(doc["services"]["watchtower"]["profiles"].is_sequence());
+    }
+
+    #[test]
+    fn the_sizing_reaches_the_application_and_each_limit_its_own_service() {
+        let compose = render(&settings("")).unwrap();
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&compose).unwrap();
+        let env = &doc["services"]["service"]["environment"];
+        assert_eq!(env["WEB_CONCURRENCY"].as_str(), Some("${WEB_CONCURRENCY}"));
+        assert_eq!(
+            env["GUNICORN_CMD_ARGS"].as_str(),
+            Some("${GUNICORN_CMD_ARGS}")
+        );
+        for (service, var) in [
+            ("db", "DB_MEM_LIMIT"),
+            ("service", "SERVICE_MEM_LIMIT"),
+            ("caddy-reverse-proxy", "PROXY_MEM_LIMIT"),
+            ("watchtower", "WATCHTOWER_MEM_LIMIT"),
+        ] {
+            assert_eq!(
+                doc["services"][service]["mem_limit"].as_str(),
+                Some(format!("${{{var}}}").as_str()),
+                "{service}"
+            );
+            // A host with more memory recreates that service alone.
+            let old = BTreeMap::from([(var.to_string(), "512m".to_string())]);
+            let new = BTreeMap::from([(var.to_string(), "1024m".to_string())]);
+            assert_eq!(
+                services_to_recreate(&compose, &old, &new),
+                BTreeSet::from([service.to_string()])
+            );
+        }
+        let old = BTreeMap::from([("GUNICORN_CMD_ARGS".to_string(), "a".to_string())]);
+        let new = BTreeMap::from([("GUNICORN_CMD_ARGS".to_string(), "b".to_string())]);
+        assert_eq!(
+            services_to_recreate(&compose, &old, &new),
+            BTreeSet::from(["service".to_string()])
+        );
     }
 }

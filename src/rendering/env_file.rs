@@ -4,6 +4,7 @@
 //! exactly this form back and nothing else: no `${...}` is ever expanded, and an error names the
 //! line and the key, never the value (values are secrets).
 
+use crate::settings::sizing::Sizing;
 use crate::settings::{Key, Settings};
 
 use super::State;
@@ -128,7 +129,7 @@ pub fn is_stored(key: Key) -> bool {
     !matches!(key, Key::ConfigDir | Key::AdminPassword)
 }
 
-pub fn render(s: &Settings, state: &State) -> String {
+pub fn render(s: &Settings, state: &State, sizing: &Sizing) -> String {
     let mut out = String::from(HEADER);
     out.push_str("\n# Answers\n");
     for (key, answer) in s.to_answers(crate::settings::Source::Generated).iter() {
@@ -201,6 +202,21 @@ pub fn render(s: &Settings, state: &State) -> String {
     ] {
         line(&mut out, name, value);
     }
+
+    // Sized from the host at configure time (`settings::sizing`), read by gunicorn in the
+    // application's container and by Compose for the memory limits.
+    out.push_str("\n# Sizing (from the host's cores and memory, and the answers workers, threads, request-timeout)\n");
+    let mib = |m: u64| format!("{m}m");
+    for (name, value) in [
+        ("WEB_CONCURRENCY", sizing.workers.to_string()),
+        ("GUNICORN_CMD_ARGS", sizing.gunicorn_cmd_args()),
+        ("SERVICE_MEM_LIMIT", mib(sizing.service_mem_mib)),
+        ("DB_MEM_LIMIT", mib(sizing.db_mem_mib)),
+        ("PROXY_MEM_LIMIT", mib(sizing.proxy_mem_mib)),
+        ("WATCHTOWER_MEM_LIMIT", mib(sizing.watchtower_mem_mib)),
+    ] {
+        line(&mut out, name, &value);
+    }
     out
 }
 
@@ -229,6 +245,38 @@ mod tests {
             assert_eq!((e.line, e.key.as_deref()), (line, key), "{text}");
             assert!(!e.to_string().contains("s3cr3t"), "{e}");
         }
+    }
+
+    #[test]
+    fn the_sizing_is_written_for_gunicorn_and_compose() {
+        use crate::secrets::Secret;
+        use crate::settings::sizing::Host;
+        let s = crate::settings::for_tests(&[(Key::Threads, "2")]);
+        let sizing = Sizing::new(
+            Host {
+                cores: 2,
+                memory_mib: Some(4096),
+            },
+            &s,
+        );
+        let state = State {
+            secret_key: Secret::new("k".repeat(64)),
+            watchtower_token: Secret::new("t".repeat(32)),
+        };
+        let back: std::collections::BTreeMap<_, _> = read_back(&render(&s, &state, &sizing))
+            .into_iter()
+            .collect();
+        assert_eq!(back["WEB_CONCURRENCY"], "5");
+        assert_eq!(
+            back["GUNICORN_CMD_ARGS"],
+            "--worker-class gthread --threads 2 --timeout 180 --graceful-timeout 30"
+        );
+        assert_eq!(back["MATHESAR_THREADS"], "2");
+        assert_eq!(back["MATHESAR_WORKERS"], "");
+        assert_eq!(back["SERVICE_MEM_LIMIT"], "2457m");
+        assert_eq!(back["DB_MEM_LIMIT"], "2048m");
+        assert_eq!(back["PROXY_MEM_LIMIT"], "256m");
+        assert_eq!(back["WATCHTOWER_MEM_LIMIT"], "128m");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod plan;
 
 use crate::secrets::Secret;
 use crate::settings::Settings;
+use crate::settings::sizing::Sizing;
 
 /// Values that are not answers but belong to an installation: generated once, never regenerated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,9 +36,14 @@ impl std::fmt::Debug for Rendered {
     }
 }
 
-pub fn render(settings: &Settings, state: &State) -> Result<Rendered, compose::RenderError> {
+/// `sizing`: what the host gives the containers (`settings::sizing`, read at configure time).
+pub fn render(
+    settings: &Settings,
+    state: &State,
+    sizing: &Sizing,
+) -> Result<Rendered, compose::RenderError> {
     Ok(Rendered {
-        env: env_file::render(settings, state),
+        env: env_file::render(settings, state, sizing),
         compose: compose::render(settings)?,
         caddyfile: compose::render_caddyfile(settings)?,
     })

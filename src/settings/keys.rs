@@ -73,6 +73,9 @@ keys! {
     Watchtower => "watchtower", false, BOOLEAN, "run the watchtower container (true/false)";
     ImageRegistry => "image-registry", false, REGISTRY, "registry prefix for private registries or mirrors; empty = Docker Hub";
     PurgeData => "purge-data", false, BOOLEAN, "on purge, also delete the data directory (true/false)";
+    Workers => "workers", false, WORKERS, "Mathesar's worker processes (gunicorn `WEB_CONCURRENCY`, 1 to 32); empty = sized from the host's cores and memory at configure time";
+    Threads => "threads", false, THREADS, "threads per worker, each serving one request (1 to 16); empty = 4";
+    RequestTimeout => "request-timeout", false, REQUEST_TIMEOUT, "seconds a worker may stay silent before gunicorn restarts it (`--timeout`, 30 to 3600); empty = 180";
 }
 
 impl Key {

@@ -3,6 +3,7 @@
 
 pub mod answers;
 pub mod keys;
+pub mod sizing;
 pub mod validate;
 
 use std::fmt;
@@ -90,6 +91,11 @@ pub struct Settings {
     pub watchtower: bool,
     pub image_registry: Option<String>,
     pub purge_data: bool,
+    /// Gunicorn's workers, threads per worker and `--timeout`; `None`: sized from the host at
+    /// configure time ([`sizing`]).
+    pub workers: Option<u32>,
+    pub threads: Option<u32>,
+    pub request_timeout: Option<u32>,
 }
 
 /// What is wrong with one answer.
@@ -252,6 +258,9 @@ impl Settings {
         let watchtower = r.get(Watchtower).is_some_and(Value::into_flag);
         let image_registry = r.get(ImageRegistry).map(Value::into_text);
         let purge_data = r.get(PurgeData).is_some_and(Value::into_flag);
+        let workers = r.get(Workers).map(Value::into_number);
+        let threads = r.get(Threads).map(Value::into_number);
+        let request_timeout = r.get(RequestTimeout).map(Value::into_number);
 
         let existing_db = if user_db == Some(self::UserDb::Existing) {
             let host = r.get(ExistingDbHost).map(Value::into_text);
@@ -456,6 +465,9 @@ impl Settings {
             watchtower,
             image_registry,
             purge_data,
+            workers,
+            threads,
+            request_timeout,
         })
     }
 
@@ -515,6 +527,10 @@ impl Settings {
             self.image_registry.clone().unwrap_or_default(),
         );
         set(PurgeData, self.purge_data.to_string());
+        let number = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
+        set(Workers, number(self.workers));
+        set(Threads, number(self.threads));
+        set(RequestTimeout, number(self.request_timeout));
         a
     }
 

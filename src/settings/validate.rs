@@ -36,6 +36,7 @@ pub enum Value {
     UserDb(UserDb),
     SslMode(SslMode),
     Secret(Secret),
+    Number(u32),
 }
 
 impl Value {
@@ -49,6 +50,7 @@ impl Value {
             Value::UserDb(u) => u.as_str().into(),
             Value::SslMode(m) => m.as_str().into(),
             Value::Secret(s) => s.expose().into(),
+            Value::Number(n) => n.to_string(),
         }
     }
 }
@@ -76,6 +78,7 @@ accessors! {
     into_user_db -> UserDb = UserDb;
     into_sslmode -> SslMode = SslMode;
     into_secret -> Secret = Secret;
+    into_number -> u32 = Number;
 }
 
 /// The one rule of an answer.
@@ -122,6 +125,17 @@ pub const OPTIONAL_FILE: Rule = Rule::new(Empty::Unset, |v| file(v).map(Value::P
 pub const PROXIES: Rule = Rule::new(Empty::Unset, |v| trusted_proxies(v).map(Value::Text));
 /// The address a port is published on.
 pub const OPTIONAL_BIND: Rule = Rule::new(Empty::Unset, |v| bind_address(v).map(Value::Text));
+/// Gunicorn's workers: each is a process of its own (about 200 MB, see `settings::sizing`); 32 is
+/// far beyond what one host's PostgreSQL connections carry (see `threads`).
+pub const WORKERS: Rule = Rule::new(Empty::Unset, |v| number(v, 1, 32).map(Value::Number));
+/// Threads per worker; workers x threads requests at once, each holding up to two PostgreSQL
+/// connections (Mathesar's own database and the user database): 32 x 16 is the ceiling anyone
+/// with a server to match may choose.
+pub const THREADS: Rule = Rule::new(Empty::Unset, |v| number(v, 1, 16).map(Value::Number));
+/// Gunicorn's `--timeout` in seconds: below 30 (gunicorn's default) a busy host restarts workers
+/// that are merely slow; above an hour it no longer catches a hung worker.
+pub const REQUEST_TIMEOUT: Rule =
+    Rule::new(Empty::Unset, |v| number(v, 30, 3600).map(Value::Number));
 pub const REGISTRY: Rule = Rule::new(Empty::Unset, |v| {
     Ok(Value::Text(registry(v)?.unwrap_or_default()))
 });
@@ -205,6 +219,14 @@ pub fn optional_port(value: &str) -> Result<Option<u16>, String> {
         Ok(None)
     } else {
         port(value).map(Some)
+    }
+}
+
+/// A whole number from `min` to `max`.
+pub fn number(value: &str, min: u32, max: u32) -> Result<u32, String> {
+    match value.trim().parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("use a whole number from {min} to {max}")),
     }
 }
 
@@ -719,6 +741,35 @@ mod tests {
         assert_eq!(bind_address("127.0.0.1"), Ok("127.0.0.1".into()));
         assert_eq!(bind_address("[::1]"), Ok("::1".into()));
         assert!(bind_address("localhost").is_err());
+    }
+
+    #[test]
+    fn numbers_in_their_ranges() {
+        assert_eq!(number(" 5 ", 1, 32), Ok(5));
+        assert_eq!(number("32", 1, 32), Ok(32));
+        for bad in ["0", "33", "-1", "2.5", "four", "1e3"] {
+            assert_eq!(
+                number(bad, 1, 32),
+                Err("use a whole number from 1 to 32".into()),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Key::Workers.parse(""),
+            Ok(None),
+            "empty: sized from the host"
+        );
+        assert_eq!(Key::Workers.parse("4"), Ok(Some(Value::Number(4))));
+        assert!(Key::Workers.parse("33").is_err());
+        assert!(Key::Threads.parse("17").is_err());
+        assert_eq!(Key::Threads.parse("16"), Ok(Some(Value::Number(16))));
+        assert!(Key::RequestTimeout.parse("29").is_err());
+        assert!(Key::RequestTimeout.parse("3601").is_err());
+        assert_eq!(
+            Key::RequestTimeout.parse("180"),
+            Ok(Some(Value::Number(180)))
+        );
+        assert_eq!(Key::RequestTimeout.given("", false), Ok(None));
     }
 
     #[test]

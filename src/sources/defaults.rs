@@ -34,6 +34,10 @@ pub fn answers(config_dir: &Path) -> Answers {
         (Watchtower, "false"),
         (ImageRegistry, ""),
         (PurgeData, "false"),
+        // Empty: sized from the host at configure time (`settings::sizing`).
+        (Workers, ""),
+        (Threads, ""),
+        (RequestTimeout, ""),
     ] {
         a.set(key, value, Source::Default);
     }

@@ -22,9 +22,12 @@ use super::services::{self, APP, DB, PROXY, Service};
 use super::start_lock::{self, StartLockError};
 use super::user_db;
 
-/// Seconds Compose gives each container to stop before killing it (PostgreSQL shuts down cleanly
-/// well within it).
-pub const STOP_TIMEOUT_SECS: u32 = 60;
+/// The longest a `down` may take, in seconds: the stop grace periods of the compose file
+/// (`packaging/docker-compose.yml.j2`), which `docker compose stop` (run without `--timeout`,
+/// which would override them all) spends one service after the other (proxy, application,
+/// database), and the containers of turned-off services after them. The unit's
+/// `TimeoutStopSec=` must be longer (a test checks both files against this).
+pub const STOP_SECS_AT_MOST: u32 = 10 + 40 + 120 + 10;
 
 #[derive(Debug, Error)]
 pub enum StackError {
@@ -519,9 +522,10 @@ impl Stack {
 
     /// Stops every container of the project; removes nothing.
     pub async fn down(&self) -> Result<(), StackError> {
-        let timeout = STOP_TIMEOUT_SECS.to_string();
-        self.compose.run(&["stop", "--timeout", &timeout]).await?;
-        // Containers of services the compose file no longer runs (a profile turned off).
+        // No `--timeout`: each container gets its own stop grace period (PostgreSQL 120 s).
+        self.compose.run(&["stop"]).await?;
+        // Containers of services the compose file no longer runs (a profile turned off), with
+        // the grace period they were created with.
         self.engine.stop_running(|_| true, None, |_| {}).await?;
         Ok(())
     }
@@ -629,5 +633,39 @@ mod tests {
         )));
         assert_eq!(e.code(), Code::Docker);
         assert!(e.to_string().contains("Docker"));
+    }
+
+    /// The compose file's grace periods, spent one service after the other by `docker compose
+    /// stop`, fit in `STOP_SECS_AT_MOST`, and the unit waits longer than that.
+    #[test]
+    fn the_unit_outwaits_the_sequential_stops() {
+        let compose = crate::rendering::compose::render(&crate::settings::for_tests(&[])).unwrap();
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&compose).unwrap();
+        let grace = |service: &str| -> u32 {
+            let v = doc["services"][service]["stop_grace_period"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{service} has no stop_grace_period"));
+            v.strip_suffix('s').unwrap().parse().unwrap()
+        };
+        assert_eq!(grace("db"), 120);
+        assert!(grace("service") > crate::settings::sizing::GRACEFUL_TIMEOUT_SECS);
+        // The proxy and watchtower stop together, then the application, then the database; a
+        // turned-off watchtower is stopped after them.
+        let chain = grace("caddy-reverse-proxy").max(grace("watchtower"))
+            + grace("service")
+            + grace("db")
+            + grace("watchtower");
+        assert_eq!(chain, STOP_SECS_AT_MOST);
+        let unit = include_str!("../../systemd/mathesar.service");
+        let line = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+            .unwrap();
+        let unit_secs: u32 = match line.strip_suffix("min") {
+            Some(m) => m.parse::<u32>().unwrap() * 60,
+            None => line.trim_end_matches('s').parse().unwrap(),
+        };
+        // Compose's own start-up and the API calls take seconds, not minutes.
+        assert!(unit_secs >= STOP_SECS_AT_MOST + 60, "{unit_secs} s");
     }
 }

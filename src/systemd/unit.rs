@@ -14,6 +14,7 @@ const DESTINATION: &str = "org.freedesktop.systemd1";
 const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
 const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 const UNIT_INTERFACE: &str = "org.freedesktop.systemd1.Unit";
+const SERVICE_INTERFACE: &str = "org.freedesktop.systemd1.Service";
 const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
 
 #[derive(Debug, Error)]
@@ -181,6 +182,60 @@ async fn property(
     Ok(String::try_from(value)?)
 }
 
+async fn number(conn: &Connection, path: &OwnedObjectPath, name: &str) -> Result<u32, UnitError> {
+    let reply = conn
+        .call_method(
+            Some(DESTINATION),
+            path.as_str(),
+            Some(PROPERTIES),
+            "Get",
+            &(SERVICE_INTERFACE, name),
+        )
+        .await?;
+    let value: OwnedVariant = reply.body().deserialize()?;
+    Ok(u32::try_from(value)?)
+}
+
+/// Whether a start limit count is cleared once the service is up: only after a start that was
+/// not an automatic restart (systemd sets `NRestarts` back to 0 at a start that follows a stop or
+/// a failure it did not retry, and counts each `Restart=` up from there).
+pub fn clears_start_limit(n_restarts: u32) -> bool {
+    n_restarts == 0
+}
+
+/// Called by the unit's main process once Mathesar is up: forgets the unit's start limit count
+/// (`ResetFailedUnit`) when this start was not an automatic restart, so that an administrator's
+/// restarts and the package's never add up to `StartLimitBurst=`, while a crash loop (automatic
+/// restarts, which do not get here or are not cleared) stays bounded by it. `pid`: this process;
+/// nothing is done unless it is the unit's main process. Returns whether the count was cleared.
+pub async fn forget_starts_after_manual_start(unit: &str, pid: u32) -> Result<bool, UnitError> {
+    let conn = Connection::system().await?;
+    let reply = conn
+        .call_method(
+            Some(DESTINATION),
+            MANAGER_PATH,
+            Some(MANAGER),
+            "LoadUnit",
+            &(unit,),
+        )
+        .await?;
+    let path: OwnedObjectPath = reply.body().deserialize()?;
+    if number(&conn, &path, "MainPID").await? != pid
+        || !clears_start_limit(number(&conn, &path, "NRestarts").await?)
+    {
+        return Ok(false);
+    }
+    conn.call_method(
+        Some(DESTINATION),
+        MANAGER_PATH,
+        Some(MANAGER),
+        "ResetFailedUnit",
+        &(unit,),
+    )
+    .await?;
+    Ok(true)
+}
+
 /// The state of `unit`, asked of the running systemd.
 pub async fn state(unit: &str) -> Result<UnitState, UnitError> {
     let conn = Connection::system().await?;
@@ -211,6 +266,13 @@ mod tests {
             sub: String::new(),
             load: "loaded".into(),
         }
+    }
+
+    #[test]
+    fn only_a_start_that_was_not_an_automatic_restart_clears_the_count() {
+        assert!(clears_start_limit(0));
+        assert!(!clears_start_limit(1));
+        assert!(!clears_start_limit(4));
     }
 
     #[test]

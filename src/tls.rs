@@ -168,13 +168,22 @@ pub fn pem_of(certs: &[CertificateDer<'_>]) -> Vec<u8> {
 /// expired. Only the certificates are kept (whatever else the file holds is not copied).
 pub fn acme_ca_root(path: &Path, now: SystemTime) -> Result<Vec<u8>, TlsError> {
     let key = Key::AcmeCaRoot;
+    ca_certificates(key, path, &read_named(key, path)?, now)
+}
+
+/// The certificates of a CA file's `pem`, none expired, as PEM (nothing else of the file).
+fn ca_certificates(
+    key: Key,
+    path: &Path,
+    pem: &[u8],
+    now: SystemTime,
+) -> Result<Vec<u8>, TlsError> {
     let err = |reason: String| TlsError {
         key,
         path: path.to_path_buf(),
         reason,
     };
-    let pem = read_named(key, path)?;
-    let certs = parse_certificates(&pem).map_err(err)?;
+    let certs = parse_certificates(pem).map_err(err)?;
     for (_, c) in &certs {
         let info = CertInfo::of(c);
         if info.expired(now) {
@@ -230,25 +239,7 @@ fn read_no_link(key: Key, path: &Path) -> Result<Vec<u8>, TlsError> {
 /// Only the certificates are kept (what else the file holds is not copied).
 pub fn db_ca(path: &Path, now: SystemTime) -> Result<Vec<u8>, TlsError> {
     let key = Key::DbCaFile;
-    let err = |reason: String| TlsError {
-        key,
-        path: path.to_path_buf(),
-        reason,
-    };
-    let pem = read_no_link(key, path)?;
-    let certs = parse_certificates(&pem).map_err(err)?;
-    for (_, c) in &certs {
-        let info = CertInfo::of(c);
-        if info.expired(now) {
-            return Err(err(format!(
-                "its certificate {} expired on {}",
-                info.subject,
-                info.not_after_text()
-            )));
-        }
-    }
-    let ders: Vec<_> = certs.into_iter().map(|(d, _)| d).collect();
-    Ok(pem_of(&ders))
+    ca_certificates(key, path, &read_no_link(key, path)?, now)
 }
 
 /// The trust anchors of `db-ca-file` for rustls, read and checked as [`db_ca`] does.

@@ -164,36 +164,39 @@ pub fn daemon_reload() -> Result<(), ControlError> {
     systemctl(&["daemon-reload"], "init.scope")
 }
 
+/// A property of the unit (`interface`: the unit's or the service's), as systemd sends it.
+async fn get(
+    conn: &Connection,
+    path: &OwnedObjectPath,
+    interface: &str,
+    name: &str,
+) -> Result<OwnedVariant, UnitError> {
+    let reply = conn
+        .call_method(
+            Some(DESTINATION),
+            path.as_str(),
+            Some(PROPERTIES),
+            "Get",
+            &(interface, name),
+        )
+        .await?;
+    Ok(reply.body().deserialize()?)
+}
+
 async fn property(
     conn: &Connection,
     path: &OwnedObjectPath,
     name: &str,
 ) -> Result<String, UnitError> {
-    let reply = conn
-        .call_method(
-            Some(DESTINATION),
-            path.as_str(),
-            Some(PROPERTIES),
-            "Get",
-            &(UNIT_INTERFACE, name),
-        )
-        .await?;
-    let value: OwnedVariant = reply.body().deserialize()?;
-    Ok(String::try_from(value)?)
+    Ok(String::try_from(
+        get(conn, path, UNIT_INTERFACE, name).await?,
+    )?)
 }
 
 async fn number(conn: &Connection, path: &OwnedObjectPath, name: &str) -> Result<u32, UnitError> {
-    let reply = conn
-        .call_method(
-            Some(DESTINATION),
-            path.as_str(),
-            Some(PROPERTIES),
-            "Get",
-            &(SERVICE_INTERFACE, name),
-        )
-        .await?;
-    let value: OwnedVariant = reply.body().deserialize()?;
-    Ok(u32::try_from(value)?)
+    Ok(u32::try_from(
+        get(conn, path, SERVICE_INTERFACE, name).await?,
+    )?)
 }
 
 /// Whether a start limit count is cleared once the service is up: only after a start that was

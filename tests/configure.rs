@@ -81,7 +81,7 @@ fn the_application_is_sized_from_the_host_unless_answered() {
     assert!((1..=8).contains(&workers), "{workers}");
     assert_eq!(
         env["GUNICORN_CMD_ARGS"],
-        "--worker-class gthread --threads 4 --timeout 180 --graceful-timeout 30"
+        "--worker-class gthread --threads 4 --timeout 180 --graceful-timeout 30 --preload"
     );
     for limit in ["SERVICE_MEM_LIMIT", "DB_MEM_LIMIT", "PROXY_MEM_LIMIT"] {
         let mib: u64 = env[limit].strip_suffix('m').unwrap().parse().unwrap();
@@ -108,7 +108,7 @@ fn the_application_is_sized_from_the_host_unless_answered() {
     );
     assert_eq!(
         env["GUNICORN_CMD_ARGS"],
-        "--worker-class gthread --threads 8 --timeout 600 --graceful-timeout 30"
+        "--worker-class gthread --threads 8 --timeout 600 --graceful-timeout 30 --preload"
     );
     // Kept on the next run; emptied, sized from the host again.
     assert!(text(&s.configure(&[], &[])).contains("no changes"));

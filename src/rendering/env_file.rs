@@ -269,7 +269,7 @@ mod tests {
         assert_eq!(back["WEB_CONCURRENCY"], "5");
         assert_eq!(
             back["GUNICORN_CMD_ARGS"],
-            "--worker-class gthread --threads 2 --timeout 180 --graceful-timeout 30"
+            "--worker-class gthread --threads 2 --timeout 180 --graceful-timeout 30 --preload"
         );
         assert_eq!(back["MATHESAR_THREADS"], "2");
         assert_eq!(back["MATHESAR_WORKERS"], "");

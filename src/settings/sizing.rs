@@ -129,10 +129,13 @@ impl Sizing {
 
     /// `GUNICORN_CMD_ARGS`: gunicorn reads it after its configuration file and before its
     /// command line, which names only the address and the directory. The workers travel in
-    /// `WEB_CONCURRENCY`, upstream's documented variable.
+    /// `WEB_CONCURRENCY`, upstream's documented variable. `--preload`: Django is imported once
+    /// and the workers forked from it (sharing its pages), instead of each worker importing it
+    /// again - on a small host the workers' start otherwise takes the CPU for seconds. Django
+    /// opens database connections per thread on first use, never at import, so none is shared.
     pub fn gunicorn_cmd_args(&self) -> String {
         format!(
-            "--worker-class gthread --threads {} --timeout {} --graceful-timeout {GRACEFUL_TIMEOUT_SECS}",
+            "--worker-class gthread --threads {} --timeout {} --graceful-timeout {GRACEFUL_TIMEOUT_SECS} --preload",
             self.threads, self.timeout_secs
         )
     }
@@ -245,7 +248,7 @@ mod tests {
         assert_eq!((s.workers, s.threads, s.timeout_secs), (5, 4, 180));
         assert_eq!(
             s.gunicorn_cmd_args(),
-            "--worker-class gthread --threads 4 --timeout 180 --graceful-timeout 30"
+            "--worker-class gthread --threads 4 --timeout 180 --graceful-timeout 30 --preload"
         );
         assert_eq!((s.service_mem_mib, s.db_mem_mib), (2457, 2048));
         assert!(s.warnings().is_empty(), "{:?}", s.warnings());

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod day2;
 pub mod debconf;
 pub mod exit;
+pub(crate) mod pg;
 pub mod preflight;
 pub mod rendering;
 pub mod secrets;

@@ -6,7 +6,7 @@
 
 pub mod acme;
 mod compose;
-pub mod database;
+mod database;
 mod disk;
 mod docker;
 pub mod host;

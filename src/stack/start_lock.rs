@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::preflight::database::{self as pg, ConnectError, Target};
+use crate::pg::{self, ConnectError, Target};
 use crate::settings::Settings;
 
 use super::journal;
@@ -31,7 +31,7 @@ use super::journal;
 /// The advisory lock's key: the same on every host of a fleet, derived from what they share and
 /// other roles of the server do not know (Mathesar's database, role and password), so that a
 /// role that can merely connect cannot take it before a host does.
-pub fn key(t: &Target) -> i64 {
+pub(crate) fn key(t: &Target) -> i64 {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     for part in [
@@ -179,7 +179,7 @@ impl Held {
 }
 
 /// Where the lock is taken: Mathesar's own database, when it is outside the host.
-pub fn target(s: &Settings) -> Option<Target> {
+pub(crate) fn target(s: &Settings) -> Option<Target> {
     pg::internal_target(s)
 }
 
@@ -267,7 +267,7 @@ fn extend_start_timeout(by: Duration, status: &str) {
 }
 
 /// Takes the start lock on `t`, waiting at most `wait` for another host to release it.
-pub async fn acquire(t: &Target, wait: Duration) -> Result<Held, StartLockError> {
+pub(crate) async fn acquire(t: &Target, wait: Duration) -> Result<Held, StartLockError> {
     let at = format!("{} on {}:{}", t.dbname, t.host, t.port);
     let application = application_name(&hostname());
     let key = key(t);

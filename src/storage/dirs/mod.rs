@@ -146,6 +146,10 @@ pub struct Kind {
     pub inputs: &'static [&'static str],
     pub proof: fn(&Path) -> bool,
     pub root_owned_entries: bool,
+    /// The package's own default path for it: an empty root-owned directory found there was
+    /// made for the package (by an administrator or a configuration tool) and is taken as the
+    /// package's, with the package's mode.
+    pub default: Option<&'static str>,
 }
 
 pub const CONFIG: Kind = Kind {
@@ -165,6 +169,7 @@ pub const CONFIG: Kind = Kind {
     inputs: &["answers.yml", "docker-compose.override.yml", ".lock"],
     proof: written_by_mathesarctl,
     root_owned_entries: true,
+    default: Some(crate::settings::DEFAULT_CONFIG_DIR),
 };
 
 pub const DATA: Kind = Kind {
@@ -184,6 +189,7 @@ pub const DATA: Kind = Kind {
     // ([`inspect_named`]).
     proof: |_| false,
     root_owned_entries: false,
+    default: None,
 };
 
 /// A backup directory (and its `config/`): read by `restore`, which writes what it holds into the
@@ -195,6 +201,7 @@ pub const BACKUP: Kind = Kind {
     inputs: &[],
     proof: |_| false,
     root_owned_entries: true,
+    default: None,
 };
 
 /// The first line every `.env` mathesarctl wrote starts with, and that of its compose file
@@ -585,18 +592,42 @@ pub fn prepare(kind: &Kind, path: &Path, state: State, mode: u32) -> Result<(), 
                 now => prepare(kind, path, now, mode),
             }
         }
+        State::Unmarked if kind.default.is_some_and(|d| path == Path::new(d)) => {
+            let fd = open_dir(path).map_err(|e| io_err("open", e))?;
+            let st = stat::fstat(&fd).map_err(|e| io_err("inspect", e.into()))?;
+            let empty = std::fs::read_dir(path)
+                .map_err(|e| io_err("list", e))?
+                .next()
+                .is_none();
+            if !(empty && st.st_uid == 0) {
+                return adopt(kind, path, &fd, mode);
+            }
+            // Made empty for the package at its own path: the package's, with its mode.
+            match write_marker(&fd, CREATED) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    return match inspect(kind, path)? {
+                        State::Unmarked | State::Legacy => Err(io_err("mark", e)),
+                        now => prepare(kind, path, now, mode),
+                    };
+                }
+                other => other.map_err(|e| io_err("mark", e))?,
+            }
+            if st.st_mode & 0o7777 != mode {
+                stat::fchmod(&fd, Mode::from_bits_truncate(mode))
+                    .map_err(|e| io_err("set the mode of", e.into()))?;
+                eprintln!(
+                    "mathesar: {} was an empty directory (mode {:04o}), made for the package at its default path: taken as the package's and made {mode:04o} (root only)",
+                    path.display(),
+                    st.st_mode & 0o7777
+                );
+            }
+            Ok(())
+        }
         // Empty or prepared by the administrator; or an older installation's, whose files are the
         // package's but whose directory may have been the administrator's: never chmodded.
         State::Unmarked | State::Legacy => {
             let fd = open_dir(path).map_err(|e| io_err("open", e))?;
-            match write_marker(&fd, ADOPTED) {
-                // A concurrent first run marked it since it was judged: judged again, as it is now.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match inspect(kind, path)? {
-                    State::Unmarked | State::Legacy => Err(io_err("mark", e)),
-                    now => prepare(kind, path, now, mode),
-                },
-                other => other.map_err(|e| io_err("mark", e)),
-            }
+            adopt(kind, path, &fd, mode)
         }
         State::Created => {
             let fd = open_dir(path).map_err(|e| io_err("open", e))?;
@@ -608,6 +639,27 @@ pub fn prepare(kind: &Kind, path: &Path, state: State, mode: u32) -> Result<(), 
             Ok(())
         }
         State::Adopted => Ok(()),
+    }
+}
+
+/// Marks `path` (open as `fd`) `adopted`: the package's files may go in, the directory stays
+/// as it is (never chmodded).
+fn adopt(kind: &Kind, path: &Path, fd: &OwnedFd, mode: u32) -> Result<(), DirError> {
+    match write_marker(fd, ADOPTED) {
+        // A concurrent first run marked it since it was judged: judged again, as it is now.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match inspect(kind, path)? {
+            State::Unmarked | State::Legacy => Err(DirError::Io {
+                action: "mark",
+                path: path.to_path_buf(),
+                source: e,
+            }),
+            now => prepare(kind, path, now, mode),
+        },
+        other => other.map_err(|source| DirError::Io {
+            action: "mark",
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 

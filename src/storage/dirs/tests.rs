@@ -252,3 +252,38 @@ fn purge_refuses_a_linked_parent_a_shared_or_a_foreign_owned_directory() {
         assert!(theirs.join(MARKER).exists());
     }
 }
+
+/// An empty directory of root's at the package's own default path (`/etc/mathesar` made by an
+/// administrator or a configuration tool) is the package's: marked `created` and given the
+/// package's mode. Elsewhere, or holding anything, it is adopted and keeps its mode.
+#[test]
+fn an_empty_directory_at_the_default_path_is_taken_with_the_package_s_mode() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("etc-mathesar");
+    let default: &'static str = Box::leak(d.to_string_lossy().into_owned().into_boxed_str());
+    let kind = Kind {
+        default: Some(default),
+        ..CONFIG
+    };
+    fs::create_dir(&d).unwrap();
+    fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
+    let s = inspect(&kind, &d).unwrap();
+    assert_eq!(s, State::Unmarked);
+    prepare(&kind, &d, s, 0o700).unwrap();
+    assert_eq!(mode(&d), 0o700);
+    assert_eq!(inspect(&kind, &d).unwrap(), State::Created);
+
+    // Holding what the administrator prepared: adopted, its mode kept.
+    let e = t.path().join("prepared");
+    let kind = Kind {
+        default: Some(Box::leak(e.to_string_lossy().into_owned().into_boxed_str())),
+        ..CONFIG
+    };
+    fs::create_dir(&e).unwrap();
+    fs::set_permissions(&e, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::write(e.join("answers.yml"), "http-port: 8080\n").unwrap();
+    let s = inspect(&kind, &e).unwrap();
+    prepare(&kind, &e, s, 0o700).unwrap();
+    assert_eq!(mode(&e), 0o755);
+    assert_eq!(inspect(&kind, &e).unwrap(), State::Adopted);
+}

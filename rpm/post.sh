@@ -2,8 +2,9 @@
 # No debconf here: configure without questions from /etc/mathesar/answers.yml or MATHESAR_*
 # variables when present; an existing configuration is re-rendered with this release's images
 # (answers and secrets kept). Otherwise print the one command to run.
-# MATHESAR_RPM_ROOT lets the tests run this script on a scratch tree; unset in a real install.
-root=${MATHESAR_RPM_ROOT:-}
+# DPKG_ROOT (dpkg's variable for another root; rpm never sets it): the tests run this script on a
+# scratch tree with it.
+root=${DPKG_ROOT:-}
 answers=$root/etc/mathesar/answers.yml
 if [ "$1" -eq 1 ]; then
 	echo "mathesar: %post: first installation"

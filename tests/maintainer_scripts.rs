@@ -83,7 +83,7 @@ impl Tree {
                     .join(name),
             )
             .arg(arg)
-            .env("MATHESAR_MAINTSCRIPT_ROOT", self.t.path())
+            .env("DPKG_ROOT", self.t.path())
             // No docker: the containers' removal fails, is reported, and the purge goes on.
             .env("PATH", "/usr/bin:/bin")
             // Root is not the point: an ordinary user's `cargo test` runs this too.
@@ -369,7 +369,7 @@ fn rpm_post_backs_up_as_of_the_replaced_version() {
     let o = Command::new("sh")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("rpm/post.sh"))
         .arg("2")
-        .env("MATHESAR_RPM_ROOT", t.path())
+        .env("DPKG_ROOT", t.path())
         .env(
             "PATH",
             format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
@@ -407,7 +407,7 @@ fn preinst_refuses_an_older_mathesar_with_the_way_back() {
         Command::new("sh")
             .arg(&preinst)
             .arg(arg)
-            .env("MATHESAR_PREINST_ROOT", t.path())
+            .env("DPKG_ROOT", t.path())
             .env_remove("MATHESAR_RESTORE_BEFORE_DOWNGRADE")
             .output()
             .unwrap()
@@ -486,7 +486,7 @@ fn preinst_and_mathesarctl_compare_versions_alike() {
             let o = Command::new("sh")
                 .arg(&preinst)
                 .arg("upgrade")
-                .env("MATHESAR_PREINST_ROOT", t.path())
+                .env("DPKG_ROOT", t.path())
                 .env_remove("MATHESAR_RESTORE_BEFORE_DOWNGRADE")
                 .output()
                 .unwrap();
@@ -533,7 +533,7 @@ fn preinst_restores_when_asked() {
             .arg(&preinst)
             .arg("upgrade")
             .arg("0.1.0-1")
-            .env("MATHESAR_PREINST_ROOT", t.path())
+            .env("DPKG_ROOT", t.path())
             .env("MATHESAR_RESTORE_BEFORE_DOWNGRADE", "/b/mathesar-1")
             .env("RESTORED", restored)
             .env(

@@ -65,6 +65,8 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 class Client:
     def __init__(self, base):
         self.base = base if base.endswith("/") else base + "/"
+        # Seconds a request may take (tools/load.py raises it for its long request).
+        self.timeout = 60
         self.jar = http.cookiejar.CookieJar()
         ctx = ssl.create_default_context(cafile=os.environ.get("MATHESAR_CA") or None)
         if os.environ.get("MATHESAR_INSECURE") == "1":
@@ -87,7 +89,7 @@ class Client:
         """(status, headers, body) without following redirects."""
         req = urllib.request.Request(self.url(path), data=data, headers=headers or {})
         try:
-            with self.opener.open(req, timeout=60) as r:
+            with self.opener.open(req, timeout=self.timeout) as r:
                 return r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read()

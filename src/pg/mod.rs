@@ -245,4 +245,4 @@ pub(crate) fn major(num: u32) -> u32 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

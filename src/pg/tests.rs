@@ -6,9 +6,11 @@ use std::time::Duration;
 use super::*;
 use crate::settings::for_tests as settings;
 
-const PASSWORD: &str = "Ex1sting-Pa55word-zz";
+/// The existing database's password of these tests (and the preflight's).
+pub(crate) const PASSWORD: &str = "Ex1sting-Pa55word-zz";
 
-fn existing(host: &str) -> Settings {
+/// Answers naming an existing database on `host`, user alice.
+pub(crate) fn existing(host: &str) -> Settings {
     settings(&[
         (Key::UserDb, "existing"),
         (Key::ExistingDbHost, host),

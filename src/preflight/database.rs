@@ -324,16 +324,7 @@ mod tests {
 
     pub(super) const START: Options = Options { will_start: true };
     const LATER: Options = Options { will_start: false };
-    const PASSWORD: &str = "Ex1sting-Pa55word-zz";
-
-    fn existing(host: &str) -> Settings {
-        settings(&[
-            (Key::UserDb, "existing"),
-            (Key::ExistingDbHost, host),
-            (Key::ExistingDbUser, "alice"),
-            (Key::ExistingDbPassword, PASSWORD),
-        ])
-    }
+    use crate::pg::tests::{PASSWORD, existing};
 
     pub(super) fn target(host: &str) -> Target {
         targets(&existing(host)).remove(0)

@@ -206,13 +206,8 @@ pub fn clears_start_limit(n_restarts: u32) -> bool {
     n_restarts == 0
 }
 
-/// Called by the unit's main process once Mathesar is up: forgets the unit's start limit count
-/// (`ResetFailedUnit`) when this start was not an automatic restart, so that an administrator's
-/// restarts and the package's never add up to `StartLimitBurst=`, while a crash loop (automatic
-/// restarts, which do not get here or are not cleared) stays bounded by it. `pid`: this process;
-/// nothing is done unless it is the unit's main process. Returns whether the count was cleared.
-pub async fn forget_starts_after_manual_start(unit: &str, pid: u32) -> Result<bool, UnitError> {
-    let conn = Connection::system().await?;
+/// The object path of `unit`, loaded by systemd if it was not.
+async fn load(conn: &Connection, unit: &str) -> Result<OwnedObjectPath, UnitError> {
     let reply = conn
         .call_method(
             Some(DESTINATION),
@@ -222,7 +217,17 @@ pub async fn forget_starts_after_manual_start(unit: &str, pid: u32) -> Result<bo
             &(unit,),
         )
         .await?;
-    let path: OwnedObjectPath = reply.body().deserialize()?;
+    Ok(reply.body().deserialize()?)
+}
+
+/// Called by the unit's main process once Mathesar is up: forgets the unit's start limit count
+/// (`ResetFailedUnit`) when this start was not an automatic restart, so that an administrator's
+/// restarts and the package's never add up to `StartLimitBurst=`, while a crash loop (automatic
+/// restarts, which do not get here or are not cleared) stays bounded by it. `pid`: this process;
+/// nothing is done unless it is the unit's main process. Returns whether the count was cleared.
+pub async fn forget_starts_after_manual_start(unit: &str, pid: u32) -> Result<bool, UnitError> {
+    let conn = Connection::system().await?;
+    let path = load(&conn, unit).await?;
     if number(&conn, &path, "MainPID").await? != pid
         || !clears_start_limit(number(&conn, &path, "NRestarts").await?)
     {
@@ -242,16 +247,7 @@ pub async fn forget_starts_after_manual_start(unit: &str, pid: u32) -> Result<bo
 /// The state of `unit`, asked of the running systemd.
 pub async fn state(unit: &str) -> Result<UnitState, UnitError> {
     let conn = Connection::system().await?;
-    let reply = conn
-        .call_method(
-            Some(DESTINATION),
-            MANAGER_PATH,
-            Some(MANAGER),
-            "LoadUnit",
-            &(unit,),
-        )
-        .await?;
-    let path: OwnedObjectPath = reply.body().deserialize()?;
+    let path = load(&conn, unit).await?;
     Ok(UnitState {
         active: Active::parse(&property(&conn, &path, "ActiveState").await?),
         sub: property(&conn, &path, "SubState").await?,

@@ -411,23 +411,7 @@ mod tests {
             (connections, seen)
         });
         let password = "lock-PW-never-sent-3";
-        let t = Target {
-            name: "internal-db",
-            host: "127.0.0.1".into(),
-            port,
-            user: "mathesar".into(),
-            password: crate::secrets::Secret::new(password),
-            dbname: "mathesar_django".into(),
-            sslmode: crate::settings::validate::SslMode::Prefer,
-            ca: None,
-            keys: pg::Keys {
-                host: crate::settings::Key::InternalDbHost,
-                port: crate::settings::Key::InternalDbPort,
-                user: crate::settings::Key::DbUser,
-                password: crate::settings::Key::DbPassword,
-                dbname: crate::settings::Key::InternalDbName,
-            },
-        };
+        let t = internal_db("internal-db", "127.0.0.1", port, password);
         let started = Instant::now();
         let e = acquire(&t, Duration::from_secs(60)).await.err().unwrap();
         assert!(matches!(e, StartLockError::Refused { .. }), "{e}");
@@ -449,23 +433,7 @@ mod tests {
             key_halves(0x6d61_7468_6573_6172),
             (0x6d61_7468, 0x6573_6172)
         );
-        let t = |password: &str| Target {
-            name: "Mathesar's database",
-            host: "pg".into(),
-            port: 5432,
-            user: "mathesar".into(),
-            password: crate::secrets::Secret::new(password),
-            dbname: "mathesar_django".into(),
-            sslmode: Default::default(),
-            ca: None,
-            keys: pg::Keys {
-                host: crate::settings::Key::InternalDbHost,
-                port: crate::settings::Key::InternalDbPort,
-                user: crate::settings::Key::DbUser,
-                password: crate::settings::Key::DbPassword,
-                dbname: crate::settings::Key::InternalDbName,
-            },
-        };
+        let t = |password: &str| internal_db("Mathesar's database", "pg", 5432, password);
         assert_eq!(key(&t("s3cret-pw-1")), key(&t("s3cret-pw-1")), "every host");
         assert_ne!(key(&t("s3cret-pw-1")), key(&t("s3cret-pw-2")));
         assert_ne!(
@@ -566,5 +534,26 @@ mod tests {
             reason: "connection refused: nothing listens there".into(),
         };
         assert!(e.to_string().contains("mathesarctl check"));
+    }
+
+    /// Mathesar's own database on `host:port` as the start lock reaches it (sslmode prefer).
+    fn internal_db(name: &'static str, host: &str, port: u16, password: &str) -> Target {
+        Target {
+            name,
+            host: host.into(),
+            port,
+            user: "mathesar".into(),
+            password: crate::secrets::Secret::new(password),
+            dbname: "mathesar_django".into(),
+            sslmode: crate::settings::validate::SslMode::Prefer,
+            ca: None,
+            keys: pg::Keys {
+                host: crate::settings::Key::InternalDbHost,
+                port: crate::settings::Key::InternalDbPort,
+                user: crate::settings::Key::DbUser,
+                password: crate::settings::Key::DbPassword,
+                dbname: crate::settings::Key::InternalDbName,
+            },
+        }
     }
 }

@@ -21,7 +21,7 @@ if [ -f "$root/etc/mathesar/.env" ] || [ -f "$root/etc/default/mathesar" ]; then
 	if [ "$1" -ge 2 ]; then
 		of_version=$(rpm -q --qf '%{INSTALLTIME} %{VERSION}\n' mathesar 2>/dev/null | sort -n | head -n 1 | cut -d' ' -f2)
 	fi
-	if [ "$1" -ge 2 ] && ! mathesarctl backup --reason upgrade --if-configured ${of_version:+--of-version "$of_version"}; then
+	if [ "$1" -ge 2 ] && ! mathesarctl backup --to /var/backups/mathesar --reason upgrade --if-configured ${of_version:+--of-version "$of_version"}; then
 		echo "mathesar: the backup before the upgrade failed (see above); the configuration was not changed." >&2
 		echo "mathesar: fix the cause, then run: mathesarctl upgrade" >&2
 		exit 0
@@ -44,4 +44,10 @@ elif env | grep -q '^MATHESAR_'; then
 else
 	echo "mathesar: not configured yet. Run: mathesarctl configure && systemctl enable --now mathesar"
 fi
+# The backup and drill timers, when `mathesarctl configure` enabled them (the answer `backup`).
+for t in mathesar-backup.timer mathesar-backup-verify.timer; do
+	if [ -z "$root" ] && systemctl -q is-enabled "$t" 2>/dev/null; then
+		systemctl start "$t" >/dev/null 2>&1 || :
+	fi
+done
 exit 0

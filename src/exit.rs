@@ -29,10 +29,23 @@ pub enum Code {
     /// Hosts sharing Mathesar's database: its start lock could not be taken (server unreachable,
     /// or another host held it too long).
     StartLock = 11,
+    /// The bundled PostgreSQL's major-version upgrade cannot run or failed (too little free
+    /// space, or what an interrupted upgrade left); the old cluster is kept, usable.
+    DbUpgrade = 12,
+    /// An existing Mathesar installation was found and taking it over was not agreed (or it
+    /// cannot be taken over); nothing was changed.
+    Adoption = 13,
+    /// The backup repository failed (restic missing, wrong password, server unreachable, full).
+    Backup = 14,
+    /// A restore drill found the latest backup not restorable as recorded.
+    Drill = 15,
+    /// An upgrade failed and put itself back: the new release's Mathesar failed its first
+    /// start, the backup taken before it was restored and the previous release serves again.
+    UpgradeRolledBack = 16,
 }
 
 /// The table printed in `--help` and the man page.
-pub const TABLE: &str = "\
+pub(crate) const TABLE: &str = "\
 Exit codes:
   0  success
   1  unexpected failure
@@ -45,10 +58,15 @@ Exit codes:
   8  a container did not become healthy
   9  systemctl could not stop or start mathesar.service
   10  an image could not be pulled (registry unreachable, image or tag missing, credentials, disk full, no progress)
-  11  the start lock on Mathesar's shared database (internal-db-host) could not be taken: the server unreachable, or another host starting for too long";
+  11  the start lock on Mathesar's shared database (internal-db-host) could not be taken: the server unreachable, or another host starting for too long
+  12  the bundled PostgreSQL's major-version upgrade cannot run (too little free space) or failed; the old cluster is kept, usable
+  13  an existing Mathesar installation was found and taking it over was not agreed (answer `adopt`), or it cannot be taken over; nothing was changed
+  14  the backup repository failed: restic missing, wrong password, server unreachable, repository full or locked
+  15  the restore drill failed: the latest backup did not restore as recorded (row counts, pending migrations)
+  16  the upgrade failed and was put back: the new release's Mathesar failed its first start, the backup taken before it was restored and the previous release serves again (held back: `mathesarctl status`); retry with `mathesarctl upgrade`";
 
 /// Shown in `mathesarctl status --help`.
-pub const STATUS_TABLE: &str = "\
+pub(crate) const STATUS_TABLE: &str = "\
 Exit codes (like `systemctl status`):
   0  running: the unit is active and every container is healthy
   1  starting, stopping or reloading: the unit or a container is in transition
@@ -127,7 +145,7 @@ impl fmt::Display for Failure {
 }
 
 /// Attaches an exit code to any error.
-pub trait WithCode<T> {
+pub(crate) trait WithCode<T> {
     fn code(self, code: Code) -> Result<T, Failure>;
 }
 
@@ -137,7 +155,7 @@ impl<T, E: Into<anyhow::Error>> WithCode<T> for Result<T, E> {
     }
 }
 
-pub type Outcome = Result<(), Failure>;
+pub(crate) type Outcome = Result<(), Failure>;
 
 #[cfg(test)]
 mod tests {
@@ -158,6 +176,11 @@ mod tests {
             Code::Service,
             Code::Pull,
             Code::StartLock,
+            Code::DbUpgrade,
+            Code::Adoption,
+            Code::Backup,
+            Code::Drill,
+            Code::UpgradeRolledBack,
         ] {
             assert!(TABLE.contains(&format!("\n  {}  ", c as u8)), "{c:?}");
         }

@@ -5,8 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use mathesar::cli::Cli;
-use mathesar::commands;
+use mathesar::Cli;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -17,10 +16,10 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code() as u8);
         }
     };
-    match commands::run(cli) {
+    match mathesar::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("mathesarctl: error: {failure}");
+            mathesar::report(&failure);
             ExitCode::from(failure.code.number())
         }
     }

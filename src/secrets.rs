@@ -35,7 +35,7 @@ impl fmt::Display for Secret {
 }
 
 /// A text holding secrets (a whole `.env`), shown by `Debug` as its length only.
-pub struct Redacted<'a>(pub &'a str);
+pub(crate) struct Redacted<'a>(pub &'a str);
 
 impl fmt::Debug for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -44,16 +44,16 @@ impl fmt::Debug for Redacted<'_> {
 }
 
 /// What is shown in place of a secret.
-pub const MASK: &str = "********";
+pub(crate) const MASK: &str = "********";
 
 #[derive(Debug, Error)]
 #[error("the operating system's random source failed ({0}); no secret was generated")]
-pub struct RandomError(String);
+pub(crate) struct RandomError(String);
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// Letters and digits only, so a generated value needs no quoting anywhere it may be typed.
-pub fn generate(len: usize) -> Result<Secret, RandomError> {
+pub(crate) fn generate(len: usize) -> Result<Secret, RandomError> {
     // Rejection sampling keeps every character equally likely (256 is not a multiple of 62).
     let limit = 256 - (256 % ALPHABET.len());
     let mut out = String::with_capacity(len);
@@ -70,9 +70,36 @@ pub fn generate(len: usize) -> Result<Secret, RandomError> {
 }
 
 /// Length of a generated database or admin password.
-pub const PASSWORD_LEN: usize = 32;
+pub(crate) const PASSWORD_LEN: usize = 32;
 /// Length of a generated Django `SECRET_KEY`.
-pub const SECRET_KEY_LEN: usize = 64;
+pub(crate) const SECRET_KEY_LEN: usize = 64;
+
+/// Values that are not answers but belong to an installation: generated once, never regenerated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct State {
+    /// Django's `SECRET_KEY`; it also encrypts stored database credentials, so it must never change.
+    pub secret_key: Secret,
+    pub watchtower_token: Secret,
+}
+
+/// The `.env` variables holding the [`State`].
+pub(crate) const SECRET_KEY_VAR: &str = "SECRET_KEY";
+pub(crate) const WATCHTOWER_TOKEN_VAR: &str = "WATCHTOWER_HTTP_API_TOKEN";
+
+/// Every byte outside the URL-unreserved set as `%XX`.
+pub(crate) fn percent_encode(s: &str, lower: bool) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else if lower {
+            out.push_str(&format!("%{b:02x}"));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {

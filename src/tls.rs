@@ -22,12 +22,12 @@ use crate::storage::modes;
 /// Largest certificate file read: far above any real chain.
 const MAX_FILE: u64 = 1 << 20;
 
-pub use crate::storage::layout::{ACME_CA_ROOT, DB_CA, TLS_CERT, TLS_KEY};
+pub(crate) use crate::storage::layout::{ACME_CA_ROOT, DB_CA, TLS_CERT, TLS_KEY};
 
 /// Why a file an answer names cannot be used; the answer and the path are named, never a key.
 #[derive(Debug, Error)]
 #[error("the answer `{key}` ({}) is refused: {reason}", path.display())]
-pub struct TlsError {
+pub(crate) struct TlsError {
     pub key: Key,
     pub path: PathBuf,
     pub reason: String,
@@ -35,7 +35,7 @@ pub struct TlsError {
 
 /// A file the proxy reads, made from what the answers name.
 #[derive(Clone, PartialEq, Eq)]
-pub struct TlsFile {
+pub(crate) struct TlsFile {
     pub path: PathBuf,
     pub contents: Vec<u8>,
     pub mode: u32,
@@ -54,7 +54,7 @@ impl fmt::Debug for TlsFile {
 
 /// What one certificate says, as `status` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct CertInfo {
+pub(crate) struct CertInfo {
     pub subject: String,
     pub issuer: String,
     /// Seconds since the epoch.
@@ -65,7 +65,7 @@ pub struct CertInfo {
 }
 
 impl CertInfo {
-    pub fn of(cert: &Certificate) -> CertInfo {
+    pub(crate) fn of(cert: &Certificate) -> CertInfo {
         let tbs = &cert.tbs_certificate;
         let secs = |t: x509_cert::time::Time| t.to_unix_duration().as_secs();
         CertInfo {
@@ -77,12 +77,12 @@ impl CertInfo {
         }
     }
 
-    pub fn expired(&self, now: SystemTime) -> bool {
+    pub(crate) fn expired(&self, now: SystemTime) -> bool {
         now > UNIX_EPOCH + Duration::from_secs(self.not_after)
     }
 
     /// `2027-03-01 12:00:00 UTC`.
-    pub fn not_after_text(&self) -> String {
+    pub(crate) fn not_after_text(&self) -> String {
         utc_text(self.not_after)
     }
 }
@@ -107,7 +107,7 @@ fn dns_names(cert: &Certificate) -> Vec<String> {
 }
 
 /// Seconds since the epoch as a UTC date and time.
-pub fn utc_text(secs: u64) -> String {
+pub(crate) fn utc_text(secs: u64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
     let (y, m, d, hh, mm, ss) = crate::time::civil(t);
     format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02} UTC")
@@ -132,7 +132,7 @@ fn read_named(key: Key, path: &Path) -> Result<Vec<u8>, TlsError> {
 }
 
 /// The certificates of a PEM file, parsed; an error names what is wrong, never the content.
-pub fn parse_certificates(
+pub(crate) fn parse_certificates(
     pem: &[u8],
 ) -> Result<Vec<(CertificateDer<'static>, Certificate)>, String> {
     let mut out = Vec::new();
@@ -149,7 +149,7 @@ pub fn parse_certificates(
 }
 
 /// PEM text of DER certificates.
-pub fn pem_of(certs: &[CertificateDer<'_>]) -> Vec<u8> {
+pub(crate) fn pem_of(certs: &[CertificateDer<'_>]) -> Vec<u8> {
     use base64::Engine as _;
     let mut out = String::new();
     for c in certs {
@@ -166,7 +166,7 @@ pub fn pem_of(certs: &[CertificateDer<'_>]) -> Vec<u8> {
 
 /// The root certificate(s) of the ACME CA (`acme-ca-root`), checked: PEM certificates, none
 /// expired. Only the certificates are kept (whatever else the file holds is not copied).
-pub fn acme_ca_root(path: &Path, now: SystemTime) -> Result<Vec<u8>, TlsError> {
+pub(crate) fn acme_ca_root(path: &Path, now: SystemTime) -> Result<Vec<u8>, TlsError> {
     let key = Key::AcmeCaRoot;
     ca_certificates(key, path, &read_named(key, path)?, now)
 }
@@ -237,13 +237,13 @@ fn read_no_link(key: Key, path: &Path) -> Result<Vec<u8>, TlsError> {
 /// The CA certificate(s) the PostgreSQL servers' certificates are verified against
 /// (`db-ca-file`): a regular file, not a symbolic link, readable, PEM certificates none expired.
 /// Only the certificates are kept (what else the file holds is not copied).
-pub fn db_ca(path: &Path, now: SystemTime) -> Result<Vec<u8>, TlsError> {
+pub(crate) fn db_ca(path: &Path, now: SystemTime) -> Result<Vec<u8>, TlsError> {
     let key = Key::DbCaFile;
     ca_certificates(key, path, &read_no_link(key, path)?, now)
 }
 
 /// The trust anchors of `db-ca-file` for rustls, read and checked as [`db_ca`] does.
-pub fn db_ca_roots(path: &Path, now: SystemTime) -> Result<rustls::RootCertStore, TlsError> {
+pub(crate) fn db_ca_roots(path: &Path, now: SystemTime) -> Result<rustls::RootCertStore, TlsError> {
     let pem = db_ca(path, now)?;
     let mut roots = rustls::RootCertStore::empty();
     for der in CertificateDer::pem_slice_iter(&pem).flatten() {
@@ -257,7 +257,7 @@ pub fn db_ca_roots(path: &Path, now: SystemTime) -> Result<rustls::RootCertStore
 }
 
 /// Whether a certificate's DNS name (`*.example.org` covers one label) covers `domain`.
-pub fn covers(name: &str, domain: &str) -> bool {
+pub(crate) fn covers(name: &str, domain: &str) -> bool {
     let (name, domain) = (name.to_ascii_lowercase(), domain.to_ascii_lowercase());
     match name.strip_prefix("*.") {
         Some(suffix) => domain
@@ -290,7 +290,7 @@ fn key_pem(key: &PrivateKeyDer<'_>) -> Vec<u8> {
 /// (`tls-key`), checked: both readable, the key the certificate's, the certificate valid now and
 /// for `domain`. Returns the two files as the proxy reads them (certificates only; the key alone,
 /// root only). A refusal names the answer, the file and what is wrong; never the key.
-pub fn own_certificate(
+pub(crate) fn own_certificate(
     cert_path: &Path,
     key_path: &Path,
     domain: &str,
@@ -359,7 +359,11 @@ pub fn own_certificate(
 }
 
 /// The files the proxy reads that the answers name, read and checked now.
-pub fn files(s: &Settings, data: &DataLayout, now: SystemTime) -> Result<Vec<TlsFile>, TlsError> {
+pub(crate) fn files(
+    s: &Settings,
+    data: &DataLayout,
+    now: SystemTime,
+) -> Result<Vec<TlsFile>, TlsError> {
     let mut out = Vec::new();
     if let (Some((cert, key)), Some(domain)) = (s.own_cert(), &s.domain) {
         let (cert_pem, key_pem) = own_certificate(cert, key, domain, now)?;
@@ -396,7 +400,7 @@ pub fn files(s: &Settings, data: &DataLayout, now: SystemTime) -> Result<Vec<Tls
 }
 
 /// The certificate the proxy serves the domain with: your own (its copy), or the one it obtained.
-pub fn served(s: &Settings, data: &DataLayout) -> Option<CertInfo> {
+pub(crate) fn served(s: &Settings, data: &DataLayout) -> Option<CertInfo> {
     let domain = s.domain.as_deref()?;
     if s.own_cert().is_some() {
         let pem = std::fs::read(data.tls_dir().join(TLS_CERT)).ok()?;
@@ -408,7 +412,7 @@ pub fn served(s: &Settings, data: &DataLayout) -> Option<CertInfo> {
 
 /// The certificate the proxy obtained for `domain` and keeps in its data (`caddy/data`): the
 /// one that expires last when several CAs issued one. `None` when there is none (yet).
-pub fn obtained(data: &DataLayout, domain: &str) -> Option<CertInfo> {
+pub(crate) fn obtained(data: &DataLayout, domain: &str) -> Option<CertInfo> {
     let base = data.caddy_data().join("caddy/certificates");
     let mut best: Option<CertInfo> = None;
     for issuer in std::fs::read_dir(base).ok()?.flatten() {

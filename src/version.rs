@@ -1,6 +1,6 @@
 //! The one rule comparing versions: Mathesar releases (image tags), this package's versions, the
 //! release recorded on a shared database. Every check uses [`compare`], and the preinst applies the
-//! same rule with `sort -V` (the shell's version sort), so the two never disagree.
+//! same rule with the package manager's own comparison (dpkg's, or rpm's), so they never disagree.
 //!
 //! The rule is Debian's (dpkg's comparison of upstream versions), with a pre-release written the
 //! semver way (`0.11.0-rc1`) read as Debian writes it (`0.11.0~rc1`): a pre-release comes before its
@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 use semver::Version;
 
 /// The version of an image reference: its tag (`reg:5000/mathesar/mathesar:0.11.0` -> `0.11.0`).
-pub fn of_image(image: &str) -> Option<&str> {
+pub(crate) fn of_image(image: &str) -> Option<&str> {
     let last = image.rsplit('/').next()?;
     let (_, tag) = last.split_once(':')?;
     (!tag.is_empty()).then_some(tag)
@@ -34,7 +34,7 @@ fn normal(v: &str) -> Option<String> {
 }
 
 /// Compares two versions; `None` when either is not a version.
-pub fn compare(a: &str, b: &str) -> Option<Ordering> {
+pub(crate) fn compare(a: &str, b: &str) -> Option<Ordering> {
     Some(debian_cmp(&normal(a)?, &normal(b)?))
 }
 
@@ -93,7 +93,7 @@ fn debian_cmp(a: &str, b: &str) -> Ordering {
 /// distribution suffix (`+dfsg1`, `-4`, `~22.04.1`, `-0ubuntu2`). Distribution suffixes are not
 /// valid semver (`~`), or would make a release compare as a pre-release (`2.26.1-4` < `2.26.1`);
 /// leading zeros (`19.03.15`) are not valid semver either.
-pub fn lenient(text: &str) -> Option<Version> {
+pub(crate) fn lenient(text: &str) -> Option<Version> {
     let t = text.lines().next()?.trim();
     let t = t.strip_prefix(['v', 'V']).unwrap_or(t);
     let end = t
@@ -176,10 +176,11 @@ mod tests {
         assert!(!is_newer("0.11.0", "latest"));
     }
 
-    /// The preinst sorts with `sort -V` after reading `-` as `~`: the same order as here.
+    /// The preinst compares with the package manager's own order (`dpkg --compare-versions`, or
+    /// rpm's `vercmp`) after reading `-` as `~`: the same order as here, pair by pair.
     #[test]
-    fn agrees_with_sort_v() {
-        let mut tags = vec![
+    fn agrees_with_dpkg_and_rpm() {
+        let tags = [
             "1.0.0",
             "0.11.0",
             "0.11.0-rc10",
@@ -188,34 +189,32 @@ mod tests {
             "0.11.0-fails-first-start",
             "0.2.0",
         ];
-        tags.sort_by(|a, b| compare(a, b).unwrap());
-        let input: String = tags
-            .iter()
-            .rev()
-            .map(|t| t.replacen('-', "~", 1) + "\n")
-            .collect();
-        let Ok(mut child) = std::process::Command::new("sort")
-            .arg("-V")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-        else {
-            panic!("sort is part of coreutils, needed by the preinst too");
+        let key = |t: &str| t.replacen('-', "~", 1);
+        let run = |cmd: &mut std::process::Command| {
+            cmd.output()
+                .unwrap_or_else(|e| panic!("{cmd:?}: {e} (dpkg and rpm are needed by the tests)"))
         };
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        let sorted: Vec<String> = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| l.replacen('~', "-", 1))
-            .collect();
-        assert_eq!(sorted, tags);
+        for a in tags {
+            for b in tags {
+                let ours = compare(a, b).unwrap() == std::cmp::Ordering::Greater;
+                let dpkg = run(std::process::Command::new("dpkg").args([
+                    "--compare-versions",
+                    &key(a),
+                    "gt",
+                    &key(b),
+                ]));
+                assert_eq!(dpkg.status.success(), ours, "dpkg: {a} > {b}");
+                let rpm = run(std::process::Command::new("rpm").args([
+                    "--eval",
+                    &format!("%{{lua:print(rpm.vercmp('{}', '{}'))}}", key(a), key(b)),
+                ]));
+                assert_eq!(
+                    String::from_utf8_lossy(&rpm.stdout).trim() == "1",
+                    ours,
+                    "rpm: {a} > {b}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ fn first_run_writes_a_root_only_configuration() {
     assert_eq!(mode(&s.data()), 0o700);
     let env = s.env_file();
     assert!(
-        env["POSTGRES_PASSWORD"].len() >= 24,
+        env["MATHESAR_DB_PASSWORD"].len() >= 24,
         "generated database password is long"
     );
     assert_eq!(env["SECRET_KEY"].len(), 64);
@@ -29,7 +29,7 @@ fn first_run_writes_a_root_only_configuration() {
     let admin = std::fs::read_to_string(s.config().join("initial-admin-password")).unwrap();
     let out = text(&o);
     for secret in [
-        env["POSTGRES_PASSWORD"].as_str(),
+        env["MATHESAR_DB_PASSWORD"].as_str(),
         env["SECRET_KEY"].as_str(),
         admin.trim(),
     ] {
@@ -60,7 +60,7 @@ fn a_rerun_with_the_same_answers_changes_nothing() {
     assert!(text(&o).contains("no changes"), "{}", text(&o));
     assert_eq!(before, s.snapshot(), "bytes, modes or mtimes changed");
     assert_eq!(
-        s.env_file()["HTTP_PORT"],
+        s.env_file()["MATHESAR_HTTP_PORT"],
         "8080",
         "the existing answer was kept"
     );
@@ -131,7 +131,7 @@ fn precedence_is_defaults_existing_file_environment() {
         0
     );
     let secret_key = s.env_file()["SECRET_KEY"].clone();
-    let db_password = s.env_file()["POSTGRES_PASSWORD"].clone();
+    let db_password = s.env_file()["MATHESAR_DB_PASSWORD"].clone();
     let answers = s.dir.path().join("answers.yml");
     std::fs::write(
         &answers,
@@ -144,9 +144,15 @@ fn precedence_is_defaults_existing_file_environment() {
     );
     assert_eq!(code(&o), 0, "{}", text(&o));
     let env = s.env_file();
-    assert_eq!(env["HTTP_PORT"], "8081", "answers file over existing");
-    assert_eq!(env["HTTPS_PORT"], "9443", "environment over answers file");
-    assert_eq!(env["DB_PORT"], "15432", "existing over default");
+    assert_eq!(
+        env["MATHESAR_HTTP_PORT"], "8081",
+        "answers file over existing"
+    );
+    assert_eq!(
+        env["MATHESAR_HTTPS_PORT"], "9443",
+        "environment over answers file"
+    );
+    assert_eq!(env["MATHESAR_DB_PORT"], "15432", "existing over default");
     assert_eq!(env["MATHESAR_ADMIN_USERNAME"], "boss");
     assert_eq!(env["CADDY_SITE_ADDRESS"], "mathesar.localhost");
     assert_eq!(
@@ -154,7 +160,7 @@ fn precedence_is_defaults_existing_file_environment() {
         "SECRET_KEY is never regenerated"
     );
     assert_eq!(
-        env["POSTGRES_PASSWORD"], db_password,
+        env["MATHESAR_DB_PASSWORD"], db_password,
         "the database password is never regenerated"
     );
 }
@@ -164,7 +170,7 @@ fn hostile_values_are_stored_byte_for_byte() {
     let s = Scratch::new();
     let o = s.configure(&[], &[("MATHESAR_DB_PASSWORD", HOSTILE)]);
     assert_eq!(code(&o), 0, "{}", text(&o));
-    assert_eq!(s.env_file()["POSTGRES_PASSWORD"], HOSTILE);
+    assert_eq!(s.env_file()["MATHESAR_DB_PASSWORD"], HOSTILE);
     assert_eq!(s.env_file()["MATHESAR_DB_PASSWORD"], HOSTILE);
     assert!(!text(&o).contains("$(id)"));
     // And read back on the next run without a change.
@@ -291,7 +297,7 @@ fn a_changed_answer_is_reported_and_rewritten() {
         "{}",
         text(&o)
     );
-    assert_eq!(s.env_file()["HTTP_PORT"], "8090");
+    assert_eq!(s.env_file()["MATHESAR_HTTP_PORT"], "8090");
 }
 
 #[test]
@@ -368,9 +374,9 @@ fn concurrent_runs_are_serialised_into_one_complete_configuration() {
         assert!(c.wait().unwrap().success());
     }
     let env = s.env_file();
-    assert!(ports.contains(&env["HTTP_PORT"]));
-    assert_eq!(
-        env["MATHESAR_HTTP_PORT"], env["HTTP_PORT"],
+    assert!(ports.contains(&env["MATHESAR_HTTP_PORT"]));
+    assert!(
+        env.contains_key("WATCHTOWER_MEM_LIMIT"),
         "the file is one run's, whole"
     );
 }
@@ -426,13 +432,9 @@ fn killing_configure_never_leaves_a_partial_file() {
         let env = util::read_env(&s.config().join(".env"));
         assert!(
             after == before
-                || env["HTTP_PORT"] == port
-                || pending.contains(&env["HTTP_PORT"].as_str()),
+                || env["MATHESAR_HTTP_PORT"] == port
+                || pending.contains(&env["MATHESAR_HTTP_PORT"].as_str()),
             "run {i}: neither old, nor new, nor an earlier run's committed change"
-        );
-        assert_eq!(
-            env["MATHESAR_HTTP_PORT"], env["HTTP_PORT"],
-            "run {i}: a mixed file"
         );
         assert!(
             env.contains_key("WATCHTOWER_HTTP_API_TOKEN"),
@@ -440,7 +442,7 @@ fn killing_configure_never_leaves_a_partial_file() {
         );
         if completed {
             assert_eq!(
-                env["HTTP_PORT"], port,
+                env["MATHESAR_HTTP_PORT"], port,
                 "run {i}: completed, yet the old file"
             );
             pending.clear();
@@ -553,7 +555,7 @@ fn an_acme_ca_of_our_own_is_checked_copied_and_named_in_the_caddyfile() {
     assert!(caddyfile.contains("acme_ca_root /etc/caddy/tls/acme-ca-root.pem"));
     let env_file = s.env_file();
     assert_eq!(
-        env_file["ACME_CA"],
+        env_file["MATHESAR_ACME_CA"],
         "https://acme.example.internal/directory"
     );
     assert_eq!(
@@ -574,4 +576,64 @@ fn an_acme_ca_of_our_own_is_checked_copied_and_named_in_the_caddyfile() {
     );
     assert_eq!(code(&o), 4, "{}", text(&o));
     assert!(text(&o).contains("only for a domain"), "{}", text(&o));
+}
+
+/// The backup repository's password: generated once into its own file (0600, never in `.env`),
+/// kept by a re-run, replaced only by an answer given for it; the backup answers are stored with
+/// the others, a bad one refused with its name.
+#[test]
+fn the_backup_password_is_generated_once_and_kept_in_its_own_file() {
+    let s = Scratch::new();
+    let o = s.configure(&[], &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let file = s.config().join("backup-password");
+    assert_eq!(mode(&file), 0o600);
+    let first = std::fs::read_to_string(&file).unwrap();
+    assert!(first.trim().len() >= 20, "a generated password");
+    assert!(text(&o).contains("keep a copy of the backup repository's password"));
+    let env = s.env_file();
+    assert_eq!(env["MATHESAR_BACKUP"], "true");
+    assert_eq!(
+        env["MATHESAR_BACKUP_REPOSITORY"],
+        "/var/backups/mathesar/restic"
+    );
+    assert_eq!(
+        env["MATHESAR_BACKUP_RETENTION"],
+        "daily=7 weekly=4 monthly=6"
+    );
+    assert!(!env.contains_key("MATHESAR_BACKUP_PASSWORD"));
+    assert!(
+        !std::fs::read_to_string(s.config().join(".env"))
+            .unwrap()
+            .contains(first.trim())
+    );
+
+    let o = s.configure(&[], &[("MATHESAR_BACKUP_SCHEDULE", "*-*-* 02:30")]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), first, "kept");
+    assert_eq!(s.env_file()["MATHESAR_BACKUP_SCHEDULE"], "*-*-* 02:30");
+
+    // The password of an existing repository (a new machine restoring it) is taken as given.
+    let o = s.configure(&[], &[("MATHESAR_BACKUP_PASSWORD", "the repository's own")]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "the repository's own\n"
+    );
+    assert!(!text(&o).contains("the repository's own"), "{}", text(&o));
+
+    for (var, value, name) in [
+        (
+            "MATHESAR_BACKUP_REPOSITORY",
+            "rest:https://u:pw@store.example.org/",
+            "backup-repository",
+        ),
+        ("MATHESAR_BACKUP_RETENTION", "daily=0", "backup-retention"),
+        ("MATHESAR_BACKUP_SCHEDULE", "daily; rm", "backup-schedule"),
+    ] {
+        let o = s.configure(&[], &[(var, value)]);
+        assert_eq!(code(&o), 4, "{}", text(&o));
+        assert!(text(&o).contains(name), "{}", text(&o));
+        assert!(!text(&o).contains(":pw@"), "{}", text(&o));
+    }
 }

@@ -43,7 +43,7 @@ fn answers_file_and_environment_examples_agree() {
     assert_eq!(admin(&from_file), admin(&from_env));
     assert_eq!(admin(&from_file), "change-me-too, 8+ characters\n");
     assert_eq!(
-        from_file.env_file()["POSTGRES_PASSWORD"],
+        from_file.env_file()["MATHESAR_DB_PASSWORD"],
         "change-me: at least 8 characters"
     );
 }
@@ -54,8 +54,8 @@ fn the_examples_name_every_answer() {
     let yml = std::fs::read_to_string(format!("{root}/examples/answers.yml")).unwrap();
     let preseed = std::fs::read_to_string(format!("{root}/examples/preseed.cfg")).unwrap();
     let env = std::fs::read_to_string(format!("{root}/examples/mathesar.env")).unwrap();
-    for key in mathesar::settings::Key::ALL {
-        if *key == mathesar::settings::Key::ConfigDir {
+    for key in mathesar::testing::settings::Key::ALL {
+        if *key == mathesar::testing::settings::Key::ConfigDir {
             continue; // chosen with --config-dir, not an answer of the directory itself
         }
         assert!(
@@ -64,7 +64,7 @@ fn the_examples_name_every_answer() {
         );
         let in_preseed = preseed.contains(&format!("{} ", key.debconf_question()));
         let optional = key.name().starts_with("existing-db")
-            || *key == mathesar::settings::Key::ExternalAddress;
+            || *key == mathesar::testing::settings::Key::ExternalAddress;
         assert!(in_preseed || optional, "preseed.cfg lacks {key}");
         assert!(
             env.contains(&format!("{}=", key.env_var())) || optional,
@@ -77,7 +77,7 @@ fn the_examples_name_every_answer() {
 fn every_answer_has_a_debconf_template() {
     let root = env!("CARGO_MANIFEST_DIR");
     let templates = std::fs::read_to_string(format!("{root}/debian/templates")).unwrap();
-    for key in mathesar::settings::Key::ALL {
+    for key in mathesar::testing::settings::Key::ALL {
         assert!(
             templates.contains(&format!("Template: {}\n", key.debconf_question())),
             "debian/templates lacks {}",
@@ -93,8 +93,9 @@ fn every_answer_has_a_debconf_template() {
 fn debconf_defaults_are_the_built_in_defaults() {
     let root = env!("CARGO_MANIFEST_DIR");
     let templates = std::fs::read_to_string(format!("{root}/debian/templates")).unwrap();
-    let defaults = mathesar::sources::defaults::answers(std::path::Path::new("/etc/mathesar"));
-    for key in mathesar::settings::Key::ALL {
+    let defaults =
+        mathesar::testing::sources::defaults::answers(std::path::Path::new("/etc/mathesar"));
+    for key in mathesar::testing::settings::Key::ALL {
         let head = format!("Template: {}\n", key.debconf_question());
         let block = templates
             .split("\n\n")

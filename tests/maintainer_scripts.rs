@@ -28,10 +28,10 @@ impl Tree {
         let t = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let cfg = t.path().join("etc/mathesar");
         // As configure makes it: created and marked.
-        mathesar::storage::dirs::prepare(
-            &mathesar::storage::dirs::CONFIG,
+        mathesar::testing::storage::dirs::prepare(
+            &mathesar::testing::storage::dirs::CONFIG,
             &cfg,
-            mathesar::storage::dirs::State::Missing,
+            mathesar::testing::storage::dirs::State::Missing,
             0o700,
         )
         .unwrap();
@@ -50,7 +50,7 @@ impl Tree {
             self.path("etc/mathesar/.env"),
             format!(
                 "MATHESAR_DATA_DIR={}\nMATHESAR_PURGE_DATA=\"{purge_data}\"\n",
-                mathesar::rendering::env_file::quote(data_dir)
+                mathesar::testing::storage::env_text::quote(data_dir)
             ),
         )
         .unwrap();
@@ -58,10 +58,10 @@ impl Tree {
     /// A data directory as configure makes it: created, marked, holding a database.
     fn ours(&self, rel: &str) -> PathBuf {
         let d = self.path(rel);
-        mathesar::storage::dirs::prepare(
-            &mathesar::storage::dirs::DATA,
+        mathesar::testing::storage::dirs::prepare(
+            &mathesar::testing::storage::dirs::DATA,
             &d,
-            mathesar::storage::dirs::State::Missing,
+            mathesar::testing::storage::dirs::State::Missing,
             0o700,
         )
         .unwrap();
@@ -87,7 +87,7 @@ impl Tree {
             // No docker: the containers' removal fails, is reported, and the purge goes on.
             .env("PATH", "/usr/bin:/bin")
             // Root is not the point: an ordinary user's `cargo test` runs this too.
-            .env(mathesar::preflight::PASS_ROOT_CHECK, "1")
+            .env(mathesar::testing::preflight::PASS_ROOT_CHECK, "1")
             .output()
             .unwrap();
         let text = format!(
@@ -202,8 +202,28 @@ fn purge_without_purge_data_leaves_the_data_and_nothing_else() {
         std::fs::create_dir_all(dropin.parent().unwrap()).unwrap();
         std::fs::write(&dropin, "[Service]\n").unwrap();
         tree.env(d.to_str().unwrap(), false);
+        // The backups' files and the timers' links, which configure makes.
+        let etc = tree.path("etc/mathesar");
+        for f in [
+            "backup-password",
+            "backup-rest-password",
+            "backup-ssh-key",
+            "backup-ssh-key.pub",
+            "backup-known-hosts",
+        ] {
+            std::fs::write(etc.join(f), "x\n").unwrap();
+        }
+        let timer_link = tree.path("etc/systemd/system/timers.target.wants/mathesar-backup.timer");
+        std::fs::create_dir_all(timer_link.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink("/usr/lib/systemd/system/mathesar-backup.timer", &timer_link)
+            .unwrap();
+        let schedule = tree.path("etc/systemd/system/mathesar-backup.timer.d/schedule.conf");
+        std::fs::create_dir_all(schedule.parent().unwrap()).unwrap();
+        std::fs::write(&schedule, "[Timer]\n").unwrap();
         let out = tree.purge(ctl);
         let what = format!("{ctl:?}, data {with_data}: {out}");
+        assert!(timer_link.symlink_metadata().is_err(), "{what}");
+        assert!(!schedule.parent().unwrap().exists(), "{what}");
         assert!(!dropin.exists(), "{what}");
         assert!(
             !tree.path("etc/systemd/system/mathesar.service.d").exists(),
@@ -281,10 +301,10 @@ fn only_the_package_data_directory_is_ever_deleted() {
             Ctl::Kept
         };
         if !tree.path("etc/mathesar").exists() {
-            mathesar::storage::dirs::prepare(
-                &mathesar::storage::dirs::CONFIG,
+            mathesar::testing::storage::dirs::prepare(
+                &mathesar::testing::storage::dirs::CONFIG,
                 &tree.path("etc/mathesar"),
-                mathesar::storage::dirs::State::Missing,
+                mathesar::testing::storage::dirs::State::Missing,
                 0o700,
             )
             .unwrap();
@@ -379,7 +399,9 @@ fn rpm_post_backs_up_as_of_the_replaced_version() {
     assert!(o.status.success(), "{o:?}");
     let calls = std::fs::read_to_string(&calls).unwrap();
     assert!(
-        calls.contains("backup --reason upgrade --if-configured --of-version 0.1.0"),
+        calls.contains(
+            "backup --to /var/backups/mathesar --reason upgrade --if-configured --of-version 0.1.0"
+        ),
         "{calls}"
     );
 }
@@ -450,11 +472,27 @@ fn preinst_refuses_an_older_mathesar_with_the_way_back() {
     }
 }
 
-/// The preinst's version rule is mathesarctl's (`mathesar::version`): for a package pinning each
+/// The preinst's version rule is mathesarctl's (`mathesar::testing::version`): for a package pinning each
 /// tag below over databases recorded with each other tag, it refuses exactly when the recorded one
-/// is newer.
+/// is newer; with dpkg, and on an RPM host (no dpkg on the PATH) with rpm.
 #[test]
 fn preinst_and_mathesarctl_compare_versions_alike() {
+    let rpm_host = tempfile::tempdir().unwrap();
+    for tool in ["sed", "head", "tail", "tr", "cat", "grep", "rpm"] {
+        let path = ["/usr/bin", "/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(tool))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("{tool} is needed by the test"));
+        std::os::unix::fs::symlink(path, rpm_host.path().join(tool)).unwrap();
+    }
+    let system_path = std::env::var("PATH").unwrap_or_default();
+    for path in [system_path.as_str(), rpm_host.path().to_str().unwrap()] {
+        preinst_compares_versions_as_mathesarctl(path);
+    }
+}
+
+fn preinst_compares_versions_as_mathesarctl(path: &str) {
     let tags = [
         "0.10.1",
         "0.11.0",
@@ -483,17 +521,18 @@ fn preinst_and_mathesarctl_compare_versions_alike() {
         .unwrap();
         for recorded in tags {
             std::fs::write(config.join("mathesar-version"), format!("{recorded}\n")).unwrap();
-            let o = Command::new("sh")
+            let o = Command::new("/bin/sh")
                 .arg(&preinst)
                 .arg("upgrade")
                 .env("DPKG_ROOT", t.path())
+                .env("PATH", path)
                 .env_remove("MATHESAR_RESTORE_BEFORE_DOWNGRADE")
                 .output()
                 .unwrap();
             assert_eq!(
                 !o.status.success(),
-                mathesar::version::is_newer(recorded, ours),
-                "package of {ours} over databases of {recorded}: {o:?}"
+                mathesar::testing::version::is_newer(recorded, ours),
+                "package of {ours} over databases of {recorded} (PATH {path}): {o:?}"
             );
         }
     }
@@ -553,6 +592,6 @@ fn preinst_restores_when_asked() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("the restore failed"));
     assert_eq!(
         std::fs::read_to_string(&calls).unwrap(),
-        "restore --no-start /b/mathesar-1\n".repeat(3)
+        "restore --no-start --from /var/backups/mathesar /b/mathesar-1\n".repeat(3)
     );
 }

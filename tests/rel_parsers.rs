@@ -5,9 +5,9 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use mathesar::debconf::{self, Client};
-use mathesar::settings::Key;
-use mathesar::sources::answers_file;
+use mathesar::testing::debconf::{self, Client};
+use mathesar::testing::settings::Key;
+use mathesar::testing::sources::answers_file;
 use proptest::prelude::*;
 
 /// A client whose frontend replies with `replies` in order (the commands are not looked at).

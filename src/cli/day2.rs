@@ -26,13 +26,28 @@ pub struct LogsArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BackupArgs {
+    #[command(subcommand)]
+    pub action: Option<BackupAction>,
+    #[command(flatten)]
+    pub opts: BackupOptions,
+    /// Run by mathesar-backup.service: nothing is done when the answer `backup` is false
+    #[arg(long, hide = true)]
+    pub scheduled: bool,
+}
+
+/// What a backup is made of and where it goes (`backup`, and `upgrade`'s backup).
+#[derive(Debug, Args)]
+pub struct BackupOptions {
     #[command(flatten)]
     pub dir: ConfigDirArg,
-    /// Directory the timestamped backup directory is created in
-    #[arg(long, value_name = "DIR", default_value = crate::day2::backup::DEFAULT_ROOT)]
-    pub to: PathBuf,
-    /// How many backups to keep in that directory, the new one included (older ones are removed)
+    /// A local, timestamped backup directory in DIR instead of a snapshot in the repository of
+    /// the answer `backup-repository` (what package upgrades take, in /var/backups/mathesar)
+    #[arg(long, value_name = "DIR")]
+    pub to: Option<PathBuf>,
+    /// With --to: how many backups to keep in that directory, the new one included (older ones
+    /// are removed). The repository keeps what the answer `backup-retention` says
     #[arg(long, value_name = "N", default_value_t = crate::day2::backup::DEFAULT_KEEP,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub keep: u16,
@@ -49,16 +64,39 @@ pub struct BackupArgs {
     pub of_version: Option<String>,
 }
 
+#[derive(Debug, clap::Subcommand)]
+pub enum BackupAction {
+    /// The restore drill: restore the latest snapshot into a throwaway PostgreSQL container,
+    /// compare every table's row count with the counts recorded at the backup, and check that
+    /// Mathesar has no migration left to apply against it; the container and files are removed
+    /// whatever happens
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// The snapshot to check: `latest` or its id
+    #[arg(long, value_name = "SNAPSHOT", default_value = "latest")]
+    pub snapshot: String,
+    /// Run by mathesar-backup-verify.service: nothing is done when the answer `backup` is false
+    #[arg(long, hide = true)]
+    pub scheduled: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     #[command(flatten)]
     pub dir: ConfigDirArg,
-    /// The backup: its directory, its name in /var/backups/mathesar, or `latest`
+    /// The backup: `latest` or a snapshot id of the repository (the answer `backup-repository`);
+    /// or a local backup directory's path, or its name in the --from directory
     #[arg(value_name = "BACKUP")]
     pub backup: String,
-    /// Where to look for a backup given by name or as `latest`
-    #[arg(long, value_name = "DIR", default_value = crate::day2::backup::DEFAULT_ROOT)]
-    pub from: PathBuf,
+    /// Restore a local backup directory (made with `backup --to`, or before an upgrade): where to
+    /// look for one given by name or as `latest` (e.g. /var/backups/mathesar)
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
     /// Restore a backup made by a newer package version
     #[arg(long)]
     pub force: bool,
@@ -73,10 +111,27 @@ pub struct RestoreArgs {
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
     #[command(flatten)]
-    pub backup: BackupArgs,
+    pub backup: BackupOptions,
     /// Seconds each container may take to become healthy [default: per service]
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Use this local backup, taken before the upgrade already (by the package's postinst),
+    /// instead of taking one: it is what a failed start puts back
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Restart mathesar.service whatever its state, as a package upgrade does (without it: a
+    /// running unit reloads, a stopped installation stays stopped)
+    #[arg(long)]
+    pub restart: bool,
+    /// A reinstallation of the same package version (the postinst): a retry, as above, when a
+    /// failed upgrade holds the previous release back; otherwise only a restart of the unit on
+    /// this version, without a backup (no release changes)
+    #[arg(long, hide = true)]
+    pub reinstall: bool,
+    /// The package version installed, as the package manager names it, for the record of a
+    /// failed upgrade [default: this binary's]
+    #[arg(long, value_name = "VERSION", hide = true)]
+    pub package_version: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -14,9 +14,9 @@ mod day2;
 mod setup;
 mod stack;
 
-pub use day2::*;
-pub use setup::*;
-pub use stack::*;
+pub(crate) use day2::*;
+pub(crate) use setup::*;
+pub(crate) use stack::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,6 +39,11 @@ pub enum Command {
     /// Ask or read the answers, check the host, and write the configuration (idempotent)
     #[command(after_help = exit::TABLE)]
     Configure(ConfigureArgs),
+    /// Take over an existing Mathesar (upstream's Docker Compose install in DIR, or the 0.1.x
+    /// guided installer's /etc/mathesar): report what was found, then, with --yes, keep its
+    /// files, stop and keep its containers, copy its data and configure this package on it
+    #[command(after_help = exit::TABLE)]
+    Adopt(AdoptArgs),
     /// Check the host alone: OS, root, systemd, Docker Engine and Compose versions, ports, disk
     #[command(after_help = exit::TABLE)]
     Check(CheckArgs),
@@ -51,6 +56,10 @@ pub enum Command {
     /// Stop the containers (containers, volumes and data are kept)
     #[command(after_help = exit::TABLE)]
     Down(DownArgs),
+    /// Take this host out of a load balancer's rotation: the health check answers 503
+    /// "draining" (requests are still served) until the next successful start or --undo
+    #[command(after_help = exit::TABLE)]
+    Drain(DrainArgs),
     /// Apply a changed configuration to the running stack, recreating only what changed
     #[command(after_help = exit::TABLE)]
     Reload(UpArgs),
@@ -72,7 +81,8 @@ pub enum Command {
     /// Show the stack's container logs
     #[command(after_help = exit::TABLE)]
     Logs(LogsArgs),
-    /// Back up the bundled databases and the configuration into a timestamped directory
+    /// Back up the bundled databases and the configuration into the restic repository (or a
+    /// local directory with --to); `backup verify`: the restore drill
     #[command(after_help = exit::TABLE)]
     Backup(BackupArgs),
     /// Restore a backup: stop Mathesar, restore the databases and configuration, start it again

@@ -32,6 +32,24 @@ pub struct ConfigureArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AdoptArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// Directory of the installation: its .env and docker-compose.yml [default: the
+    /// configuration directory]
+    pub installation: Option<PathBuf>,
+    /// Take it over (without it: report what was found and what would be done, change nothing)
+    #[arg(long)]
+    pub yes: bool,
+    /// Read the other answers from this YAML file (answer names as keys)
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
+    /// Configure, but start nothing
+    #[arg(long)]
+    pub no_start: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub dir: ConfigDirArg,

@@ -24,6 +24,20 @@ pub struct DownArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DrainArgs {
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// Seconds to wait after the health check starts answering 503, for the load balancer to
+    /// notice and the requests in flight to end
+    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=crate::stack::drain::MAX_SECONDS))]
+    pub seconds: u64,
+    /// End a drain: the health check answers 200 again (a successful start ends it too)
+    #[arg(long, conflicts_with = "seconds")]
+    pub undo: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub dir: ConfigDirArg,

@@ -9,7 +9,7 @@ use crate::settings::{Key, Settings, Source};
 use crate::sources::{self, Layers, current};
 use crate::storage::ConfigLayout;
 
-pub async fn run(args: CheckArgs) -> Outcome {
+pub(crate) async fn run(args: CheckArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
     let found = {
         let _reading = super::read_lock(&dir)?;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 
+use crate::adoption;
 use crate::cli::ConfigureArgs;
 use crate::debconf;
 use crate::exit::{Code, Failure, Outcome, WithCode};
@@ -16,9 +17,19 @@ use crate::settings::sizing::Sizing;
 use crate::settings::{Answers, Key, Settings};
 use crate::sources::{self, answers_file, current, environment, generated, prompt};
 use crate::storage::{ConfigLayout, Layout, atomic, commit, dirs, lock, modes};
-use crate::systemd::paths;
+use crate::systemd::{paths, timers};
 
-pub async fn run(args: ConfigureArgs) -> Outcome {
+pub(crate) async fn run(args: ConfigureArgs) -> Outcome {
+    run_adopting(args, adoption::Request::default(), false).await
+}
+
+/// [`run`], taking over the installation `request` names when the administrator said yes
+/// (`mathesarctl adopt`: `explicit`, an error when there is nothing to take over).
+pub(crate) async fn run_adopting(
+    args: ConfigureArgs,
+    request: adoption::Request,
+    explicit: bool,
+) -> Outcome {
     // `--debconf` (the package's postinst): the answers seen in debconf, the highest source.
     let mut debconf = args.debconf.then(open_debconf).transpose()?;
     let debconf_answers = match &mut debconf {
@@ -26,6 +37,20 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         None => Answers::new(),
     };
     let config_dir = config_dir(&args, &debconf_answers)?;
+    let adopted = match super::adopt::take_over(
+        &args,
+        debconf.as_mut(),
+        &config_dir,
+        &debconf_answers,
+        request,
+        explicit,
+    )
+    .await?
+    {
+        super::adopt::Taken::Nothing => None,
+        super::adopt::Taken::DryRun => return Ok(()),
+        super::adopt::Taken::Done(a) => Some(a),
+    };
     // A first run racing another one for a new directory starts over once that one is done,
     // under the lock.
     loop {
@@ -59,14 +84,22 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
             Some(take_lock(&layout, timeout)?)
         };
         let writer = held.is_some() && !args.dry_run;
-        let found = read_current(&layout, writer)?;
+        let mut found = read_current(&layout, writer)?;
+        if let Some(a) = &adopted {
+            // Carried over as the current configuration would be: below every answer given now.
+            if found.env_text.is_none() {
+                found.answers = a.answers.clone();
+            }
+            found.secret_key = found.secret_key.take().or_else(|| a.secret_key.clone());
+        }
         if writer {
             atomic::clean_leftovers(&config_dir);
             commit::clean_staged(&config_dir);
         }
         let mut answers = gather(&args, &config_dir, &found, debconf_answers.clone())?;
 
-        let admin_exists = found.admin_created(&answers);
+        let admin_exists =
+            found.admin_created(&answers) || adopted.as_ref().is_some_and(|a| a.admin_exists);
         let interactive = !args.non_interactive
             && std::io::stdin().is_terminal()
             && std::io::stderr().is_terminal();
@@ -76,6 +109,12 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         let generated_admin = generated::fill(&mut answers, admin_exists).code(Code::Failure)?;
 
         let settings = Settings::from_answers(&answers).code(Code::InvalidAnswer)?;
+        timers::check_schedule(&settings.backup.schedule).map_err(|reason| {
+            Failure::new(
+                Code::InvalidAnswer,
+                anyhow!("the answer `backup-schedule` is refused: {reason}; nothing was written"),
+            )
+        })?;
         found
             .refuse_unsafe_change(&settings, &answers)
             .map_err(|reason| Failure::new(Code::InvalidAnswer, anyhow!(reason)))?;
@@ -84,6 +123,9 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         // Sized from this host at every configure: more memory or cores (a resized VM) take
         // effect at the next `configure` (or package upgrade); an unchanged host changes nothing.
         let sizing = Sizing::new(preflight::host::read(), &settings);
+        // A failed upgrade's previous release, held back, stays the one rendered: only
+        // `upgrade` tries the package's release again.
+        crate::rendering::held::load(&settings.config_dir).code(Code::Io)?;
         let rendered = crate::rendering::render(&settings, &state, &sizing).code(Code::Failure)?;
         let layout = Layout::new(&settings.config_dir, &settings.data_dir);
         dirs::refuse_nested(&layout.config_dir, &layout.data_dir).map_err(|reason| {
@@ -129,6 +171,9 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
         {
             if let (Some(c), false) = (&mut debconf, args.dry_run) {
                 debconf::applied(c).code(Code::Failure)?;
+            }
+            if writer {
+                backups(&args, &settings, &layout, false);
             }
             println!("mathesar: no changes");
             return Ok(());
@@ -177,6 +222,11 @@ pub async fn run(args: ConfigureArgs) -> Outcome {
             debconf::applied(c).code(Code::Failure)?;
         }
         report_written(&settings, &layout, &plan, &changed_answers);
+        let password_written = plan
+            .files
+            .iter()
+            .any(|f| f.path == layout.config().backup_password_file());
+        backups(&args, &settings, &layout, password_written);
         if let Some(summary) = &restarts {
             println!("{summary}");
         }
@@ -245,6 +295,57 @@ fn report_written(
             current.display(),
             settings.config_dir.display()
         );
+    }
+}
+
+/// The backups' SSH key (made when absent) and timers (as the answer `backup` says); what the
+/// administrator must know about the repository. A failure here is said, not fatal: the
+/// configuration is written, and `mathesarctl backup` reports the same problem when it runs.
+fn backups(args: &ConfigureArgs, settings: &Settings, layout: &Layout, password_written: bool) {
+    let config = layout.config();
+    match crate::day2::ssh_key::ensure(&config) {
+        Ok(true) => println!(
+            "mathesar: made the SSH key for an SFTP backup repository: {}",
+            config.backup_ssh_key().display()
+        ),
+        Ok(false) => {}
+        Err(e) => eprintln!("mathesar: warning: no SSH key for an SFTP backup repository: {e}"),
+    }
+    let b = &settings.backup;
+    if let crate::settings::backup::Repository::Sftp { user, host, .. } = &b.repository {
+        if let Some(line) = crate::day2::ssh_key::public_line(&config) {
+            println!(
+                "mathesar: backups go to {} over SFTP: authorise this key for {user} on {host} (~{user}/.ssh/authorized_keys):\n  {line}",
+                b.repository
+            );
+        }
+    } else if b.repository.is_local() {
+        println!(
+            "mathesar: note: backups go to {}, on this machine: a lost disk loses them with the data. An SFTP or REST server elsewhere is safer (answer `backup-repository`)",
+            b.repository
+        );
+    }
+    if password_written {
+        println!(
+            "mathesar: keep a copy of the backup repository's password ({}) elsewhere: without it no backup can be read",
+            config.backup_password_file().display()
+        );
+    }
+    match timers::apply(settings, !args.no_start) {
+        Ok(a) => match a.enabled {
+            Some(true) => println!(
+                "mathesar: scheduled backups on: {} ({}), restore drill weekly",
+                timers::BACKUP_TIMER,
+                b.schedule
+            ),
+            Some(false) => println!(
+                "mathesar: scheduled backups and drills are OFF (answer `backup: false`); `mathesarctl backup` still works by hand"
+            ),
+            None => {}
+        },
+        Err(e) => eprintln!(
+            "mathesar: warning: the backup timers could not be set as the answer `backup` says: {e:#}"
+        ),
     }
 }
 
@@ -323,7 +424,7 @@ fn open_debconf() -> Result<debconf::Client, Failure> {
 }
 
 /// Every source's answers, merged in the one order ([`sources::Layers::merge`]).
-fn gather(
+pub(super) fn gather(
     args: &ConfigureArgs,
     config_dir: &Path,
     found: &current::CurrentConfig,

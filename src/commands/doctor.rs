@@ -27,27 +27,16 @@ const LOG_LINES: usize = 1000;
 
 /// Runs a program and returns a transcript: the command line, its output and how it ended.
 async fn transcript(program: &str, args: &[&str]) -> (String, Option<i32>) {
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
     let mut text = format!("$ {program} {}\n", args.join(" "));
-    let code = match tokio::time::timeout(COMMAND_TIMEOUT, cmd.output()).await {
-        Ok(Ok(out)) => {
+    let code = match crate::process::output(program, args, COMMAND_TIMEOUT).await {
+        Ok(out) => {
             text.push_str(&String::from_utf8_lossy(&out.stdout));
             text.push_str(&String::from_utf8_lossy(&out.stderr));
             text.push_str(&format!("({})\n", out.status));
             out.status.code()
         }
-        Ok(Err(e)) => {
-            text.push_str(&format!("cannot run it: {e}\n"));
-            None
-        }
-        Err(_) => {
-            text.push_str(&format!(
-                "no answer within {}s\n",
-                COMMAND_TIMEOUT.as_secs()
-            ));
+        Err(e) => {
+            text.push_str(&format!("{e}\n"));
             None
         }
     };
@@ -65,7 +54,7 @@ async fn ourselves(dir: &Path, sub: &[&str]) -> (String, Option<i32>) {
     transcript(&exe, &args).await
 }
 
-pub async fn run(args: DoctorArgs) -> Outcome {
+pub(crate) async fn run(args: DoctorArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
     let mut worst: Option<(Code, String)> = None;
     let mut note = |code: Code, why: String| {

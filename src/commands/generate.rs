@@ -7,7 +7,7 @@ use clap::CommandFactory;
 use crate::cli::{Cli, GenerateArgs, Generated};
 use crate::exit::{Code, Outcome, WithCode};
 
-pub fn run(args: GenerateArgs) -> Outcome {
+pub(crate) fn run(args: GenerateArgs) -> Outcome {
     let mut out = std::io::stdout().lock();
     let mut cmd = Cli::command();
     match args.what {

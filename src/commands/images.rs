@@ -39,7 +39,7 @@ async fn engine() -> Result<Engine, Failure> {
         .map_err(|e| Failure::new(Code::Docker, e))
 }
 
-pub async fn run(args: ImagesArgs) -> Outcome {
+pub(crate) async fn run(args: ImagesArgs) -> Outcome {
     match args.command {
         ImagesCommand::List { dir } => {
             let wanted = images::wanted(settings(&dir)?.as_ref());

@@ -10,7 +10,7 @@ use crate::stack::config;
 use crate::stack::services;
 
 /// The compose service a user's name means: a service name, its container name, or a short word.
-pub fn service_name(given: &str) -> Option<&'static str> {
+pub(crate) fn service_name(given: &str) -> Option<&'static str> {
     let name = match given {
         "mathesar_db" | "database" | "postgres" | "postgresql" => "db",
         "mathesar_service" | "mathesar" | "app" | "web" => "service",
@@ -20,7 +20,7 @@ pub fn service_name(given: &str) -> Option<&'static str> {
     services::by_name(name).map(|s| s.name)
 }
 
-pub fn run(args: LogsArgs) -> Outcome {
+pub(crate) fn run(args: LogsArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
     let current = config::load(&dir).map_err(|e| Failure::new(e.code(), e))?;
     let compose = Compose::new(&current.layout, current.settings.watchtower);

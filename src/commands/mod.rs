@@ -1,21 +1,24 @@
 //! One module per command: each turns validated arguments into actions and an exit code.
 
-pub mod backup;
-pub mod check;
-pub mod configure;
-pub mod doctor;
-pub mod down;
-pub mod generate;
-pub mod images;
-pub mod logs;
-pub mod purge;
-pub mod reload;
-pub mod restore;
+pub(crate) mod adopt;
+pub(crate) mod backup;
+pub(crate) mod check;
+pub(crate) mod configure;
+pub(crate) mod doctor;
+pub(crate) mod down;
+pub(crate) mod drain;
+pub(crate) mod generate;
+pub(crate) mod images;
+pub(crate) mod logs;
+pub(crate) mod purge;
+pub(crate) mod reload;
+pub(crate) mod restore;
 pub mod run;
-pub mod show_config;
-pub mod status;
-pub mod up;
-pub mod upgrade;
+pub(crate) mod show_config;
+pub(crate) mod status;
+pub(crate) mod up;
+pub(crate) mod upgrade;
+pub(crate) mod verify;
 
 use std::path::{Path, PathBuf};
 
@@ -29,11 +32,13 @@ pub fn run(cli: Cli) -> Outcome {
     crate::rendering::images::load().map_err(|e| Failure::new(Code::Io, anyhow::anyhow!(e)))?;
     match cli.command {
         Command::Configure(a) => block_on(configure::run(a)),
+        Command::Adopt(a) => block_on(adopt::run(a)),
         Command::Check(a) => block_on(check::run(a)),
         Command::ShowConfig(a) => show_config::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Up(a) => block_on(up::run(a)),
         Command::Down(a) => block_on(down::run(a)),
+        Command::Drain(a) => block_on(drain::run(a)),
         Command::Reload(a) => block_on(reload::run(a)),
         Command::Run(a) => block_on(run::run(a)),
         Command::Status(a) => block_on(status::run(a)),
@@ -51,7 +56,7 @@ pub fn run(cli: Cli) -> Outcome {
 }
 
 /// The commands are short-lived: one thread is plenty, and keeps the footprint small.
-pub fn block_on<F: std::future::Future<Output = Outcome>>(f: F) -> Outcome {
+pub(crate) fn block_on<F: std::future::Future<Output = Outcome>>(f: F) -> Outcome {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -60,13 +65,13 @@ pub fn block_on<F: std::future::Future<Output = Outcome>>(f: F) -> Outcome {
 }
 
 /// `/etc/default/mathesar`, or the file named by `MATHESAR_DEFAULTS_FILE`.
-pub fn defaults_file() -> PathBuf {
+pub(crate) fn defaults_file() -> PathBuf {
     crate::systemd::paths::defaults_file()
 }
 
 /// The flag or `MATHESAR_CONFIG_DIR`, else the directory remembered in the defaults file, else
 /// `/etc/mathesar`.
-pub fn config_dir(arg: &ConfigDirArg) -> PathBuf {
+pub(crate) fn config_dir(arg: &ConfigDirArg) -> PathBuf {
     arg.config_dir
         .clone()
         .or_else(|| remembered_config_dir(&defaults_file()))
@@ -75,7 +80,7 @@ pub fn config_dir(arg: &ConfigDirArg) -> PathBuf {
 
 /// A reader's shared lock on the configuration in `dir`: no writer is half-way through replacing
 /// it while it is read. Nothing is created: without a lock file there is nothing to wait for.
-pub fn read_lock(dir: &Path) -> Result<Option<crate::storage::lock::Lock>, Failure> {
+pub(crate) fn read_lock(dir: &Path) -> Result<Option<crate::storage::lock::Lock>, Failure> {
     let path = crate::storage::ConfigLayout::new(dir).lock_file();
     crate::storage::lock::acquire_shared(&path, crate::storage::lock::DEFAULT_WAIT)
         .map_err(|e| Failure::new(e.code(), e))

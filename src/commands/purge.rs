@@ -2,19 +2,20 @@
 //! (dpkg's postrm runs it, from the copy the prerm kept at `remove`: the one place that decides):
 //! remove the containers (never their data: no `down -v`), the files `configure`
 //! wrote, `/etc/default/mathesar` and the unit's drop-in; the data directory only when the answer
-//! `purge-data` is true and the directory carries the package's marker (`storage::purge`). The
-//! configuration directory is judged first (`storage::purge::plan`): one that is not the
+//! `purge-data` is true and the directory carries the package's marker (`day2::purge`). The
+//! configuration directory is judged first (`day2::purge::plan`): one that is not the
 //! package's is refused before a file is removed or Compose is run on its compose file.
 
 use anyhow::anyhow;
 
 use crate::cli::PurgeArgs;
+use crate::day2::purge;
 use crate::exit::{Code, Failure, Outcome, WithCode};
 use crate::stack::compose::Compose;
-use crate::storage::{ConfigLayout, purge};
+use crate::storage::ConfigLayout;
 use crate::systemd::dropin;
 
-pub fn run(args: PurgeArgs) -> Outcome {
+pub(crate) fn run(args: PurgeArgs) -> Outcome {
     let config_dir = super::config_dir(&args.dir);
     if !crate::preflight::is_root() {
         return Err(Failure::new(

@@ -8,7 +8,7 @@ use crate::cli::UpArgs;
 use crate::exit::Outcome;
 use crate::stack::{Options, Stack, journal};
 
-pub async fn run(args: UpArgs) -> Outcome {
+pub(crate) async fn run(args: UpArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
     let stack = Stack::open(&dir).await.map_err(super::up::failure)?;
     if !stack.any_running().await.map_err(super::up::failure)? {
@@ -22,7 +22,6 @@ pub async fn run(args: UpArgs) -> Outcome {
         .apply(&Options {
             timeout: args.timeout.map(Duration::from_secs),
             // The running stack holds its own ports; the configuration was checked when written.
-            preflight: false,
             strict_certificates: true,
         })
         .await

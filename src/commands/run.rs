@@ -43,6 +43,13 @@ pub async fn run(args: RunArgs) -> Outcome {
     let running = notify::running_status(&applied.login_url);
     let _ = notify::ready(&running);
     journal::info(&running);
+    // A failed upgrade put the previous release back: said at every start, in the journal.
+    if let Ok(Some(held)) = crate::rendering::held::read(&dir) {
+        journal::warn(held.summary());
+        for line in &held.last_log_lines {
+            journal::warn(format!("Mathesar {} said: {line}", held.failed_release));
+        }
+    }
     // An administrator's or the package's start that came up is no step of a crash loop: its
     // count toward the unit's StartLimitBurst= is forgotten (see systemd/mathesar.service).
     // INVOCATION_ID: run by systemd (by hand, there is no unit's count to clear).

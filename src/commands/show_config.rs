@@ -9,7 +9,7 @@ use crate::settings::{Key, Settings};
 use crate::sources::{Layers, current};
 use crate::storage::ConfigLayout;
 
-pub fn run(args: ShowConfigArgs) -> Outcome {
+pub(crate) fn run(args: ShowConfigArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
     let layout = ConfigLayout::new(&dir);
     let found = {

@@ -16,7 +16,7 @@ use crate::systemd::{UNIT, unit};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Overall {
+pub(crate) enum Overall {
     Running,
     Transition,
     Stopped,
@@ -25,7 +25,7 @@ pub enum Overall {
 }
 
 impl Overall {
-    pub fn code(self) -> StatusCode {
+    pub(crate) fn code(self) -> StatusCode {
         match self {
             Overall::Running => StatusCode::Running,
             Overall::Transition => StatusCode::Transition,
@@ -48,7 +48,7 @@ impl Overall {
 
 /// The overall state from the unit (`None`: systemd cannot be asked) and the containers' health
 /// (`None`: the engine cannot be reached).
-pub fn overall(unit: Option<&unit::UnitState>, healths: Option<&[Health]>) -> Overall {
+pub(crate) fn overall(unit: Option<&unit::UnitState>, healths: Option<&[Health]>) -> Overall {
     let unit_down = unit.is_some_and(|u| !u.is_active() && !u.in_transition());
     if unit.is_some_and(unit::UnitState::in_transition) {
         return Overall::Transition;
@@ -107,8 +107,21 @@ struct Report {
     containers: Vec<ContainerReport>,
     engine_error: Option<String>,
     login_url: String,
+    /// Out of the load balancer's rotation (`mathesarctl drain`): the health check answers 503.
+    draining: bool,
     /// With a domain: the certificate the proxy serves it with.
     certificate: Option<CertificateReport>,
+    /// The bundled database's files when they are not simply ready: an upgrade to come, or what
+    /// a failed one left (`stack::db_upgrade`).
+    database_upgrade: Option<String>,
+    /// The last backup and restore drill, and whether they are scheduled.
+    backups: crate::day2::record::Status,
+    /// A failed upgrade put the previous release back: what runs, what failed, how to retry
+    /// (`rendering::held`). Mathesar serves: not a state of its own, the exit code is unchanged.
+    upgrade_held: Option<crate::rendering::held::Held>,
+    /// The connected databases whose Mathesar SQL could not be upgraded to the running release,
+    /// with Mathesar's reason (`stack::user_sql`).
+    databases_not_upgraded: Vec<crate::stack::user_sql::Outcome>,
 }
 
 #[derive(Debug, Serialize)]
@@ -161,7 +174,7 @@ impl CertificateReport {
     }
 }
 
-pub async fn run(args: StatusArgs) -> Outcome {
+pub(crate) async fn run(args: StatusArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
     let current = {
         let _reading = super::read_lock(&dir)?;
@@ -228,8 +241,19 @@ pub async fn run(args: StatusArgs) -> Outcome {
         unit_state.as_ref(),
         engine_error.is_none().then_some(healths.as_slice()),
     );
+    let database_upgrade = current
+        .settings
+        .bundled_db()
+        .then(|| {
+            let image = crate::rendering::images::Image::Db
+                .pinned(current.settings.image_registry.as_deref());
+            let target = crate::stack::db_upgrade::target_major(&image)?;
+            crate::stack::db_upgrade::describe(&current.layout.data().pgdata(), target)
+        })
+        .flatten();
     let report = Report {
         state,
+        database_upgrade,
         unit: unit_state.map(|u| UnitReport {
             name: UNIT,
             active_state: u.active.to_string(),
@@ -240,6 +264,7 @@ pub async fn run(args: StatusArgs) -> Outcome {
         containers,
         engine_error,
         login_url: current.settings.login_url(),
+        draining: crate::stack::drain::active(&current.layout.data()),
         // Behind a proxy that terminates TLS, the certificate is the proxy's, not ours.
         certificate: current
             .settings
@@ -252,6 +277,16 @@ pub async fn run(args: StatusArgs) -> Outcome {
                 obtained: crate::tls::served(&current.settings, &current.layout.data()),
                 last_error: acme_error,
             }),
+        backups: crate::day2::record::Status::new(
+            &current.settings,
+            &current.layout.data().backup_record(),
+        ),
+        upgrade_held: crate::rendering::held::read(&dir).ok().flatten(),
+        databases_not_upgraded: crate::stack::user_sql::read(
+            &current.layout.data().user_sql_record(),
+        )
+        .map(|r| r.failed().cloned().collect())
+        .unwrap_or_default(),
     };
 
     if args.json {
@@ -351,6 +386,31 @@ fn print_text(r: &Report) {
     }
     if let Some(c) = &r.certificate {
         println!("{}", c.line(std::time::SystemTime::now()));
+    }
+    if let Some(u) = &r.database_upgrade {
+        println!("database files: {u}");
+    }
+    for line in r.backups.lines() {
+        println!("{line}");
+    }
+    for d in &r.databases_not_upgraded {
+        println!(
+            "database {} (id {}): Mathesar's SQL not upgraded: {} (tried again at the next start)",
+            d.name,
+            d.id,
+            d.reason.as_deref().unwrap_or("no reason given")
+        );
+    }
+    if let Some(h) = &r.upgrade_held {
+        println!("upgrade held back: {}", h.summary());
+        for line in &h.last_log_lines {
+            println!("  Mathesar {} said: {line}", h.failed_release);
+        }
+    }
+    if r.draining {
+        println!(
+            "draining: the health check answers 503 (out of the load balancer's rotation) until the next start or `mathesarctl drain --undo`"
+        );
     }
     println!("{}; log in at {}", r.state.describe(), r.login_url);
 }

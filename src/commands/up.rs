@@ -7,7 +7,7 @@ use crate::cli::UpArgs;
 use crate::exit::{Failure, Outcome};
 use crate::stack::{Options, Stack, StackError, journal};
 
-pub async fn run(args: UpArgs) -> Outcome {
+pub(crate) async fn run(args: UpArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
     let applied = up(
         &dir,
@@ -21,7 +21,7 @@ pub async fn run(args: UpArgs) -> Outcome {
 }
 
 /// The shared path of `up` and `run`.
-pub async fn up(
+pub(crate) async fn up(
     dir: &std::path::Path,
     timeout: Option<Duration>,
     preflight: bool,
@@ -31,17 +31,32 @@ pub async fn up(
         "starting Mathesar (configuration {})",
         dir.display()
     ));
+    let upgrading = stack.prepare_bundled_db_upgrade().await?;
+    if preflight {
+        let report = crate::preflight::run(
+            &stack.current.settings,
+            &crate::preflight::Options { will_start: true },
+        )
+        .await;
+        if report.failed() {
+            journal::error(report.to_string().trim_end());
+            let names: Vec<_> = report.failures().map(|c| c.name).collect();
+            return Err(StackError::Preflight(names.join(", ")));
+        }
+    }
     stack
-        .apply(&Options {
-            timeout,
-            preflight,
-            strict_certificates: false,
-        })
+        .apply_prepared(
+            &Options {
+                timeout,
+                strict_certificates: false,
+            },
+            upgrading,
+        )
         .await
 }
 
 /// A lifecycle failure as the command's outcome.
-pub fn failure(e: StackError) -> Failure {
+pub(crate) fn failure(e: StackError) -> Failure {
     let code = e.code();
     Failure::new(code, e)
 }

@@ -23,15 +23,15 @@ use super::manifest::{self, Dump, FileSum, Hashing, Manifest, Role};
 use crate::stack::exec::{self, ExecError};
 use crate::time;
 
-pub const DEFAULT_ROOT: &str = "/var/backups/mathesar";
-pub const DEFAULT_KEEP: u16 = 5;
+pub(crate) const DEFAULT_ROOT: &str = "/var/backups/mathesar";
+pub(crate) const DEFAULT_KEEP: u16 = 5;
 /// Backup directories are `mathesar-20261125T090845Z` (a suffix `-2`, `-3` for the same second).
-pub const PREFIX: &str = "mathesar-";
-pub const GLOBALS_FILE: &str = "globals.sql";
-pub const CONFIG_SUBDIR: &str = "config";
+pub(crate) const PREFIX: &str = "mathesar-";
+pub(crate) const GLOBALS_FILE: &str = "globals.sql";
+pub(crate) const CONFIG_SUBDIR: &str = "config";
 
 #[derive(Debug, Error)]
-pub enum BackupError {
+pub(crate) enum BackupError {
     #[error(transparent)]
     Stack(#[from] StackError),
     #[error(transparent)]
@@ -63,7 +63,7 @@ pub enum BackupError {
 }
 
 impl BackupError {
-    pub fn code(&self) -> Code {
+    pub(crate) fn code(&self) -> Code {
         match self {
             BackupError::Stack(e) => e.code(),
             BackupError::Exec(_) | BackupError::Database { .. } => Code::Docker,
@@ -94,7 +94,7 @@ impl From<crate::stack::compose::ComposeError> for BackupError {
     }
 }
 
-pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
     move |source| BackupError::Io {
         path: path.to_path_buf(),
         source,
@@ -102,7 +102,7 @@ pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
 }
 
 #[derive(Clone, Debug)]
-pub struct Options {
+pub(crate) struct Options {
     /// The directory the timestamped backup directories go into.
     pub root: PathBuf,
     /// How many backups to keep in `root` (the new one included); at least 1.
@@ -113,7 +113,7 @@ pub struct Options {
 }
 
 #[derive(Debug)]
-pub struct Made {
+pub(crate) struct Made {
     pub dir: PathBuf,
     pub manifest: Manifest,
     /// Older backups removed to keep `keep`.
@@ -122,7 +122,7 @@ pub struct Made {
 
 /// Starts the bundled database when it is not running (an upgrade of a stopped installation).
 /// Returns whether it was started here, so that it can be stopped again.
-pub async fn ensure_db_running(stack: &Stack) -> Result<bool, BackupError> {
+pub(crate) async fn ensure_db_running(stack: &Stack) -> Result<bool, BackupError> {
     let c = stack.engine.service_container(DB.name).await?;
     if health::of(c.as_ref()).is_ok() {
         return Ok(false);
@@ -141,18 +141,19 @@ pub async fn ensure_db_running(stack: &Stack) -> Result<bool, BackupError> {
 }
 
 /// A new file, 0600 from the start.
-pub fn create_private(path: &Path) -> Result<File, BackupError> {
+pub(crate) fn create_private(path: &Path) -> Result<File, BackupError> {
     crate::storage::atomic::create_new(path, PRIVATE_FILE).map_err(io(path))
 }
 
-/// Runs `cmd` in the database container with its stdout into `dir/file`; returns the file's sum.
+/// Runs `cmd` in the database container with its stdout into `dir/file`; returns the file's sum
+/// and what the command wrote on stderr.
 async fn dump_to(
     stack: &Stack,
     dir: &Path,
     file: &str,
     what: &str,
     cmd: &[&str],
-) -> Result<FileSum, BackupError> {
+) -> Result<(FileSum, String), BackupError> {
     let path = dir.join(file);
     let mut out = Hashing::new(create_private(&path)?);
     let password = stack.current.settings.db_password.expose().to_string();
@@ -173,18 +174,23 @@ async fn dump_to(
             output: ended.stderr.trim().to_string(),
         });
     }
-    Ok(FileSum {
-        path: file.to_string(),
-        size,
-        sha256,
-    })
+    Ok((
+        FileSum {
+            path: file.to_string(),
+            size,
+            sha256,
+        },
+        ended.stderr,
+    ))
 }
 
 /// Whether the file `name` of the configuration directory is configuration, worth keeping and
 /// bringing back: not the lock, the commit journal, leftovers of interrupted writes, nor the
-/// package's marker (the directory's own bookkeeping, which a restore never writes).
-pub fn is_config_file(name: &str) -> bool {
+/// package's marker (the directory's own bookkeeping, which a restore never writes), nor the
+/// record of a failed upgrade (state of this run: a restore must not bring an old one back).
+pub(crate) fn is_config_file(name: &str) -> bool {
     name != ".lock"
+        && name != crate::rendering::held::FILE
         && name != commit::REDO_LOG
         && name != dirs::MARKER
         && !name.contains(".staged-")
@@ -192,7 +198,7 @@ pub fn is_config_file(name: &str) -> bool {
 }
 
 /// Files of the configuration directory worth keeping ([`is_config_file`]).
-pub fn config_files(config_dir: &Path) -> Result<Vec<String>, BackupError> {
+pub(crate) fn config_files(config_dir: &Path) -> Result<Vec<String>, BackupError> {
     let mut names = Vec::new();
     for e in fs::read_dir(config_dir).map_err(io(config_dir))? {
         let e = e.map_err(io(config_dir))?;
@@ -219,7 +225,7 @@ fn new_name(root: &Path, now: SystemTime) -> String {
 }
 
 /// Complete backups in `root` (a manifest is written last), oldest first.
-pub fn list(root: &Path) -> Vec<PathBuf> {
+pub(crate) fn list(root: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(root) else {
         return Vec::new();
     };
@@ -234,7 +240,7 @@ pub fn list(root: &Path) -> Vec<PathBuf> {
 }
 
 /// Removes the oldest complete backups beyond `keep`.
-pub fn prune(root: &Path, keep: usize) -> Result<Vec<PathBuf>, BackupError> {
+pub(crate) fn prune(root: &Path, keep: usize) -> Result<Vec<PathBuf>, BackupError> {
     let all = list(root);
     let excess = all.len().saturating_sub(keep.max(1));
     let mut removed = Vec::new();
@@ -245,7 +251,7 @@ pub fn prune(root: &Path, keep: usize) -> Result<Vec<PathBuf>, BackupError> {
     Ok(removed)
 }
 
-pub async fn create(stack: &Stack, opts: &Options) -> Result<Made, BackupError> {
+pub(crate) async fn create(stack: &Stack, opts: &Options) -> Result<Made, BackupError> {
     crate::storage::dirs::ensure_private("backup directory", &opts.root, PRIVATE_DIR)?;
     let now = SystemTime::now();
     let name = new_name(&opts.root, now);
@@ -287,6 +293,7 @@ async fn fill(
     let mut files = Vec::new();
     let mut dumps = Vec::new();
     let mut notes = Vec::new();
+    let mut row_counts = std::collections::BTreeMap::new();
 
     if s.bundled_db() {
         let started_here = ensure_db_running(stack).await?;
@@ -304,7 +311,8 @@ async fn fill(
                     "dumping the database roles (pg_dumpall --globals-only)",
                     &["pg_dumpall", "--globals-only", "-U", user],
                 )
-                .await?,
+                .await?
+                .0,
             );
             for (role, db) in &databases {
                 let file = match role {
@@ -312,16 +320,23 @@ async fn fill(
                     Role::User => "user-db.dump",
                 };
                 journal::info(format!("dumping the database {db}"));
-                files.push(
-                    dump_to(
-                        stack,
-                        dir,
-                        file,
-                        &format!("dumping the database {db} (pg_dump)"),
-                        &["pg_dump", "--format=custom", "-U", user, "-d", db],
-                    )
-                    .await?,
-                );
+                // The dump and its tables' row counts from one snapshot (`day2::dump`).
+                let what = format!("dumping the database {db} (pg_dump)");
+                let (sum, stderr) =
+                    dump_to(stack, dir, file, &what, &super::dump::command(user, db)).await?;
+                files.push(sum);
+                match super::dump::split_counts(&stderr).0 {
+                    Some(counts) => {
+                        row_counts.insert(db.clone(), counts);
+                    }
+                    None => {
+                        return Err(BackupError::Database {
+                            what,
+                            code: 0,
+                            output: "the tables' row counts were not reported".into(),
+                        });
+                    }
+                }
                 dumps.push(Dump {
                     role: *role,
                     database: db.clone(),
@@ -393,11 +408,16 @@ async fn fill(
         reason: opts.reason.clone(),
         config_dir: layout.config_dir.clone(),
         data_dir: layout.data_dir.clone(),
-        images,
         dumps,
         config_files: names,
+        mathesar_version: images
+            .get("service")
+            .and_then(|i| crate::version::of_image(i))
+            .map(|v| v.to_string()),
+        images,
         files,
         notes,
+        row_counts,
     };
     let text = serde_json::to_string_pretty(&m).map_err(|e| BackupError::Io {
         path: dir.join(manifest::FILE),

@@ -13,14 +13,14 @@ use super::redact::Redactor;
 
 #[derive(Debug, Error)]
 #[error("cannot write the support bundle {}: {source}", .path.display())]
-pub struct BundleError {
+pub(crate) struct BundleError {
     pub path: PathBuf,
     #[source]
     pub source: std::io::Error,
 }
 
 /// Files collected for a bundle, in memory (text: logs, statuses, configuration).
-pub struct Bundle {
+pub(crate) struct Bundle {
     root: String,
     redactor: Redactor,
     entries: Vec<(String, Vec<u8>)>,
@@ -28,7 +28,7 @@ pub struct Bundle {
 
 impl Bundle {
     /// `root`: the directory every file of the archive is under.
-    pub fn new(root: impl Into<String>, redactor: Redactor) -> Bundle {
+    pub(crate) fn new(root: impl Into<String>, redactor: Redactor) -> Bundle {
         Bundle {
             root: root.into(),
             redactor,
@@ -37,18 +37,18 @@ impl Bundle {
     }
 
     /// Adds a file (redacted) at `name` under the root.
-    pub fn add(&mut self, name: &str, text: &str) {
+    pub(crate) fn add(&mut self, name: &str, text: &str) {
         let redacted = self.redactor.redact(text);
         self.entries
             .push((format!("{}/{name}", self.root), redacted.into_bytes()));
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|(n, _)| n.as_str())
     }
 
     /// The archive's bytes (tar.gz).
-    pub fn to_bytes(&self) -> std::io::Result<Vec<u8>> {
+    pub(crate) fn to_bytes(&self) -> std::io::Result<Vec<u8>> {
         let gz = GzEncoder::new(Vec::new(), Compression::default());
         let mut tar = tar::Builder::new(gz);
         let mtime = SystemTime::now()
@@ -67,7 +67,7 @@ impl Bundle {
     }
 
     /// Writes the archive to `path`: 0600 from the start, complete or not there at all.
-    pub fn write(&self, path: &Path) -> Result<(), BundleError> {
+    pub(crate) fn write(&self, path: &Path) -> Result<(), BundleError> {
         let err = |source| BundleError {
             path: path.to_path_buf(),
             source,
@@ -84,7 +84,7 @@ impl Bundle {
 }
 
 /// Lists `dir` to `depth` levels: mode, owner, size and path of each entry.
-pub fn listing(dir: &Path, depth: usize) -> String {
+pub(crate) fn listing(dir: &Path, depth: usize) -> String {
     use std::os::unix::fs::MetadataExt;
     fn walk(p: &Path, depth: usize, out: &mut String) {
         let Ok(entries) = fs::read_dir(p) else {

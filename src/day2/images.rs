@@ -18,7 +18,7 @@ use crate::stack::engine::{Engine, EngineError};
 use crate::storage::modes::PRIVATE_FILE;
 
 #[derive(Debug, Error)]
-pub enum ImagesError {
+pub(crate) enum ImagesError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("the Docker Engine failed to {action}: {source}")]
@@ -33,8 +33,6 @@ pub enum ImagesError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Missing(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ImagesError + '_ {
@@ -46,7 +44,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ImagesError + '_ {
 
 /// The images a configuration runs (watchtower only when it is turned on); without a
 /// configuration, the pinned names with no registry prefix and without watchtower.
-pub fn wanted(settings: Option<&Settings>) -> Vec<String> {
+pub(crate) fn wanted(settings: Option<&Settings>) -> Vec<String> {
     let registry = settings.and_then(|s| s.image_registry.as_deref());
     let mut images = Vec::new();
     if settings.is_none_or(Settings::bundled_db) {
@@ -60,13 +58,20 @@ pub fn wanted(settings: Option<&Settings>) -> Vec<String> {
 }
 
 /// The images of `wanted` that are not present.
-pub async fn missing(engine: &Engine, wanted: &[String]) -> Result<Vec<String>, ImagesError> {
+pub(crate) async fn missing(
+    engine: &Engine,
+    wanted: &[String],
+) -> Result<Vec<String>, ImagesError> {
     Ok(engine.missing_images(wanted).await?)
 }
 
 /// Exports `images` into `path` (written to a temporary file, renamed when complete).
 /// Returns the archive's size.
-pub async fn save(engine: &Engine, images: &[String], path: &Path) -> Result<u64, ImagesError> {
+pub(crate) async fn save(
+    engine: &Engine,
+    images: &[String],
+    path: &Path,
+) -> Result<u64, ImagesError> {
     let gzip = path.extension().is_some_and(|e| e == "gz" || e == "tgz");
     let dir = crate::storage::atomic::dir_of(path);
     let name = path
@@ -114,7 +119,7 @@ pub async fn save(engine: &Engine, images: &[String], path: &Path) -> Result<u64
 
 /// Loads the archive at `path` (plain or gzip-compressed tar) into the engine. Returns what the
 /// engine said (`Loaded image: ...` lines).
-pub async fn load(engine: &Engine, path: &Path) -> Result<Vec<String>, ImagesError> {
+pub(crate) async fn load(engine: &Engine, path: &Path) -> Result<Vec<String>, ImagesError> {
     let mut file = File::open(path).map_err(io(path))?;
     let chunks = futures_util::stream::poll_fn(move |_| {
         // A local file: short blocking reads are fine here.

@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub const FILE: &str = "manifest.json";
-pub const FORMAT: u32 = 1;
+pub(crate) const FILE: &str = "manifest.json";
+pub(crate) const FORMAT: u32 = 1;
 
 /// Which database a dump holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub(crate) enum Role {
     /// Mathesar's own database (users, metadata): `POSTGRES_DB`.
     Internal,
     /// The user database in the bundled PostgreSQL (`user-db: bundled`).
@@ -23,7 +23,7 @@ pub enum Role {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Dump {
+pub(crate) struct Dump {
     pub role: Role,
     /// The database's name (restored under the same name).
     pub database: String,
@@ -32,14 +32,14 @@ pub struct Dump {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileSum {
+pub(crate) struct FileSum {
     pub path: String,
     pub size: u64,
     pub sha256: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     pub format: u32,
     /// The version of the package (mathesarctl) that made the backup.
     pub package_version: String,
@@ -58,17 +58,24 @@ pub struct Manifest {
     pub files: Vec<FileSum>,
     /// What is not in the backup, and why.
     pub notes: Vec<String>,
+    /// The exact row count of every table of each dumped database, taken in the dump's own
+    /// snapshot (`day2::dump`): what a restore drill must find again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub row_counts: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The Mathesar release the databases were written by (the service image's tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mathesar_version: Option<String>,
 }
 
 /// A writer that counts and hashes what goes through it.
-pub struct Hashing<W> {
+pub(crate) struct Hashing<W> {
     inner: W,
     hasher: Sha256,
     size: u64,
 }
 
 impl<W: Write> Hashing<W> {
-    pub fn new(inner: W) -> Self {
+    pub(crate) fn new(inner: W) -> Self {
         Hashing {
             inner,
             hasher: Sha256::new(),
@@ -76,7 +83,7 @@ impl<W: Write> Hashing<W> {
         }
     }
     /// (inner writer, size, hex SHA-256).
-    pub fn finish(self) -> (W, u64, String) {
+    pub(crate) fn finish(self) -> (W, u64, String) {
         (self.inner, self.size, hex(&self.hasher.finalize()))
     }
 }
@@ -94,7 +101,7 @@ impl<W: Write> Write for Hashing<W> {
 }
 
 /// The upstream part of a package version: `1:0.2.0-3` (Debian) gives `0.2.0`.
-pub fn upstream_version(v: &str) -> Result<String, String> {
+pub(crate) fn upstream_version(v: &str) -> Result<String, String> {
     let v = v.trim();
     let v = v.split_once(':').map_or(v, |(_, rest)| rest);
     let v = v.rsplit_once('-').map_or(v, |(upstream, _)| upstream);
@@ -109,12 +116,12 @@ pub fn upstream_version(v: &str) -> Result<String, String> {
     Ok(v.to_string())
 }
 
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Size and SHA-256 of a file.
-pub fn sum_file(path: &Path) -> io::Result<(u64, String)> {
+pub(crate) fn sum_file(path: &Path) -> io::Result<(u64, String)> {
     let mut f = File::open(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -131,7 +138,7 @@ pub fn sum_file(path: &Path) -> io::Result<(u64, String)> {
 }
 
 /// The files whose size or SHA-256 differ from the manifest's, or that are missing.
-pub fn mismatches(dir: &Path, m: &Manifest) -> Vec<String> {
+pub(crate) fn mismatches(dir: &Path, m: &Manifest) -> Vec<String> {
     m.files
         .iter()
         .filter_map(|f| {
@@ -178,6 +185,8 @@ mod tests {
                 sha256: sum,
             }],
             notes: vec![],
+            row_counts: [("mathesar".to_string(), [("public.t".to_string(), 3)].into())].into(),
+            mathesar_version: Some("0.11.0".into()),
         };
         assert!(mismatches(d.path(), &m).is_empty());
         let text = serde_json::to_string(&m).unwrap();

@@ -2,9 +2,17 @@
 //! upgrades that take a backup first, support bundles with every secret redacted, and image
 //! archives for hosts without a registry.
 
-pub mod backup;
-pub mod bundle;
-pub mod images;
-pub mod manifest;
-pub mod redact;
-pub mod restore;
+pub(crate) mod backup;
+pub(crate) mod bundle;
+pub(crate) mod drill;
+pub(crate) mod dump;
+pub(crate) mod images;
+pub(crate) mod manifest;
+pub(crate) mod purge;
+pub(crate) mod put_back;
+pub(crate) mod record;
+pub(crate) mod redact;
+pub(crate) mod repository;
+pub(crate) mod restic;
+pub(crate) mod restore;
+pub(crate) mod ssh_key;

@@ -7,12 +7,13 @@
 //! re-written with its secret values masked ([`config_files`]), so that a secret split over
 //! lines (a folded YAML string) is masked too.
 
+use crate::secrets::percent_encode;
 use std::path::Path;
 
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Whether a variable of this name holds a secret.
-pub fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
     [
         "PASSWORD",
@@ -27,7 +28,7 @@ pub fn is_secret_name(name: &str) -> bool {
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     /// Every form of every secret, longest first (so that a secret containing another is
     /// replaced whole).
     needles: Vec<String>,
@@ -35,14 +36,14 @@ pub struct Redactor {
 
 impl Redactor {
     /// From the secret values themselves.
-    pub fn new<S: AsRef<str>>(secrets: impl IntoIterator<Item = S>) -> Redactor {
+    pub(crate) fn new<S: AsRef<str>>(secrets: impl IntoIterator<Item = S>) -> Redactor {
         let mut needles: Vec<String> = Vec::new();
         for s in secrets {
             let s = s.as_ref();
             if s.is_empty() {
                 continue;
             }
-            let env_quoted = crate::rendering::env_file::quote(s);
+            let env_quoted = crate::storage::env_text::quote(s);
             let json = serde_json::to_string(s).unwrap_or_default();
             for form in [
                 s.to_string(),
@@ -64,7 +65,7 @@ impl Redactor {
 
     /// From the configuration directory: secret-named variables of `.env`, secret answers of the
     /// YAML files and the admin password file.
-    pub fn from_config_dir(dir: &Path) -> Redactor {
+    pub(crate) fn from_config_dir(dir: &Path) -> Redactor {
         let mut secrets = Vec::new();
         if let Ok(text) = std::fs::read_to_string(dir.join(".env")) {
             for (name, value) in env_pairs(&text) {
@@ -80,7 +81,14 @@ impl Redactor {
                 }
             }
         }
-        for name in ["initial-admin-password", ".admin-password"] {
+        // The backup repository's password and its REST server's too (their own files, never
+        // in `.env`; the REST one reaches restic inside a URL: `new` covers its encoded forms).
+        for name in [
+            "initial-admin-password",
+            ".admin-password",
+            "backup-password",
+            "backup-rest-password",
+        ] {
             if let Ok(pw) = std::fs::read_to_string(dir.join(name)) {
                 let pw = pw.strip_suffix('\n').unwrap_or(&pw).to_string();
                 secrets.push(pw);
@@ -89,12 +97,8 @@ impl Redactor {
         Redactor::new(secrets)
     }
 
-    pub fn secrets(&self) -> usize {
-        self.needles.len()
-    }
-
     /// `text` with every secret replaced and the values of secret-named variables masked.
-    pub fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for n in &self.needles {
             if out.contains(n.as_str()) {
@@ -120,14 +124,14 @@ const YAML_FILES: [&str; 2] = ["docker-compose.override.yml", "answers.yml"];
 /// are not carried into a bundle either).
 fn env_pairs(text: &str) -> Vec<(String, String)> {
     text.lines()
-        .filter_map(|l| crate::rendering::env_file::parse(l).ok())
+        .filter_map(|l| crate::storage::env_text::parse(l).ok())
         .flatten()
         .collect()
 }
 
 /// The allow-listed configuration files of `dir`, each with its secret values masked, then
 /// passed through `r`: (name, text) for the bundle.
-pub fn config_files(dir: &Path, r: &Redactor) -> Vec<(String, String)> {
+pub(crate) fn config_files(dir: &Path, r: &Redactor) -> Vec<(String, String)> {
     let mut out = Vec::new();
     if let Ok(text) = std::fs::read_to_string(dir.join(ENV_FILE)) {
         let mut masked = String::new();
@@ -135,7 +139,7 @@ pub fn config_files(dir: &Path, r: &Redactor) -> Vec<(String, String)> {
             let value = if is_secret_name(&name) {
                 REDACTED.to_string()
             } else {
-                crate::rendering::env_file::quote(&value)
+                crate::storage::env_text::quote(&value)
             };
             masked.push_str(&format!("{name}={value}\n"));
         }
@@ -158,7 +162,7 @@ pub fn config_files(dir: &Path, r: &Redactor) -> Vec<(String, String)> {
 
 /// A YAML document with every value under a secret-named key, and every `NAME=value` list item
 /// with a secret NAME, masked; with the secret values found. `None` when it is not YAML.
-pub fn redact_yaml(text: &str) -> Option<(String, Vec<String>)> {
+pub(crate) fn redact_yaml(text: &str) -> Option<(String, Vec<String>)> {
     use serde_yaml_ng::Value;
     fn scalars(v: &Value, out: &mut Vec<String>) {
         match v {
@@ -211,21 +215,6 @@ pub fn redact_yaml(text: &str) -> Option<(String, Vec<String>)> {
     Some((serde_yaml_ng::to_string(&doc).ok()?, found))
 }
 
-/// Every byte outside the URL-unreserved set as `%XX`.
-fn percent_encode(s: &str, lower: bool) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else if lower {
-            out.push_str(&format!("%{b:02x}"));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// Masks what follows `NAME=` or `NAME:` on a line when NAME names a secret.
 fn mask_line(line: &str) -> String {
     let (body, end) = match line.strip_suffix('\n') {
@@ -274,7 +263,7 @@ mod tests {
     #[test]
     fn every_form_of_a_secret_is_replaced() {
         let r = Redactor::new([HOSTILE, "S3cretKey0123456789"]);
-        let env_form = crate::rendering::env_file::quote(HOSTILE);
+        let env_form = crate::storage::env_text::quote(HOSTILE);
         let json_form = serde_json::to_string(HOSTILE).unwrap();
         let compose_form = HOSTILE.replace('$', "$$");
         let text = format!(
@@ -299,7 +288,7 @@ mod tests {
             d.path().join(".env"),
             format!(
                 "MATHESAR_DB_PASSWORD={}\nPOSTGRES_USER=\"mathesar\"\nbroken line s3cr3t-broken\n",
-                crate::rendering::env_file::quote(pw)
+                crate::storage::env_text::quote(pw)
             ),
         )
         .unwrap();
@@ -314,6 +303,8 @@ mod tests {
         )
         .unwrap();
         std::fs::write(d.path().join("initial-admin-password"), "Adm1n-pw-0003\n").unwrap();
+        std::fs::write(d.path().join("backup-password"), "Rep0-pw-0004\n").unwrap();
+        std::fs::write(d.path().join("backup-rest-password"), "Rest-pw@0005\n").unwrap();
         std::fs::write(d.path().join("notes.txt"), "n0tes-secret\n").unwrap();
         let r = Redactor::from_config_dir(d.path());
         let files = config_files(d.path(), &r);
@@ -324,7 +315,7 @@ mod tests {
         );
         let all: String = files.iter().map(|(_, t)| t.as_str()).collect();
         let log = r.redact(&format!(
-            "connect postgres://u:{}@h/db and {} then {}\n",
+            "connect postgres://u:{}@h/db and {} then {} (Rep0-pw-0004) rest:http://b:Rest-pw%400005@h/\n",
             percent_encode(pw, false),
             percent_encode(pw, true),
             folded
@@ -339,6 +330,8 @@ mod tests {
                 "Adm1n-pw",
                 "n0tes-secret",
                 "s3cr3t-broken",
+                "Rep0-pw",
+                "Rest-pw",
             ] {
                 assert!(!text.contains(secret), "{secret} in {text}");
             }
@@ -372,7 +365,7 @@ mod tests {
         let env = format!(
             "MATHESAR_DB_PASSWORD={}\nPOSTGRES_USER=\"mathesar\"\nSECRET_KEY=\"k3y-value-0001\"\n\
              MATHESAR_HTTP_PORT=\"80\"\n",
-            crate::rendering::env_file::quote(HOSTILE)
+            crate::storage::env_text::quote(HOSTILE)
         );
         std::fs::write(d.path().join(".env"), &env).unwrap();
         std::fs::write(d.path().join("initial-admin-password"), "Adm1n-pw-0002\n").unwrap();

@@ -13,7 +13,6 @@ use crate::settings::BUNDLED_DB_HOST;
 use crate::stack::app_version;
 use crate::stack::database::{quote_ident, quote_literal};
 use crate::stack::engine::Engine;
-use crate::stack::lifecycle::Applied;
 use crate::stack::services::DB;
 use crate::stack::{Options, Stack, journal};
 use crate::storage::{atomic, commit, dirs, lock, modes::PRIVATE_FILE};
@@ -28,7 +27,7 @@ use crate::stack::exec;
 const RESTORING_SUFFIX: &str = "__restoring";
 
 #[derive(Clone, Debug, Default)]
-pub struct RestoreOptions {
+pub(crate) struct RestoreOptions {
     /// Restore a backup made by a newer package version.
     pub force: bool,
     pub timeout: Option<Duration>,
@@ -37,7 +36,7 @@ pub struct RestoreOptions {
 }
 
 /// The backup directory `given` names: a path, a directory name in `root`, or `latest`.
-pub fn resolve(given: &str, root: &Path) -> Result<PathBuf, BackupError> {
+pub(crate) fn resolve(given: &str, root: &Path) -> Result<PathBuf, BackupError> {
     let p = if given == "latest" {
         backup::list(root).pop().ok_or_else(|| {
             BackupError::Refused(format!("there is no backup in {}", root.display()))
@@ -58,7 +57,7 @@ pub fn resolve(given: &str, root: &Path) -> Result<PathBuf, BackupError> {
 /// Reads and checks the manifest of the backup in `dir`: the directory, its parents and its files
 /// root's alone, every file the restore reads listed in the manifest, and each listed file as the
 /// manifest's size and SHA-256 say.
-pub fn check(dir: &Path, force: bool) -> Result<Manifest, BackupError> {
+pub(crate) fn check(dir: &Path, force: bool) -> Result<Manifest, BackupError> {
     dirs::check_trusted(&dirs::BACKUP, dir)?;
     let config = dir.join(CONFIG_SUBDIR);
     if config.exists() {
@@ -121,7 +120,7 @@ fn unlisted(dir: &Path, m: &Manifest) -> Vec<String> {
 }
 
 /// Refuses a backup from a newer package version unless forced.
-pub fn newer_check(backup: &str, ours: &str, force: bool) -> Result<(), BackupError> {
+pub(crate) fn newer_check(backup: &str, ours: &str, force: bool) -> Result<(), BackupError> {
     // A version that cannot be read is judged newer: restoring it needs --force.
     let newer = backup != ours
         && crate::version::compare(backup, ours).is_none_or(|o| o == std::cmp::Ordering::Greater);
@@ -281,14 +280,12 @@ async fn stop_all_but_db(engine: &Engine) -> Result<(), BackupError> {
 
 /// What a restore did.
 #[derive(Debug)]
-pub struct Restored {
+pub(crate) struct Restored {
     pub manifest: Manifest,
     pub login_url: String,
-    pub under_unit: bool,
-    pub applied: Option<Applied>,
 }
 
-pub async fn restore(
+pub(crate) async fn restore(
     config_dir: &Path,
     dir: &Path,
     opts: &RestoreOptions,
@@ -345,31 +342,24 @@ pub async fn restore(
     drop(_lock);
 
     let login_url = restored.settings.login_url();
-    let applied = if opts.no_start {
+    if opts.no_start {
         journal::info("Mathesar is left stopped (--no-start)");
-        None
     } else if under_unit {
         journal::info(format!("starting {UNIT}"));
         let _ = unit::control(Action::ResetFailed, UNIT);
         unit::control(Action::Start, UNIT)?;
-        None
     } else {
         let stack = Stack::open(config_dir).await?;
-        Some(
-            stack
-                .apply(&Options {
-                    timeout: opts.timeout,
-                    preflight: false,
-                    strict_certificates: false,
-                })
-                .await?,
-        )
-    };
+        stack
+            .apply(&Options {
+                timeout: opts.timeout,
+                strict_certificates: false,
+            })
+            .await?;
+    }
     Ok(Restored {
         manifest: m,
         login_url,
-        under_unit,
-        applied,
     })
 }
 
@@ -482,7 +472,6 @@ async fn restart(config_dir: &Path, opts: &RestoreOptions) -> Result<(), BackupE
         .await?
         .apply(&Options {
             timeout: opts.timeout,
-            preflight: false,
             strict_certificates: false,
         })
         .await?;
@@ -593,6 +582,8 @@ mod tests {
                 sha256,
             }],
             notes: vec![],
+            row_counts: Default::default(),
+            mathesar_version: None,
         };
         fs::write(
             d.path().join(manifest::FILE),

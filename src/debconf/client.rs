@@ -7,7 +7,7 @@ use super::protocol::{self, Reply, Status};
 
 /// Where the frontend listens: the package's maintainer scripts run under
 /// `/usr/share/debconf/frontend`, which sets `DEBIAN_HAS_FRONTEND`.
-pub const FRONTEND: &str = "/usr/share/debconf/frontend";
+pub(crate) const FRONTEND: &str = "/usr/share/debconf/frontend";
 
 /// Question priorities, lowest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

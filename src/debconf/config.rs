@@ -23,7 +23,7 @@ use crate::storage::{ConfigLayout, DataLayout};
 use super::{Client, DebconfError, Go, Priority};
 
 /// The error note shown when an answer is refused; `${key}` and `${reason}` are substituted.
-pub const INVALID: &str = "mathesar/invalid-answer";
+pub(crate) const INVALID: &str = "mathesar/invalid-answer";
 
 /// What the conditions of the flow look at.
 struct Flow {
@@ -63,6 +63,12 @@ impl Flow {
             ExternalAddress => self.current_empty(c, Domain)?,
             AdminUsername | AdminEmail | AdminPassword => !self.admin_exists,
             ConfigDir => !self.config_exists,
+            BackupSchedule => validate::boolean(&self.current(c, Backup)?).unwrap_or(true),
+            // Only a REST server with a user in the URL has a password.
+            BackupRestPassword => {
+                let repo = self.current(c, BackupRepository)?;
+                crate::settings::backup::repository(&repo).is_ok_and(|r| r.rest_user().is_some())
+            }
             InternalDbPort | InternalDbSslmode => !self.current_empty(c, InternalDbHost)?,
             DbCaFile => {
                 let verifies = |c: &mut Client, k: Key| -> Result<bool, DebconfError> {
@@ -86,16 +92,20 @@ impl Flow {
             // Asked only when a verifying sslmode needs it.
             UserDb | Domain | AdminPassword | DbCaFile => Priority::High,
             ExistingDbHost | ExistingDbUser | ExistingDbPassword => Priority::High,
+            // Asked only when the repository names a REST user: needed then.
+            BackupRestPassword => Priority::High,
             HttpPort | HttpsPort | ExternalAddress | AdminUsername | AdminEmail
             | ExistingDbPort => Priority::Medium,
             UserDbName if self.existing_db(c)? => Priority::Medium,
+            // Where the backups go decides whether they survive the machine.
+            Backup | BackupRepository => Priority::Medium,
             _ => Priority::Low,
         })
     }
 }
 
 /// The order of the questions.
-pub const STEPS: &[Key] = &[
+pub(crate) const STEPS: &[Key] = &[
     Key::UserDb,
     Key::ExistingDbHost,
     Key::ExistingDbPort,
@@ -129,6 +139,12 @@ pub const STEPS: &[Key] = &[
     Key::Watchtower,
     Key::ImageRegistry,
     Key::PurgeData,
+    Key::Backup,
+    Key::BackupRepository,
+    Key::BackupSchedule,
+    Key::BackupRetention,
+    Key::BackupPassword,
+    Key::BackupRestPassword,
     Key::Workers,
     Key::Threads,
     Key::RequestTimeout,
@@ -137,7 +153,7 @@ pub const STEPS: &[Key] = &[
 /// The rule one debconf answer must meet: the answer's own rule ([`Key::given`]). Empty secrets
 /// mean "keep the current one" or "generate one", except the existing server's password when
 /// there is none yet.
-pub fn check(key: Key, value: &str, current: &Answers) -> Result<(), String> {
+pub(crate) fn check(key: Key, value: &str, current: &Answers) -> Result<(), String> {
     let has_current = current.value(key).is_some_and(|v| !v.is_empty());
     key.given(value, has_current).map(drop)
 }
@@ -146,7 +162,11 @@ pub fn check(key: Key, value: &str, current: &Answers) -> Result<(), String> {
 /// the defaults shown; secrets are never copied into debconf). `reconfigure`: run by
 /// `dpkg-reconfigure`; otherwise nothing is asked once a configuration exists (upgrades,
 /// reinstallations: the configuration is kept as it is, see the module docs of `debconf`).
-pub fn run(c: &mut Client, config_dir: &Path, reconfigure: bool) -> Result<(), DebconfError> {
+pub(crate) fn run(
+    c: &mut Client,
+    config_dir: &Path,
+    reconfigure: bool,
+) -> Result<(), DebconfError> {
     let found = {
         // Shared, and only while reading: the questions may take long.
         let _reading = crate::storage::lock::acquire_shared(
@@ -155,6 +175,11 @@ pub fn run(c: &mut Client, config_dir: &Path, reconfigure: bool) -> Result<(), D
         );
         current::read(&ConfigLayout::new(config_dir)).unwrap_or_default()
     };
+    // A first installation over a Mathesar the package did not make (its `.env` may be the one
+    // just read): asked first; a no ends here (`configure` then refuses, nothing changed).
+    if super::adopt::ask(c, config_dir)? {
+        return Ok(());
+    }
     if found.env_text.is_some() && !reconfigure {
         return Ok(());
     }
@@ -221,7 +246,7 @@ pub fn run(c: &mut Client, config_dir: &Path, reconfigure: bool) -> Result<(), D
 
 /// `mathesarctl debconf-config`: the whole `config` script.
 /// `script_args` are the config script's: `configure VERSION` or `reconfigure VERSION`.
-pub fn command(config_dir: &Path, script_args: &[String]) -> crate::exit::Outcome {
+pub(crate) fn command(config_dir: &Path, script_args: &[String]) -> crate::exit::Outcome {
     use crate::exit::{Code, WithCode};
     let reconfigure = script_args.first().is_some_and(|a| a == "reconfigure")
         || std::env::var_os("DEBCONF_RECONFIGURE").is_some();

@@ -19,15 +19,17 @@
 //! `dpkg-reconfigure`; on upgrades and reinstallations it asks nothing. Preseeding an answer and
 //! running `dpkg-reconfigure mathesar` (any frontend, noninteractive too) applies it.
 
-pub mod client;
-pub mod config;
-pub mod protocol;
+pub(crate) mod adopt;
+pub(crate) mod client;
+pub(crate) mod config;
+pub(crate) mod protocol;
 #[cfg(test)]
 mod tests;
 
 use thiserror::Error;
 
-pub use client::{Client, FRONTEND, Go, Priority};
+pub use client::Client;
+pub(crate) use client::{FRONTEND, Go, Priority};
 
 use crate::settings::{Answers, Key, Source};
 
@@ -83,7 +85,7 @@ pub fn answers(client: &mut Client) -> Result<Answers, DebconfError> {
 
 /// The configuration directory a `config-dir` answer names; `None` when not answered (empty).
 /// `configure --debconf` works in that directory, unless `--config-dir` is given.
-pub fn chosen_config_dir(answers: &Answers) -> Result<Option<std::path::PathBuf>, String> {
+pub(crate) fn chosen_config_dir(answers: &Answers) -> Result<Option<std::path::PathBuf>, String> {
     Ok(match answers.value(Key::ConfigDir) {
         Some(d) => Key::ConfigDir
             .parse(d)?
@@ -94,7 +96,7 @@ pub fn chosen_config_dir(answers: &Answers) -> Result<Option<std::path::PathBuf>
 
 /// Empties every secret question, so that no password stays in the debconf database once the
 /// configuration holds it. The `seen` flag stays: the question is not asked again on upgrades.
-pub fn clear_passwords(client: &mut Client) -> Result<(), DebconfError> {
+pub(crate) fn clear_passwords(client: &mut Client) -> Result<(), DebconfError> {
     for &key in Key::ALL.iter().filter(|k| k.is_secret()) {
         match client.set(&key.debconf_question(), "") {
             Ok(()) | Err(DebconfError::Command { code: 10, .. }) => {}
@@ -106,7 +108,7 @@ pub fn clear_passwords(client: &mut Client) -> Result<(), DebconfError> {
 
 /// After a successful configure: empties the secrets and clears every `seen` flag, so that the
 /// next run takes only what is given anew (see the module docs).
-pub fn applied(client: &mut Client) -> Result<(), DebconfError> {
+pub(crate) fn applied(client: &mut Client) -> Result<(), DebconfError> {
     clear_passwords(client)?;
     for &key in Key::ALL {
         match client.fset(&key.debconf_question(), "seen", false) {
@@ -119,7 +121,7 @@ pub fn applied(client: &mut Client) -> Result<(), DebconfError> {
 
 /// Runs this program again under the debconf frontend when it is not already (an administrator
 /// typing `mathesarctl configure --debconf`). Returns only when that is not needed or possible.
-pub fn reexec_under_frontend() -> Result<(), DebconfError> {
+pub(crate) fn reexec_under_frontend() -> Result<(), DebconfError> {
     use std::os::unix::process::CommandExt;
     if std::env::var_os("DEBIAN_HAS_FRONTEND").is_some() || !std::path::Path::new(FRONTEND).exists()
     {

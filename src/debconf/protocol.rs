@@ -34,7 +34,7 @@ impl Reply {
 }
 
 /// Parses one reply line (without its line ending). Code 1 values are unescaped.
-pub fn parse_reply(line: &str) -> Result<Reply, DebconfError> {
+pub(crate) fn parse_reply(line: &str) -> Result<Reply, DebconfError> {
     let bad = || DebconfError::Protocol {
         line: line.chars().take(200).collect(),
     };
@@ -59,7 +59,7 @@ pub fn parse_reply(line: &str) -> Result<Reply, DebconfError> {
 }
 
 /// The frontend's escaping of reply values: `\\` for a backslash, `\n` for a line break.
-pub fn unescape(value: &str) -> String {
+pub(crate) fn unescape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
@@ -79,7 +79,7 @@ pub fn unescape(value: &str) -> String {
 /// Escapes one argument for a frontend that granted `CAPB escape`: it splits command lines on
 /// runs of whitespace and takes `\X` as a literal X (`\n` as a line break), so every backslash and
 /// whitespace character is escaped and the value arrives byte for byte.
-pub fn escape_arg(value: &str) -> String {
+pub(crate) fn escape_arg(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 8);
     for c in value.chars() {
         match c {
@@ -97,7 +97,7 @@ pub fn escape_arg(value: &str) -> String {
 
 /// Without `CAPB escape` the frontend splits on whitespace and joins the words with one space:
 /// a value survives only if that changes nothing.
-pub fn survives_unescaped(value: &str) -> bool {
+pub(crate) fn survives_unescaped(value: &str) -> bool {
     !value.contains(['\n', '\r', '\t'])
         && !value.starts_with(' ')
         && !value.ends_with(' ')

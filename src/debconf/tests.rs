@@ -169,7 +169,7 @@ fn clear_passwords_empties_every_secret() {
     clear_passwords(&mut c).unwrap();
     drop(c);
     assert_eq!(h.join().unwrap().len(), n);
-    assert_eq!(n, 4);
+    assert_eq!(n, 6);
 }
 
 /// A frontend with a question database and a scripted user, for the config flow: questions at

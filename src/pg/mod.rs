@@ -146,6 +146,8 @@ pub(crate) struct Server {
     pub(crate) version_num: u32,
     /// The address the server saw this connection come from.
     pub(crate) client_addr: Option<IpAddr>,
+    /// A standby (`pg_is_in_recovery()`): read-only, e.g. a Patroni replica.
+    pub(crate) read_only: bool,
 }
 
 /// A session with the server (one connection, TLS per the target's sslmode), kept by the

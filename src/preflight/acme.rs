@@ -24,7 +24,7 @@ const SYSTEM_ROOTS: &[&str] = &[
 
 /// Why the directory did not answer as an ACME directory.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Problem {
+pub(crate) enum Problem {
     /// Name resolution, connection, timeout.
     Unreachable(String),
     /// The TLS handshake failed (an untrusted certificate, most often).
@@ -74,7 +74,7 @@ fn roots(root_file: Option<&Path>) -> Result<rustls::RootCertStore, Problem> {
 }
 
 /// GET the directory; `Ok` when it is an ACME directory (a JSON object naming `newNonce`).
-pub fn probe(url: &str, root_file: Option<&Path>) -> Result<(), Problem> {
+pub(crate) fn probe(url: &str, root_file: Option<&Path>) -> Result<(), Problem> {
     let (host, port, path) =
         split(url).ok_or_else(|| Problem::NotAcme("the URL cannot be read".into()))?;
     let addrs: Vec<_> = (host.as_str(), port)
@@ -156,7 +156,7 @@ pub fn probe(url: &str, root_file: Option<&Path>) -> Result<(), Problem> {
 }
 
 /// The check's wording for a probe's outcome.
-pub fn verdict(s: &Settings, url: &str, outcome: Result<(), Problem>) -> Check {
+pub(crate) fn verdict(s: &Settings, url: &str, outcome: Result<(), Problem>) -> Check {
     let domain = s.domain.as_deref().unwrap_or_default();
     let later = format!(
         "the proxy requests the certificate for {domain} when the CA answers; until then https://{domain} has none and http:// still redirects there (Mathesar is not served unencrypted instead). `mathesarctl status` shows when it has one"
@@ -194,7 +194,7 @@ pub fn verdict(s: &Settings, url: &str, outcome: Result<(), Problem>) -> Check {
 }
 
 /// The check, when an ACME CA of your own is named; `None` otherwise.
-pub async fn check(s: &Settings) -> Option<Check> {
+pub(crate) async fn check(s: &Settings) -> Option<Check> {
     let url = s.acme_ca.clone().filter(|_| s.acme())?;
     let root = s.acme_root().map(Path::to_path_buf);
     let probe_url = url.clone();

@@ -1,69 +1,26 @@
 //! Docker Compose: the `docker compose` plugin, v2 >= 2.10.0 (`up --wait` and the compose file
 //! features the stack uses; v1 has neither).
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use semver::Version;
-use thiserror::Error;
-use tokio::process::Command;
 
 use super::os::Family;
 use super::{Check, Options, Status};
 use crate::version::lenient;
 
 const NAME: &str = "docker-compose";
-pub const MIN_COMPOSE: Version = Version::new(2, 10, 0);
+pub(super) const MIN_COMPOSE: Version = Version::new(2, 10, 0);
 const TIMEOUT: Duration = Duration::from_secs(4);
 
-/// Why a `... version --short` run gave no version.
-#[derive(Clone, Debug, Error, PartialEq, Eq)]
-pub enum RunError {
-    #[error("`{0}` is not installed")]
-    NotFound(String),
-    #[error("`{0}` failed: {1}")]
-    Failed(String, String),
-    #[error("`{0}` did not answer within {1} s")]
-    Timeout(String, u64),
-}
+pub(super) use crate::process::RunError;
 
-/// The first line a program prints, run without a shell, stdin closed, killed on timeout.
+/// The first line a program prints (`crate::process`: no shell, killed on timeout).
 async fn first_line(program: &str, args: &[&str]) -> Result<String, RunError> {
-    let shown = std::iter::once(program)
-        .chain(args.iter().copied())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = match tokio::time::timeout(TIMEOUT, child).await {
-        Err(_) => return Err(RunError::Timeout(shown, TIMEOUT.as_secs())),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(RunError::NotFound(program.to_string()));
-        }
-        Ok(Err(e)) => return Err(RunError::Failed(shown, e.to_string())),
-        Ok(Ok(out)) => out,
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().map(str::trim).find(|l| !l.is_empty());
-    match (out.status.success(), line) {
-        (true, Some(l)) => Ok(l.to_string()),
-        _ => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let why = stderr
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .unwrap_or("no version printed")
-                .to_string();
-            Err(RunError::Failed(shown, why))
-        }
-    }
+    crate::process::first_line(program, args, TIMEOUT).await
 }
 
-pub async fn check(opts: &Options, family: Family) -> Check {
+pub(super) async fn check(opts: &Options, family: Family) -> Check {
     // Both at once: the standalone binary only matters when the plugin is missing, but asking
     // costs nothing and keeps the probe to one timeout.
     let (plugin, standalone) = tokio::join!(
@@ -73,7 +30,7 @@ pub async fn check(opts: &Options, family: Family) -> Check {
     verdict(&plugin, &standalone, opts, family)
 }
 
-pub fn install_command(family: Family) -> &'static str {
+pub(super) fn install_command(family: Family) -> &'static str {
     match family {
         Family::Debian => {
             "apt install docker-compose-plugin (Docker's repository) or apt install docker-compose (2.10 or later: Debian trixie and later)"
@@ -87,7 +44,7 @@ pub fn install_command(family: Family) -> &'static str {
 
 /// Decides from the outputs of `docker compose version --short` (`plugin`) and
 /// `docker-compose version --short` (`standalone`).
-pub fn verdict(
+pub(super) fn verdict(
     plugin: &Result<String, RunError>,
     standalone: &Result<String, RunError>,
     opts: &Options,
@@ -240,18 +197,5 @@ mod tests {
     fn garbage_output_is_a_warning() {
         let c = verdict(&Ok("dev".into()), &missing(), &START, Family::Debian);
         assert_eq!(c.status, Status::Warn);
-    }
-
-    #[tokio::test]
-    async fn missing_programs_are_reported_as_such() {
-        assert_eq!(
-            first_line("mathesar-no-such-program", &[]).await,
-            Err(RunError::NotFound("mathesar-no-such-program".into()))
-        );
-        assert_eq!(first_line("echo", &["", "x.y"]).await, Ok("x.y".into()));
-        assert!(matches!(
-            first_line("false", &[]).await,
-            Err(RunError::Failed(..))
-        ));
     }
 }

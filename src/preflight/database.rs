@@ -96,7 +96,7 @@ async fn connect(t: &Target, host: &str, source: Option<IpAddr>) -> Result<Serve
     let row = client
         .query_one(
             "SELECT current_setting('server_version'), current_setting('server_version_num'), \
-             host(inet_client_addr())",
+             host(inet_client_addr()), pg_is_in_recovery()",
             &[],
         )
         .await
@@ -109,6 +109,7 @@ async fn connect(t: &Target, host: &str, source: Option<IpAddr>) -> Result<Serve
         version,
         version_num: num.trim().parse().unwrap_or(0),
         client_addr: row.get::<_, Option<String>>(2).and_then(|a| a.parse().ok()),
+        read_only: row.get::<_, Option<bool>>(3).unwrap_or(false),
     })
 }
 
@@ -129,6 +130,22 @@ fn ways(key: Key, example: &str) -> String {
 }
 
 fn connected(t: &Target, server: &Server, where_: String) -> Check {
+    // A replica of a highly available cluster: Mathesar writes to both its databases, and the
+    // address given must follow the primary through a failover (README "Several hosts").
+    if server.read_only {
+        return Check::not_ok(
+            t.name,
+            Status::Fail,
+            format!(
+                "the PostgreSQL server at {where_} is a read-only standby (in recovery): Mathesar writes to {}",
+                t.dbname
+            ),
+            format!(
+                "give the address that always leads to the primary (a load balancer checking Patroni's /primary, or the cluster's virtual IP): {}",
+                ways(t.keys.host, "pg-primary.example.org")
+            ),
+        );
+    }
     let major = major(server.version_num);
     if server.version_num != 0 && major < MIN_SERVER_MAJOR {
         return Check::not_ok(
@@ -335,6 +352,7 @@ mod tests {
             version: format!("{}.4 (Debian)", num / 10_000),
             version_num: num,
             client_addr: None,
+            read_only: false,
         }
     }
 
@@ -381,6 +399,27 @@ mod tests {
         );
         assert_eq!(c.status, Status::Warn);
         assert!(c.detail.contains("PostgreSQL 13 and later"));
+    }
+
+    #[test]
+    fn a_standby_fails_and_names_the_primary_s_address() {
+        let t = target("pg2.example.org");
+        let standby = Server {
+            read_only: true,
+            ..server(150004)
+        };
+        let c = verdict(
+            &t,
+            &Route::Direct(at("pg2.example.org", Ok(standby))),
+            &START,
+        );
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.contains("read-only standby"), "{}", c.detail);
+        let remedy = c.remedy.unwrap_or_default();
+        assert!(
+            remedy.contains("/primary") && remedy.contains("MATHESAR_EXISTING_DB_HOST"),
+            "{remedy}"
+        );
     }
 
     #[test]

@@ -11,14 +11,14 @@ use crate::settings::Settings;
 const NAME: &str = "disk";
 const GIB: u64 = 1 << 30;
 /// Below this nothing fits: the images alone take about 1 GiB.
-pub const FAIL_BELOW: u64 = GIB;
+pub(super) const FAIL_BELOW: u64 = GIB;
 /// Below this the images fit, but the database has little room to grow.
-pub const WARN_BELOW: u64 = 5 * GIB;
+pub(super) const WARN_BELOW: u64 = 5 * GIB;
 const DOCKER_ROOT: &str = "/var/lib/docker";
 
 /// Free space on the filesystem holding one directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Space {
+pub(super) struct Space {
     /// The directory asked about.
     pub path: PathBuf,
     /// Its nearest existing ancestor, measured instead when it does not exist yet.
@@ -31,7 +31,7 @@ pub struct Space {
 
 /// The directory itself, or the nearest ancestor that exists (the data directory is created by
 /// configure, after this check).
-pub fn nearest_existing(path: &Path) -> PathBuf {
+pub(super) fn nearest_existing(path: &Path) -> PathBuf {
     path.ancestors()
         .find(|p| p.exists())
         .unwrap_or(Path::new("/"))
@@ -56,7 +56,7 @@ fn measure(path: &Path) -> Result<(Space, u64), String> {
     Ok((space, dev))
 }
 
-pub fn check(s: &Settings) -> Check {
+pub(super) fn check(s: &Settings) -> Check {
     let mut paths = vec![s.data_dir.clone()];
     if Path::new(DOCKER_ROOT).exists() {
         paths.push(PathBuf::from(DOCKER_ROOT));
@@ -84,7 +84,7 @@ fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / GIB as f64)
 }
 
-pub fn verdict(spaces: &[Space], errors: &[String]) -> Check {
+pub(super) fn verdict(spaces: &[Space], errors: &[String]) -> Check {
     let mut parts = Vec::new();
     let mut worst = Status::Pass;
     for s in spaces {

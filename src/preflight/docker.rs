@@ -17,7 +17,7 @@ use super::{Check, Options, Status};
 use crate::version::lenient;
 
 const NAME: &str = "docker-engine";
-pub const MIN_ENGINE: Version = Version::new(20, 0, 0);
+pub(super) const MIN_ENGINE: Version = Version::new(20, 0, 0);
 /// Seconds for one API request.
 const REQUEST_TIMEOUT: u64 = 3;
 /// For the version, API negotiation included; the ports and networks then get [`INFO_TIMEOUT`],
@@ -27,7 +27,7 @@ const INFO_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What the engine told us, for the checks that follow.
 #[derive(Clone, Debug, Default)]
-pub struct EngineInfo {
+pub(super) struct EngineInfo {
     /// Host ports published by the running containers of our compose project.
     pub published_by_us: BTreeSet<u16>,
     pub bridge: Option<Bridge>,
@@ -35,7 +35,7 @@ pub struct EngineInfo {
 
 /// Where containers reach the host: `host-gateway` is the default bridge's gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Bridge {
+pub(super) struct Bridge {
     pub gateway: IpAddr,
     /// The project network, once Compose has created it: the containers run there, so their
     /// connections to the gateway come from its subnet, not from the default bridge's.
@@ -44,7 +44,7 @@ pub struct Bridge {
 
 /// The compose project's network: its subnet, and the host's own address in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProjectNet {
+pub(super) struct ProjectNet {
     pub subnet: String,
     pub gateway: IpAddr,
 }
@@ -52,12 +52,12 @@ pub struct ProjectNet {
 impl Bridge {
     /// A host address inside the subnet the containers connect from, to test from: the project
     /// network's gateway, else the default bridge's (both inside Docker's default pools).
-    pub fn test_source(&self) -> IpAddr {
+    pub(super) fn test_source(&self) -> IpAddr {
         self.project.as_ref().map_or(self.gateway, |p| p.gateway)
     }
 }
 
-pub struct Probe {
+pub(super) struct Probe {
     pub check: Check,
     pub info: Option<EngineInfo>,
 }
@@ -92,7 +92,7 @@ fn bound_ports(c: &ContainerInspectResponse) -> BTreeSet<u16> {
 }
 
 /// Host ports our running containers publish (any address, TCP).
-pub fn published_ports(containers: &[ContainerSummary]) -> BTreeSet<u16> {
+pub(super) fn published_ports(containers: &[ContainerSummary]) -> BTreeSet<u16> {
     containers
         .iter()
         .flat_map(|c| c.ports.iter().flatten())
@@ -101,7 +101,7 @@ pub fn published_ports(containers: &[ContainerSummary]) -> BTreeSet<u16> {
 }
 
 /// The first IPv4 (else any) IPAM gateway of a network.
-pub fn gateway_of(net: &NetworkInspect) -> Option<IpAddr> {
+pub(super) fn gateway_of(net: &NetworkInspect) -> Option<IpAddr> {
     let configs = net.ipam.as_ref()?.config.as_ref()?;
     let mut found: Vec<IpAddr> = configs
         .iter()
@@ -152,7 +152,7 @@ async fn info(engine: &Engine) -> EngineInfo {
     }
 }
 
-pub async fn probe(opts: &Options, family: Family) -> Probe {
+pub(super) async fn probe(opts: &Options, family: Family) -> Probe {
     match Engine::connect_within(REQUEST_TIMEOUT, VERSION_TIMEOUT).await {
         Ok((engine, v)) => {
             let info = tokio::time::timeout(INFO_TIMEOUT, info(&engine))
@@ -189,7 +189,12 @@ fn install_command(family: Family) -> &'static str {
 }
 
 /// The engine answered: is it recent enough, and is it Docker at all?
-pub fn verdict(version: &str, api: Option<&str>, platform: Option<&str>, family: Family) -> Check {
+pub(super) fn verdict(
+    version: &str,
+    api: Option<&str>,
+    platform: Option<&str>,
+    family: Family,
+) -> Check {
     let api = api.map(|a| format!(", API {a}")).unwrap_or_default();
     let upgrade = format!(
         "upgrade Docker Engine to {MIN_ENGINE} or later ({}), then systemctl restart docker",
@@ -226,7 +231,7 @@ pub fn verdict(version: &str, api: Option<&str>, platform: Option<&str>, family:
 }
 
 /// The engine did not answer: required when the stack starts now, else a warning.
-pub fn unreachable(e: &Unreachable, opts: &Options, family: Family) -> Check {
+pub(super) fn unreachable(e: &Unreachable, opts: &Options, family: Family) -> Check {
     let start = "systemctl enable --now docker";
     let remedy = match e {
         Unreachable::NoSocket(_) => format!(

@@ -16,7 +16,7 @@ const MEMINFO: &str = "/proc/meminfo";
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// The host as this process sees it; what cannot be read is left out (memory) or taken as 1 core.
-pub fn read() -> Host {
+pub(crate) fn read() -> Host {
     read_from(Path::new(MEMINFO), Path::new(CGROUP_ROOT))
 }
 

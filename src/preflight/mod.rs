@@ -4,14 +4,15 @@
 //! Each check separates its I/O from a pure decision (found facts -> [`Check`]), so that the
 //! wording and the Pass/Warn/Fail rules are unit-tested without a Docker Engine or a database.
 
-pub mod acme;
+pub(crate) mod acme;
 mod compose;
 mod database;
 mod disk;
 mod docker;
-pub mod host;
+pub(crate) mod host;
 mod os;
-pub use os::{PASS_ROOT_CHECK, is_root};
+pub use os::PASS_ROOT_CHECK;
+pub(crate) use os::is_root;
 mod ports;
 
 use std::fmt;
@@ -20,7 +21,7 @@ use crate::secrets::MASK;
 use crate::settings::Settings;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Status {
+pub(crate) enum Status {
     Pass,
     Warn,
     Fail,
@@ -28,7 +29,7 @@ pub enum Status {
 
 /// One check's result: what was found, and what to do when it is not good.
 #[derive(Clone, Debug)]
-pub struct Check {
+pub(crate) struct Check {
     pub name: &'static str,
     pub status: Status,
     pub detail: String,
@@ -36,7 +37,7 @@ pub struct Check {
 }
 
 impl Check {
-    pub fn pass(name: &'static str, detail: impl Into<String>) -> Check {
+    pub(crate) fn pass(name: &'static str, detail: impl Into<String>) -> Check {
         Check {
             name,
             status: Status::Pass,
@@ -46,7 +47,7 @@ impl Check {
     }
 
     /// A non-pass result always carries a remedy.
-    pub fn not_ok(
+    pub(crate) fn not_ok(
         name: &'static str,
         status: Status,
         detail: impl Into<String>,
@@ -62,16 +63,16 @@ impl Check {
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct Report {
+pub(crate) struct Report {
     pub checks: Vec<Check>,
 }
 
 impl Report {
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.checks.iter().any(|c| c.status == Status::Fail)
     }
 
-    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+    pub(crate) fn failures(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| c.status == Status::Fail)
     }
 }
@@ -95,7 +96,7 @@ impl fmt::Display for Report {
 
 /// What the checks are for.
 #[derive(Clone, Debug)]
-pub struct Options {
+pub(crate) struct Options {
     /// The stack will be started now: systemd and a reachable Docker Engine are required. Without
     /// it (image builds, chroots), what cannot be checked is a warning.
     pub will_start: bool,
@@ -115,7 +116,7 @@ impl Options {
 /// Runs every check for `settings`, in about 10 s at worst: the Docker Engine (3 s for the
 /// version, 2 s for ports and networks) and Compose (4 s) probes run together, then the ports and
 /// disk checks, then the database checks together (5 s each).
-pub async fn run(settings: &Settings, opts: &Options) -> Report {
+pub(crate) async fn run(settings: &Settings, opts: &Options) -> Report {
     let release = os::OsRelease::read();
     let family = release
         .as_ref()

@@ -10,7 +10,7 @@ const SYSTEMD_RUNTIME_DIR: &str = "/run/systemd/system";
 
 /// The package family, for remedies that name the right package manager.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Family {
+pub(super) enum Family {
     Debian,
     Rpm,
     Other,
@@ -18,20 +18,20 @@ pub enum Family {
 
 /// `/etc/os-release` (os-release(5)): shell-style `KEY=value` lines.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OsRelease {
+pub(super) struct OsRelease {
     fields: HashMap<String, String>,
 }
 
 impl OsRelease {
     /// `/etc/os-release`, else `/usr/lib/os-release`; `None` when neither is readable.
-    pub fn read() -> Option<OsRelease> {
+    pub(super) fn read() -> Option<OsRelease> {
         ["/etc/os-release", "/usr/lib/os-release"]
             .iter()
             .find_map(|p| std::fs::read_to_string(p).ok())
             .map(|t| OsRelease::parse(&t))
     }
 
-    pub fn parse(text: &str) -> OsRelease {
+    pub(super) fn parse(text: &str) -> OsRelease {
         let fields = text
             .lines()
             .map(str::trim)
@@ -45,7 +45,7 @@ impl OsRelease {
         OsRelease { fields }
     }
 
-    pub fn get(&self, key: &str) -> Option<&str> {
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
         self.fields
             .get(key)
             .map(String::as_str)
@@ -53,7 +53,7 @@ impl OsRelease {
     }
 
     /// "Debian GNU/Linux 13 (trixie)": PRETTY_NAME, else NAME and VERSION.
-    pub fn description(&self) -> String {
+    pub(super) fn description(&self) -> String {
         if let Some(p) = self.get("PRETTY_NAME") {
             return p.to_string();
         }
@@ -64,7 +64,7 @@ impl OsRelease {
         }
     }
 
-    pub fn family(&self) -> Family {
+    pub(super) fn family(&self) -> Family {
         let ids: Vec<&str> = self
             .get("ID")
             .into_iter()
@@ -110,7 +110,7 @@ fn unquote(v: &str) -> String {
     }
 }
 
-pub fn check_os(release: Option<&OsRelease>) -> Check {
+pub(super) fn check_os(release: Option<&OsRelease>) -> Check {
     const NAME: &str = "os";
     if !cfg!(target_os = "linux") {
         return Check::not_ok(
@@ -142,12 +142,12 @@ pub fn check_os(release: Option<&OsRelease>) -> Check {
 pub const PASS_ROOT_CHECK: &str = "MATHESAR_TEST_PASS_ROOT_CHECK";
 
 /// Whether this process runs as root: the one root check of the commands and the preflight.
-pub fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
         || (cfg!(debug_assertions) && std::env::var_os(PASS_ROOT_CHECK).is_some_and(|v| v == "1"))
 }
 
-pub fn check_root(is_root: bool, opts: &Options) -> Check {
+pub(super) fn check_root(is_root: bool, opts: &Options) -> Check {
     const NAME: &str = "root";
     if is_root {
         Check::pass(NAME, "running as root")
@@ -164,11 +164,11 @@ pub fn check_root(is_root: bool, opts: &Options) -> Check {
     }
 }
 
-pub fn systemd_is_init() -> bool {
+pub(super) fn systemd_is_init() -> bool {
     Path::new(SYSTEMD_RUNTIME_DIR).exists()
 }
 
-pub fn check_systemd(booted: bool, opts: &Options) -> Check {
+pub(super) fn check_systemd(booted: bool, opts: &Options) -> Check {
     const NAME: &str = "systemd";
     if booted {
         Check::pass(NAME, "systemd is the init system (PID 1)")

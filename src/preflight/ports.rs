@@ -15,14 +15,14 @@ const TCP_LISTEN: &str = "0A";
 
 /// One port the stack publishes, with the answer that chooses it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Published {
+pub(super) struct Published {
     pub key: Key,
     pub port: u16,
 }
 
 /// What binding the port found.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Probe {
+pub(super) enum Probe {
     Free,
     /// Ports below 1024 need root to bind: the verdict then rests on the listening sockets alone.
     FreeByListing,
@@ -31,20 +31,20 @@ pub enum Probe {
 
 /// A process holding a listening socket.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Owner {
+pub(super) struct Owner {
     pub pid: u32,
     pub comm: String,
 }
 
 /// A LISTEN socket from /proc/net/tcp or tcp6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ListenSocket {
+pub(super) struct ListenSocket {
     pub port: u16,
     pub inode: u64,
 }
 
 /// The ports this configuration publishes, as the compose template publishes them.
-pub fn published(s: &Settings) -> Vec<Published> {
+pub(super) fn published(s: &Settings) -> Vec<Published> {
     let mut out = vec![Published {
         key: Key::HttpPort,
         port: s.http_port,
@@ -64,7 +64,7 @@ pub fn published(s: &Settings) -> Vec<Published> {
     out
 }
 
-pub fn check(s: &Settings, opts: &Options, engine: Option<&EngineInfo>) -> Check {
+pub(super) fn check(s: &Settings, opts: &Options, engine: Option<&EngineInfo>) -> Check {
     let ours = engine.map(|e| &e.published_by_us);
     let ports = published(s);
     let results: Vec<(Published, Option<Probe>)> = ports
@@ -79,7 +79,7 @@ pub fn check(s: &Settings, opts: &Options, engine: Option<&EngineInfo>) -> Check
 }
 
 /// Combines the per-port findings (`None`: published by our own running stack) into one check.
-pub fn verdict(
+pub(super) fn verdict(
     results: &[(Published, Option<Probe>)],
     opts: &Options,
     suggest: impl Fn(Key) -> u16,
@@ -145,7 +145,7 @@ pub fn verdict(
 }
 
 /// "nginx (pid 1234)", "nginx (pids 1234, 1240), apache2 (pid 99)", or "another program".
-pub fn describe(owners: &[Owner]) -> String {
+pub(super) fn describe(owners: &[Owner]) -> String {
     if owners.is_empty() {
         return "another program".to_string();
     }
@@ -226,7 +226,7 @@ fn listening_inodes(port: u16) -> BTreeSet<u64> {
 }
 
 /// The LISTEN sockets of a /proc/net/tcp or tcp6 table (proc_net_tcp(5)).
-pub fn parse_proc_net_tcp(text: &str) -> Vec<ListenSocket> {
+pub(super) fn parse_proc_net_tcp(text: &str) -> Vec<ListenSocket> {
     text.lines()
         .skip(1)
         .filter_map(|line| {
@@ -245,7 +245,7 @@ pub fn parse_proc_net_tcp(text: &str) -> Vec<ListenSocket> {
 }
 
 /// The inode of a `socket:[INODE]` fd link.
-pub fn socket_inode(link: &str) -> Option<u64> {
+pub(super) fn socket_inode(link: &str) -> Option<u64> {
     link.strip_prefix("socket:[")?
         .strip_suffix(']')?
         .parse()

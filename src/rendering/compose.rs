@@ -11,12 +11,12 @@ use crate::settings::Settings;
 
 use super::images::Image;
 
-pub const TEMPLATE: &str = include_str!("../../packaging/docker-compose.yml.j2");
-pub const CADDYFILE: &str = include_str!("../../packaging/Caddyfile.j2");
+pub(crate) const TEMPLATE: &str = include_str!("../../packaging/docker-compose.yml.j2");
+pub(crate) const CADDYFILE: &str = include_str!("../../packaging/Caddyfile.j2");
 
 #[derive(Debug, Error)]
 #[error("the compose template cannot be rendered: {0}")]
-pub struct RenderError(#[from] minijinja::Error);
+pub(crate) struct RenderError(#[from] minijinja::Error);
 
 fn environment() -> Result<Environment<'static>, RenderError> {
     let mut env = Environment::new();
@@ -32,7 +32,7 @@ fn environment() -> Result<Environment<'static>, RenderError> {
 
 /// The Caddyfile: which global options and directives the proxy has; their values are `{$VAR}`
 /// references to the proxy's environment.
-pub fn render_caddyfile(s: &Settings) -> Result<String, RenderError> {
+pub(crate) fn render_caddyfile(s: &Settings) -> Result<String, RenderError> {
     let env = environment()?;
     let out = env.get_template("Caddyfile")?.render(context! {
         https => s.serves_https(),
@@ -73,13 +73,14 @@ fn caddy_trusted_proxies(list: &str) -> String {
     out.join(" ")
 }
 
-pub fn render(s: &Settings) -> Result<String, RenderError> {
+pub(crate) fn render(s: &Settings) -> Result<String, RenderError> {
     let env = environment()?;
     let registry = s.image_registry.as_deref();
     let out = env.get_template("compose")?.render(context! {
         bundled_db => s.bundled_db(),
         db_port => s.db_port.is_some() && s.bundled_db(),
         https => s.serves_https(),
+        acme => s.acme(),
         http_bind => s.http_bind.is_some(),
         tls_files => s.acme_root().is_some() || s.own_cert().is_some(),
         db_ca => s.db_ca().is_some(),
@@ -95,7 +96,7 @@ pub fn render(s: &Settings) -> Result<String, RenderError> {
 
 /// For each service of a rendered compose file, the `.env` variables its definition uses: a
 /// changed variable makes Compose recreate exactly these services.
-pub fn variables_by_service(compose: &str) -> BTreeMap<String, BTreeSet<String>> {
+pub(crate) fn variables_by_service(compose: &str) -> BTreeMap<String, BTreeSet<String>> {
     let mut out = BTreeMap::new();
     let Ok(doc) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(compose) else {
         return out;
@@ -127,7 +128,7 @@ pub fn variables_by_service(compose: &str) -> BTreeMap<String, BTreeSet<String>>
 }
 
 /// The services whose definition uses a variable that differs between two `.env` contents.
-pub fn services_to_recreate(
+pub(crate) fn services_to_recreate(
     compose: &str,
     old_env: &BTreeMap<String, String>,
     new_env: &BTreeMap<String, String>,
@@ -164,12 +165,18 @@ mod tests {
     fn a_port_variable_touches_the_proxy_only() {
         let compose = render(&settings("")).unwrap();
         let by = variables_by_service(&compose);
-        assert!(by["caddy-reverse-proxy"].contains("HTTP_PORT"));
-        assert!(!by["db"].contains("HTTP_PORT") && !by["service"].contains("HTTP_PORT"));
-        assert!(by["db"].contains("POSTGRES_PASSWORD"));
+        assert!(by["caddy-reverse-proxy"].contains("MATHESAR_HTTP_PORT"));
+        assert!(
+            !by["db"].contains("MATHESAR_HTTP_PORT")
+                && !by["service"].contains("MATHESAR_HTTP_PORT")
+        );
+        assert!(
+            by["db"].contains("MATHESAR_DB_PASSWORD")
+                && by["service"].contains("MATHESAR_DB_PASSWORD")
+        );
         // `$${POSTGRES_USER}` in the healthcheck is the container's own variable.
-        let old = BTreeMap::from([("HTTP_PORT".to_string(), "80".to_string())]);
-        let new = BTreeMap::from([("HTTP_PORT".to_string(), "8080".to_string())]);
+        let old = BTreeMap::from([("MATHESAR_HTTP_PORT".to_string(), "80".to_string())]);
+        let new = BTreeMap::from([("MATHESAR_HTTP_PORT".to_string(), "8080".to_string())]);
         assert_eq!(
             services_to_recreate(&compose, &old, &new),
             BTreeSet::from(["caddy-reverse-proxy".to_string()])
@@ -198,8 +205,11 @@ mod tests {
         let compose = render(&acme).unwrap();
         assert!(compose.contains("/caddy/tls:/etc/caddy/tls:ro"));
         let by = variables_by_service(&compose);
-        assert!(by["caddy-reverse-proxy"].contains("ACME_CA"));
-        assert!(!by["service"].contains("ACME_CA"));
+        assert!(by["caddy-reverse-proxy"].contains("MATHESAR_ACME_CA"));
+        assert!(!by["service"].contains("MATHESAR_ACME_CA"));
+        // Without a CA to ask, the proxy does not read the answer (a change recreates nothing).
+        let by = variables_by_service(&render(&crate::settings::for_tests(&[])).unwrap());
+        assert!(!by["caddy-reverse-proxy"].contains("MATHESAR_ACME_CA"));
         // The public CA: no acme_ca, no root, nothing mounted.
         let public = crate::settings::for_tests(&[(Key::Domain, "mathesar.example.org")]);
         let c = render_caddyfile(&public).unwrap();
@@ -239,10 +249,10 @@ mod tests {
         );
         let compose = render(&s).unwrap();
         assert!(
-            compose.contains("\"${HTTP_BIND}:${HTTP_PORT}:${HTTP_PORT}\""),
+            compose.contains("\"${HTTP_BIND}:${MATHESAR_HTTP_PORT}:${MATHESAR_HTTP_PORT}\""),
             "{compose}"
         );
-        assert!(!compose.contains("${HTTPS_PORT}:${HTTPS_PORT}"));
+        assert!(!compose.contains("${MATHESAR_HTTPS_PORT}:${MATHESAR_HTTPS_PORT}"));
         assert_eq!(s.login_url(), "https://mathesar.example.org/");
         assert!(!s.serves_https() && !s.acme());
     }
@@ -276,7 +286,7 @@ mod tests {
             by["service"].contains("POSTGRES_SSLMODE") && by["service"].contains("PGSSLROOTCERT")
         );
         assert!(!by["caddy-reverse-proxy"].contains("PGSSLROOTCERT"));
-        let env: BTreeMap<_, _> = super::super::env_file::parse(&super::super::env_file::render(
+        let env: BTreeMap<_, _> = crate::storage::env_text::parse(&super::super::env_file::render(
             &s,
             &state(),
             &test_sizing(&s),
@@ -296,7 +306,7 @@ mod tests {
         let plain = crate::settings::for_tests(&[]);
         let compose = render(&plain).unwrap();
         assert!(!compose.contains("PGSSLROOTCERT") && !compose.contains("pg-tls"));
-        let env: BTreeMap<_, _> = super::super::env_file::parse(&super::super::env_file::render(
+        let env: BTreeMap<_, _> = crate::storage::env_text::parse(&super::super::env_file::render(
             &plain,
             &state(),
             &test_sizing(&plain),
@@ -318,10 +328,10 @@ mod tests {
     #[test]
     fn structure_follows_the_settings() {
         let plain = render(&settings("")).unwrap();
-        assert!(!plain.contains("${HTTPS_PORT}:${HTTPS_PORT}"));
-        assert!(plain.contains("${DB_PORT}:5432"));
+        assert!(!plain.contains("${MATHESAR_HTTPS_PORT}:${MATHESAR_HTTPS_PORT}"));
+        assert!(plain.contains("${MATHESAR_DB_PORT}:5432"));
         let https = render(&settings("mathesar.example.org")).unwrap();
-        assert!(https.contains("${HTTPS_PORT}:${HTTPS_PORT}"));
+        assert!(https.contains("${MATHESAR_HTTPS_PORT}:${MATHESAR_HTTPS_PORT}"));
         let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&https).unwrap();
         assert!(doc["services"]["watchtower"]["profiles"].is_sequence());
     }

@@ -8,17 +8,17 @@
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock};
 
 const PINNED: &str = include_str!("../../packaging/images");
 /// The pins the package installs, read by the installed binary.
-pub const INSTALLED_FILE: &str = "/usr/share/mathesar/images";
+pub(crate) const INSTALLED_FILE: &str = "/usr/share/mathesar/images";
 const INSTALLED_BINARY: &str = "/usr/bin/mathesarctl";
 
 /// An image of this release. Its key in `packaging/images` is not always the name of the compose
 /// service that runs it (`caddy` runs as `caddy-reverse-proxy`): both are named here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Image {
+pub(crate) enum Image {
     Db,
     Service,
     Proxy,
@@ -33,11 +33,24 @@ const WATCHTOWER: &str = pinned_line(PINNED, "watchtower");
 /// The pins in use, set once by [`load`]; the built-in ones when it was not called.
 static LOADED: OnceLock<Pins> = OnceLock::new();
 
+/// The previous release's pins while a failed upgrade holds it back (`rendering::held`): they
+/// win over the package's until `upgrade` clears them. A lock, not a `OnceLock`: `upgrade`
+/// clears them and puts them back within one run.
+static HELD: RwLock<Option<Pins>> = RwLock::new(None);
+
+/// Runs the previous release's images (`Some`) or the package's again (`None`).
+pub(crate) fn hold(pins: Option<Pins>) {
+    match HELD.write() {
+        Ok(mut held) => *held = pins,
+        Err(poisoned) => *poisoned.into_inner() = pins,
+    }
+}
+
 impl Image {
-    pub const ALL: [Image; 4] = [Image::Db, Image::Service, Image::Proxy, Image::Watchtower];
+    pub(crate) const ALL: [Image; 4] = [Image::Db, Image::Service, Image::Proxy, Image::Watchtower];
 
     /// Its key in `packaging/images` (and in the compose template's `images`).
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Image::Db => "db",
             Image::Service => "service",
@@ -47,7 +60,7 @@ impl Image {
     }
 
     /// The compose service that runs it (`stack::services`).
-    pub fn service(self) -> &'static str {
+    pub(crate) fn service(self) -> &'static str {
         match self {
             Image::Db => "db",
             Image::Service => "service",
@@ -72,10 +85,15 @@ impl Image {
 
     /// The pinned image (the installed pins once [`load`]ed, else the built-in ones), prefixed
     /// by `registry`.
-    pub fn pinned(self, registry: Option<&str>) -> String {
-        let pinned = match LOADED.get() {
-            Some(pins) => pins.get(self),
-            None => self.built_in(),
+    pub(crate) fn pinned(self, registry: Option<&str>) -> String {
+        let held = HELD
+            .read()
+            .ok()
+            .and_then(|h| h.as_ref().map(|p| p.get(self).to_string()));
+        let pinned = match (&held, LOADED.get()) {
+            (Some(held), _) => held.as_str(),
+            (None, Some(pins)) => pins.get(self),
+            (None, None) => self.built_in(),
         };
         match registry {
             Some(r) => format!("{r}/{pinned}"),
@@ -86,17 +104,17 @@ impl Image {
 
 /// Pinned image references, one per [`Image`] (in the order of [`Image::ALL`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pins([String; 4]);
+pub(crate) struct Pins([String; 4]);
 
 impl Pins {
     /// The pins built in.
-    pub fn built_in() -> Pins {
+    pub(crate) fn built_in() -> Pins {
         Pins(Image::ALL.map(|i| i.built_in().to_string()))
     }
 
     /// Parses `KEY=IMAGE` lines (`#` comments); every key once, every image `name:tag` with a
     /// tag other than `latest`, no other key.
-    pub fn parse(text: &str) -> Result<Pins, String> {
+    pub(crate) fn parse(text: &str) -> Result<Pins, String> {
         let mut found: [Option<String>; 4] = Default::default();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -137,14 +155,44 @@ impl Pins {
         Ok(Pins(pins))
     }
 
-    pub fn get(&self, image: Image) -> &str {
+    pub(crate) fn get(&self, image: Image) -> &str {
         &self.0[image.index()]
+    }
+
+    /// The pins of the images a compose file ran, by compose service (a backup's manifest),
+    /// without the registry prefix `registry` they were configured with; validated as a pins
+    /// file is. A service the file did not run (watchtower turned off) keeps this package's pin.
+    pub(crate) fn of_services(
+        images: &std::collections::BTreeMap<String, String>,
+        registry: Option<&str>,
+    ) -> Result<Pins, String> {
+        let text: String = Image::ALL
+            .into_iter()
+            .map(|i| {
+                let image = match images.get(i.service()) {
+                    Some(image) => registry
+                        .and_then(|r| image.strip_prefix(&format!("{r}/")))
+                        .unwrap_or(image)
+                        .to_string(),
+                    None => Pins::built_in_or_loaded(i),
+                };
+                format!("{}={image}\n", i.key())
+            })
+            .collect();
+        Pins::parse(&text)
+    }
+
+    fn built_in_or_loaded(image: Image) -> String {
+        LOADED
+            .get()
+            .map_or(image.built_in(), |p| p.get(image))
+            .to_string()
     }
 }
 
 /// Reads a pins file the package installed: a regular file (a link is not followed), owned by
 /// root and writable by root only, at most 64 KiB. `Ok(None)`: there is none.
-pub fn read_installed(path: &Path) -> Result<Option<Pins>, String> {
+pub(crate) fn read_installed(path: &Path) -> Result<Option<Pins>, String> {
     let name = path.display();
     let file = match std::fs::OpenOptions::new()
         .read(true)
@@ -179,7 +227,7 @@ pub fn read_installed(path: &Path) -> Result<Option<Pins>, String> {
 /// Loads the pins once, before any command uses them: the installed file for the installed
 /// binary, else the built-in ones. An installed file that cannot be trusted or read is an error
 /// (the package's images would silently be another version's otherwise).
-pub fn load() -> Result<(), String> {
+pub(crate) fn load() -> Result<(), String> {
     if LOADED.get().is_some() {
         return Ok(());
     }

@@ -1,25 +1,18 @@
 //! Turning settings into the files the containers read: `.env`, `docker-compose.yml`, the Caddyfile.
 
-pub mod compose;
-pub mod env_file;
-pub mod images;
-pub mod plan;
+pub(crate) mod compose;
+pub(crate) mod env_file;
+pub(crate) mod held;
+pub(crate) mod images;
+pub(crate) mod plan;
 
-use crate::secrets::Secret;
+pub(crate) use crate::secrets::State;
 use crate::settings::Settings;
 use crate::settings::sizing::Sizing;
 
-/// Values that are not answers but belong to an installation: generated once, never regenerated.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct State {
-    /// Django's `SECRET_KEY`; it also encrypts stored database credentials, so it must never change.
-    pub secret_key: Secret,
-    pub watchtower_token: Secret,
-}
-
 /// Everything one configuration renders to.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     /// Holds the secrets: never shown by `Debug`.
     pub env: String,
     pub compose: String,
@@ -37,7 +30,7 @@ impl std::fmt::Debug for Rendered {
 }
 
 /// `sizing`: what the host gives the containers (`settings::sizing`, read at configure time).
-pub fn render(
+pub(crate) fn render(
     settings: &Settings,
     state: &State,
     sizing: &Sizing,

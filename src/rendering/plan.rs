@@ -11,9 +11,9 @@ use crate::settings::{Answers, Key, Settings, Source};
 use crate::sources::current;
 use crate::storage::{Layout, atomic, commit, dirs, lock, modes};
 
-use super::{Rendered, compose, env_file};
+use super::{Rendered, compose};
 
-pub struct PlannedFile {
+pub(crate) struct PlannedFile {
     pub path: PathBuf,
     pub contents: Vec<u8>,
     pub mode: u32,
@@ -21,7 +21,7 @@ pub struct PlannedFile {
 }
 
 /// The files whose content or mode differ from what is on disk.
-pub struct Plan {
+pub(crate) struct Plan {
     pub files: Vec<PlannedFile>,
 }
 
@@ -30,7 +30,7 @@ impl Plan {
     /// is read back): it goes to the file the administrator reads; a chosen one to a hidden file
     /// removed once the admin exists.
     /// `tls`: the certificate files the answers name, read and checked ([`crate::tls::files`]).
-    pub fn new(
+    pub(crate) fn new(
         layout: &Layout,
         r: &Rendered,
         s: &Settings,
@@ -76,6 +76,24 @@ impl Plan {
                 secret: true,
             });
         }
+        // restic reads it (RESTIC_PASSWORD_FILE); never regenerated once written.
+        if let Some(pw) = &s.backup_password {
+            all.push(PlannedFile {
+                path: layout.config().backup_password_file(),
+                contents: format!("{}\n", pw.expose()).into_bytes(),
+                mode: modes::PRIVATE_FILE,
+                secret: true,
+            });
+        }
+        // Put into restic's environment at run time, never on a command line.
+        if let Some(pw) = &s.backup_rest_password {
+            all.push(PlannedFile {
+                path: layout.config().backup_rest_password_file(),
+                contents: format!("{}\n", pw.expose()).into_bytes(),
+                mode: modes::PRIVATE_FILE,
+                secret: true,
+            });
+        }
         let files = all
             .into_iter()
             .filter(|f| !atomic::holds(&f.path, &f.contents, f.mode))
@@ -85,7 +103,7 @@ impl Plan {
 }
 
 /// Writes the plan: the data subdirectories created when missing, then every file in one commit.
-pub fn write(layout: &Layout, plan: &Plan) -> Result<(), anyhow::Error> {
+pub(crate) fn write(layout: &Layout, plan: &Plan) -> Result<(), anyhow::Error> {
     let data = dirs::open_dir(&layout.data_dir)?;
     for d in layout.data_subdirs() {
         // Created when missing only: the database image owns pgdata and sets its mode itself.
@@ -118,10 +136,10 @@ pub fn write(layout: &Layout, plan: &Plan) -> Result<(), anyhow::Error> {
 }
 
 /// The stored answers that change, secrets masked.
-pub fn changed_answers(old: &Answers, new: &Settings) -> Vec<(Key, String)> {
+pub(crate) fn changed_answers(old: &Answers, new: &Settings) -> Vec<(Key, String)> {
     new.to_answers(Source::Generated)
         .iter()
-        .filter(|(k, _)| env_file::is_stored(*k))
+        .filter(|(k, _)| k.is_stored())
         .filter(|(k, a)| old.value(*k) != Some(a.value()))
         .map(|(k, a)| {
             let shown = if k.is_secret() {
@@ -138,13 +156,16 @@ pub fn changed_answers(old: &Answers, new: &Settings) -> Vec<(Key, String)> {
 
 /// Which containers applying this change recreates: those whose definition uses a changed value,
 /// or all of them when the compose file itself changed.
-pub fn restart_summary(
+pub(crate) fn restart_summary(
     found: &current::CurrentConfig,
     rendered: &Rendered,
     layout: &Layout,
 ) -> String {
     let parse = |t: &str| -> BTreeMap<String, String> {
-        env_file::parse(t).unwrap_or_default().into_iter().collect()
+        crate::storage::env_text::parse(t)
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
     };
     let old = parse(found.env_text.as_deref().unwrap_or_default());
     let new = parse(&rendered.env);
@@ -166,7 +187,7 @@ pub fn restart_summary(
 /// `upgrade`: the compose file and the Caddyfile of this package version, where they differ from
 /// what is on disk, written as one commit under the configuration lock (`waiting` is called while
 /// another run holds it). Returns the paths written.
-pub fn write_release_files(
+pub(crate) fn write_release_files(
     layout: &Layout,
     s: &Settings,
     waiting: impl FnMut(),

@@ -13,6 +13,17 @@ macro_rules! keys {
         pub enum Key { $($variant),* }
 
         impl Key {
+    /// Whether `.env` stores the answer: the config directory is where the file is, the admin
+    /// password lives in its own file only until the admin exists, and the backup repository's
+    /// password and the REST server's in their own files (`backup-password`,
+    /// `backup-rest-password`), which restic is given.
+    pub fn is_stored(self) -> bool {
+        !matches!(
+            self,
+            Key::ConfigDir | Key::AdminPassword | Key::BackupPassword | Key::BackupRestPassword
+        )
+    }
+
             /// Every answer, in the order they are asked and shown.
             pub const ALL: &'static [Key] = &[$(Key::$variant),*];
 
@@ -45,7 +56,7 @@ keys! {
     DbUser => "db-user", false, PG_NAME, "superuser of the bundled PostgreSQL (or of the external internal database)";
     DbPassword => "db-password", true, PASSWORD, "password of db-user";
     DbPort => "db-port", false, OPTIONAL_PORT, "host port publishing the bundled PostgreSQL; empty = not published";
-    ExistingDbHost => "existing-db-host", false, ADDRESS, "host of an existing PostgreSQL server for the user database";
+    ExistingDbHost => "existing-db-host", false, DB_HOST, "host of an existing PostgreSQL server for the user database";
     ExistingDbPort => "existing-db-port", false, PORT, "port of the existing PostgreSQL server";
     ExistingDbUser => "existing-db-user", false, PG_NAME, "user on the existing PostgreSQL server";
     ExistingDbPassword => "existing-db-password", true, SERVER_PASSWORD, "password of existing-db-user";
@@ -65,7 +76,7 @@ keys! {
     AdminPassword => "admin-password", true, PASSWORD, "password of the first Mathesar admin";
     ConfigDir => "config-dir", false, DIRECTORY, "configuration directory";
     DataDir => "data-dir", false, DIRECTORY, "persistent data: databases, media, secrets, certificates";
-    InternalDbHost => "internal-db-host", false, OPTIONAL_ADDRESS, "external PostgreSQL for Mathesar's own database; empty = bundled";
+    InternalDbHost => "internal-db-host", false, OPTIONAL_DB_HOST, "external PostgreSQL for Mathesar's own database; empty = bundled";
     InternalDbPort => "internal-db-port", false, PORT, "port of the external internal database";
     InternalDbName => "internal-db-name", false, PG_NAME, "name of Mathesar's own database";
     InternalDbSslmode => "internal-db-sslmode", false, SSLMODE, "TLS to the external internal database: `verify-full` (recommended, with db-ca-file), `verify-ca`, `require` (not verified), `prefer` (when offered) or `disable`";
@@ -73,6 +84,12 @@ keys! {
     Watchtower => "watchtower", false, BOOLEAN, "run the watchtower container (true/false)";
     ImageRegistry => "image-registry", false, REGISTRY, "registry prefix for private registries or mirrors; empty = Docker Hub";
     PurgeData => "purge-data", false, BOOLEAN, "on purge, also delete the data directory (true/false)";
+    Backup => "backup", false, BOOLEAN, "scheduled backups into backup-repository and weekly restore drills (true/false); false only when said so";
+    BackupRepository => "backup-repository", false, BACKUP_REPOSITORY, "restic repository: a local directory (same disk as the data), sftp:USER@HOST:/PATH (key in /etc/mathesar/backup-ssh-key) or rest:https://[USER@]HOST[:PORT]/PATH (USER's password: backup-rest-password)";
+    BackupSchedule => "backup-schedule", false, CALENDAR, "when the backup timer runs: a systemd calendar expression (daily, *-*-* 02:30, Mon..Fri 23:00)";
+    BackupRetention => "backup-retention", false, RETENTION, "snapshots kept by restic forget --prune: PERIOD=N pairs (last, hourly, daily, weekly, monthly, yearly)";
+    BackupPassword => "backup-password", true, BACKUP_PASSWORD, "the restic repository's password (kept in /etc/mathesar/backup-password; keep a copy elsewhere: without it no backup can be read); empty = keep, or generate for a new repository";
+    BackupRestPassword => "backup-rest-password", true, SERVER_PASSWORD, "password of the REST server's user (the USER@ of a rest: backup-repository), kept in /etc/mathesar/backup-rest-password; empty = keep";
     Workers => "workers", false, WORKERS, "Mathesar's worker processes (gunicorn `WEB_CONCURRENCY`, 1 to 32); empty = sized from the host's cores and memory at configure time";
     Threads => "threads", false, THREADS, "threads per worker, each serving one request (1 to 16); empty = 4";
     RequestTimeout => "request-timeout", false, REQUEST_TIMEOUT, "seconds a worker may stay silent before gunicorn restarts it (`--timeout`, 30 to 3600); empty = 180";

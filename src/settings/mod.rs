@@ -1,27 +1,28 @@
 //! The one typed model of the configuration. Sources produce raw [`Answers`]; [`Settings::from_answers`]
 //! checks every rule that needs nothing but the values, and everything later works on `Settings`.
 
-pub mod answers;
-pub mod keys;
-pub mod sizing;
-pub mod validate;
+pub(crate) mod answers;
+pub(crate) mod backup;
+pub(crate) mod keys;
+pub(crate) mod sizing;
+pub(crate) mod validate;
 
 use std::fmt;
 use std::path::PathBuf;
 
 use thiserror::Error;
 
-pub use answers::{Answer, Answers, Source};
+pub(crate) use answers::{Answers, Source};
 pub use keys::Key;
 
 use crate::secrets::Secret;
 
-pub const DEFAULT_CONFIG_DIR: &str = "/etc/mathesar";
-pub const DEFAULT_DATA_DIR: &str = "/var/lib/mathesar";
+pub(crate) use crate::storage::layout::DEFAULT_CONFIG_DIR;
+pub(crate) const DEFAULT_DATA_DIR: &str = "/var/lib/mathesar";
 /// The container name of the bundled database, as upstream's compose file and Caddyfile use it.
-pub const BUNDLED_DB_HOST: &str = "mathesar_db";
+pub(crate) const BUNDLED_DB_HOST: &str = "mathesar_db";
 /// How containers reach the Docker host (compose maps it with `extra_hosts: host-gateway`).
-pub const DOCKER_HOST_GATEWAY: &str = "host.docker.internal";
+pub(crate) const DOCKER_HOST_GATEWAY: &str = "host.docker.internal";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserDb {
@@ -40,7 +41,7 @@ impl UserDb {
 
 /// An existing PostgreSQL server holding the user database.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExistingDb {
+pub(crate) struct ExistingDb {
     pub host: String,
     pub port: u16,
     pub user: String,
@@ -49,7 +50,7 @@ pub struct ExistingDb {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub user_db: UserDb,
     pub user_db_name: String,
     pub db_user: String,
@@ -96,17 +97,25 @@ pub struct Settings {
     pub workers: Option<u32>,
     pub threads: Option<u32>,
     pub request_timeout: Option<u32>,
+    /// Backups into a restic repository, and their schedule (`backup*` answers).
+    pub backup: backup::BackupSettings,
+    /// The restic repository's password (`backup-password`), kept in its own file; `None` only
+    /// before `configure` generated one (a configuration of an older package).
+    pub backup_password: Option<Secret>,
+    /// The REST server's password (`backup-rest-password`), kept in its own file: `Some` exactly
+    /// when the repository is a REST server's with a user in its URL.
+    pub backup_rest_password: Option<Secret>,
 }
 
 /// What is wrong with one answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Problem {
+pub(crate) enum Problem {
     Missing,
     Invalid(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AnswerError {
+pub(crate) struct AnswerError {
     pub key: Key,
     pub source: Option<Source>,
     pub problem: Problem,
@@ -137,7 +146,7 @@ impl fmt::Display for AnswerError {
 
 /// Every problem found, so that one run reports them all.
 #[derive(Debug, Error)]
-pub struct InvalidAnswers(pub Vec<AnswerError>);
+pub(crate) struct InvalidAnswers(pub Vec<AnswerError>);
 
 impl fmt::Display for InvalidAnswers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -151,8 +160,9 @@ impl fmt::Display for InvalidAnswers {
     }
 }
 
+#[cfg(test)]
 impl InvalidAnswers {
-    pub fn only_missing(&self) -> bool {
+    pub(crate) fn only_missing(&self) -> bool {
         self.0.iter().all(|e| e.problem == Problem::Missing)
     }
 }
@@ -219,7 +229,7 @@ impl Reader<'_> {
 
 impl Settings {
     /// Parses and checks every answer; the answers must already include defaults.
-    pub fn from_answers(answers: &Answers) -> Result<Settings, InvalidAnswers> {
+    pub(crate) fn from_answers(answers: &Answers) -> Result<Settings, InvalidAnswers> {
         use Key::*;
         let mut r = Reader {
             answers,
@@ -261,6 +271,23 @@ impl Settings {
         let workers = r.get(Workers).map(Value::into_number);
         let threads = r.get(Threads).map(Value::into_number);
         let request_timeout = r.get(RequestTimeout).map(Value::into_number);
+        // An unset `backup` (an older configuration) is on: off only when said so.
+        let backup_enabled = r.get(Backup).is_none_or(Value::into_flag);
+        let backup_repository = r
+            .get(BackupRepository)
+            .map(Value::into_text)
+            .and_then(|t| backup::repository(&t).ok());
+        let backup_schedule = r.get(BackupSchedule).map(Value::into_text);
+        let backup_retention = r
+            .get(BackupRetention)
+            .map(Value::into_text)
+            .and_then(|t| backup::retention(&t).ok());
+        let backup_password = r.get(BackupPassword).map(Value::into_secret);
+        // Needed, and kept, only for a REST server that wants a user.
+        let backup_rest_password = match backup_repository.as_ref().and_then(|b| b.rest_user()) {
+            Some(_) => r.required_secret(BackupRestPassword),
+            None => None,
+        };
 
         let existing_db = if user_db == Some(self::UserDb::Existing) {
             let host = r.get(ExistingDbHost).map(Value::into_text);
@@ -418,6 +445,9 @@ impl Settings {
             Some(data_dir),
             Some(internal_db_port),
             Some(internal_db_name),
+            Some(backup_repository),
+            Some(backup_schedule),
+            Some(backup_retention),
         ) = (
             user_db,
             user_db_name,
@@ -431,6 +461,9 @@ impl Settings {
             data_dir,
             internal_db_port,
             internal_db_name,
+            backup_repository,
+            backup_schedule,
+            backup_retention,
         )
         else {
             unreachable!("a missing answer was not reported")
@@ -468,12 +501,20 @@ impl Settings {
             workers,
             threads,
             request_timeout,
+            backup: backup::BackupSettings {
+                enabled: backup_enabled,
+                repository: backup_repository,
+                schedule: backup_schedule,
+                retention: backup_retention,
+            },
+            backup_password,
+            backup_rest_password,
         })
     }
 
     /// The settings as answers again: what is stored, shown and compared. Secrets are included;
     /// callers mask them with [`Key::is_secret`].
-    pub fn to_answers(&self, source: Source) -> Answers {
+    pub(crate) fn to_answers(&self, source: Source) -> Answers {
         use Key::*;
         let mut a = Answers::new();
         let mut set = |k: Key, v: String| a.set(k, v, source.clone());
@@ -531,11 +572,21 @@ impl Settings {
         set(Workers, number(self.workers));
         set(Threads, number(self.threads));
         set(RequestTimeout, number(self.request_timeout));
+        set(Backup, self.backup.enabled.to_string());
+        set(BackupRepository, self.backup.repository.restic_url());
+        set(BackupSchedule, self.backup.schedule.clone());
+        set(BackupRetention, self.backup.retention.to_string());
+        if let Some(p) = &self.backup_password {
+            set(BackupPassword, p.expose().into());
+        }
+        if let Some(p) = &self.backup_rest_password {
+            set(BackupRestPassword, p.expose().into());
+        }
         a
     }
 
     /// The address users log in at.
-    pub fn login_url(&self) -> String {
+    pub(crate) fn login_url(&self) -> String {
         match &self.domain {
             // Behind a proxy that terminates TLS: its address, on the standard port.
             Some(d) if self.https_port == 443 || self.behind_proxy() => format!("https://{d}/"),
@@ -556,7 +607,7 @@ impl Settings {
     }
 
     /// Host name under which containers reach Mathesar's own database.
-    pub fn internal_db_container_host(&self) -> String {
+    pub(crate) fn internal_db_container_host(&self) -> String {
         match &self.internal_db_host {
             None => BUNDLED_DB_HOST.into(),
             Some(h) if validate::is_loopback_host(h) => DOCKER_HOST_GATEWAY.into(),
@@ -565,7 +616,7 @@ impl Settings {
     }
 
     /// Port under which containers reach Mathesar's own database.
-    pub fn internal_db_container_port(&self) -> u16 {
+    pub(crate) fn internal_db_container_port(&self) -> u16 {
         if self.internal_db_host.is_some() {
             self.internal_db_port
         } else {
@@ -575,23 +626,23 @@ impl Settings {
 
     /// Whether the proxy asks an ACME CA for the domain's certificate (and which one: `acme_ca`):
     /// with a domain and no certificate of your own.
-    pub fn acme(&self) -> bool {
+    pub(crate) fn acme(&self) -> bool {
         self.serves_https() && self.own_cert().is_none()
     }
 
     /// Whether the bundled proxy serves HTTPS itself: with a domain, unless a proxy in front
     /// terminates TLS (`trusted-proxies`).
-    pub fn serves_https(&self) -> bool {
+    pub(crate) fn serves_https(&self) -> bool {
         self.domain.is_some() && !self.behind_proxy()
     }
 
     /// Behind a proxy or load balancer that terminates TLS.
-    pub fn behind_proxy(&self) -> bool {
+    pub(crate) fn behind_proxy(&self) -> bool {
         self.trusted_proxies.is_some()
     }
 
     /// Your own certificate and key, when the domain is served with them.
-    pub fn own_cert(&self) -> Option<(&std::path::Path, &std::path::Path)> {
+    pub(crate) fn own_cert(&self) -> Option<(&std::path::Path, &std::path::Path)> {
         match (&self.domain, &self.tls_cert, &self.tls_key) {
             (Some(_), Some(c), Some(k)) if !self.behind_proxy() => Some((c, k)),
             _ => None,
@@ -599,19 +650,19 @@ impl Settings {
     }
 
     /// The root certificate of the ACME CA, when one is used.
-    pub fn acme_root(&self) -> Option<&std::path::Path> {
+    pub(crate) fn acme_root(&self) -> Option<&std::path::Path> {
         self.acme_ca
             .as_ref()
             .and(self.acme_ca_root.as_deref())
             .filter(|_| self.acme())
     }
 
-    pub fn bundled_db(&self) -> bool {
+    pub(crate) fn bundled_db(&self) -> bool {
         self.internal_db_host.is_none()
     }
 
     /// The sslmode of Mathesar's own database: `prefer` for the bundled one (which offers no TLS).
-    pub fn internal_sslmode(&self) -> validate::SslMode {
+    pub(crate) fn internal_sslmode(&self) -> validate::SslMode {
         match self.internal_db_host {
             Some(_) => self.internal_db_sslmode,
             None => validate::SslMode::Prefer,
@@ -619,7 +670,7 @@ impl Settings {
     }
 
     /// The CA file, when a server in use is verified against it.
-    pub fn db_ca(&self) -> Option<&std::path::Path> {
+    pub(crate) fn db_ca(&self) -> Option<&std::path::Path> {
         let verifies = self.internal_sslmode().verifies()
             || self
                 .existing_db

@@ -18,37 +18,37 @@ use super::Settings;
 /// (a 229 MB virtual environment on disk), which sits above 100 MB at rest, and an import or a
 /// large table read holds its data in the worker while the request runs; 200 MiB is the middle of
 /// the 150-250 MB such a worker is usually budgeted.
-pub const WORKER_MIB: u64 = 200;
+pub(crate) const WORKER_MIB: u64 = 200;
 /// Left to everything but the workers: the kernel and system services, the Docker Engine, the
 /// bundled PostgreSQL (128 MB shared buffers by default plus its connections), Caddy and
 /// gunicorn's own arbiter process.
-pub const RESERVED_MIB: u64 = 768;
+pub(crate) const RESERVED_MIB: u64 = 768;
 /// Below this, the workers the memory carries are fewer than upstream's default of 3: said at
 /// configure time, never refused.
-pub const MIN_MEMORY_MIB: u64 = 1536;
+pub(crate) const MIN_MEMORY_MIB: u64 = 1536;
 /// At most this many workers by default: each holds up to `threads` requests at once, and each
 /// request up to two PostgreSQL connections (Mathesar's own database and the user database);
 /// 8 x 4 x 2 = 64 stays well below PostgreSQL's default `max_connections` of 100.
-pub const MAX_AUTO_WORKERS: u32 = 8;
+pub(crate) const MAX_AUTO_WORKERS: u32 = 8;
 /// Threads per worker (gunicorn's `gthread` worker class): a slow request (an import, a large
 /// table, a database upgrade) occupies one thread, and the worker's other threads and the other
 /// workers go on serving.
-pub const DEFAULT_THREADS: u32 = 4;
+pub(crate) const DEFAULT_THREADS: u32 = 4;
 /// Gunicorn's `--timeout`: upstream's next release raises it from 30 s to 180 s so that the step
 /// after a Mathesar upgrade is not killed half-way. With `gthread` workers it is the time a
 /// worker may stop answering gunicorn's arbiter (hung), not a limit on one request.
-pub const DEFAULT_TIMEOUT_SECS: u32 = 180;
+pub(crate) const DEFAULT_TIMEOUT_SECS: u32 = 180;
 /// How long gunicorn lets requests in progress finish when it is stopped or restarted.
-pub const GRACEFUL_TIMEOUT_SECS: u32 = 30;
+pub(crate) const GRACEFUL_TIMEOUT_SECS: u32 = 30;
 /// Memory limits of the containers that need little: Caddy and watchtower use tens of MB.
-pub const PROXY_MEM_MIB: u64 = 256;
-pub const WATCHTOWER_MEM_MIB: u64 = 128;
+pub(crate) const PROXY_MEM_MIB: u64 = 256;
+pub(crate) const WATCHTOWER_MEM_MIB: u64 = 128;
 /// No limit below this for the application and PostgreSQL, whatever the host.
-pub const MIN_LIMIT_MIB: u64 = 512;
+pub(crate) const MIN_LIMIT_MIB: u64 = 512;
 
 /// The host as `preflight::host` found it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Host {
+pub(crate) struct Host {
     /// CPUs this host can use (at least 1).
     pub cores: u32,
     /// Memory in MiB; `None` when it could not be read (taken as [`MIN_MEMORY_MIB`]).
@@ -57,7 +57,7 @@ pub struct Host {
 
 /// Memory is counted in steps of this size: a total that moves by a few MiB (a balloon driver, a
 /// kernel update reserving more) gives the same `.env`, so a re-run still changes nothing.
-pub const MEMORY_STEP_MIB: u64 = 128;
+pub(crate) const MEMORY_STEP_MIB: u64 = 128;
 
 impl Host {
     fn memory(&self) -> u64 {
@@ -78,7 +78,7 @@ impl fmt::Display for Host {
 
 /// What the containers get.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Sizing {
+pub(crate) struct Sizing {
     pub host: Host,
     pub workers: u32,
     pub threads: u32,
@@ -98,7 +98,7 @@ fn service_needs_mib(workers: u32) -> u64 {
 /// Workers for a host: gunicorn's rule of thumb, 2 x cores + 1 (upstream's compose file says
 /// the same), no more than the memory left after [`RESERVED_MIB`] carries at [`WORKER_MIB`] each,
 /// at most [`MAX_AUTO_WORKERS`], at least 1.
-pub fn auto_workers(host: Host) -> u32 {
+pub(crate) fn auto_workers(host: Host) -> u32 {
     let by_cpu = host.cores.max(1).saturating_mul(2).saturating_add(1);
     let by_memory = host.memory().saturating_sub(RESERVED_MIB) / WORKER_MIB;
     let by_memory = u32::try_from(by_memory).unwrap_or(u32::MAX);
@@ -107,7 +107,7 @@ pub fn auto_workers(host: Host) -> u32 {
 
 impl Sizing {
     /// The sizing for `host`, with the answers that override it.
-    pub fn new(host: Host, s: &Settings) -> Sizing {
+    pub(crate) fn new(host: Host, s: &Settings) -> Sizing {
         let memory = host.memory();
         let workers = s.workers.unwrap_or_else(|| auto_workers(host));
         Sizing {
@@ -133,7 +133,7 @@ impl Sizing {
     /// and the workers forked from it (sharing its pages), instead of each worker importing it
     /// again - on a small host the workers' start otherwise takes the CPU for seconds. Django
     /// opens database connections per thread on first use, never at import, so none is shared.
-    pub fn gunicorn_cmd_args(&self) -> String {
+    pub(crate) fn gunicorn_cmd_args(&self) -> String {
         format!(
             "--worker-class gthread --threads {} --timeout {} --graceful-timeout {GRACEFUL_TIMEOUT_SECS} --preload",
             self.threads, self.timeout_secs
@@ -142,7 +142,7 @@ impl Sizing {
 
     /// What a host or the answers make slow or fragile, with what to do: shown at configure time,
     /// never a refusal.
-    pub fn warnings(&self) -> Vec<String> {
+    pub(crate) fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         let memory = self.host.memory_mib;
         if let Some(m) = memory.filter(|&m| m < MIN_MEMORY_MIB) {

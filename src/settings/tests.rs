@@ -214,7 +214,8 @@ fn configure_debconf_and_prompts_apply_each_rule_alike() {
         "nul\0byte",
         &long,
     ];
-    // A valid configuration in which every answer is read (an existing server, an admin password).
+    // A valid configuration in which every answer is read (an existing server, an admin password,
+    // a REST repository with a user).
     let stored = || Source::Current("/etc/mathesar/.env".into());
     let mut base = base();
     for (k, v) in [
@@ -223,6 +224,11 @@ fn configure_debconf_and_prompts_apply_each_rule_alike() {
         (Key::ExistingDbUser, "alice"),
         (Key::ExistingDbPassword, "server-password"),
         (Key::AdminPassword, "an-admin-password"),
+        (
+            Key::BackupRepository,
+            "rest:https://backup@store.example.org/m1/",
+        ),
+        (Key::BackupRestPassword, "rest-server-password"),
     ] {
         base.set(k, v, stored());
     }
@@ -412,5 +418,32 @@ fn a_ca_file_given_without_a_verifying_mode_is_refused_and_a_kept_one_unused() {
         problems(&with(base(), Key::DbCaFile, "pg-ca.pem"))
             .iter()
             .any(|(k, _)| *k == Key::DbCaFile)
+    );
+}
+
+#[test]
+fn a_rest_user_needs_its_password_and_nothing_else_keeps_one() {
+    let repo = "rest:https://backup@store.example.org/m1/";
+    let a = with(base(), Key::BackupRepository, repo);
+    let e = Settings::from_answers(&a).unwrap_err();
+    assert!(
+        e.0.iter()
+            .any(|p| p.key == Key::BackupRestPassword && p.problem == Problem::Missing),
+        "{e}"
+    );
+    let with_pw = with(a, Key::BackupRestPassword, "rest-pw");
+    let s = Settings::from_answers(&with_pw).unwrap();
+    assert_eq!(s.backup_rest_password.as_ref().unwrap().expose(), "rest-pw");
+    // Without a user in the URL (or another kind of repository) a password is not kept.
+    let no_user = with(
+        with_pw,
+        Key::BackupRepository,
+        "rest:https://store.example.org/m1/",
+    );
+    assert!(
+        Settings::from_answers(&no_user)
+            .unwrap()
+            .backup_rest_password
+            .is_none()
     );
 }

@@ -9,6 +9,9 @@ use thiserror::Error;
 
 use crate::settings::{Answers, Key, Source};
 
+/// Keys of an answers file that are not answers: taking over an installation (`adoption`).
+pub const ADOPTION_KEYS: [&str; 2] = ["adopt", "adopt-from"];
+
 #[derive(Debug, Error)]
 pub enum AnswersFileError {
     #[error("cannot read the answers file {path}")]
@@ -151,6 +154,11 @@ impl<'de> Visitor<'de> for PairsSeed<'_> {
         let mut out: Vec<(Key, String)> = Vec::new();
         while let Some(name) = map.next_key::<String>()? {
             *self.0.borrow_mut() = Some(name.clone());
+            // Taking over an installation is a decision, not a setting: read by `adoption`.
+            if ADOPTION_KEYS.contains(&name.as_str()) {
+                map.next_value::<de::IgnoredAny>()?;
+                continue;
+            }
             let Some(key) = Key::from_name(&name) else {
                 let known: Vec<_> = Key::ALL.iter().map(|k| k.name()).collect();
                 return Err(de::Error::custom(format!(

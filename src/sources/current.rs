@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::rendering::env_file::{SECRET_KEY, WATCHTOWER_TOKEN, is_stored};
 use crate::secrets::Secret;
+use crate::secrets::{SECRET_KEY_VAR as SECRET_KEY, WATCHTOWER_TOKEN_VAR as WATCHTOWER_TOKEN};
 use crate::settings::{Answers, Key, Settings, Source};
 use crate::storage::ConfigLayout;
 
 #[derive(Debug, Error)]
-pub enum CurrentError {
+pub(crate) enum CurrentError {
     #[error(
         "the current configuration {path} cannot be read: {message}. Fix or move it away, then run `mathesarctl configure` again"
     )]
@@ -22,7 +22,7 @@ pub enum CurrentError {
 }
 
 impl CurrentError {
-    pub fn code(&self) -> crate::exit::Code {
+    pub(crate) fn code(&self) -> crate::exit::Code {
         match self {
             CurrentError::Unreadable { .. } => crate::exit::Code::Io,
             CurrentError::Untrusted(e) => e.code(),
@@ -31,7 +31,7 @@ impl CurrentError {
 }
 
 #[derive(Default)]
-pub struct CurrentConfig {
+pub(crate) struct CurrentConfig {
     pub answers: Answers,
     pub secret_key: Option<Secret>,
     pub watchtower_token: Option<Secret>,
@@ -42,7 +42,7 @@ pub struct CurrentConfig {
 
 impl CurrentConfig {
     /// Whether the admin of this configuration was created already (its marker in the data directory).
-    pub fn admin_created(&self, answers: &Answers) -> bool {
+    pub(crate) fn admin_created(&self, answers: &Answers) -> bool {
         let data_dir = answers
             .value(Key::DataDir)
             .unwrap_or(crate::settings::DEFAULT_DATA_DIR);
@@ -53,7 +53,11 @@ impl CurrentConfig {
     }
 
     /// Changes that would lose or strand data are refused before anything is written.
-    pub fn refuse_unsafe_change(&self, new: &Settings, answers: &Answers) -> Result<(), String> {
+    pub(crate) fn refuse_unsafe_change(
+        &self,
+        new: &Settings,
+        answers: &Answers,
+    ) -> Result<(), String> {
         let old = |k: Key| self.answers.value(k).map(str::to_string);
         if let Some(old_dir) = old(Key::DataDir) {
             let old_dir = PathBuf::from(old_dir);
@@ -107,7 +111,7 @@ impl std::fmt::Debug for CurrentConfig {
 ///
 /// Every reader of the configuration comes here first: the directory, its parents and its files
 /// must be root's alone (`storage::dirs::check_trusted`), or nothing is read.
-pub fn read(layout: &ConfigLayout) -> Result<CurrentConfig, CurrentError> {
+pub(crate) fn read(layout: &ConfigLayout) -> Result<CurrentConfig, CurrentError> {
     crate::storage::dirs::check_trusted(&crate::storage::dirs::CONFIG, &layout.dir)?;
     read_with(layout, |target| {
         crate::storage::commit::view(&layout.redo_file(), target)
@@ -115,7 +119,7 @@ pub fn read(layout: &ConfigLayout) -> Result<CurrentConfig, CurrentError> {
 }
 
 /// For a writer holding the lock: completes a killed run's committed set first, then reads.
-pub fn read_for_write(layout: &ConfigLayout) -> Result<CurrentConfig, CurrentError> {
+pub(crate) fn read_for_write(layout: &ConfigLayout) -> Result<CurrentConfig, CurrentError> {
     crate::storage::dirs::check_trusted(&crate::storage::dirs::CONFIG, &layout.dir)?;
     crate::storage::commit::roll_forward(&layout.redo_file()).map_err(|e| {
         CurrentError::Unreadable {
@@ -132,7 +136,7 @@ pub fn read_for_write(layout: &ConfigLayout) -> Result<CurrentConfig, CurrentErr
 /// Completes a killed run's committed change when the lock is free right now (a writer holding
 /// it completes it itself, and this process may hold it already): for the commands that start
 /// containers from the files on disk.
-pub fn complete_pending(layout: &ConfigLayout) -> Result<(), CurrentError> {
+pub(crate) fn complete_pending(layout: &ConfigLayout) -> Result<(), CurrentError> {
     if !layout.redo_file().exists() || !layout.lock_file().exists() {
         return Ok(());
     }
@@ -170,9 +174,9 @@ fn read_with(
         path: path.clone(),
         message,
     };
-    let items = crate::rendering::env_file::parse(&text).map_err(|e| unreadable(e.to_string()))?;
+    let items = crate::storage::env_text::parse(&text).map_err(|e| unreadable(e.to_string()))?;
     for (line, (name, value)) in line_numbers(&text).zip(items) {
-        if let Some(key) = Key::from_env_var(&name).filter(|k| is_stored(*k)) {
+        if let Some(key) = Key::from_env_var(&name).filter(|k| k.is_stored()) {
             out.answers.set(key, value, Source::Current(path.clone()));
         } else if name == SECRET_KEY || name == WATCHTOWER_TOKEN {
             // State, not answers, so Settings never checks them: checked here.
@@ -200,6 +204,18 @@ fn read_with(
                 out.answers
                     .set(Key::AdminPassword, pw, Source::Current(pw_file));
                 break;
+            }
+        }
+    }
+    // The repository's password and its REST server's, each read back from its own file.
+    for (key, pw_file) in [
+        (Key::BackupPassword, layout.backup_password_file()),
+        (Key::BackupRestPassword, layout.backup_rest_password_file()),
+    ] {
+        if let Ok(pw) = std::fs::read_to_string(current(pw_file.clone())?) {
+            let pw = pw.strip_suffix('\n').unwrap_or(&pw);
+            if !pw.is_empty() {
+                out.answers.set(key, pw, Source::Current(pw_file));
             }
         }
     }

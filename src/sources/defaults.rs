@@ -34,6 +34,13 @@ pub fn answers(config_dir: &Path) -> Answers {
         (Watchtower, "false"),
         (ImageRegistry, ""),
         (PurgeData, "false"),
+        (Backup, "true"),
+        (
+            BackupRepository,
+            crate::settings::backup::DEFAULT_REPOSITORY,
+        ),
+        (BackupSchedule, crate::settings::backup::DEFAULT_SCHEDULE),
+        (BackupRetention, crate::settings::backup::DEFAULT_RETENTION),
         // Empty: sized from the host at configure time (`settings::sizing`).
         (Workers, ""),
         (Threads, ""),

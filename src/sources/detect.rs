@@ -7,7 +7,7 @@ use nix::net::if_::InterfaceFlags;
 
 /// The first global address of an interface that is up, IPv4 preferred; Docker's own bridges are
 /// skipped because nobody outside can reach them.
-pub fn external_address() -> Option<String> {
+pub(crate) fn external_address() -> Option<String> {
     let mut v4 = None;
     let mut v6 = None;
     for ifa in getifaddrs().ok()? {
@@ -34,4 +34,4 @@ pub fn external_address() -> Option<String> {
 }
 
 /// Used when no address can be found at all.
-pub const FALLBACK_ADDRESS: &str = "localhost";
+pub(crate) const FALLBACK_ADDRESS: &str = "localhost";

@@ -3,7 +3,7 @@
 use crate::settings::{Answers, Key, Source};
 
 /// Reads the answers from `vars` (the process environment, or a test's list).
-pub fn answers<I, K, V>(vars: I) -> Answers
+pub(crate) fn answers<I, K, V>(vars: I) -> Answers
 where
     I: IntoIterator<Item = (K, V)>,
     K: AsRef<str>,
@@ -19,7 +19,7 @@ where
 }
 
 /// The process environment; variables that are not valid UTF-8 are reported, not dropped silently.
-pub fn from_process() -> Result<Answers, String> {
+pub(crate) fn from_process() -> Result<Answers, String> {
     let mut vars = Vec::new();
     for (name, value) in std::env::vars_os() {
         let Some(name) = name.to_str() else { continue };

@@ -2,18 +2,26 @@
 //! password, the admin password while no admin exists (answers, `Source::Generated`), and the
 //! secret key and watchtower token (state, not answers: kept once generated).
 
-use crate::rendering::State;
-use crate::secrets::{self, PASSWORD_LEN, RandomError, SECRET_KEY_LEN, Secret};
+use crate::secrets::{self, PASSWORD_LEN, RandomError, SECRET_KEY_LEN, Secret, State};
 use crate::settings::{Answers, Key, Source};
 
 use super::current::CurrentConfig;
 
 /// Generates what is safe to generate and missing: the database password, and the admin password
 /// while no admin exists. Returns whether the admin password was generated now.
-pub fn fill(answers: &mut Answers, admin_exists: bool) -> Result<bool, RandomError> {
+pub(crate) fn fill(answers: &mut Answers, admin_exists: bool) -> Result<bool, RandomError> {
     if answers.value(Key::DbPassword).is_none_or(str::is_empty) {
         answers.set(
             Key::DbPassword,
+            secrets::generate(PASSWORD_LEN)?.expose(),
+            Source::Generated,
+        );
+    }
+    // A new repository's password; an existing repository's is given as an answer (or read back
+    // from its file by `sources::current`).
+    if answers.value(Key::BackupPassword).is_none_or(str::is_empty) {
+        answers.set(
+            Key::BackupPassword,
             secrets::generate(PASSWORD_LEN)?.expose(),
             Source::Generated,
         );
@@ -33,7 +41,7 @@ pub fn fill(answers: &mut Answers, admin_exists: bool) -> Result<bool, RandomErr
 }
 
 /// The state of the configuration: kept from the existing one, generated where it has none.
-pub fn state(found: &CurrentConfig) -> Result<State, RandomError> {
+pub(crate) fn state(found: &CurrentConfig) -> Result<State, RandomError> {
     Ok(State {
         secret_key: keep_or_generate(found.secret_key.clone(), SECRET_KEY_LEN)?,
         watchtower_token: keep_or_generate(found.watchtower_token.clone(), PASSWORD_LEN)?,

@@ -3,12 +3,12 @@
 //! or terminal prompts. [`Layers::merge`] is the one place that order is written.
 
 pub mod answers_file;
-pub mod current;
+pub(crate) mod current;
 pub mod defaults;
-pub mod detect;
-pub mod environment;
-pub mod generated;
-pub mod prompt;
+pub(crate) mod detect;
+pub(crate) mod environment;
+pub(crate) mod generated;
+pub(crate) mod prompt;
 
 use std::path::Path;
 
@@ -16,7 +16,7 @@ use crate::settings::{Answers, Key, Source};
 
 /// The answers of each source; a command fills those it reads and leaves the others empty.
 #[derive(Clone, Debug, Default)]
-pub struct Layers {
+pub(crate) struct Layers {
     /// Values found on the machine ([`detected`]), or stood in for them.
     pub detected: Answers,
     /// The configuration as it is (`.env`, the admin password file).
@@ -32,7 +32,7 @@ pub struct Layers {
 impl Layers {
     /// The layers with the current configuration only: what the commands that work from the
     /// current configuration read.
-    pub fn current(current: Answers) -> Layers {
+    pub(crate) fn current(current: Answers) -> Layers {
         Layers {
             current,
             ..Layers::default()
@@ -41,7 +41,7 @@ impl Layers {
 
     /// defaults < detected < current < answers file < environment < debconf. The configuration
     /// directory is `config_dir`, the one in use, whatever an answer says.
-    pub fn merge(self, config_dir: &Path) -> Answers {
+    pub(crate) fn merge(self, config_dir: &Path) -> Answers {
         let mut answers = defaults::answers(config_dir)
             .overlay(self.detected)
             .overlay(self.current)
@@ -58,7 +58,7 @@ impl Layers {
 }
 
 /// The external address of this machine (or `localhost` when none is found).
-pub fn detected() -> Answers {
+pub(crate) fn detected() -> Answers {
     let mut a = Answers::new();
     let address =
         detect::external_address().unwrap_or_else(|| detect::FALLBACK_ADDRESS.to_string());

@@ -14,7 +14,7 @@ fn given_explicitly(answers: &Answers, key: Key) -> bool {
 }
 
 /// Asks every question not already answered by an answers file or the environment.
-pub fn ask(mut answers: Answers, admin_exists: bool) -> Result<Answers, dialoguer::Error> {
+pub(crate) fn ask(mut answers: Answers, admin_exists: bool) -> Result<Answers, dialoguer::Error> {
     // By the answer's rule (`Existing` is `existing`); a refused value is reported by configure.
     let current = match answers.value(Key::UserDb).map(|v| Key::UserDb.parse(v)) {
         Some(Ok(Some(v))) => v.into_user_db(),
@@ -124,7 +124,7 @@ pub fn ask(mut answers: Answers, admin_exists: bool) -> Result<Answers, dialogue
 
 /// What a prompt stores for `value` (the canonical form, empty for an empty answer), or why it
 /// asks again: the answer's own rule ([`Key::given`]). `has_current`: an empty secret keeps it.
-pub fn check(key: Key, value: &str, has_current: bool) -> Result<String, String> {
+pub(crate) fn check(key: Key, value: &str, has_current: bool) -> Result<String, String> {
     Ok(key
         .given(value, has_current)?
         .map(|v| v.canonical())

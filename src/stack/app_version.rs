@@ -11,14 +11,14 @@ use crate::storage::modes::PRIVATE_FILE;
 use crate::version;
 
 /// The file's name in the configuration directory.
-pub const FILE: &str = "mathesar-version";
+pub(crate) const FILE: &str = "mathesar-version";
 
-pub fn path(config_dir: &Path) -> PathBuf {
+pub(crate) fn path(config_dir: &Path) -> PathBuf {
     config_dir.join(FILE)
 }
 
 /// The recorded version, if any.
-pub fn recorded(config_dir: &Path) -> Option<String> {
+pub(crate) fn recorded(config_dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path(config_dir)).ok()?;
     let v = text.trim();
     (!v.is_empty()).then(|| v.to_string())
@@ -26,7 +26,7 @@ pub fn recorded(config_dir: &Path) -> Option<String> {
 
 /// Refuses to start `version` on databases last started with a newer one; the message names
 /// the way back.
-pub fn check(config_dir: &Path, version: &str) -> Result<(), String> {
+pub(crate) fn check(config_dir: &Path, version: &str) -> Result<(), String> {
     match recorded(config_dir) {
         Some(r) if version::is_newer(&r, version) => Err(format!(
             "the databases were migrated by Mathesar {r}; this package runs Mathesar {version}, \
@@ -39,7 +39,7 @@ pub fn check(config_dir: &Path, version: &str) -> Result<(), String> {
 }
 
 /// Records `version` as the one the databases are started with.
-pub fn record(config_dir: &Path, version: &str) -> Result<bool, WriteError> {
+pub(crate) fn record(config_dir: &Path, version: &str) -> Result<bool, WriteError> {
     atomic::write_if_changed(
         &path(config_dir),
         format!("{version}\n").as_bytes(),

@@ -39,7 +39,7 @@ const KEPT_ENV: &[&str] = &[
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 #[derive(Debug, Error)]
-pub enum ComposeError {
+pub(crate) enum ComposeError {
     #[error(
         "cannot run `docker compose` ({source}). Install the Docker CLI with the Compose v2 plugin (docker-compose-plugin or docker-compose >= 2.10)"
     )]
@@ -78,7 +78,7 @@ enum Ansi {
 
 /// The compose project of one configuration directory.
 #[derive(Clone, Debug)]
-pub struct Compose {
+pub(crate) struct Compose {
     /// `docker`; another program in tests.
     program: OsString,
     config_dir: PathBuf,
@@ -89,13 +89,13 @@ pub struct Compose {
 
 impl Compose {
     /// `watchtower`: run the services of the `watchtower` profile too.
-    pub fn new(layout: &Layout, watchtower: bool) -> Compose {
+    pub(crate) fn new(layout: &Layout, watchtower: bool) -> Compose {
         Compose::for_config(&layout.config(), watchtower)
     }
 
     /// The project of a configuration directory alone (`purge`, which does not read the
     /// configuration).
-    pub fn for_config(layout: &ConfigLayout, watchtower: bool) -> Compose {
+    pub(crate) fn for_config(layout: &ConfigLayout, watchtower: bool) -> Compose {
         let override_file = Some(layout.override_file()).filter(|p| p.exists());
         Compose {
             program: "docker".into(),
@@ -111,7 +111,8 @@ impl Compose {
     }
 
     /// The arguments of `docker` for the compose subcommand `sub`.
-    pub fn args(&self, sub: &[&str]) -> Vec<OsString> {
+    #[cfg(test)]
+    pub(crate) fn args(&self, sub: &[&str]) -> Vec<OsString> {
         self.args_with(sub, Ansi::Auto)
     }
 
@@ -197,7 +198,7 @@ impl Compose {
 
     /// Runs `docker compose SUB...` with its output going to stderr (progress on a terminal,
     /// plain lines in the journal).
-    pub async fn run(&self, sub: &[&str]) -> Result<(), ComposeError> {
+    pub(crate) async fn run(&self, sub: &[&str]) -> Result<(), ComposeError> {
         Self::refuse_removal(sub)?;
         // Compose writes its progress to stderr; its stdout goes there too, so that stdout stays
         // for the command's own result.
@@ -215,7 +216,7 @@ impl Compose {
     }
 
     /// Runs `docker compose SUB...` and returns its stdout.
-    pub async fn output(&self, sub: &[&str]) -> Result<String, ComposeError> {
+    pub(crate) async fn output(&self, sub: &[&str]) -> Result<String, ComposeError> {
         Self::refuse_removal(sub)?;
         let out = self
             .async_command(sub)
@@ -235,7 +236,7 @@ impl Compose {
     /// Runs `docker compose SUB...` in the foreground for the administrator (`logs`): stderr
     /// inherited, stdout passed on line by line as it comes (cleaned of control sequences when
     /// stdout is not a terminal); waits for it to end.
-    pub fn run_foreground(&self, sub: &[&str]) -> Result<ExitStatus, ComposeError> {
+    pub(crate) fn run_foreground(&self, sub: &[&str]) -> Result<ExitStatus, ComposeError> {
         Self::refuse_removal(sub)?;
         let terminal = std::io::stdout().is_terminal();
         let mut cmd = self.command(sub, if terminal { Ansi::Auto } else { Ansi::Never });
@@ -273,7 +274,7 @@ impl Compose {
 
     /// Runs `docker compose SUB...` and returns stdout and stderr together, without control
     /// sequences (support bundles); a failure is an error.
-    pub fn report(&self, sub: &[&str]) -> Result<String, ComposeError> {
+    pub(crate) fn report(&self, sub: &[&str]) -> Result<String, ComposeError> {
         Self::refuse_removal(sub)?;
         let out = self
             .command(sub, Ansi::Never)
@@ -290,7 +291,7 @@ impl Compose {
 
     /// `purge` only: removes the project's containers and networks (`down --remove-orphans`),
     /// never a volume; the data lives in bind mounts under the data directory and stays.
-    pub fn remove_containers(&self) -> Result<(), ComposeError> {
+    pub(crate) fn remove_containers(&self) -> Result<(), ComposeError> {
         let sub = ["down", "--remove-orphans"];
         let status = self
             .command(&sub, Ansi::Never)
@@ -308,7 +309,7 @@ impl Compose {
 const ERASE_LINE: &[u8] = b"\x1b[2K";
 
 /// `line` without Compose's erase-line sequences.
-pub fn strip_erase(line: &[u8]) -> Vec<u8> {
+pub(crate) fn strip_erase(line: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(line.len());
     let mut rest = line;
     while let Some(i) = rest.windows(ERASE_LINE.len()).position(|w| w == ERASE_LINE) {
@@ -352,7 +353,7 @@ mod tests {
             ]
         );
 
-        std::fs::write(layout.override_file(), "services: {}\n").unwrap();
+        std::fs::write(layout.config().override_file(), "services: {}\n").unwrap();
         let c = Compose::new(&layout, true);
         let a = strings(c.args(&["stop"]));
         let tail: Vec<&str> = a[9..].iter().map(String::as_str).collect();

@@ -12,7 +12,7 @@ use crate::sources::current::{self, CurrentError};
 use crate::storage::{ConfigLayout, Layout};
 
 #[derive(Debug, Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("{} has no configuration yet; run `mathesarctl configure` first", .0.display())]
     NotConfigured(PathBuf),
     #[error(transparent)]
@@ -24,28 +24,31 @@ pub enum ConfigError {
         dir: PathBuf,
         errors: InvalidAnswers,
     },
+    #[error(transparent)]
+    Held(#[from] crate::rendering::held::HeldError),
 }
 
 impl ConfigError {
-    pub fn code(&self) -> Code {
+    pub(crate) fn code(&self) -> Code {
         match self {
             ConfigError::NotConfigured(_) => Code::Io,
             ConfigError::Unreadable(e) => e.code(),
             ConfigError::Invalid { .. } => Code::InvalidAnswer,
+            ConfigError::Held(_) => Code::Io,
         }
     }
 }
 
 /// What the lifecycle commands work from.
 #[derive(Clone, Debug)]
-pub struct Current {
+pub(crate) struct Current {
     pub settings: Settings,
     /// Configuration and data directories of these settings.
     pub layout: Layout,
 }
 
 /// Reads the configuration in `config_dir`; an unconfigured directory is an error.
-pub fn load(config_dir: &Path) -> Result<Current, ConfigError> {
+pub(crate) fn load(config_dir: &Path) -> Result<Current, ConfigError> {
     let found = current::read(&ConfigLayout::new(config_dir))?;
     if found.env_text.is_none() {
         return Err(ConfigError::NotConfigured(
@@ -58,6 +61,8 @@ pub fn load(config_dir: &Path) -> Result<Current, ConfigError> {
         errors,
     })?;
     let layout = Layout::new(config_dir, &settings.data_dir);
+    // A failed upgrade's previous release, held back: its images are the ones to run.
+    crate::rendering::held::load(config_dir)?;
     Ok(Current { settings, layout })
 }
 

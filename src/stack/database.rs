@@ -19,7 +19,7 @@ const NEW_PASSWORD_VAR: &str = "MATHESAR_NEW_DB_PASSWORD";
 const SCRIPT_VAR: &str = "MATHESAR_PSQL_SCRIPT";
 
 #[derive(Debug, Error)]
-pub enum DatabaseError {
+pub(crate) enum DatabaseError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("{what} in {BUNDLED_DB_HOST} failed (exit code {code}): {output}")]
@@ -31,12 +31,12 @@ pub enum DatabaseError {
 }
 
 /// `'text'` as an SQL string literal.
-pub fn quote_literal(s: &str) -> String {
+pub(crate) fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
 /// `"name"` as an SQL identifier.
-pub fn quote_ident(s: &str) -> String {
+pub(crate) fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
@@ -70,17 +70,34 @@ fn check(what: &str, out: ExecOutput) -> Result<ExecOutput, DatabaseError> {
 
 /// Creates the user database `user-db-name` in the bundled PostgreSQL when it does not exist.
 /// Returns whether it was created now.
-pub async fn ensure_user_database(engine: &Engine, s: &Settings) -> Result<bool, DatabaseError> {
+pub(crate) async fn ensure_user_database(
+    engine: &Engine,
+    s: &Settings,
+) -> Result<bool, DatabaseError> {
+    ensure_database(engine, s, &s.user_db_name).await
+}
+
+/// Creates Mathesar's own database `internal-db-name` in the bundled PostgreSQL when it does not
+/// exist: the image creates it only in a new cluster, and a cluster taken over from the 0.1.x
+/// guided installer gets a new one beside its old metadata (`adoption`).
+pub(crate) async fn ensure_internal_database(
+    engine: &Engine,
+    s: &Settings,
+) -> Result<bool, DatabaseError> {
+    ensure_database(engine, s, &s.internal_db_name).await
+}
+
+async fn ensure_database(engine: &Engine, s: &Settings, name: &str) -> Result<bool, DatabaseError> {
     let password = s.db_password.expose();
     let env = [("PGPASSWORD", password)];
     let mut query = psql_args(&s.db_user, "postgres");
     let sql = format!(
         "SELECT 1 FROM pg_database WHERE datname = {}",
-        quote_literal(&s.user_db_name)
+        quote_literal(name)
     );
     query.extend(["-tA", "-c", &sql]);
     let out = check(
-        "looking up the user database",
+        &format!("looking up the database {name}"),
         engine
             .exec(BUNDLED_DB_HOST, &query, &env, EXEC_TIMEOUT)
             .await?,
@@ -89,10 +106,10 @@ pub async fn ensure_user_database(engine: &Engine, s: &Settings) -> Result<bool,
         return Ok(false);
     }
     let mut create = psql_args(&s.db_user, "postgres");
-    let sql = format!("CREATE DATABASE {}", quote_ident(&s.user_db_name));
+    let sql = format!("CREATE DATABASE {}", quote_ident(name));
     create.extend(["-c", &sql]);
     check(
-        &format!("creating the user database {}", s.user_db_name),
+        &format!("creating the database {name}"),
         engine
             .exec(BUNDLED_DB_HOST, &create, &env, EXEC_TIMEOUT)
             .await?,
@@ -116,7 +133,7 @@ fn verifier(password: &str) -> String {
 
 /// Sets the superuser's password inside the running bundled database to `new_password`.
 /// `current_password` is what the container was started with (for PGPASSWORD).
-pub async fn set_password(
+pub(crate) async fn set_password(
     engine: &Engine,
     user: &str,
     current_password: &str,

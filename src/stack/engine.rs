@@ -18,11 +18,11 @@ use futures_util::StreamExt;
 use thiserror::Error;
 
 /// The compose project name of the stack (`name:` in the compose file).
-pub const PROJECT: &str = "mathesar";
+pub(crate) const PROJECT: &str = "mathesar";
 /// The network Compose creates for the project, on which the containers run.
-pub const PROJECT_NETWORK: &str = "mathesar_default";
-pub const PROJECT_LABEL: &str = "com.docker.compose.project";
-pub const SERVICE_LABEL: &str = "com.docker.compose.service";
+pub(crate) const PROJECT_NETWORK: &str = "mathesar_default";
+pub(crate) const PROJECT_LABEL: &str = "com.docker.compose.project";
+pub(crate) const SERVICE_LABEL: &str = "com.docker.compose.service";
 
 /// The engine's socket when `DOCKER_HOST` is not set, as for the Docker CLI and Compose.
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -33,7 +33,7 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(30);
 
 /// Why the engine could not be reached.
 #[derive(Debug, Error)]
-pub enum Unreachable {
+pub(crate) enum Unreachable {
     #[error("no Docker Engine socket at {0}: Docker is not installed or not started")]
     NoSocket(String),
     #[error("the Docker Engine at {0} is not running (connection refused)")]
@@ -50,7 +50,7 @@ pub enum Unreachable {
 
 impl Unreachable {
     /// What the administrator does about it (the preflight names the install command too).
-    pub fn hint(&self) -> &'static str {
+    pub(crate) fn hint(&self) -> &'static str {
         match self {
             Unreachable::Denied(_) => "Run mathesarctl as root (sudo)",
             Unreachable::Unsupported(_) => {
@@ -64,7 +64,7 @@ impl Unreachable {
 }
 
 #[derive(Debug, Error)]
-pub enum EngineError {
+pub(crate) enum EngineError {
     #[error("cannot reach the Docker Engine: {0}. {hint}", hint = .0.hint())]
     Unreachable(Unreachable),
     #[error("the Docker Engine failed to {action}: {source}")]
@@ -109,7 +109,7 @@ fn client(host: &str, request_secs: u64, api: &ClientVersion) -> Result<Docker, 
 /// The API version the engine asks for in a "client version X is too new/old" refusal.
 /// Engines refuse a versioned request outside their range, so one retry at the version named
 /// in the refusal negotiates it (the unversioned `/version` is out of the client's reach).
-pub fn api_version_hint(message: &str) -> Option<ClientVersion> {
+pub(crate) fn api_version_hint(message: &str) -> Option<ClientVersion> {
     let (_, rest) = message.split_once("supported API version is ")?;
     let v: String = rest
         .chars()
@@ -177,24 +177,24 @@ async fn version(host: &str, request_secs: u64) -> Result<(Docker, SystemVersion
 
 /// A connection to the engine.
 #[derive(Clone, Debug)]
-pub struct Engine {
+pub(crate) struct Engine {
     docker: Docker,
 }
 
 /// What a command run in a container printed, and how it ended.
 #[derive(Clone, Debug, Default)]
-pub struct ExecOutput {
+pub(crate) struct ExecOutput {
     pub exit_code: i64,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl ExecOutput {
-    pub fn success(&self) -> bool {
+    pub(crate) fn success(&self) -> bool {
         self.exit_code == 0
     }
     /// stdout and stderr together, trimmed, for messages.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut t = self.stdout.trim().to_string();
         if !self.stderr.trim().is_empty() {
             if !t.is_empty() {
@@ -223,14 +223,14 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
 
 impl Engine {
     /// Connects (`DOCKER_HOST`, else the standard socket) and agrees on an API version.
-    pub async fn connect() -> Result<Engine, EngineError> {
+    pub(crate) async fn connect() -> Result<Engine, EngineError> {
         let (engine, _) = Engine::connect_within(REQUEST_SECS, ANSWER_WITHIN).await?;
         Ok(engine)
     }
 
     /// Connects with `request_secs` for each request and reads the engine's version, all within
     /// `within` (the preflight waits a few seconds only).
-    pub async fn connect_within(
+    pub(crate) async fn connect_within(
         request_secs: u64,
         within: Duration,
     ) -> Result<(Engine, SystemVersion), Unreachable> {
@@ -251,7 +251,7 @@ impl Engine {
     }
 
     /// A network by name (`bridge`, the project's), as the engine describes it.
-    pub async fn network(
+    pub(crate) async fn network(
         &self,
         name: &str,
     ) -> Result<bollard::models::NetworkInspect, bollard::errors::Error> {
@@ -259,7 +259,7 @@ impl Engine {
     }
 
     /// The images named, as one `docker save` archive, streamed.
-    pub fn export_images<'a>(
+    pub(crate) fn export_images<'a>(
         &'a self,
         names: &'a [&'a str],
     ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, bollard::errors::Error>> + 'a {
@@ -268,7 +268,7 @@ impl Engine {
 
     /// Loads a `docker save` archive (plain or compressed) from `chunks`; yields what the engine
     /// says.
-    pub fn import_images<S>(
+    pub(crate) fn import_images<S>(
         &self,
         chunks: S,
     ) -> impl futures_util::Stream<Item = Result<bollard::models::BuildInfo, bollard::errors::Error>>
@@ -286,7 +286,7 @@ impl Engine {
     }
 
     /// Every container of the project, running or not.
-    pub async fn project_containers(&self) -> Result<Vec<ContainerSummary>, EngineError> {
+    pub(crate) async fn project_containers(&self) -> Result<Vec<ContainerSummary>, EngineError> {
         let filters = HashMap::from([(
             "label".to_string(),
             vec![format!("{PROJECT_LABEL}={PROJECT}")],
@@ -302,7 +302,7 @@ impl Engine {
     }
 
     /// The container of compose service `service`, if it exists.
-    pub async fn service_container(
+    pub(crate) async fn service_container(
         &self,
         service: &str,
     ) -> Result<Option<ContainerInspectResponse>, EngineError> {
@@ -318,7 +318,7 @@ impl Engine {
     }
 
     /// A container by name or id, if it exists.
-    pub async fn inspect(
+    pub(crate) async fn inspect(
         &self,
         name: &str,
     ) -> Result<Option<ContainerInspectResponse>, EngineError> {
@@ -330,7 +330,7 @@ impl Engine {
     }
 
     /// The last `lines` lines of a container's output.
-    pub async fn last_logs(&self, name: &str, lines: usize) -> Result<String, EngineError> {
+    pub(crate) async fn last_logs(&self, name: &str, lines: usize) -> Result<String, EngineError> {
         let mut stream = self.docker.logs(
             name,
             Some(LogsOptions {
@@ -349,7 +349,7 @@ impl Engine {
     }
 
     /// Whether an image is present locally.
-    pub async fn has_image(&self, image: &str) -> Result<bool, EngineError> {
+    pub(crate) async fn has_image(&self, image: &str) -> Result<bool, EngineError> {
         match self.docker.inspect_image(image).await {
             Ok(_) => Ok(true),
             Err(e) if is_not_found(&e) => Ok(false),
@@ -361,7 +361,7 @@ impl Engine {
     /// for a container without one), each given `timeout` seconds (else the engine's default),
     /// calling `announce` with the service's name before each. A container restarting in a loop
     /// counts as running (its restart policy would start it again). Removes nothing.
-    pub async fn stop_running(
+    pub(crate) async fn stop_running(
         &self,
         which: impl Fn(Option<&str>) -> bool,
         timeout: Option<i32>,
@@ -392,7 +392,10 @@ impl Engine {
     }
 
     /// The images of `wanted` that are not present, in their order.
-    pub async fn missing_images(&self, wanted: &[String]) -> Result<Vec<String>, EngineError> {
+    pub(crate) async fn missing_images(
+        &self,
+        wanted: &[String],
+    ) -> Result<Vec<String>, EngineError> {
         let mut out = Vec::new();
         for i in wanted {
             if !self.has_image(i).await? {
@@ -404,7 +407,7 @@ impl Engine {
 
     /// Runs `cmd` in a running container with `env` added to its environment and waits for it.
     /// Secrets go in `env`, never in `cmd`.
-    pub async fn exec(
+    pub(crate) async fn exec(
         &self,
         container: &str,
         cmd: &[&str],
@@ -465,12 +468,12 @@ impl Engine {
 }
 
 /// The compose service a container belongs to.
-pub fn service_of(c: &ContainerSummary) -> Option<&str> {
+pub(crate) fn service_of(c: &ContainerSummary) -> Option<&str> {
     c.labels.as_ref()?.get(SERVICE_LABEL).map(String::as_str)
 }
 
 /// A container's name without the leading `/` the engine reports.
-pub fn container_name(c: &ContainerInspectResponse) -> String {
+pub(crate) fn container_name(c: &ContainerInspectResponse) -> String {
     c.name
         .as_deref()
         .unwrap_or_default()
@@ -479,7 +482,7 @@ pub fn container_name(c: &ContainerInspectResponse) -> String {
 }
 
 /// The value of `name` in a container's configured environment.
-pub fn env_value<'a>(c: &'a ContainerInspectResponse, name: &str) -> Option<&'a str> {
+pub(crate) fn env_value<'a>(c: &'a ContainerInspectResponse, name: &str) -> Option<&'a str> {
     c.config
         .as_ref()?
         .env

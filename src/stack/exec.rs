@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 use super::engine::Engine;
 
 #[derive(Debug, Error)]
-pub enum ExecError {
+pub(crate) enum ExecError {
     #[error("the Docker Engine failed to run `{command}` in {container}: {source}")]
     Api {
         command: String,
@@ -32,13 +32,13 @@ pub enum ExecError {
 
 /// How a command ended: its exit code and what it wrote on stderr.
 #[derive(Debug, Default)]
-pub struct Ended {
+pub(crate) struct Ended {
     pub exit_code: i64,
     pub stderr: String,
 }
 
 impl Ended {
-    pub fn success(&self) -> bool {
+    pub(crate) fn success(&self) -> bool {
         self.exit_code == 0
     }
 }
@@ -109,7 +109,7 @@ impl Run<'_> {
 }
 
 /// Runs `cmd` in `container` and writes its stdout to `out` as it comes.
-pub async fn to_writer(
+pub(crate) async fn to_writer(
     engine: &Engine,
     container: &str,
     cmd: &[&str],
@@ -141,7 +141,7 @@ pub async fn to_writer(
 
 /// Runs `cmd` in `container` with the contents of `input` on its stdin; returns its stdout and
 /// stderr together in `stderr` (for messages).
-pub async fn from_reader(
+pub(crate) async fn from_reader(
     engine: &Engine,
     container: &str,
     cmd: &[&str],

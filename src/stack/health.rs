@@ -13,7 +13,7 @@ use super::journal;
 use super::services::Service;
 
 /// How many log lines a failure report shows.
-pub const LOG_LINES: usize = 30;
+pub(crate) const LOG_LINES: usize = 30;
 /// How long a container may stay stopped or missing while waiting before that counts as failure.
 const STOPPED_GRACE: Duration = Duration::from_secs(20);
 /// How often a container's health is read while waiting: an inspect is cheap, and each service
@@ -23,7 +23,7 @@ const POLL: Duration = Duration::from_millis(200);
 const CRASH_LOOP_RESTARTS: i64 = 3;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Health {
+pub(crate) enum Health {
     /// Running and its health check passes.
     Healthy,
     /// Running, without a health check.
@@ -42,12 +42,12 @@ pub enum Health {
 
 impl Health {
     /// Running and, where there is a health check, healthy.
-    pub fn is_ok(&self) -> bool {
+    pub(crate) fn is_ok(&self) -> bool {
         matches!(self, Health::Healthy | Health::Running)
     }
 
     /// Running at all (healthy or not).
-    pub fn is_up(&self) -> bool {
+    pub(crate) fn is_up(&self) -> bool {
         matches!(
             self,
             Health::Healthy | Health::Running | Health::Starting | Health::Unhealthy
@@ -70,7 +70,7 @@ impl fmt::Display for Health {
 }
 
 /// The health of a container (`None`: it does not exist).
-pub fn of(c: Option<&ContainerInspectResponse>) -> Health {
+pub(crate) fn of(c: Option<&ContainerInspectResponse>) -> Health {
     let Some(state) = c.and_then(|c| c.state.as_ref()) else {
         return Health::Missing;
     };
@@ -95,7 +95,7 @@ pub fn of(c: Option<&ContainerInspectResponse>) -> Health {
 }
 
 /// The output of a container's most recent health check, if any.
-pub fn last_check_output(c: &ContainerInspectResponse) -> Option<String> {
+pub(crate) fn last_check_output(c: &ContainerInspectResponse) -> Option<String> {
     let log = c.state.as_ref()?.health.as_ref()?.log.as_ref()?;
     let out = log.last()?.output.as_deref()?.trim();
     (!out.is_empty()).then(|| out.to_string())
@@ -103,7 +103,7 @@ pub fn last_check_output(c: &ContainerInspectResponse) -> Option<String> {
 
 /// What one look at a container means while waiting for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Ready,
     Wait,
     Fail(String),
@@ -111,7 +111,7 @@ pub enum Verdict {
 
 /// The rules of waiting, apart from the engine so that they can be tested.
 #[derive(Debug)]
-pub struct Waiter {
+pub(crate) struct Waiter {
     start: Instant,
     timeout: Duration,
     first_restarts: Option<i64>,
@@ -119,7 +119,7 @@ pub struct Waiter {
 }
 
 impl Waiter {
-    pub fn new(start: Instant, timeout: Duration) -> Self {
+    pub(crate) fn new(start: Instant, timeout: Duration) -> Self {
         Waiter {
             start,
             timeout,
@@ -128,7 +128,7 @@ impl Waiter {
         }
     }
 
-    pub fn judge(&mut self, health: &Health, restarts: i64, now: Instant) -> Verdict {
+    pub(crate) fn judge(&mut self, health: &Health, restarts: i64, now: Instant) -> Verdict {
         if health.is_ok() {
             return Verdict::Ready;
         }
@@ -162,7 +162,7 @@ impl Waiter {
 
 /// A service that did not become healthy, with what is needed to find out why.
 #[derive(Debug, Error)]
-pub struct Unhealthy {
+pub(crate) struct Unhealthy {
     pub title: String,
     pub container: String,
     pub reason: String,
@@ -198,7 +198,7 @@ impl fmt::Display for Unhealthy {
 }
 
 #[derive(Debug, Error)]
-pub enum WaitError {
+pub(crate) enum WaitError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
@@ -206,7 +206,7 @@ pub enum WaitError {
 }
 
 /// Builds the report on a service's container (which may be gone).
-pub async fn report(
+pub(crate) async fn report(
     engine: &Engine,
     service: &Service,
     c: Option<&ContainerInspectResponse>,
@@ -241,7 +241,11 @@ fn capitalise(s: &str) -> String {
 }
 
 /// Waits until the service's container is healthy (or running, without a health check).
-pub async fn wait(engine: &Engine, service: &Service, timeout: Duration) -> Result<(), WaitError> {
+pub(crate) async fn wait(
+    engine: &Engine,
+    service: &Service,
+    timeout: Duration,
+) -> Result<(), WaitError> {
     let start = Instant::now();
     let mut waiter = Waiter::new(start, timeout);
     let mut said = false;

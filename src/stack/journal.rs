@@ -6,7 +6,7 @@ use std::fmt::Display;
 use std::os::unix::fs::MetadataExt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Level {
+pub(crate) enum Level {
     Error,
     Warning,
     Info,
@@ -32,7 +32,7 @@ impl Level {
 }
 
 /// Whether stderr is the journal stream systemd connected (device:inode in `JOURNAL_STREAM`).
-pub fn journal_attached() -> bool {
+pub(crate) fn journal_attached() -> bool {
     let Ok(stream) = std::env::var("JOURNAL_STREAM") else {
         return false;
     };
@@ -43,7 +43,7 @@ pub fn journal_attached() -> bool {
 }
 
 /// The text written for `message`: one prefixed line per line of the message.
-pub fn format(level: Level, message: &str, journal: bool) -> String {
+pub(crate) fn format(level: Level, message: &str, journal: bool) -> String {
     let mut out = String::new();
     for (i, line) in message.lines().enumerate() {
         if journal {
@@ -69,15 +69,15 @@ fn emit(level: Level, message: &dyn Display) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
-pub fn info(message: impl Display) {
+pub(crate) fn info(message: impl Display) {
     emit(Level::Info, &message);
 }
 
-pub fn warn(message: impl Display) {
+pub(crate) fn warn(message: impl Display) {
     emit(Level::Warning, &message);
 }
 
-pub fn error(message: impl Display) {
+pub(crate) fn error(message: impl Display) {
     emit(Level::Error, &message);
 }
 

@@ -8,29 +8,33 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::exit::Code;
-use crate::settings::{BUNDLED_DB_HOST, UserDb};
+use crate::settings::UserDb;
 
 use super::admin::{self, AdminError};
+use super::app_setup;
 use super::app_version;
 use super::compose::{Compose, ComposeError};
 use super::config::{self, ConfigError, Current};
 use super::database::{self, DatabaseError};
+use super::drain;
 use super::engine::{Engine, EngineError, env_value, service_of};
-use super::health::{self, Health, WaitError};
+use super::health::{self, WaitError};
 use super::journal;
-use super::services::{self, APP, DB, PROXY, Service};
+use super::services::{self, APP, DB, PROXY};
 use super::start_lock::{self, StartLockError};
 use super::user_db;
+use super::user_sql;
 
 /// The longest a `down` may take, in seconds: the stop grace periods of the compose file
 /// (`packaging/docker-compose.yml.j2`), which `docker compose stop` (run without `--timeout`,
 /// which would override them all) spends one service after the other (proxy, application,
 /// database), and the containers of turned-off services after them. The unit's
 /// `TimeoutStopSec=` must be longer (a test checks both files against this).
-pub const STOP_SECS_AT_MOST: u32 = 10 + 40 + 120 + 10;
+#[cfg(test)]
+pub(crate) const STOP_SECS_AT_MOST: u32 = 10 + 40 + 120 + 10;
 
 #[derive(Debug, Error)]
-pub enum StackError {
+pub(crate) enum StackError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -60,11 +64,13 @@ pub enum StackError {
     CertificateCopy(String),
     #[error("the proxy did not take the new certificate: {0}")]
     ProxyReload(String),
+    #[error(transparent)]
+    DbUpgrade(#[from] super::db_upgrade::UpgradeError),
 }
 
 impl StackError {
     /// The exit code this failure ends a command with.
-    pub fn code(&self) -> Code {
+    pub(crate) fn code(&self) -> Code {
         match self {
             StackError::Config(e) => e.code(),
             StackError::Engine(_) | StackError::Compose(_) | StackError::Database(_) => {
@@ -82,17 +88,17 @@ impl StackError {
             StackError::Certificate(_) => Code::InvalidAnswer,
             StackError::CertificateCopy(_) => Code::Io,
             StackError::ProxyReload(_) => Code::Docker,
+            StackError::DbUpgrade(super::db_upgrade::UpgradeError::Io { .. }) => Code::Io,
+            StackError::DbUpgrade(_) => Code::DbUpgrade,
         }
     }
 }
 
 /// How `up` and `reload` run.
 #[derive(Clone, Debug, Default)]
-pub struct Options {
+pub(crate) struct Options {
     /// Overrides each service's own health timeout.
     pub timeout: Option<Duration>,
-    /// Run the preflight first.
-    pub preflight: bool,
     /// A certificate file the answers name that is no longer usable fails the run (`reload`);
     /// otherwise it is a warning and the copy checked before is served.
     pub strict_certificates: bool,
@@ -100,7 +106,7 @@ pub struct Options {
 
 /// What a successful `up` or `reload` did.
 #[derive(Clone, Debug, Default)]
-pub struct Applied {
+pub(crate) struct Applied {
     pub login_url: String,
     /// Services whose container was created or recreated.
     pub recreated: Vec<String>,
@@ -111,14 +117,14 @@ pub struct Applied {
 }
 
 /// The configuration, the engine and Compose: what every lifecycle command needs.
-pub struct Stack {
+pub(crate) struct Stack {
     pub current: Current,
     pub engine: Engine,
     pub compose: Compose,
 }
 
 impl Stack {
-    pub async fn open(config_dir: &Path) -> Result<Stack, StackError> {
+    pub(crate) async fn open(config_dir: &Path) -> Result<Stack, StackError> {
         // Compose reads the files on disk itself: a committed change must be complete first.
         crate::sources::current::complete_pending(&crate::storage::ConfigLayout::new(config_dir))
             .map_err(config::ConfigError::from)?;
@@ -144,7 +150,7 @@ impl Stack {
     }
 
     /// Whether any container of the project runs.
-    pub async fn any_running(&self) -> Result<bool, StackError> {
+    pub(crate) async fn any_running(&self) -> Result<bool, StackError> {
         Ok(self.engine.project_containers().await?.iter().any(|c| {
             c.state
                 .is_some_and(|s| s == bollard::models::ContainerSummaryStateEnum::RUNNING)
@@ -153,22 +159,38 @@ impl Stack {
 
     /// Brings the stack up in order, or applies a changed configuration to it: only services
     /// whose configuration changed are recreated (Compose compares configuration hashes).
-    pub async fn apply(&self, opts: &Options) -> Result<Applied, StackError> {
+    pub(crate) async fn apply(&self, opts: &Options) -> Result<Applied, StackError> {
+        let upgrading = self.prepare_bundled_db_upgrade().await?;
+        self.apply_prepared(opts, upgrading).await
+    }
+
+    /// An older cluster is upgraded by the database image at its start: a failed earlier upgrade
+    /// undone and the room it needs checked first (`up` does it before the preflight, whose
+    /// general disk check would not say what the upgrade needs).
+    pub(crate) async fn prepare_bundled_db_upgrade(
+        &self,
+    ) -> Result<Option<super::db_upgrade::start::Upgrading>, StackError> {
         let s = &self.current.settings;
-        if opts.preflight {
-            let report =
-                crate::preflight::run(s, &crate::preflight::Options { will_start: true }).await;
-            if report.failed() {
-                journal::error(report.to_string().trim_end());
-                let names: Vec<_> = report.failures().map(|c| c.name).collect();
-                return Err(StackError::Preflight(names.join(", ")));
-            }
+        if !s.bundled_db() {
+            return Ok(None);
         }
+        let image = crate::rendering::images::Image::Db.pinned(s.image_registry.as_deref());
+        self.prepare_db_upgrade(Some(&image)).await
+    }
+
+    /// [`Stack::apply`] once the database upgrade is prepared.
+    pub(crate) async fn apply_prepared(
+        &self,
+        opts: &Options,
+        upgrading: Option<super::db_upgrade::start::Upgrading>,
+    ) -> Result<Applied, StackError> {
+        let s = &self.current.settings;
         // Mathesar migrates its database when it starts: never an older version over a newer one.
         let app_version = crate::rendering::images::Image::Service.pinned(None);
         let app_version = crate::version::of_image(&app_version).unwrap_or_default();
         let config_dir = &self.current.layout.config_dir;
         app_version::check(config_dir, app_version).map_err(StackError::Downgrade)?;
+        let previous_release = app_version::recorded(config_dir);
         let before = self.container_ids().await?;
         let certificates_changed = match self.refresh_certificates() {
             Ok(changed) => changed,
@@ -205,32 +227,58 @@ impl Stack {
             None => None,
         };
 
-        for service in services::enabled(s) {
-            journal::info(format!("starting {}", service.title));
-            if service == APP {
-                let path = app_version::path(config_dir);
-                app_version::record(config_dir, app_version)
-                    .map_err(|e| StackError::Record(path.display().to_string(), e))?;
-            }
-            self.compose
-                .run(&["up", "--detach", "--no-deps", service.name])
-                .await?;
-            let timeout = opts.timeout.unwrap_or(service.timeout);
-            if service == PROXY {
-                self.restart_proxy_on_new_caddyfile().await?;
-            }
-            health::wait(&self.engine, &service, timeout).await?;
-            if service == DB && !applied.password_changed {
-                self.align_new_db_container(&before).await;
-            }
-            if service == DB && s.user_db == UserDb::Bundled {
-                applied.user_db_created = database::ensure_user_database(&self.engine, s).await?;
-                if applied.user_db_created {
-                    journal::info(format!("created the user database {}", s.user_db_name));
-                }
-            }
+        let enabled = services::enabled(s);
+        // The database and the application first; then, while the proxy (and watchtower) start
+        // and wait for their health checks, the admin and the user database in one Django
+        // process: neither needs the proxy, whose health wait is idle time.
+        let split = enabled
+            .iter()
+            .position(|svc| *svc == APP)
+            .map_or(enabled.len(), |i| i + 1);
+        let (first, rest) = enabled.split_at(split);
+        let password_changed = applied.password_changed;
+        let start = |service| {
+            self.start_service(
+                service,
+                opts,
+                &before,
+                password_changed,
+                app_version,
+                upgrading.as_ref(),
+            )
+        };
+        for service in first {
+            applied.user_db_created |= start(service).await?;
         }
-        self.stop_disabled_services().await?;
+        let rest_started = async {
+            for service in rest {
+                start(service).await?;
+            }
+            self.stop_disabled_services().await
+        };
+        let (started, setup) = tokio::join!(
+            rest_started,
+            app_setup::run(&self.engine, s, &self.current.layout)
+        );
+        let setup = match (started, setup) {
+            (Ok(()), setup) => setup?,
+            // The start failed on a service: that is its error; the admin's is said as well.
+            (Err(e), setup) => {
+                if let Err(admin) = setup {
+                    journal::error(admin.to_string());
+                }
+                return Err(e);
+            }
+        };
+
+        // Mathesar upgraded and serving: the connected databases' SQL next, still under the lock.
+        user_sql::upgrade(
+            &self.engine,
+            &self.current.layout.data().user_sql_record(),
+            previous_release.as_deref(),
+            app_version,
+        )
+        .await;
 
         let after = self.container_ids().await?;
         // Copies changed now, or by a `configure` since the proxy started (replaced files given
@@ -245,74 +293,84 @@ impl Stack {
             .filter(|(svc, id)| before.get(*svc) != Some(*id))
             .map(|(svc, _)| svc.clone())
             .collect();
-
-        let outcome = admin::ensure(&self.engine, s, &self.current.layout).await?;
-        match &outcome {
-            admin::Outcome::Created => journal::info(format!(
-                "created the admin `{}`{}",
-                s.admin_username,
-                if self.current.layout.admin_password_file().exists() {
-                    format!(
-                        " (its generated password is in {} for 24 hours, then the file is removed: log in and change it)",
-                        self.current.layout.admin_password_file().display()
-                    )
-                } else {
-                    String::new()
-                }
-            )),
-            admin::Outcome::Existed => {
-                journal::info(format!("the admin `{}` already exists", s.admin_username))
-            }
-            admin::Outcome::NoPassword => journal::warn(format!(
-                "no admin password is configured: create the first admin in the browser at {}",
-                s.login_url()
-            )),
-            admin::Outcome::AlreadyCreated => {}
+        if admin::carry_over_hash(&self.engine, s, &self.current.layout).await? {
+            journal::info(format!(
+                "the admin `{}` keeps the password of the installation taken over",
+                s.admin_username
+            ));
         }
-        for f in admin::forget_password(&self.current.layout) {
-            journal::info(format!("removed the admin password file {}", f.display()));
-        }
-        applied.admin = Some(outcome);
-        applied.user_db = self.connect_user_db().await;
+        applied.admin = Some(setup.admin);
+        applied.user_db = setup.user_db.and_then(Result::ok);
         if let Some(lock) = lock {
             lock.release().await;
+        }
+        // Healthy again: back in the load balancer's rotation (a drain before a stop, or
+        // `mathesarctl drain`, ends here). Failing to remove the marker fails nothing that ran.
+        match drain::end(&self.current.layout.data()) {
+            Ok(true) => journal::info("the drain ended: the health check answers 200 again"),
+            Ok(false) => {}
+            Err(e) => journal::warn(format!("{e}; the health check still answers 503")),
         }
         Ok(applied)
     }
 
-    /// Connects the user database to Mathesar for the admin. A failure leaves the stack serving
-    /// (the database can be connected in the UI) and is retried at the next start.
-    async fn connect_user_db(&self) -> Option<user_db::Outcome> {
+    /// Starts one service (created, recreated or left as it is by Compose) and waits for its
+    /// health; for the database, also its password and the bundled user database. Returns
+    /// whether the user database was created.
+    async fn start_service(
+        &self,
+        service: &services::Service,
+        opts: &Options,
+        before: &BTreeMap<String, String>,
+        password_changed: bool,
+        app_version: &str,
+        upgrading: Option<&super::db_upgrade::start::Upgrading>,
+    ) -> Result<bool, StackError> {
         let s = &self.current.settings;
-        let target = user_db::Target::of(s)?;
-        match user_db::ensure(&self.engine, s, &self.current.layout).await {
-            Ok(o) => {
-                let what = format!(
-                    "the user database {} on {}:{}",
-                    target.database, target.host, target.port
-                );
-                match o {
-                    user_db::Outcome::Connected => {
-                        journal::info(format!("connected {what} to Mathesar"))
-                    }
-                    user_db::Outcome::Updated => journal::info(format!(
-                        "updated the password or the sslmode Mathesar keeps for {what}"
-                    )),
-                    user_db::Outcome::NoAdmin => journal::warn(format!(
-                        "the admin `{}` does not exist yet: once it does, connect {what} in Mathesar (role {})",
-                        s.admin_username, target.role
-                    )),
-                    user_db::Outcome::AlreadyConnected | user_db::Outcome::Unchanged => {}
-                }
-                Some(o)
-            }
-            Err(e) => {
-                journal::warn(format!(
-                    "{e}; Mathesar is running: connect the database in its UI (Connect Database), or run `systemctl reload mathesar` to try again"
-                ));
-                None
+        let config_dir = &self.current.layout.config_dir;
+        journal::info(format!("starting {}", service.title));
+        if *service == APP {
+            let path = app_version::path(config_dir);
+            app_version::record(config_dir, app_version)
+                .map_err(|e| StackError::Record(path.display().to_string(), e))?;
+        }
+        self.compose
+            .run(&["up", "--detach", "--no-deps", service.name])
+            .await?;
+        let mut timeout = opts.timeout.unwrap_or(service.timeout);
+        if *service == PROXY {
+            self.restart_proxy_on_new_caddyfile().await?;
+        }
+        let upgrade = upgrading.filter(|_| *service == DB);
+        if upgrade.is_some() {
+            timeout = timeout.max(super::db_upgrade::start::UPGRADE_WAIT);
+        }
+        if let Err(e) = health::wait(&self.engine, service, timeout).await {
+            return Err(match upgrade {
+                Some(up) => self.undo_failed_db_upgrade(up, e.into()).await,
+                None => e.into(),
+            });
+        }
+        if *service == DB && !password_changed {
+            self.align_new_db_container(before).await;
+        }
+        if *service == DB
+            && s.bundled_db()
+            && database::ensure_internal_database(&self.engine, s).await?
+        {
+            journal::info(format!(
+                "created Mathesar's own database {}",
+                s.internal_db_name
+            ));
+        }
+        let mut created = false;
+        if *service == DB && s.user_db == UserDb::Bundled {
+            created = database::ensure_user_database(&self.engine, s).await?;
+            if created {
+                journal::info(format!("created the user database {}", s.user_db_name));
             }
         }
+        Ok(created)
     }
 
     /// Pulls the images of the enabled services that are not present, with progress; nothing is
@@ -435,7 +493,7 @@ impl Stack {
             .state
             .as_ref()
             .and_then(|s| s.started_at.as_deref())
-            .and_then(parse_rfc3339);
+            .and_then(crate::time::parse_rfc3339);
         Ok(started.is_some_and(|started| newest > started))
     }
 
@@ -496,7 +554,7 @@ impl Stack {
             .state
             .as_ref()
             .and_then(|s| s.started_at.as_deref())
-            .and_then(parse_rfc3339);
+            .and_then(crate::time::parse_rfc3339);
         if started.is_some_and(|started| modified > started) {
             journal::info("the Caddyfile changed since the proxy started: restarting the proxy");
             self.compose.run(&["restart", PROXY.name]).await?;
@@ -521,7 +579,7 @@ impl Stack {
     }
 
     /// Stops every container of the project; removes nothing.
-    pub async fn down(&self) -> Result<(), StackError> {
+    pub(crate) async fn down(&self) -> Result<(), StackError> {
         // No `--timeout`: each container gets its own stop grace period (PostgreSQL 120 s).
         self.compose.run(&["stop"]).await?;
         // Containers of services the compose file no longer runs (a profile turned off), with
@@ -529,46 +587,10 @@ impl Stack {
         self.engine.stop_running(|_| true, None, |_| {}).await?;
         Ok(())
     }
-
-    /// The health of each enabled service, in start order.
-    pub async fn healths(&self) -> Result<Vec<(Service, Health)>, StackError> {
-        let mut out = Vec::new();
-        for service in services::enabled(&self.current.settings) {
-            let c = self.engine.service_container(service.name).await?;
-            out.push((service, health::of(c.as_ref())));
-        }
-        Ok(out)
-    }
-}
-
-/// A time as the engine reports it (`2026-11-25T09:08:45.326314882Z`, UTC), to compare with file
-/// times; `None` for anything else (such as the zero time of a container never started).
-pub fn parse_rfc3339(s: &str) -> Option<std::time::SystemTime> {
-    let (date, rest) = s.split_once('T')?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let time = rest.strip_suffix('Z')?;
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
-    if y < 1970 || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-        return None;
-    }
-    // Days from the civil date (proleptic Gregorian), after H. Hinnant's algorithm.
-    let (yy, mm_) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let doy = (153 * mm_ + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()?;
-    let digits: String = frac.chars().take(9).collect();
-    let nanos = format!("{digits:0<9}").parse::<u32>().ok()?;
-    Some(std::time::UNIX_EPOCH + Duration::new(secs, nanos))
 }
 
 /// `service -> image` from `docker compose config --format json`.
-pub fn images_by_service(json: &str) -> BTreeMap<String, String> {
+pub(crate) fn images_by_service(json: &str) -> BTreeMap<String, String> {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
         return BTreeMap::new();
     };
@@ -585,9 +607,6 @@ pub fn images_by_service(json: &str) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// The container name of the bundled database, for messages.
-pub const DB_CONTAINER: &str = BUNDLED_DB_HOST;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,25 +622,6 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m["service"], "mathesar/mathesar:0.11.0");
         assert!(images_by_service("not json").is_empty());
-    }
-
-    #[test]
-    fn engine_times_parse() {
-        use std::time::UNIX_EPOCH;
-        let t = parse_rfc3339("2026-11-25T09:08:45.326314882Z").unwrap();
-        let d = t.duration_since(UNIX_EPOCH).unwrap();
-        assert_eq!(d.as_secs(), 1_795_597_725);
-        assert_eq!(d.subsec_nanos(), 326_314_882);
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(UNIX_EPOCH));
-        assert_eq!(
-            parse_rfc3339("2000-03-01T00:00:01.5Z")
-                .unwrap()
-                .duration_since(UNIX_EPOCH)
-                .unwrap(),
-            Duration::new(951_868_801, 500_000_000)
-        );
-        assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), None);
-        assert_eq!(parse_rfc3339("yesterday"), None);
     }
 
     #[test]

@@ -20,12 +20,12 @@ use crate::systemd::notify;
 
 /// Given up after this long without a progress message from the engine (override:
 /// `MATHESAR_PULL_STALL_SECONDS` in /etc/default/mathesar).
-pub const DEFAULT_STALL: Duration = Duration::from_secs(180);
+pub(crate) const DEFAULT_STALL: Duration = Duration::from_secs(180);
 /// The command that pulls what is missing, named in every failure.
-pub const RETRY: &str = "mathesarctl images pull";
+pub(crate) const RETRY: &str = "mathesarctl images pull";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Cause {
+pub(crate) enum Cause {
     /// The registry did not answer (refused, unknown name, timeout, TLS).
     Unreachable,
     /// The registry answered that the image or tag does not exist.
@@ -42,7 +42,7 @@ pub enum Cause {
 
 #[derive(Debug, Error)]
 #[error("cannot pull {image} from {registry}: {}", explain(.cause, .registry, .detail, .credentials))]
-pub struct PullError {
+pub(crate) struct PullError {
     pub image: String,
     pub registry: String,
     pub cause: Cause,
@@ -86,7 +86,7 @@ fn explain(cause: &Cause, registry: &str, detail: &str, credentials: &str) -> St
 }
 
 /// The cause of an engine message, by the words the Engine and registries use.
-pub fn classify(message: &str, sent_credentials: bool) -> Cause {
+pub(crate) fn classify(message: &str, sent_credentials: bool) -> Cause {
     let m = message.to_ascii_lowercase();
     let has = |w: &[&str]| w.iter().any(|x| m.contains(x));
     if has(&["no space left on device", "disk quota exceeded"]) {
@@ -129,7 +129,7 @@ pub fn classify(message: &str, sent_credentials: bool) -> Cause {
 
 /// Where progress goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// A terminal: one line per image, redrawn (carriage return only).
     Terminal,
     /// A file or pipe (apt's log): a plain line every `LINES_EVERY`.
@@ -149,7 +149,7 @@ impl Mode {
     /// lines in a maintainer script (apt runs dpkg on a pseudo-terminal it also copies into its
     /// log, term.log, where redrawn lines would be noise), when not a terminal or on a dumb one;
     /// else redrawn lines.
-    pub fn detect() -> Mode {
+    pub(crate) fn detect() -> Mode {
         let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
         if journal::journal_attached() {
             Mode::Journal
@@ -324,13 +324,13 @@ impl Reporter {
 
 /// What was pulled.
 #[derive(Debug, Default)]
-pub struct Pulled {
+pub(crate) struct Pulled {
     pub images: Vec<String>,
     pub bytes: u64,
 }
 
 /// The stall time from the environment, else the default.
-pub fn stall_from_env() -> Duration {
+pub(crate) fn stall_from_env() -> Duration {
     std::env::var("MATHESAR_PULL_STALL_SECONDS")
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
@@ -340,7 +340,7 @@ pub fn stall_from_env() -> Duration {
 }
 
 /// Pulls `images` that are not present, one after the other, reporting in `mode`.
-pub async fn pull_missing(
+pub(crate) async fn pull_missing(
     engine: &Engine,
     images: &[String],
     mode: Mode,

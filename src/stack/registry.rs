@@ -5,9 +5,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 use bollard::auth::DockerCredentials;
@@ -15,11 +13,11 @@ use serde::Deserialize;
 
 /// Docker Hub, as the CLI names it in config.json.
 const HUB_KEY: &str = "https://index.docker.io/v1/";
-pub const HUB: &str = "docker.io";
+pub(crate) const HUB: &str = "docker.io";
 
 /// The registry host of an image reference (`docker.io` when it names none), by the Docker
 /// rule: the first path component is a registry when it has a `.` or `:` or is `localhost`.
-pub fn registry_of(image: &str) -> &str {
+pub(crate) fn registry_of(image: &str) -> &str {
     match image.split_once('/') {
         Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first,
         _ => HUB,
@@ -28,7 +26,7 @@ pub fn registry_of(image: &str) -> &str {
 
 /// Where credentials for a registry were found (what `doctor` may show).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// None: the registry is pulled from anonymously.
     None,
     /// An `auths` entry of this config.json.
@@ -49,7 +47,7 @@ impl fmt::Display for Source {
 
 /// Credentials for one registry. `Debug` shows only the user name.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
+pub(crate) struct Credentials {
     pub registry: String,
     pub username: String,
     password: String,
@@ -67,7 +65,7 @@ impl fmt::Debug for Credentials {
 
 impl Credentials {
     /// The header value the Engine API wants (`X-Registry-Auth`).
-    pub fn for_engine(&self) -> DockerCredentials {
+    pub(crate) fn for_engine(&self) -> DockerCredentials {
         DockerCredentials {
             username: Some(self.username.clone()),
             password: Some(self.password.clone()),
@@ -79,7 +77,7 @@ impl Credentials {
 
 /// The credentials found for a registry, and where.
 #[derive(Clone, Debug)]
-pub struct Lookup {
+pub(crate) struct Lookup {
     pub source: Source,
     pub credentials: Option<Credentials>,
     /// Why an entry that exists could not be used (a broken config.json, a failing helper).
@@ -107,7 +105,7 @@ struct AuthEntry {
 }
 
 /// The config.json the Docker CLI would read as this process.
-pub fn config_path() -> PathBuf {
+pub(crate) fn config_path() -> PathBuf {
     if let Some(d) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
         return PathBuf::from(d).join("config.json");
     }
@@ -126,7 +124,7 @@ pub fn config_path() -> PathBuf {
 }
 
 /// The credentials for `registry` from the Docker CLI's configuration.
-pub fn lookup(registry: &str) -> Lookup {
+pub(crate) fn lookup(registry: &str) -> Lookup {
     lookup_at(&config_path(), registry)
 }
 
@@ -245,6 +243,9 @@ fn same_registry(key: &str, registry: &str) -> bool {
     key == registry || bare(key) == bare(registry)
 }
 
+/// A credential helper may ask a keyring or a network service; it never holds a pull for longer.
+const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// `docker-credential-NAME get`: the server on stdin, `{"Username","Secret"}` on stdout.
 fn run_helper(name: &str, server: &str) -> Result<(String, String), String> {
     #[derive(Deserialize)]
@@ -261,19 +262,9 @@ fn run_helper(name: &str, server: &str) -> Result<(String, String), String> {
     {
         return Err(format!("the credential helper name `{name}` is not valid"));
     }
-    let mut child = Command::new(&program)
-        .arg("get")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(server.as_bytes());
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("{program} failed: {e}"))?;
+    let out =
+        crate::process::output_blocking(&program, &["get"], server.as_bytes(), HELPER_TIMEOUT)
+            .map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(format!("{program} has no credentials for {server}"));
     }

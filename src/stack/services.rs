@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::settings::Settings;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Service {
+pub(crate) struct Service {
     /// The service name in the compose file.
     pub name: &'static str,
     /// What people call it.
@@ -17,7 +17,7 @@ pub struct Service {
     pub hint: &'static str,
 }
 
-pub const DB: Service = Service {
+pub(crate) const DB: Service = Service {
     name: "db",
     title: "the database (PostgreSQL)",
     timeout: Duration::from_secs(180),
@@ -25,7 +25,7 @@ pub const DB: Service = Service {
            can read), free disk space, and `docker logs mathesar_db`",
 };
 
-pub const APP: Service = Service {
+pub(crate) const APP: Service = Service {
     name: "service",
     title: "the Mathesar application",
     // The first start runs the database migrations.
@@ -35,7 +35,7 @@ pub const APP: Service = Service {
            and `docker logs mathesar_service`",
 };
 
-pub const PROXY: Service = Service {
+pub(crate) const PROXY: Service = Service {
     name: "caddy-reverse-proxy",
     title: "the web proxy (Caddy)",
     timeout: Duration::from_secs(180),
@@ -43,7 +43,7 @@ pub const PROXY: Service = Service {
            when HTTPS is used, DATA_DIR/caddy/Caddyfile, and `docker compose -p mathesar logs caddy-reverse-proxy`",
 };
 
-pub const WATCHTOWER: Service = Service {
+pub(crate) const WATCHTOWER: Service = Service {
     name: "watchtower",
     title: "watchtower (automatic image updates)",
     timeout: Duration::from_secs(120),
@@ -51,10 +51,10 @@ pub const WATCHTOWER: Service = Service {
 };
 
 /// Every service a compose file can hold, in start order.
-pub const ALL: [Service; 4] = [DB, APP, PROXY, WATCHTOWER];
+pub(crate) const ALL: [Service; 4] = [DB, APP, PROXY, WATCHTOWER];
 
 /// The services these settings run, in start order.
-pub fn enabled(s: &Settings) -> Vec<Service> {
+pub(crate) fn enabled(s: &Settings) -> Vec<Service> {
     ALL.iter()
         .copied()
         .filter(|svc| match svc.name {
@@ -66,7 +66,7 @@ pub fn enabled(s: &Settings) -> Vec<Service> {
 }
 
 /// The service definition for a compose service name.
-pub fn by_name(name: &str) -> Option<Service> {
+pub(crate) fn by_name(name: &str) -> Option<Service> {
     ALL.iter().copied().find(|s| s.name == name)
 }
 

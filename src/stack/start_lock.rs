@@ -47,9 +47,9 @@ pub(crate) fn key(t: &Target) -> i64 {
     i64::from_be_bytes(d[..8].try_into().unwrap_or([0; 8]))
 }
 /// How long a host waits for the lock by default.
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(15 * 60);
+pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(15 * 60);
 /// The variable (in `/etc/default/mathesar` for the unit) that changes it, in seconds.
-pub const WAIT_VAR: &str = "MATHESAR_START_LOCK_SECONDS";
+pub(crate) const WAIT_VAR: &str = "MATHESAR_START_LOCK_SECONDS";
 /// How long the server may stay unreachable (a restart, a fail-over) before the start fails.
 const CONNECT_WINDOW: Duration = Duration::from_secs(120);
 const RETRY: Duration = Duration::from_secs(2);
@@ -59,7 +59,7 @@ const REPORT_EVERY: Duration = Duration::from_secs(30);
 const APPLICATION: &str = "mathesarctl start lock on ";
 
 #[derive(Debug, Error)]
-pub enum StartLockError {
+pub(crate) enum StartLockError {
     #[error(
         "the start lock on Mathesar's database {at} could not be taken: the server did not accept a connection for {} s ({reason}). \
          Check that the server runs and that internal-db-host, internal-db-port, db-user and db-password are right (`mathesarctl check`)",
@@ -102,12 +102,12 @@ const RELEASE_TABLE: &str = "mathesarctl_release";
 
 /// Whether `ours` is older than `recorded`; tags that are not versions (`latest`) are never
 /// judged older.
-pub fn is_older(ours: &str, recorded: &str) -> bool {
+pub(crate) fn is_older(ours: &str, recorded: &str) -> bool {
     crate::version::is_newer(recorded, ours)
 }
 
 /// The lock, held while this value lives (the session it was taken in).
-pub struct Held {
+pub(crate) struct Held {
     client: tokio_postgres::Client,
     driver: tokio::task::JoinHandle<()>,
     at: String,
@@ -117,7 +117,7 @@ pub struct Held {
 impl Held {
     /// Refuses an older release than the one that last started on the shared database, then
     /// records `ours` (with this host's name) as the one that starts now.
-    pub async fn claim_release(&self, ours: &str) -> Result<(), StartLockError> {
+    pub(crate) async fn claim_release(&self, ours: &str) -> Result<(), StartLockError> {
         let failed = |e: tokio_postgres::Error| StartLockError::Query {
             at: self.at.clone(),
             reason: pg::classify(e).to_string(),
@@ -161,7 +161,7 @@ impl Held {
 
     /// Releases the lock and ends the session. A failure is only a warning: the session's end
     /// releases the lock anyway.
-    pub async fn release(self) {
+    pub(crate) async fn release(self) {
         if let Err(e) = self
             .client
             .execute("SELECT pg_advisory_unlock($1)", &[&self.key])
@@ -185,7 +185,7 @@ pub(crate) fn target(s: &Settings) -> Option<Target> {
 
 /// The wait `MATHESAR_START_LOCK_SECONDS` asks for (a whole number of seconds, at least 1), or
 /// the default.
-pub fn wait_from(value: Option<&str>) -> Duration {
+pub(crate) fn wait_from(value: Option<&str>) -> Duration {
     value
         .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|&n| n > 0)
@@ -193,7 +193,7 @@ pub fn wait_from(value: Option<&str>) -> Duration {
 }
 
 /// This session's `application_name`: names the host, at most 63 bytes (PostgreSQL's limit).
-pub fn application_name(host: &str) -> String {
+pub(crate) fn application_name(host: &str) -> String {
     let mut name = format!("{APPLICATION}{host}");
     while name.len() > 63 {
         name.pop();
@@ -204,7 +204,7 @@ pub fn application_name(host: &str) -> String {
 /// Who holds the lock, for messages: the holder's host when it is a `mathesarctl` session of
 /// Mathesar's role `ours`; a session of another role is named by its role, whatever
 /// `application_name` it claims, with the way to end it.
-pub fn describe_holder(
+pub(crate) fn describe_holder(
     application: Option<&str>,
     client: Option<&str>,
     holder: Option<(&str, i32)>,

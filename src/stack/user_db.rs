@@ -1,14 +1,13 @@
 //! Connects the user database to Mathesar, as the old guided installer's promise was: the admin
 //! finds it in Mathesar at the first login. Since Mathesar 0.2 that connection is a row set in
 //! Mathesar's own database (server, database, configured role, the admin's role map), made here
-//! by upstream's own `set_up_preexisting_database_for_user` run in `mathesar_service`; the same
-//! call the "Connect Database" form makes. Passwords travel in the exec environment only.
+//! by upstream's own `set_up_preexisting_database_for_user`, the same call the "Connect Database"
+//! form makes, run in `mathesar_service` in the one Django process of the first start
+//! (`stack::app_setup`, after the admin's part). Passwords travel in the exec environment only.
 //!
 //! A marker under the data directory holds a digest of what was connected, so a restart costs
 //! nothing, and a changed password (dpkg-reconfigure) updates the stored role's password instead
 //! of connecting the database a second time.
-
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -17,16 +16,15 @@ use crate::settings::validate::{SslMode, is_loopback_host};
 use crate::settings::{DOCKER_HOST_GATEWAY, Settings, UserDb};
 use crate::storage::{Layout, atomic, modes};
 
-use super::admin::SERVICE_CONTAINER;
-use super::engine::{Engine, EngineError};
+use super::engine::{EngineError, ExecOutput};
 
-const EXEC_TIMEOUT: Duration = Duration::from_secs(300);
 /// The line the script ends with: `mathesar-package: <outcome>`.
 const OUTCOME_PREFIX: &str = "mathesar-package: ";
 
-/// Run by `manage.py shell -c`; reads everything from the environment, prints one outcome line.
-/// Idempotent: an existing connection is not made again, a stale stored password is replaced.
-const SCRIPT: &str = r#"
+/// Run by `manage.py shell -c` (`stack::app_setup`); reads everything from the environment,
+/// prints one outcome line. Idempotent: an existing connection is not made again, a stale stored
+/// password is replaced.
+pub(crate) const SCRIPT: &str = r#"
 import os
 from django.contrib.auth import get_user_model
 from mathesar.models.base import ConfiguredRole, Server, UserDatabaseRoleMap
@@ -52,7 +50,7 @@ else:
 "#;
 
 #[derive(Debug, Error)]
-pub enum UserDbError {
+pub(crate) enum UserDbError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(
@@ -70,7 +68,7 @@ pub enum UserDbError {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The marker matches: nothing was asked of Mathesar.
     Unchanged,
     Connected,
@@ -83,7 +81,7 @@ pub enum Outcome {
 
 /// The user database as Mathesar's containers reach it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     pub host: String,
     pub port: u16,
     pub database: String,
@@ -97,7 +95,7 @@ pub struct Target {
 /// and `require` only, and it has no CA setting of its own. The verifying modes are given as
 /// `require`: with the CA file the container's libpq finds in `PGSSLROOTCERT`, libpq checks the
 /// certificate's chain under `require` (as `verify-ca` does), not the host name.
-pub fn mathesar_sslmode(mode: SslMode) -> &'static str {
+pub(crate) fn mathesar_sslmode(mode: SslMode) -> &'static str {
     match mode {
         SslMode::Disable => "disable",
         SslMode::Prefer => "prefer",
@@ -106,7 +104,7 @@ pub fn mathesar_sslmode(mode: SslMode) -> &'static str {
 }
 
 impl Target {
-    pub fn of(s: &Settings) -> Option<Target> {
+    pub(crate) fn of(s: &Settings) -> Option<Target> {
         match (s.user_db, &s.existing_db) {
             (UserDb::Bundled, _) => Some(Target {
                 host: s.internal_db_container_host(),
@@ -157,7 +155,7 @@ impl Target {
 }
 
 /// The outcome line of the script's output.
-pub fn parse_outcome(stdout: &str) -> Option<Outcome> {
+pub(crate) fn parse_outcome(stdout: &str) -> Option<Outcome> {
     let line = stdout
         .lines()
         .rev()
@@ -171,57 +169,69 @@ pub fn parse_outcome(stdout: &str) -> Option<Outcome> {
     })
 }
 
-/// Connects the configured user database for the admin unless the marker says it is done.
-pub async fn ensure(
-    engine: &Engine,
-    s: &Settings,
-    layout: &Layout,
-) -> Result<Outcome, UserDbError> {
-    let Some(target) = Target::of(s) else {
-        return Ok(Outcome::Unchanged);
-    };
-    let marker = layout.user_db_connected_marker();
+/// The user database to connect at this start, with the marker it is done with.
+pub(crate) struct Connect {
+    pub target: Target,
+    digest: String,
+}
+
+/// What to connect: nothing without a user database ([`Target::of`]) or when the marker says
+/// this very connection is made (`Err(Outcome::Unchanged)`: nothing asked of Mathesar).
+pub(crate) fn step(s: &Settings, layout: &Layout) -> Option<Result<Connect, Outcome>> {
+    let target = Target::of(s)?;
     let digest = target.digest(&s.admin_username);
-    if std::fs::read_to_string(&marker).is_ok_and(|m| m == digest) {
-        return Ok(Outcome::Unchanged);
+    if std::fs::read_to_string(layout.user_db_connected_marker()).is_ok_and(|m| m == digest) {
+        return Some(Err(Outcome::Unchanged));
     }
-    let port = target.port.to_string();
-    let env = [
-        ("MSAR_PKG_HOST", target.host.as_str()),
-        ("MSAR_PKG_PORT", port.as_str()),
-        ("MSAR_PKG_DB", target.database.as_str()),
-        ("MSAR_PKG_ROLE", target.role.as_str()),
-        ("MSAR_PKG_PASSWORD", target.password.as_str()),
-        ("MSAR_PKG_ADMIN", s.admin_username.as_str()),
-        ("MSAR_PKG_SSLMODE", target.sslmode),
-    ];
-    let cmd = ["python", "manage.py", "shell", "-c", SCRIPT];
-    let out = engine
-        .exec(SERVICE_CONTAINER, &cmd, &env, EXEC_TIMEOUT)
-        .await?;
-    let outcome = match (out.success(), parse_outcome(&out.stdout)) {
-        (true, Some(o)) => o,
-        _ => {
-            // The traceback's last line names the error; the rest is noise in a journal.
-            let text = out.text();
-            let last = text
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            return Err(UserDbError::Failed {
-                database: target.database,
-                host: target.host,
-                port: target.port,
-                code: out.exit_code,
-                output: last.trim().to_string(),
-            });
+    Some(Ok(Connect { target, digest }))
+}
+
+impl Connect {
+    /// The environment [`SCRIPT`] reads (it holds the password).
+    pub(crate) fn env(&self, admin: &str) -> Vec<(&'static str, String)> {
+        let t = &self.target;
+        vec![
+            ("MSAR_PKG_HOST", t.host.clone()),
+            ("MSAR_PKG_PORT", t.port.to_string()),
+            ("MSAR_PKG_DB", t.database.clone()),
+            ("MSAR_PKG_ROLE", t.role.clone()),
+            ("MSAR_PKG_PASSWORD", t.password.clone()),
+            ("MSAR_PKG_ADMIN", admin.to_string()),
+            ("MSAR_PKG_SSLMODE", t.sslmode.to_string()),
+        ]
+    }
+
+    /// The outcome from the output of the process that ran [`SCRIPT`]; the marker written once
+    /// the connection is made (not while the admin is missing).
+    pub(crate) fn finish(self, layout: &Layout, out: &ExecOutput) -> Result<Outcome, UserDbError> {
+        let outcome = match (out.success(), parse_outcome(&out.stdout)) {
+            (true, Some(o)) => o,
+            _ => {
+                // The traceback's last line names the error; the rest is noise in a journal.
+                let text = out.text();
+                let last = text
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                return Err(UserDbError::Failed {
+                    database: self.target.database,
+                    host: self.target.host,
+                    port: self.target.port,
+                    code: out.exit_code,
+                    output: last.trim().to_string(),
+                });
+            }
+        };
+        if outcome != Outcome::NoAdmin {
+            atomic::write(
+                &layout.user_db_connected_marker(),
+                self.digest.as_bytes(),
+                modes::PRIVATE_FILE,
+            )?;
         }
-    };
-    if outcome != Outcome::NoAdmin {
-        atomic::write(&marker, digest.as_bytes(), modes::PRIVATE_FILE)?;
+        Ok(outcome)
     }
-    Ok(outcome)
 }
 
 #[cfg(test)]

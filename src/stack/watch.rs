@@ -21,7 +21,7 @@ const POLL: Duration = Duration::from_secs(10);
 const RECHECK: Duration = Duration::from_secs(2);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// Nothing new.
     Same,
     /// A service stopped being healthy.
@@ -40,20 +40,20 @@ pub enum Change {
 
 /// The rules, apart from the engine so that they can be tested.
 #[derive(Debug)]
-pub struct Watch {
+pub(crate) struct Watch {
     grace: Duration,
     bad_since: BTreeMap<&'static str, Instant>,
 }
 
 impl Watch {
-    pub fn new(grace: Duration) -> Watch {
+    pub(crate) fn new(grace: Duration) -> Watch {
         Watch {
             grace,
             bad_since: BTreeMap::new(),
         }
     }
 
-    pub fn observe(&mut self, service: &'static str, h: &Health, now: Instant) -> Change {
+    pub(crate) fn observe(&mut self, service: &'static str, h: &Health, now: Instant) -> Change {
         if h.is_ok() {
             return match self.bad_since.remove(service) {
                 Some(since) => Change::Recovered {
@@ -77,18 +77,18 @@ impl Watch {
     }
 
     /// Drops what is known about services no longer watched.
-    pub fn forget_others(&mut self, services: &[Service]) {
+    pub(crate) fn forget_others(&mut self, services: &[Service]) {
         self.bad_since
             .retain(|name, _| services.iter().any(|s| s.name == *name));
     }
 
-    pub fn degraded(&self) -> Vec<&'static str> {
+    pub(crate) fn degraded(&self) -> Vec<&'static str> {
         self.bad_since.keys().copied().collect()
     }
 }
 
 #[derive(Debug, Error)]
-pub enum WatchError {
+pub(crate) enum WatchError {
     #[error(
         "{service} stayed {health} for longer than {}s; ending so that systemd restarts the stack",
         .grace.as_secs()
@@ -107,7 +107,7 @@ pub enum WatchError {
 }
 
 /// What the watch tells its caller about the stack, for the unit's STATUS= line.
-pub enum Notice<'a> {
+pub(crate) enum Notice<'a> {
     Degraded(&'a [&'static str]),
     Healthy,
 }
@@ -147,7 +147,7 @@ fn report(planned: bool, message: String) {
 /// `services` is asked before each look, so that a reloaded configuration (watchtower turned on or
 /// off) is followed. `planned` tells whether a container going away is expected (the unit is
 /// stopping or reloading): it is then reported as information, not as a warning.
-pub async fn watch<P: Future<Output = bool>>(
+pub(crate) async fn watch<P: Future<Output = bool>>(
     engine: &Engine,
     mut services: impl FnMut() -> Vec<Service>,
     grace: Duration,

@@ -11,14 +11,18 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 #[error("cannot write {path}")]
-pub struct WriteError {
+pub(crate) struct WriteError {
     pub path: PathBuf,
     pub source: io::Error,
 }
 
 /// Writes `contents` to `path` atomically with `mode`. Returns `false` and touches nothing when the
 /// file already holds exactly these bytes and this mode.
-pub fn write_if_changed(path: &Path, contents: &[u8], mode: u32) -> Result<bool, WriteError> {
+pub(crate) fn write_if_changed(
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+) -> Result<bool, WriteError> {
     if holds(path, contents, mode) {
         return Ok(false);
     }
@@ -27,19 +31,19 @@ pub fn write_if_changed(path: &Path, contents: &[u8], mode: u32) -> Result<bool,
 }
 
 /// The directory a file path is in (`.` for a bare name): where its temporary file goes.
-pub fn dir_of(path: &Path) -> &Path {
+pub(crate) fn dir_of(path: &Path) -> &Path {
     path.parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
 }
 
 /// Whether `path` holds exactly `contents` with `mode`.
-pub fn holds(path: &Path, contents: &[u8], mode: u32) -> bool {
+pub(crate) fn holds(path: &Path, contents: &[u8], mode: u32) -> bool {
     fs::read(path).is_ok_and(|current| current == contents)
         && super::modes::mode_of(path) == Some(mode)
 }
 
-pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), WriteError> {
+pub(crate) fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), WriteError> {
     let err = |source| WriteError {
         path: path.to_path_buf(),
         source,
@@ -66,7 +70,7 @@ pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<(), WriteError> 
 /// The name is unpredictable and the file is created exclusively without following a link, so
 /// that nothing planted under that name (a symbolic link to another file) is ever written
 /// through; it has `mode` from the start.
-pub fn create_temp(dir: &Path, name: &str, mode: u32) -> io::Result<(File, PathBuf)> {
+pub(crate) fn create_temp(dir: &Path, name: &str, mode: u32) -> io::Result<(File, PathBuf)> {
     loop {
         let mut random = [0u8; 8];
         getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
@@ -81,7 +85,7 @@ pub fn create_temp(dir: &Path, name: &str, mode: u32) -> io::Result<(File, PathB
 }
 
 /// `O_CREAT | O_EXCL | O_NOFOLLOW` with `mode`, then exactly `mode` whatever the umask.
-pub fn create_new(path: &Path, mode: u32) -> io::Result<File> {
+pub(crate) fn create_new(path: &Path, mode: u32) -> io::Result<File> {
     let f = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -100,7 +104,7 @@ pub(super) fn write_synced(path: &Path, contents: &[u8], mode: u32) -> io::Resul
 }
 
 /// Removes `path` and fsyncs its directory; a missing file is not an error.
-pub fn remove(path: &Path) -> Result<bool, WriteError> {
+pub(crate) fn remove(path: &Path) -> Result<bool, WriteError> {
     match fs::remove_file(path) {
         Ok(()) => {
             if let Some(dir) = path.parent() {
@@ -117,7 +121,7 @@ pub fn remove(path: &Path) -> Result<bool, WriteError> {
 }
 
 /// Leftover temporary files of a run that was killed mid-write.
-pub fn clean_leftovers(dir: &Path) {
+pub(crate) fn clean_leftovers(dir: &Path) {
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
             let n = e.file_name();

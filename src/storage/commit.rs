@@ -22,11 +22,11 @@ use serde::{Deserialize, Serialize};
 use super::atomic::{self, WriteError};
 
 /// The redo log's file name in the configuration directory.
-pub const REDO_LOG: &str = ".pending";
+pub(crate) const REDO_LOG: &str = ".pending";
 const STAGED: &str = ".staged-";
 
 /// One file of the set.
-pub struct Change<'a> {
+pub(crate) struct Change<'a> {
     pub path: &'a Path,
     pub contents: &'a [u8],
     pub mode: u32,
@@ -39,7 +39,7 @@ struct Entry {
 }
 
 /// Replaces every file of `changes` as one: after a crash, readers see all of them or none.
-pub fn commit(redo: &Path, changes: &[Change]) -> Result<(), WriteError> {
+pub(crate) fn commit(redo: &Path, changes: &[Change]) -> Result<(), WriteError> {
     if changes.is_empty() {
         return Ok(());
     }
@@ -84,7 +84,7 @@ pub fn commit(redo: &Path, changes: &[Change]) -> Result<(), WriteError> {
 
 /// Completes a committed set of changes, if `redo` names one. Call with the lock held.
 /// Returns whether there was a redo log.
-pub fn roll_forward(redo: &Path) -> Result<bool, WriteError> {
+pub(crate) fn roll_forward(redo: &Path) -> Result<bool, WriteError> {
     let Some(entries) = read_redo(redo)? else {
         return Ok(false);
     };
@@ -104,7 +104,7 @@ pub fn roll_forward(redo: &Path) -> Result<bool, WriteError> {
 
 /// For a reader: the file that holds the current content of `target`, which is its staged file
 /// while a committed redo log is not completed yet. Changes nothing.
-pub fn view(redo: &Path, target: &Path) -> Result<PathBuf, WriteError> {
+pub(crate) fn view(redo: &Path, target: &Path) -> Result<PathBuf, WriteError> {
     let entries = read_redo(redo)?.unwrap_or_default();
     Ok(entries
         .into_iter()
@@ -183,7 +183,7 @@ fn allowed_target(config_dir: &Path, target: &Path) -> bool {
 
 /// Removes staged files of runs that died before their commit point (call with the lock held,
 /// after [`roll_forward`]).
-pub fn clean_staged(dir: &Path) {
+pub(crate) fn clean_staged(dir: &Path) {
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
             let n = e.file_name();

@@ -11,7 +11,7 @@ use nix::fcntl::{Flock, FlockArg};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
-pub enum LockError {
+pub(crate) enum LockError {
     #[error("cannot open the lock file {path}")]
     Open {
         path: PathBuf,
@@ -26,7 +26,7 @@ pub enum LockError {
 }
 
 impl LockError {
-    pub fn code(&self) -> crate::exit::Code {
+    pub(crate) fn code(&self) -> crate::exit::Code {
         match self {
             LockError::Busy { .. } => crate::exit::Code::LockBusy,
             _ => crate::exit::Code::Io,
@@ -35,13 +35,17 @@ impl LockError {
 }
 
 /// How long commands other than `configure` (which has `--lock-timeout`) wait for the lock.
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(120);
+pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(120);
 
 /// Held for as long as it lives; the kernel releases it if the process dies.
-pub struct Lock(#[allow(dead_code)] Flock<File>);
+pub(crate) struct Lock(#[allow(dead_code)] Flock<File>);
 
 /// Takes the lock, waiting up to `timeout`; `on_wait` is called once if another run holds it.
-pub fn acquire(path: &Path, timeout: Duration, on_wait: impl FnOnce()) -> Result<Lock, LockError> {
+pub(crate) fn acquire(
+    path: &Path,
+    timeout: Duration,
+    on_wait: impl FnOnce(),
+) -> Result<Lock, LockError> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -65,7 +69,7 @@ pub fn acquire(path: &Path, timeout: Duration, on_wait: impl FnOnce()) -> Result
 
 /// A reader's lock: shared, and only when the lock file exists (a reader creates nothing; without
 /// the file no writer has ever run there). `None` when there is no lock file.
-pub fn acquire_shared(path: &Path, timeout: Duration) -> Result<Option<Lock>, LockError> {
+pub(crate) fn acquire_shared(path: &Path, timeout: Duration) -> Result<Option<Lock>, LockError> {
     let file = match OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NOFOLLOW)

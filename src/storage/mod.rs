@@ -1,12 +1,12 @@
 //! Files on disk: where they are, with which modes, and how they are written without ever leaving
 //! a half-written file.
 
-pub mod atomic;
-pub mod commit;
-pub mod dirs;
-pub mod layout;
-pub mod lock;
-pub mod modes;
-pub mod purge;
+pub(crate) mod atomic;
+pub(crate) mod commit;
+pub(crate) mod dirs;
+pub(crate) mod env_text;
+pub(crate) mod layout;
+pub(crate) mod lock;
+pub(crate) mod modes;
 
-pub use layout::{ConfigLayout, DataLayout, Layout};
+pub(crate) use layout::{ConfigLayout, DataLayout, Layout};

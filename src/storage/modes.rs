@@ -7,16 +7,16 @@ use std::path::Path;
 use thiserror::Error;
 
 /// The configuration and data directories: root only.
-pub const PRIVATE_DIR: u32 = 0o700;
+pub(crate) const PRIVATE_DIR: u32 = 0o700;
 /// `.env`, the compose file, the admin password: root only.
-pub const PRIVATE_FILE: u32 = 0o600;
+pub(crate) const PRIVATE_FILE: u32 = 0o600;
 /// Files containers read that hold no secret (the Caddyfile).
-pub const PUBLIC_FILE: u32 = 0o644;
+pub(crate) const PUBLIC_FILE: u32 = 0o644;
 /// Directories containers write into as their own users (PostgreSQL data is chowned by its image).
-pub const SHARED_DIR: u32 = 0o755;
+pub(crate) const SHARED_DIR: u32 = 0o755;
 
 #[derive(Debug, Error)]
-pub enum ModeError {
+pub(crate) enum ModeError {
     #[error("cannot create {path}")]
     Create {
         path: String,
@@ -37,7 +37,7 @@ pub enum ModeError {
 
 /// Creates `dir` (and parents) if missing, then enforces `mode` on it; a directory that exists but
 /// belongs to someone else than root (or the current user, in tests) is refused.
-pub fn ensure_dir(dir: &Path, mode: u32) -> Result<(), ModeError> {
+pub(crate) fn ensure_dir(dir: &Path, mode: u32) -> Result<(), ModeError> {
     let path = dir.display().to_string();
     if !dir.exists() {
         fs::DirBuilder::new()
@@ -71,6 +71,6 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> Result<(), ModeError> {
 }
 
 /// The permission bits of `path`, or `None` if it does not exist.
-pub fn mode_of(path: &Path) -> Option<u32> {
+pub(crate) fn mode_of(path: &Path) -> Option<u32> {
     fs::metadata(path).ok().map(|m| m.mode() & 0o7777)
 }

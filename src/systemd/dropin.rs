@@ -12,10 +12,10 @@ use crate::settings::{DEFAULT_CONFIG_DIR, DEFAULT_DATA_DIR};
 use crate::storage::{atomic, modes};
 
 /// Where the drop-in lives.
-pub const DEFAULT_FILE: &str = "/etc/systemd/system/mathesar.service.d/paths.conf";
+pub(crate) const DEFAULT_FILE: &str = "/etc/systemd/system/mathesar.service.d/paths.conf";
 
 /// The drop-in, or the file named by `MATHESAR_UNIT_DROPIN` (tests, unusual layouts).
-pub fn file() -> PathBuf {
+pub(crate) fn file() -> PathBuf {
     std::env::var_os("MATHESAR_UNIT_DROPIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE))
@@ -40,7 +40,7 @@ fn word(path: &Path) -> String {
 
 /// The drop-in's text for these directories, `None` when both are the defaults (the unit names
 /// those itself).
-pub fn render(config_dir: &Path, data_dir: &Path) -> Option<String> {
+pub(crate) fn render(config_dir: &Path, data_dir: &Path) -> Option<String> {
     let extra: Vec<&Path> = [
         (config_dir, DEFAULT_CONFIG_DIR),
         (data_dir, DEFAULT_DATA_DIR),
@@ -64,7 +64,7 @@ pub fn render(config_dir: &Path, data_dir: &Path) -> Option<String> {
 }
 
 /// Whether the drop-in at `file` differs from what these directories need.
-pub fn stale(file: &Path, config_dir: &Path, data_dir: &Path) -> bool {
+pub(crate) fn stale(file: &Path, config_dir: &Path, data_dir: &Path) -> bool {
     match render(config_dir, data_dir) {
         Some(text) => !atomic::holds(file, text.as_bytes(), modes::PUBLIC_FILE),
         None => file.symlink_metadata().is_ok(),
@@ -72,7 +72,7 @@ pub fn stale(file: &Path, config_dir: &Path, data_dir: &Path) -> bool {
 }
 
 /// Writes or removes the drop-in at `file`; `true` when it changed.
-pub fn apply(file: &Path, config_dir: &Path, data_dir: &Path) -> io::Result<bool> {
+pub(crate) fn apply(file: &Path, config_dir: &Path, data_dir: &Path) -> io::Result<bool> {
     if !stale(file, config_dir, data_dir) {
         return Ok(false);
     }
@@ -90,7 +90,7 @@ pub fn apply(file: &Path, config_dir: &Path, data_dir: &Path) -> io::Result<bool
 
 /// Removes the drop-in at `file`, and its directory when nothing else is in it; `true` when
 /// there was one.
-pub fn remove(file: &Path) -> io::Result<bool> {
+pub(crate) fn remove(file: &Path) -> io::Result<bool> {
     match std::fs::remove_file(file) {
         Ok(()) => {
             if let Some(dir) = file.parent() {
@@ -106,7 +106,7 @@ pub fn remove(file: &Path) -> io::Result<bool> {
 
 /// After the drop-in changed: systemd reads it again (`systemctl daemon-reload`), when it runs
 /// and the drop-in is the real one. A failure is reported, not fatal.
-pub fn reload_systemd(file: &Path) {
+pub(crate) fn reload_systemd(file: &Path) {
     if file != Path::new(DEFAULT_FILE) || !Path::new("/run/systemd/system").exists() {
         return;
     }

@@ -3,23 +3,23 @@
 use sd_notify::NotifyState;
 
 /// The status line shown by `systemctl status` once the stack runs.
-pub fn running_status(login_url: &str) -> String {
+pub(crate) fn running_status(login_url: &str) -> String {
     format!("Mathesar is running at {login_url}")
 }
 
 /// READY=1 with a STATUS= line.
-pub fn ready(status: &str) -> std::io::Result<()> {
+pub(crate) fn ready(status: &str) -> std::io::Result<()> {
     sd_notify::notify(&[NotifyState::Ready, NotifyState::Status(status)])
 }
 
 /// A STATUS= line alone.
-pub fn status(status: &str) -> std::io::Result<()> {
+pub(crate) fn status(status: &str) -> std::io::Result<()> {
     sd_notify::notify(&[NotifyState::Status(status)])
 }
 
 /// A STATUS= line, and the start timeout pushed `by` further (EXTEND_TIMEOUT_USEC=): a start that
 /// is still making progress (a pull, a wait for another host's lock) is not killed by it.
-pub fn extend_start(status: &str, by: std::time::Duration) -> std::io::Result<()> {
+pub(crate) fn extend_start(status: &str, by: std::time::Duration) -> std::io::Result<()> {
     let usec = u32::try_from(by.as_micros()).unwrap_or(u32::MAX);
     sd_notify::notify(&[
         NotifyState::Status(status),
@@ -28,7 +28,7 @@ pub fn extend_start(status: &str, by: std::time::Duration) -> std::io::Result<()
 }
 
 /// STOPPING=1 with a STATUS= line.
-pub fn stopping(status: &str) -> std::io::Result<()> {
+pub(crate) fn stopping(status: &str) -> std::io::Result<()> {
     sd_notify::notify(&[NotifyState::Stopping, NotifyState::Status(status)])
 }
 

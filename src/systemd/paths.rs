@@ -5,15 +5,15 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::rendering::env_file;
 use crate::settings::{DEFAULT_CONFIG_DIR, Settings};
+use crate::storage::env_text;
 use crate::storage::layout::{DEFAULT_FILE, remembered_config_dir};
 use crate::storage::{ConfigLayout, atomic, modes};
 
 use super::dropin;
 
 /// `/etc/default/mathesar`, or the file named by `MATHESAR_DEFAULTS_FILE` (tests, unusual layouts).
-pub fn defaults_file() -> PathBuf {
+pub(crate) fn defaults_file() -> PathBuf {
     std::env::var_os("MATHESAR_DEFAULTS_FILE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE))
@@ -23,13 +23,13 @@ pub fn defaults_file() -> PathBuf {
 /// directory), when it is another one than `config_dir` and holds a configuration: configuring
 /// `config_dir` then leaves the defaults file alone, so that the service is never silently
 /// switched to another configuration.
-pub fn in_use_elsewhere(config_dir: &Path) -> Option<PathBuf> {
+pub(crate) fn in_use_elsewhere(config_dir: &Path) -> Option<PathBuf> {
     let current = remembered_config_dir(&defaults_file())
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_DIR));
     (current != config_dir && ConfigLayout::new(&current).env_file().exists()).then_some(current)
 }
 
-pub fn needs_defaults_file(s: &Settings) -> bool {
+pub(crate) fn needs_defaults_file(s: &Settings) -> bool {
     if in_use_elsewhere(&s.config_dir).is_some() {
         return false;
     }
@@ -44,14 +44,14 @@ pub fn needs_defaults_file(s: &Settings) -> bool {
 
 /// Whether the unit's drop-in must change: this is the configuration the unit uses, and its
 /// directories are not the ones the drop-in names.
-pub fn needs_dropin(s: &Settings) -> bool {
+pub(crate) fn needs_dropin(s: &Settings) -> bool {
     in_use_elsewhere(&s.config_dir).is_none()
         && dropin::stale(&dropin::file(), &s.config_dir, &s.data_dir)
 }
 
 /// Makes a configuration or data directory other than the defaults writable by the unit
 /// (`systemd::dropin`), or removes the drop-in when the defaults are back.
-pub fn write_dropin(s: &Settings) -> Result<(), anyhow::Error> {
+pub(crate) fn write_dropin(s: &Settings) -> Result<(), anyhow::Error> {
     if !needs_dropin(s) {
         return Ok(());
     }
@@ -63,13 +63,13 @@ pub fn write_dropin(s: &Settings) -> Result<(), anyhow::Error> {
 }
 
 /// Remembers a non-default configuration directory for the unit (`EnvironmentFile=`) and later runs.
-pub fn write_defaults_file(s: &Settings) -> Result<(), anyhow::Error> {
+pub(crate) fn write_defaults_file(s: &Settings) -> Result<(), anyhow::Error> {
     if !needs_defaults_file(s) {
         return Ok(());
     }
     let text = format!(
         "# Written by `mathesarctl configure`: where the Mathesar configuration lives.\nMATHESAR_CONFIG_DIR={}\n",
-        env_file::quote(&s.config_dir.display().to_string())
+        env_text::quote(&s.config_dir.display().to_string())
     );
     let file = defaults_file();
     if let Some(dir) = file.parent() {

@@ -19,11 +19,12 @@ const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
 
 #[derive(Debug, Error)]
 #[error("cannot ask systemd over D-Bus: {0}")]
-pub struct UnitError(#[from] zbus::Error);
+pub(crate) struct UnitError(#[from] zbus::Error);
 
-/// A unit's `ActiveState`.
+/// A unit's `ActiveState`, its variants named as systemd names them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Active {
+#[allow(clippy::enum_variant_names)]
+pub(crate) enum Active {
     Active,
     Reloading,
     Inactive,
@@ -36,7 +37,7 @@ pub enum Active {
 }
 
 impl Active {
-    pub fn parse(s: &str) -> Active {
+    pub(crate) fn parse(s: &str) -> Active {
         match s {
             "active" => Active::Active,
             "reloading" => Active::Reloading,
@@ -49,7 +50,7 @@ impl Active {
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Active::Active => "active",
             Active::Reloading => "reloading",
@@ -70,7 +71,7 @@ impl fmt::Display for Active {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnitState {
+pub(crate) struct UnitState {
     pub active: Active,
     /// e.g. `running`, `dead`, `start`.
     pub sub: String,
@@ -79,14 +80,14 @@ pub struct UnitState {
 }
 
 impl UnitState {
-    pub fn is_active(&self) -> bool {
+    pub(crate) fn is_active(&self) -> bool {
         matches!(self.active, Active::Active | Active::Reloading)
     }
     /// Containers going away now are the unit's own doing (ExecStop, ExecReload).
-    pub fn is_stopping_or_reloading(&self) -> bool {
+    pub(crate) fn is_stopping_or_reloading(&self) -> bool {
         matches!(self.active, Active::Deactivating | Active::Reloading)
     }
-    pub fn in_transition(&self) -> bool {
+    pub(crate) fn in_transition(&self) -> bool {
         matches!(
             self.active,
             Active::Activating | Active::Deactivating | Active::Reloading | Active::Refreshing
@@ -96,7 +97,7 @@ impl UnitState {
 
 /// What `systemctl` is asked to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Start,
     Stop,
     Reload,
@@ -119,7 +120,7 @@ impl Action {
 }
 
 #[derive(Debug, Error)]
-pub enum ControlError {
+pub(crate) enum ControlError {
     #[error("cannot run `systemctl {command}`: {source}")]
     Spawn {
         command: String,
@@ -155,12 +156,31 @@ fn systemctl(args: &[&str], unit: &str) -> Result<(), ControlError> {
 }
 
 /// `systemctl start|stop|reload|restart|reset-failed UNIT`, waiting for the job to finish.
-pub fn control(action: Action, unit: &str) -> Result<(), ControlError> {
+pub(crate) fn control(action: Action, unit: &str) -> Result<(), ControlError> {
     systemctl(&[action.verb(), unit], unit)
 }
 
+/// `systemctl enable|disable [--now] UNITS`: the units' `[Install]` links (works without a
+/// running systemd too, as in an image build); `--now` also starts or stops them.
+pub(crate) fn set_enabled(enable: bool, now: bool, units: &[&str]) -> Result<(), ControlError> {
+    let mut args = vec![if enable { "enable" } else { "disable" }, "--quiet"];
+    if now {
+        args.push("--now");
+    }
+    args.extend_from_slice(units);
+    systemctl(&args, units.first().copied().unwrap_or_default())
+}
+
+/// `systemctl is-enabled UNIT` answers `enabled`.
+pub(crate) fn is_enabled(unit: &str) -> bool {
+    Command::new("systemctl")
+        .args(["is-enabled", "--quiet", unit])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// `systemctl daemon-reload`: systemd reads the unit files and drop-ins again.
-pub fn daemon_reload() -> Result<(), ControlError> {
+pub(crate) fn daemon_reload() -> Result<(), ControlError> {
     systemctl(&["daemon-reload"], "init.scope")
 }
 
@@ -202,7 +222,7 @@ async fn number(conn: &Connection, path: &OwnedObjectPath, name: &str) -> Result
 /// Whether a start limit count is cleared once the service is up: only after a start that was
 /// not an automatic restart (systemd sets `NRestarts` back to 0 at a start that follows a stop or
 /// a failure it did not retry, and counts each `Restart=` up from there).
-pub fn clears_start_limit(n_restarts: u32) -> bool {
+pub(crate) fn clears_start_limit(n_restarts: u32) -> bool {
     n_restarts == 0
 }
 
@@ -225,7 +245,10 @@ async fn load(conn: &Connection, unit: &str) -> Result<OwnedObjectPath, UnitErro
 /// restarts and the package's never add up to `StartLimitBurst=`, while a crash loop (automatic
 /// restarts, which do not get here or are not cleared) stays bounded by it. `pid`: this process;
 /// nothing is done unless it is the unit's main process. Returns whether the count was cleared.
-pub async fn forget_starts_after_manual_start(unit: &str, pid: u32) -> Result<bool, UnitError> {
+pub(crate) async fn forget_starts_after_manual_start(
+    unit: &str,
+    pid: u32,
+) -> Result<bool, UnitError> {
     let conn = Connection::system().await?;
     let path = load(&conn, unit).await?;
     if number(&conn, &path, "MainPID").await? != pid
@@ -245,7 +268,7 @@ pub async fn forget_starts_after_manual_start(unit: &str, pid: u32) -> Result<bo
 }
 
 /// The state of `unit`, asked of the running systemd.
-pub async fn state(unit: &str) -> Result<UnitState, UnitError> {
+pub(crate) async fn state(unit: &str) -> Result<UnitState, UnitError> {
     let conn = Connection::system().await?;
     let path = load(&conn, unit).await?;
     Ok(UnitState {

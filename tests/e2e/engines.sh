@@ -66,13 +66,15 @@ engine_start() {
 }
 
 # _engine_launch NAME: starts the dockerd of engine NAME (set up by engine_start) and waits for it.
+# It gets none of the bed's lock descriptors (6-9: the seeds', the run's, ...): a dockerd left
+# behind by a scenario that died would otherwise hold them, and every later run wait for ever.
 _engine_launch() {
 	local name=$1 run=$E2E_ENGINES_RUN/$1 pool
 	pool=$(cat "$run.pool")
 	setsid dockerd --data-root "$E2E_ENGINES_ROOT/$name" --exec-root "$run" --pidfile "$run.pid" \
 		-H "unix://$run.sock" --bridge "me2e-$name" --iptables=false --ip-masq=false \
 		--default-address-pool "base=$pool,size=24" --cgroup-parent "mathesar-e2e-$name" \
-		</dev/null >>"$E2E_WORK/engine-$name.log" 2>&1 &
+		</dev/null >>"$E2E_WORK/engine-$name.log" 2>&1 6>&- 7>&- 8>&- 9>&- &
 	wait_for "DOCKER_HOST=unix://$run.sock docker version >/dev/null" 60 "engine $name to answer" ||
 		fail "engine $name did not start (log: $E2E_WORK/engine-$name.log)"
 }
@@ -163,9 +165,16 @@ engine_seed() {
 		[[ -f $dir/complete ]] && exit 0
 		local name=sd${key:0:6} t0=$SECONDS pid
 		log "making the engine seed $dir (images: $*)"
-		E2E_ENGINE_SEED='' engine_start "$name" >/dev/null
-		docker save "$@" | engine_docker "$name" load -q >"$E2E_WORK/seed-load.log" 2>&1 ||
+		# Seeds of other image sets (images rebuilt since, another checkout's): the three used
+		# last are kept, the others go before a new one takes room.
+		find "$E2E_SEEDS" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' | LC_ALL=C sort -rn |
+			tail -n +4 | cut -d' ' -f2- | xargs -r rm -rf
+		# The engine must not hold the seeds' lock (fd 6) for as long as it runs.
+		E2E_ENGINE_SEED='' engine_start "$name" 6>&- >/dev/null
+		if ! docker save "$@" | engine_docker "$name" load -q >"$E2E_WORK/seed-load.log" 2>&1; then
+			engine_stop "$name"
 			fail "loading the images into the seed engine failed: $(tail -n 3 "$E2E_WORK/seed-load.log")"
+		fi
 		pid=$(cat "$E2E_ENGINES_RUN/$name.pid")
 		kill "$pid"
 		wait_for "! kill -0 $pid 2>/dev/null" 60 "the seed engine to stop" || fail "the seed engine did not stop"
@@ -177,9 +186,7 @@ engine_seed() {
 		mv "$dir.tmp" "$dir"
 		log "engine seed made in $((SECONDS - t0)) s"
 	) 6>"$E2E_SEEDS/lock" || exit 1
-	# Seeds of images rebuilt since (not used for a week): gone.
-	touch "$dir"
-	find "$E2E_SEEDS" -mindepth 1 -maxdepth 1 -type d -mtime +7 -exec rm -rf {} + 2>/dev/null || true
+	touch "$dir" # used now: the last kept
 	printf '%s\n' "$dir"
 }
 
@@ -193,6 +200,8 @@ seeded_engine_name() { echo "s$(sha256_of "$E2E_NAME" | cut -c1-7)"; }
 seeded_engine() {
 	local seed name sock
 	seed=$(engine_seed "$@")
+	# Which builds the scenario runs (checkouts of several branches share the image names).
+	log "engine seed ${seed##*/}: $(docker image inspect -f '{{index .Config.Labels "mathesar-e2e.recipe"}}:{{index .Config.Labels "mathesar-e2e.recipe-hash"}}' "$@" | xargs)"
 	name=$(seeded_engine_name)
 	sock=$(E2E_ENGINE_SEED=$seed engine_start "$name")
 	export DOCKER_HOST=unix://$sock E2E_HOST_ENGINE=$sock

@@ -323,6 +323,37 @@ api_rows() {
 		jq -r '[.results[]["2"]] | join(",")'
 }
 
+# assert_none WHAT CMD [ARG...]: CMD succeeds and prints nothing. A CMD that fails is a failure of
+# the check, never "nothing found" (a failing $(...) reads as empty).
+assert_none() {
+	local what=$1 out rc=0
+	shift
+	out=$("$@") || rc=$?
+	((rc == 0)) || fail "could not check for $what: '$*' exited $rc"
+	[[ -z $out ]] || fail "$what: $(head -c 300 <<<"$out" | paste -sd ' ' -)"
+}
+
+# assert_https_session BASE ADMIN_PASSWORD: over HTTPS, as a browser: the login page, the form
+# login, the home page, and the session and CSRF cookies marked Secure.
+assert_https_session() {
+	assert_login_page "$1"
+	assert_login "$1" admin "$2"
+	assert_home_page "$1" admin "$2"
+	local cookies
+	cookies=$(MATHESAR_PASSWORD=$2 mathesar_client cookies "$1" admin) || fail "no cookies from a login at $1"
+	jq -e '.sessionid.secure and .csrftoken.secure' <<<"$cookies" >/dev/null ||
+		fail "the session and CSRF cookies at $1 are not both Secure: $cookies"
+}
+
+# add_user BASE ADMIN_PASSWORD NAME PASSWORD: NAME added by the admin through the API (no superuser),
+# then logged in with the form.
+add_user() {
+	mathesar_rpc "$1" admin "$2" users.add "$(jq -cn --arg n "$3" --arg p "$4" \
+		'{user_def: {username: $n, email: ($n + "@example.com"), password: $p, is_superuser: false}}')" >/dev/null ||
+		fail "users.add $3 failed"
+	assert_login "$1" "$3" "$4"
+}
+
 # assert_login BASE USER PASSWORD: the form login succeeds; assert_login_refused: it is refused.
 assert_login() {
 	MATHESAR_PASSWORD=$3 mathesar_client login "$1" "$2" || fail "login of $2 at $1 failed"
@@ -413,7 +444,8 @@ configure_bundled() {
 	host_run env MATHESAR_DATA_DIR="$E2E_DATA_DIR" MATHESAR_HTTP_PORT="$http_port" MATHESAR_DB_PORT="$db_port" \
 		MATHESAR_ADMIN_EMAIL=admin@example.com \
 		mathesarctl configure --non-interactive --no-start >&2 || fail "configure failed"
-	db_password=$(host_sh 'sed -n "s/^POSTGRES_PASSWORD=\"\(.*\)\"$/\1/p" /etc/mathesar/.env')
+	db_password=$(host_sh 'sed -n "s/^MATHESAR_DB_PASSWORD=\"\(.*\)\"$/\1/p" /etc/mathesar/.env')
+	[[ -n $db_password ]] || fail "configure wrote no MATHESAR_DB_PASSWORD into /etc/mathesar/.env"
 	secret "$db_password"
 	secret "$(host_exec cat /etc/mathesar/initial-admin-password 2>/dev/null || true)"
 }

@@ -6,7 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub use mathesar::preflight::PASS_ROOT_CHECK;
+pub use mathesar::testing::preflight::PASS_ROOT_CHECK;
 
 pub struct Scratch {
     pub dir: tempfile::TempDir,

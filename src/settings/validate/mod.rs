@@ -100,43 +100,63 @@ impl Rule {
     }
 }
 
-pub const USER_DB: Rule = Rule::new(Empty::Refused, |v| user_db(v).map(Value::UserDb));
-pub const PG_NAME: Rule = Rule::new(Empty::Refused, |v| pg_identifier(v).map(Value::Text));
-pub const PASSWORD: Rule = Rule::new(Empty::KeepOrGenerate, |v| {
+pub(crate) const USER_DB: Rule = Rule::new(Empty::Refused, |v| user_db(v).map(Value::UserDb));
+pub(crate) const PG_NAME: Rule = Rule::new(Empty::Refused, |v| pg_identifier(v).map(Value::Text));
+pub(crate) const PASSWORD: Rule = Rule::new(Empty::KeepOrGenerate, |v| {
     password(v).map(|()| Value::Secret(Secret::new(v)))
 });
 /// The password of an existing server is the server's: any text is taken.
-pub const SERVER_PASSWORD: Rule = Rule::new(Empty::Keep, |v| Ok(Value::Secret(Secret::new(v))));
-pub const PORT: Rule = Rule::new(Empty::Refused, |v| port(v).map(Value::Port));
-pub const OPTIONAL_PORT: Rule = PORT.empty_is(Empty::Unset);
-pub const ADDRESS: Rule = Rule::new(Empty::Refused, |v| address(v).map(Value::Text));
-pub const OPTIONAL_ADDRESS: Rule = ADDRESS.empty_is(Empty::Unset);
-pub const SSLMODE: Rule = Rule::new(Empty::Unset, |v| sslmode(v).map(Value::SslMode));
-pub const DOMAIN: Rule = Rule::new(Empty::Unset, |v| domain(v).map(Value::Text));
-pub const USERNAME: Rule = Rule::new(Empty::Refused, |v| username(v).map(Value::Text));
-pub const EMAIL: Rule = Rule::new(Empty::Unset, |v| email(v).map(Value::Text));
-pub const DIRECTORY: Rule = Rule::new(Empty::Refused, |v| directory(v).map(Value::Path));
-pub const BOOLEAN: Rule = Rule::new(Empty::Unset, |v| boolean(v).map(Value::Flag));
+pub(crate) const SERVER_PASSWORD: Rule =
+    Rule::new(Empty::Keep, |v| Ok(Value::Secret(Secret::new(v))));
+pub(crate) const PORT: Rule = Rule::new(Empty::Refused, |v| port(v).map(Value::Port));
+pub(crate) const OPTIONAL_PORT: Rule = PORT.empty_is(Empty::Unset);
+pub(crate) const ADDRESS: Rule = Rule::new(Empty::Refused, |v| address(v).map(Value::Text));
+/// A PostgreSQL server's host: one address (see [`db_host`]).
+pub(crate) const DB_HOST: Rule = Rule::new(Empty::Refused, |v| db_host(v).map(Value::Text));
+pub(crate) const OPTIONAL_DB_HOST: Rule = DB_HOST.empty_is(Empty::Unset);
+pub(crate) const SSLMODE: Rule = Rule::new(Empty::Unset, |v| sslmode(v).map(Value::SslMode));
+pub(crate) const DOMAIN: Rule = Rule::new(Empty::Unset, |v| domain(v).map(Value::Text));
+pub(crate) const USERNAME: Rule = Rule::new(Empty::Refused, |v| username(v).map(Value::Text));
+pub(crate) const EMAIL: Rule = Rule::new(Empty::Unset, |v| email(v).map(Value::Text));
+pub(crate) const DIRECTORY: Rule = Rule::new(Empty::Refused, |v| directory(v).map(Value::Path));
+pub(crate) const BOOLEAN: Rule = Rule::new(Empty::Unset, |v| boolean(v).map(Value::Flag));
 /// The ACME directory URL of the CA that issues the domain's certificate.
-pub const ACME_URL: Rule = Rule::new(Empty::Unset, |v| acme_url(v).map(Value::Text));
+pub(crate) const ACME_URL: Rule = Rule::new(Empty::Unset, |v| acme_url(v).map(Value::Text));
 /// A file named by its absolute path (read and copied at configure time).
-pub const OPTIONAL_FILE: Rule = Rule::new(Empty::Unset, |v| file(v).map(Value::Path));
+pub(crate) const OPTIONAL_FILE: Rule = Rule::new(Empty::Unset, |v| file(v).map(Value::Path));
 /// Addresses and ranges whose forwarded headers are trusted (a proxy in front).
-pub const PROXIES: Rule = Rule::new(Empty::Unset, |v| trusted_proxies(v).map(Value::Text));
+pub(crate) const PROXIES: Rule = Rule::new(Empty::Unset, |v| trusted_proxies(v).map(Value::Text));
 /// The address a port is published on.
-pub const OPTIONAL_BIND: Rule = Rule::new(Empty::Unset, |v| bind_address(v).map(Value::Text));
+pub(crate) const OPTIONAL_BIND: Rule =
+    Rule::new(Empty::Unset, |v| bind_address(v).map(Value::Text));
 /// Gunicorn's workers: each is a process of its own (about 200 MB, see `settings::sizing`); 32 is
 /// far beyond what one host's PostgreSQL connections carry (see `threads`).
-pub const WORKERS: Rule = Rule::new(Empty::Unset, |v| number(v, 1, 32).map(Value::Number));
+pub(crate) const WORKERS: Rule = Rule::new(Empty::Unset, |v| number(v, 1, 32).map(Value::Number));
 /// Threads per worker; workers x threads requests at once, each holding up to two PostgreSQL
 /// connections (Mathesar's own database and the user database): 32 x 16 is the ceiling anyone
 /// with a server to match may choose.
-pub const THREADS: Rule = Rule::new(Empty::Unset, |v| number(v, 1, 16).map(Value::Number));
+pub(crate) const THREADS: Rule = Rule::new(Empty::Unset, |v| number(v, 1, 16).map(Value::Number));
 /// Gunicorn's `--timeout` in seconds: below 30 (gunicorn's default) a busy host restarts workers
 /// that are merely slow; above an hour it no longer catches a hung worker.
-pub const REQUEST_TIMEOUT: Rule =
+pub(crate) const REQUEST_TIMEOUT: Rule =
     Rule::new(Empty::Unset, |v| number(v, 30, 3600).map(Value::Number));
-pub const REGISTRY: Rule = Rule::new(Empty::Unset, |v| {
+/// The restic repository (`settings::backup::repository`), kept in its canonical text.
+pub(crate) const BACKUP_REPOSITORY: Rule = Rule::new(Empty::Refused, |v| {
+    super::backup::repository(v).map(|r| Value::Text(r.restic_url()))
+});
+/// A systemd calendar expression for the backup timer.
+pub(crate) const CALENDAR: Rule = Rule::new(Empty::Refused, |v| {
+    super::backup::schedule(v).map(Value::Text)
+});
+/// What `restic forget --prune` keeps.
+pub(crate) const RETENTION: Rule = Rule::new(Empty::Refused, |v| {
+    super::backup::retention(v).map(|r| Value::Text(r.to_string()))
+});
+/// The repository's password: restic's own, any text (an existing repository's is given as it
+/// is); empty keeps the current one, or has one generated for a new repository.
+pub(crate) const BACKUP_PASSWORD: Rule =
+    Rule::new(Empty::KeepOrGenerate, |v| Ok(Value::Secret(Secret::new(v))));
+pub(crate) const REGISTRY: Rule = Rule::new(Empty::Unset, |v| {
     Ok(Value::Text(registry(v)?.unwrap_or_default()))
 });
 
@@ -179,7 +199,7 @@ impl Key {
 }
 
 /// `bundled` or `existing`, in any case.
-pub fn user_db(value: &str) -> Result<UserDb, String> {
+pub(crate) fn user_db(value: &str) -> Result<UserDb, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "bundled" => Ok(UserDb::Bundled),
         "existing" => Ok(UserDb::Existing),
@@ -189,10 +209,10 @@ pub fn user_db(value: &str) -> Result<UserDb, String> {
 
 /// Longest value accepted anywhere: far above any real password, far below anything that could
 /// hurt a debconf database or an environment block.
-pub const MAX_LEN: usize = 1024;
+pub(crate) const MAX_LEN: usize = 1024;
 
 /// Refuses what cannot travel safely through `.env`, debconf and the environment.
-pub fn plain_text(value: &str) -> Result<(), String> {
+pub(crate) fn plain_text(value: &str) -> Result<(), String> {
     if value.contains('\0') {
         return Err("it contains a NUL character".into());
     }
@@ -205,7 +225,7 @@ pub fn plain_text(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub fn port(value: &str) -> Result<u16, String> {
+pub(crate) fn port(value: &str) -> Result<u16, String> {
     match value.trim().parse::<u32>() {
         Ok(p @ 1..=65535) => Ok(p as u16),
         Ok(_) => Err("a port is a whole number from 1 to 65535".into()),
@@ -214,7 +234,8 @@ pub fn port(value: &str) -> Result<u16, String> {
 }
 
 /// An empty value means "not published".
-pub fn optional_port(value: &str) -> Result<Option<u16>, String> {
+#[cfg(test)]
+pub(crate) fn optional_port(value: &str) -> Result<Option<u16>, String> {
     if value.trim().is_empty() {
         Ok(None)
     } else {
@@ -223,14 +244,14 @@ pub fn optional_port(value: &str) -> Result<Option<u16>, String> {
 }
 
 /// A whole number from `min` to `max`.
-pub fn number(value: &str, min: u32, max: u32) -> Result<u32, String> {
+pub(crate) fn number(value: &str, min: u32, max: u32) -> Result<u32, String> {
     match value.trim().parse::<u32>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(format!("use a whole number from {min} to {max}")),
     }
 }
 
-pub fn boolean(value: &str) -> Result<bool, String> {
+pub(crate) fn boolean(value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "1" | "on" => Ok(true),
         "false" | "no" | "0" | "off" | "" => Ok(false),
@@ -239,7 +260,7 @@ pub fn boolean(value: &str) -> Result<bool, String> {
 }
 
 /// A DNS host name (RFC 1123), returned in lower case.
-pub fn host_name(value: &str) -> Result<String, String> {
+pub(crate) fn host_name(value: &str) -> Result<String, String> {
     let v = value.trim().trim_end_matches('.').to_ascii_lowercase();
     if v.is_empty() {
         return Err("it is empty".into());
@@ -265,7 +286,7 @@ pub fn host_name(value: &str) -> Result<String, String> {
 }
 
 /// A domain for automatic HTTPS: a host name, not an IP address.
-pub fn domain(value: &str) -> Result<String, String> {
+pub(crate) fn domain(value: &str) -> Result<String, String> {
     if value.trim().parse::<IpAddr>().is_ok() {
         return Err("it is an IP address; automatic HTTPS needs a domain name. Leave `domain` empty and set `external-address` to serve plain HTTP on an address".into());
     }
@@ -273,7 +294,7 @@ pub fn domain(value: &str) -> Result<String, String> {
 }
 
 /// A host name or an IP address (IPv6 with or without brackets).
-pub fn address(value: &str) -> Result<String, String> {
+pub(crate) fn address(value: &str) -> Result<String, String> {
     let v = value.trim();
     let unbracketed = v.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = unbracketed.parse::<IpAddr>() {
@@ -282,8 +303,30 @@ pub fn address(value: &str) -> Result<String, String> {
     host_name(v)
 }
 
+/// A PostgreSQL server's host: one host name or IP address. A highly available cluster is
+/// reached through one address that always leads to its primary (HAProxy checking Patroni's
+/// REST API `/primary`, or a virtual IP): Mathesar takes one host and one port for its own
+/// database (`POSTGRES_HOST`, `POSTGRES_PORT` parsed as one number) and stores one host and one
+/// port per user database, and has no place for libpq's `target_session_attrs`, so a libpq list
+/// of hosts could land its writes on a read-only replica.
+pub(crate) fn db_host(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    if v.contains(',') {
+        return Err(format!(
+            "`{v}` names several hosts; Mathesar connects to one address. For a highly available \
+             PostgreSQL (Patroni), give the address that always leads to the primary: a load \
+             balancer such as HAProxy checking Patroni's REST API `/primary`, or the cluster's \
+             virtual IP (README: \"Several hosts\")"
+        ));
+    }
+    if v.contains("://") || v.contains('=') {
+        return Err("give a host name or an IP address, not a connection string".into());
+    }
+    address(v)
+}
+
 /// Whether a database host names this machine itself, which a container cannot reach by that name.
-pub fn is_loopback_host(host: &str) -> bool {
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     let h = host.trim().trim_start_matches('[').trim_end_matches(']');
     h.eq_ignore_ascii_case("localhost")
         || h.parse::<IpAddr>()
@@ -292,7 +335,7 @@ pub fn is_loopback_host(host: &str) -> bool {
 }
 
 /// A PostgreSQL identifier that needs no quoting (database and role names).
-pub fn pg_identifier(value: &str) -> Result<String, String> {
+pub(crate) fn pg_identifier(value: &str) -> Result<String, String> {
     let v = value.trim();
     let first_ok = v
         .chars()
@@ -372,7 +415,7 @@ impl SslMode {
     }
 }
 
-pub fn sslmode(value: &str) -> Result<SslMode, String> {
+pub(crate) fn sslmode(value: &str) -> Result<SslMode, String> {
     let v = value.trim().to_ascii_lowercase();
     if v.is_empty() {
         return Ok(SslMode::Prefer);
@@ -384,7 +427,7 @@ pub fn sslmode(value: &str) -> Result<SslMode, String> {
 }
 
 /// A Django user name: letters, digits and @ . + - _, at most 150 characters.
-pub fn username(value: &str) -> Result<String, String> {
+pub(crate) fn username(value: &str) -> Result<String, String> {
     let v = value.trim();
     if v.is_empty() || v.len() > 150 {
         return Err("a user name has 1 to 150 characters".into());
@@ -403,7 +446,7 @@ pub fn username(value: &str) -> Result<String, String> {
 }
 
 /// Empty, or one address of the form local@domain.
-pub fn email(value: &str) -> Result<String, String> {
+pub(crate) fn email(value: &str) -> Result<String, String> {
     let v = value.trim();
     if v.is_empty() {
         return Ok(String::new());
@@ -425,9 +468,9 @@ pub fn email(value: &str) -> Result<String, String> {
 }
 
 /// Minimum length of a password the administrator chooses (the seed's rule).
-pub const MIN_PASSWORD_LEN: usize = 8;
+pub(crate) const MIN_PASSWORD_LEN: usize = 8;
 
-pub fn password(value: &str) -> Result<(), String> {
+pub(crate) fn password(value: &str) -> Result<(), String> {
     plain_text(value)?;
     if value.chars().count() < MIN_PASSWORD_LEN {
         return Err(format!(
@@ -438,7 +481,7 @@ pub fn password(value: &str) -> Result<(), String> {
 }
 
 /// An absolute directory that can be written into a compose volume line unchanged.
-pub fn directory(value: &str) -> Result<PathBuf, String> {
+pub(crate) fn directory(value: &str) -> Result<PathBuf, String> {
     let v = value.trim();
     let p = Path::new(v);
     if !p.is_absolute() {
@@ -464,7 +507,7 @@ pub fn directory(value: &str) -> Result<PathBuf, String> {
 
 /// The `https://` URL of an ACME CA's directory (RFC 8555 speaks HTTPS only). Characters that
 /// Caddy's configuration or `.env` would read as syntax are refused.
-pub fn acme_url(value: &str) -> Result<String, String> {
+pub(crate) fn acme_url(value: &str) -> Result<String, String> {
     const EXAMPLE: &str = "use the https:// URL of the ACME CA's directory, such as https://acme.example.internal/acme/directory";
     let v = value.trim();
     let Some(rest) = v.strip_prefix("https://") else {
@@ -508,7 +551,7 @@ pub fn acme_url(value: &str) -> Result<String, String> {
 
 /// IP addresses and CIDR ranges (IPv4 or IPv6), separated by spaces or commas, stored separated
 /// by single spaces: the proxies in front whose `X-Forwarded-*` headers are believed.
-pub fn trusted_proxies(value: &str) -> Result<String, String> {
+pub(crate) fn trusted_proxies(value: &str) -> Result<String, String> {
     let mut out = Vec::new();
     for item in value.split([' ', ',', '\t']).filter(|i| !i.is_empty()) {
         let (ip, len) = match item.split_once('/') {
@@ -529,7 +572,7 @@ pub fn trusted_proxies(value: &str) -> Result<String, String> {
 }
 
 /// An IP address a port is published on (`127.0.0.1`: this machine only).
-pub fn bind_address(value: &str) -> Result<String, String> {
+pub(crate) fn bind_address(value: &str) -> Result<String, String> {
     let v = value.trim().trim_start_matches('[').trim_end_matches(']');
     match v.parse::<IpAddr>() {
         Ok(ip) => Ok(ip.to_string()),
@@ -541,7 +584,7 @@ pub fn bind_address(value: &str) -> Result<String, String> {
 
 /// An absolute path of a file, taken as it is (the file is read when the configuration is
 /// written, not here).
-pub fn file(value: &str) -> Result<PathBuf, String> {
+pub(crate) fn file(value: &str) -> Result<PathBuf, String> {
     let v = value.trim();
     let p = Path::new(v);
     if !p.is_absolute() {
@@ -554,7 +597,7 @@ pub fn file(value: &str) -> Result<PathBuf, String> {
 }
 
 /// `registry.example.org:5000/mirror`, returned without a trailing slash.
-pub fn registry(value: &str) -> Result<Option<String>, String> {
+pub(crate) fn registry(value: &str) -> Result<Option<String>, String> {
     let v = value.trim().trim_end_matches('/');
     if v.is_empty() {
         return Ok(None);

@@ -202,3 +202,42 @@ fn booleans() {
     assert_eq!(boolean("No"), Ok(false));
     assert!(boolean("maybe").is_err());
 }
+
+#[test]
+fn a_database_host_is_one_address_the_primary_s() {
+    // The address in front of a Patroni cluster (HAProxy on /primary) or its virtual IP.
+    assert_eq!(
+        db_host("pg-primary.example.org"),
+        Ok("pg-primary.example.org".into())
+    );
+    assert_eq!(db_host(" 192.0.2.20 "), Ok("192.0.2.20".into()));
+    assert_eq!(db_host("[2001:db8::5]"), Ok("2001:db8::5".into()));
+    // libpq's multi-host list: Mathesar has one host and one port per database, and nowhere
+    // to say target_session_attrs=read-write.
+    let e = db_host("pg1:5432,pg2:5432,pg3:5432").unwrap_err();
+    assert!(
+        e.contains("several hosts") && e.contains("/primary") && e.contains("Several hosts"),
+        "{e}"
+    );
+    assert!(db_host("pg1,pg2").is_err());
+    for conninfo in [
+        "postgresql://pg1,pg2/db",
+        "host=pg1 target_session_attrs=read-write",
+    ] {
+        assert!(db_host(conninfo).is_err(), "{conninfo}");
+    }
+    assert!(db_host("").is_err());
+}
+
+#[test]
+fn the_database_host_answers_use_the_database_host_rule() {
+    use crate::settings::Key;
+    for key in [Key::ExistingDbHost, Key::InternalDbHost] {
+        let e = (key.rule().check)("pg1,pg2").unwrap_err();
+        assert!(e.contains("several hosts"), "{key:?}: {e}");
+        assert!(
+            (key.rule().check)("haproxy.db.example.org").is_ok(),
+            "{key:?}"
+        );
+    }
+}

@@ -16,81 +16,27 @@ use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::{self, OFlag};
 use nix::sys::stat::{self, Mode};
 use nix::unistd::{self};
 use thiserror::Error;
 
+mod paths;
 mod removal;
 mod walk;
 
-pub use removal::{Purged, check_purge, purge};
+use paths::check_parents;
+pub(crate) use paths::check_path;
+pub(crate) use removal::{Purged, check_purge, purge};
 use walk::walk;
-pub use walk::{create_dir_all, create_under, open_dir};
+pub(crate) use walk::{create_dir_all, create_under, open_dir};
 
 /// The marker file in a directory the package owns.
-pub const MARKER: &str = ".mathesar-owned";
+pub(crate) const MARKER: &str = ".mathesar-owned";
 const CREATED: &str = "created";
 const ADOPTED: &str = "adopted";
-
-/// Directories whose loss or chmod breaks the system or other users' files.
-const SYSTEM_DIRS: &[&str] = &[
-    "/",
-    "/bin",
-    "/boot",
-    "/dev",
-    "/etc",
-    "/etc/default",
-    "/etc/docker",
-    "/etc/ssl",
-    "/etc/systemd",
-    "/home",
-    "/lost+found",
-    "/media",
-    "/mnt",
-    "/opt",
-    "/proc",
-    "/root",
-    "/run",
-    "/sbin",
-    "/snap",
-    "/srv",
-    "/sys",
-    "/tmp",
-    "/usr",
-    "/usr/bin",
-    "/usr/include",
-    "/usr/lib",
-    "/usr/lib32",
-    "/usr/lib64",
-    "/usr/libexec",
-    "/usr/local",
-    "/usr/local/bin",
-    "/usr/local/lib",
-    "/usr/local/sbin",
-    "/usr/local/share",
-    "/usr/sbin",
-    "/usr/share",
-    "/usr/src",
-    "/var",
-    "/var/backups",
-    "/var/cache",
-    "/var/lib",
-    "/var/lib/docker",
-    "/var/local",
-    "/var/lock",
-    "/var/log",
-    "/var/mail",
-    "/var/opt",
-    "/var/run",
-    "/var/spool",
-    "/var/tmp",
-    "/var/www",
-];
-/// Kernel and boot trees: nothing of ours belongs anywhere below them.
-const SYSTEM_TREES: &[&str] = &["/boot", "/dev", "/proc", "/run", "/sys", "/var/run"];
 
 #[derive(Debug, Error)]
 pub enum DirError {
@@ -165,11 +111,16 @@ pub const CONFIG: Kind = Kind {
         ".lock",
         ".pending",
         "mathesar-version",
+        "backup-password",
+        "backup-rest-password",
+        "backup-ssh-key",
+        "backup-ssh-key.pub",
+        "backup-known-hosts",
     ],
     inputs: &["answers.yml", "docker-compose.override.yml", ".lock"],
     proof: written_by_mathesarctl,
     root_owned_entries: true,
-    default: Some(crate::settings::DEFAULT_CONFIG_DIR),
+    default: Some(super::layout::DEFAULT_CONFIG_DIR),
 };
 
 pub const DATA: Kind = Kind {
@@ -180,8 +131,12 @@ pub const DATA: Kind = Kind {
         "msar",
         "caddy",
         "pg-tls",
+        // The dated copies of an installation taken over (`adoption`).
+        "adopted",
         super::layout::ADMIN_CREATED,
         super::layout::USER_DB_CONNECTED,
+        super::layout::CARRIED_ADMIN_HASH,
+        super::layout::BACKUP_RECORD,
         "lost+found",
     ],
     inputs: &["lost+found"],
@@ -194,7 +149,7 @@ pub const DATA: Kind = Kind {
 
 /// A backup directory (and its `config/`): read by `restore`, which writes what it holds into the
 /// configuration as root; only its trust is judged ([`check_trusted`]).
-pub const BACKUP: Kind = Kind {
+pub(crate) const BACKUP: Kind = Kind {
     what: "backup directory",
     option: "another backup",
     known: &[],
@@ -234,56 +189,15 @@ fn written_by_mathesarctl(dir: &Path) -> bool {
         && starts_with("docker-compose.yml", COMPOSE_HEADER) != Some(false)
 }
 
-/// The path rules alone, touching nothing: absolute, written in its normal form, and not a
-/// system directory.
-pub fn check_path(p: &Path) -> Result<(), String> {
-    let Some(s) = p.to_str() else {
-        return Err("it is not valid UTF-8".into());
-    };
-    if !s.starts_with('/') {
-        return Err("use an absolute path".into());
-    }
-    let mut normal = String::new();
-    for c in p.components() {
-        match c {
-            Component::RootDir => {}
-            Component::Normal(n) => {
-                normal.push('/');
-                normal.push_str(&n.to_string_lossy());
-            }
-            _ => return Err("`.` and `..` are not allowed in the path".into()),
-        }
-    }
-    if normal != s {
-        if normal.is_empty() {
-            return Err("it is the root directory".into());
-        }
-        return Err(format!(
-            "write it in its normal form ({normal}): no `//`, `.`, `..` or trailing `/`"
-        ));
-    }
-    let system = SYSTEM_DIRS.contains(&s)
-        || SYSTEM_TREES
-            .iter()
-            .any(|t| s.strip_prefix(t).is_some_and(|r| r.starts_with('/')))
-        || (p.components().count() == 2 && s.starts_with("/lib"));
-    if system {
-        return Err(format!(
-            "{s} is a system directory; use a directory of its own such as /etc/mathesar or /var/lib/mathesar"
-        ));
-    }
-    Ok(())
-}
-
 /// Looks at `path` without changing anything and says whether the package may use it.
-pub fn inspect(kind: &Kind, path: &Path) -> Result<State, DirError> {
+pub(crate) fn inspect(kind: &Kind, path: &Path) -> Result<State, DirError> {
     inspect_named(kind, path, false)
 }
 
 /// [`inspect`], where `named` says whether the package's own configuration (marked, or proven an
 /// older installation) names `path` as this directory: the proof an unmarked data directory of an
 /// installation older than the marker has.
-pub fn inspect_named(kind: &Kind, path: &Path, named: bool) -> Result<State, DirError> {
+pub(crate) fn inspect_named(kind: &Kind, path: &Path, named: bool) -> Result<State, DirError> {
     let refused = |reason: String| DirError::Refused {
         what: kind.what,
         path: path.to_path_buf(),
@@ -379,7 +293,7 @@ pub fn inspect_named(kind: &Kind, path: &Path, named: bool) -> Result<State, Dir
         None if named || (kind.proof)(path) => Ok(State::Legacy),
         None => Err(refused(format!(
             "it holds {} but has no {MARKER} file: that content was not written by this package (another installation's or another program's), and mathesarctl never takes it over or overwrites it. \
-             Use an empty directory or another one ({}), or move that content away; to take over an existing installation on purpose, use `mathesarctl adopt` once it is available",
+             Use an empty directory or another one ({}), or move that content away; to take over an existing installation on purpose, run `mathesarctl adopt` (or answer the question `adopt`)",
             list(&ours),
             kind.option
         ))),
@@ -391,46 +305,11 @@ fn is_input(kind: &Kind, name: &str) -> bool {
         || (name.starts_with('.') && (name.contains(".tmp") || name.contains(".staged-")))
 }
 
-/// The parents of `path`: real directories (no symbolic link) of root's (or of the user running
-/// this) that nobody else can write into, except a sticky one of root's such as `/tmp`, where
-/// nobody else can move or replace what root put in it.
-fn check_parents(path: &Path) -> Result<(), String> {
-    let me = unistd::geteuid().as_raw();
-    for a in path.ancestors().skip(1) {
-        let Ok(m) = std::fs::symlink_metadata(a) else {
-            continue;
-        };
-        if m.file_type().is_symlink() {
-            return Err(format!(
-                "{} is a symbolic link; name the real directory",
-                a.display()
-            ));
-        }
-        if m.uid() != 0 && m.uid() != me {
-            return Err(format!(
-                "its parent {} is owned by {}, who could replace it; use a directory whose parents belong to root",
-                a.display(),
-                owner(m.uid())
-            ));
-        }
-        let sticky = m.mode() & 0o1000 != 0 && m.uid() == 0;
-        if m.mode() & 0o022 != 0 && !sticky {
-            return Err(format!(
-                "other users can write into its parent {} (mode {:04o}) and could replace it; `chmod go-w {}` or use another directory",
-                a.display(),
-                m.mode() & 0o7777,
-                a.display()
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// For the commands that read a configuration `configure` wrote (and hand its files to Compose
 /// as root): `path`, its parents and every entry in it may be written by root alone. Unlike
 /// [`inspect`], other content is not judged (it is not read). A missing directory passes (the
 /// caller says it is not configured).
-pub fn check_trusted(kind: &Kind, path: &Path) -> Result<(), DirError> {
+pub(crate) fn check_trusted(kind: &Kind, path: &Path) -> Result<(), DirError> {
     let refused = |reason: String| DirError::Refused {
         what: kind.what,
         path: path.to_path_buf(),
@@ -584,7 +463,19 @@ pub fn prepare(kind: &Kind, path: &Path, state: State, mode: u32) -> Result<(), 
         State::Missing => {
             let (fd, created) = walk(path, Some(mode)).map_err(|e| io_err("create", e))?;
             if created {
-                return write_marker(&fd, CREATED).map_err(|e| io_err("mark", e));
+                return match write_marker(&fd, CREATED) {
+                    // A concurrent first run found the new directory empty and marked it before
+                    // this run could: judged again, as it is now.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        match inspect(kind, path)? {
+                            State::Unmarked | State::Legacy | State::Missing => {
+                                Err(io_err("mark", e))
+                            }
+                            now => prepare(kind, path, now, mode),
+                        }
+                    }
+                    other => other.map_err(|e| io_err("mark", e)),
+                };
             }
             // Made by someone else since it was judged: judged again, as it is now.
             match inspect(kind, path)? {
@@ -679,7 +570,7 @@ fn write_marker(dir: &OwnedFd, what: &str) -> io::Result<()> {
 /// A directory of the package's that holds no configuration (the backups' root): created with
 /// `mode` when missing; an existing one is used as it is (never chmodded) if it is a real
 /// directory of root's that other users cannot write into.
-pub fn ensure_private(what: &'static str, path: &Path, mode: u32) -> Result<(), DirError> {
+pub(crate) fn ensure_private(what: &'static str, path: &Path, mode: u32) -> Result<(), DirError> {
     let refused = |reason: String| DirError::Refused {
         what,
         path: path.to_path_buf(),
@@ -718,7 +609,7 @@ pub fn ensure_private(what: &'static str, path: &Path, mode: u32) -> Result<(), 
 
 /// The configuration and data directories must not contain each other: a purge of the data
 /// would take the configuration with it, or the reverse.
-pub fn refuse_nested(config_dir: &Path, data_dir: &Path) -> Result<(), String> {
+pub(crate) fn refuse_nested(config_dir: &Path, data_dir: &Path) -> Result<(), String> {
     if data_dir.starts_with(config_dir) || config_dir.starts_with(data_dir) {
         return Err(format!(
             "it and the configuration directory ({}) must not contain each other",

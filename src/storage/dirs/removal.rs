@@ -17,7 +17,7 @@ use super::{DirError, Kind, MARKER, check_path, open_dir, owner, read_marker};
 
 /// What a purge did with a directory.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Purged {
+pub(crate) enum Purged {
     Missing,
     Removed,
     /// Emptied; the directory stays (the package did not create it, or it is a mount point).
@@ -28,7 +28,7 @@ pub enum Purged {
 /// else whether the package created it (`Some(true)`) or adopted it (`Some(false)`). One without
 /// the marker, a symbolic link (itself or a parent), a system directory, one owned by another
 /// user or writable by others is refused: the rules of [`inspect`], for removing.
-pub fn check_purge(kind: &Kind, path: &Path) -> Result<Option<bool>, DirError> {
+pub(crate) fn check_purge(kind: &Kind, path: &Path) -> Result<Option<bool>, DirError> {
     let refused = |reason: String| DirError::Refused {
         what: kind.what,
         path: path.to_path_buf(),
@@ -85,7 +85,7 @@ pub fn check_purge(kind: &Kind, path: &Path) -> Result<Option<bool>, DirError> {
 
 /// Empties and removes a directory the package owns (see [`check_purge`]); one it adopted is
 /// emptied and kept.
-pub fn purge(kind: &Kind, path: &Path) -> Result<Purged, DirError> {
+pub(crate) fn purge(kind: &Kind, path: &Path) -> Result<Purged, DirError> {
     let io_err = |action, source| DirError::Io {
         action,
         path: path.to_path_buf(),

@@ -11,19 +11,19 @@ use nix::fcntl::{self, OFlag};
 use nix::sys::stat::{self, Mode};
 
 /// Opens a directory walking from `/` one component at a time, following no symbolic link.
-pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+pub(crate) fn open_dir(path: &Path) -> io::Result<OwnedFd> {
     walk(path, None).map(|(fd, _)| fd)
 }
 
 /// Opens `path`, creating what is missing (parents 0755, `path` itself `mode`) without following
 /// a symbolic link.
-pub fn create_dir_all(path: &Path, mode: u32) -> io::Result<OwnedFd> {
+pub(crate) fn create_dir_all(path: &Path, mode: u32) -> io::Result<OwnedFd> {
     walk(path, Some(mode)).map(|(fd, _)| fd)
 }
 
 /// Creates `rel` (relative, no `..`) under an open directory, parents 0755 and the last `mode`;
 /// an existing one is left as it is.
-pub fn create_under(base: &OwnedFd, rel: &Path, mode: u32) -> io::Result<()> {
+pub(crate) fn create_under(base: &OwnedFd, rel: &Path, mode: u32) -> io::Result<()> {
     let mut cur = base.try_clone()?;
     let parts: Vec<&OsStr> = rel
         .components()

@@ -2,7 +2,7 @@
 # e2e-needs: host, stack
 # e2e-lane: seeded
 # Backup and restore with the real Mathesar and real data: the admin and a second user, a table
-# with rows created through the API; `mathesarctl backup`; apt-get purge with purge-data (the
+# with rows created through the API; `mathesarctl backup --to` (a local backup); apt-get purge with purge-data (the
 # configuration, the SECRET_KEY and the data are gone); apt-get install again (new secrets);
 # `mathesarctl restore latest`: the admin and the second user log in with their passwords, the
 # table and its rows are there through the API, and user-database calls work, so the restored
@@ -21,14 +21,11 @@ apt_install "$deb"
 wait_up "$http_port"
 base="http://127.0.0.1:$http_port/"
 api_table_roundtrip "$base" admin "$admin_password" kept_rows >/dev/null
-mathesar_rpc "$base" admin "$admin_password" users.add "$(jq -cn --arg p "$user_password" \
-	'{user_def: {username: "alice", email: "alice@example.com", password: $p, is_superuser: false}}')" >/dev/null ||
-	fail "users.add alice failed"
-assert_login "$base" alice "$user_password"
+add_user "$base" "$admin_password" alice "$user_password"
 key_before=$(sha256_of "$(env_value SECRET_KEY)")
 
 log "mathesarctl backup"
-host_exec mathesarctl backup >&2 || fail "mathesarctl backup failed"
+host_exec mathesarctl backup --to /var/backups/mathesar >&2 || fail "mathesarctl backup failed"
 
 log "apt-get purge mathesar (purge-data true), then install again"
 host_exec env DEBIAN_FRONTEND=noninteractive apt-get purge -y mathesar >&2 || fail "apt-get purge failed"
@@ -41,7 +38,7 @@ wait_up "$http_port"
 [[ $(sha256_of "$(env_value SECRET_KEY)") != "$key_before" ]] || fail "the reinstall did not generate a new SECRET_KEY"
 
 log "mathesarctl restore latest"
-host_exec timeout 900 mathesarctl restore latest >&2 || fail "mathesarctl restore latest failed"
+host_exec timeout 900 mathesarctl restore --from /var/backups/mathesar latest >&2 || fail "mathesarctl restore latest failed"
 wait_up "$http_port"
 assert_eq "$key_before" "$(sha256_of "$(env_value SECRET_KEY)")" "SHA-256 of the restored SECRET_KEY"
 assert_login "$base" admin "$admin_password"

@@ -8,7 +8,7 @@
 # cause is undone the stack starts again with the rows written before.
 #   1. the application fails its first start (a broken setting, through an override file);
 #   2. wrong database credentials (the role's password changed inside PostgreSQL by hand);
-#   3. a database that never becomes ready (data of another PostgreSQL major version).
+#   3. a database that never becomes ready (a corrupt data directory: random bytes in its control file).
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
 pkg_host
@@ -67,11 +67,12 @@ printf '%s\n' "ALTER ROLE mathesar PASSWORD :'pw';" |
 	fail "could not set the configured password back"
 starts_again "wrong database credentials"
 
-# 3. The database never becomes ready: its files claim another major version.
+# 3. The database never becomes ready: a corrupt data directory (random bytes in its control file;
+#    an older major version would now be upgraded for real, see pg-major-upgrade).
 host_exec systemctl stop mathesar.service
-cp "$E2E_DATA_DIR/pgdata/PG_VERSION" "$E2E_WORK/PG_VERSION"
-echo 13 >"$E2E_DATA_DIR/pgdata/PG_VERSION"
-start_fails "a database that cannot start" "PostgreSQL 13 data|[Dd]atabase files are incompatible"
-cp "$E2E_WORK/PG_VERSION" "$E2E_DATA_DIR/pgdata/PG_VERSION"
+cp -p "$E2E_DATA_DIR/pgdata/global/pg_control" "$E2E_WORK/pg_control"
+head -c 8192 /dev/urandom >"$E2E_DATA_DIR/pgdata/global/pg_control"
+start_fails "a database that cannot start" "[Dd]atabase files are incompatible"
+cp -p "$E2E_WORK/pg_control" "$E2E_DATA_DIR/pgdata/global/pg_control"
 starts_again "a database that cannot start"
 log "three failures: each start failed within 300 s with the container's own error in status and journal; the data survived"

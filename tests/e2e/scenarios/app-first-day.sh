@@ -8,7 +8,9 @@
 # already connected in Mathesar (databases.configured.list) and a table with rows created through
 # the API is read back through the API and seen by psql; a real browser (headless Chromium) logs in
 # and sees the database on the home page (screenshot kept in target/e2e-logs/app-first-day/);
-# a restart and a configure re-run do not connect the database a second time.
+# a restart and a configure re-run do not connect the database a second time. The first start asks
+# Mathesar for the admin and the user database in ONE Django process, started before the proxy
+# was healthy (the engine's events), and the journal says both.
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
 pkg_host
@@ -19,6 +21,22 @@ t0=$EPOCHREALTIME
 apt_install "$deb"
 wait_up "$http_port"
 t_install=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+
+# One Django process for the admin and the user database, run while the proxy waits for health.
+# --until takes whole seconds: the next one, so that this second's events are all in.
+events=$(docker events --since "${t0%.*}" --until "$(($(date +%s) + 1))" --format '{{json .}}' \
+	--filter event=exec_create --filter event=health_status)
+django=$(jq -c 'select(.Actor.Attributes.name == "mathesar_service" and (.Action | contains("manage.py")))' <<<"$events")
+assert_eq 1 "$(grep -c . <<<"$django" || true)" "Django processes exec'd by the first start"
+jq -e '.Action | contains("createsuperuser") and contains("set_up_preexisting_database_for_user")' <<<"$django" >/dev/null ||
+	fail "the first start's Django process does not do both the admin and the user database: $(jq -r .Action <<<"$django" | head -c 300)"
+proxy_healthy=$(jq -r 'select(.Actor.Attributes["com.docker.compose.service"] == "caddy-reverse-proxy" and .Action == "health_status: healthy") | .timeNano' <<<"$events" | head -n 1)
+[[ -n $proxy_healthy ]] || fail "no health_status event of the proxy during the first start"
+(($(jq -r .timeNano <<<"$django") < proxy_healthy)) || fail "the Django process started only after the proxy was healthy"
+host_exec journalctl -u mathesar.service -o cat --no-pager >"$E2E_WORK/first-start.txt"
+grep -q "created the admin \`admin\`" "$E2E_WORK/first-start.txt" || fail "the journal does not say the admin was created"
+grep -q 'connected the user database mathesar on mathesar_db:5432 to Mathesar' "$E2E_WORK/first-start.txt" ||
+	fail "the journal does not say the user database was connected"
 base="http://127.0.0.1:$http_port/"
 
 assert_login_page "$base"

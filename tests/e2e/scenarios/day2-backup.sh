@@ -25,7 +25,7 @@ psql_db "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('one'), ('two')" >
 assert_eq 1 "$(admins)" "admins before the backup"
 
 log "mathesarctl backup"
-backup=$(host_exec mathesarctl backup) || fail "mathesarctl backup failed"
+backup=$(host_exec mathesarctl backup --to /var/backups/mathesar) || fail "mathesarctl backup failed"
 backup=$(tail -n 1 <<<"$backup")
 log "backup: $backup"
 [[ $backup == /var/backups/mathesar/mathesar-* ]] || fail "unexpected backup path '$backup'"
@@ -66,7 +66,7 @@ assert_eq "one,three,two" "$(rows)" "rows after the refused restores"
 assert_eq healthy "$(docker inspect -f '{{.State.Health.Status}}' mathesar_service)" "the application after the refused restores"
 
 log "mathesarctl restore latest"
-host_exec timeout 600 mathesarctl restore latest >&2 || fail "mathesarctl restore failed"
+host_exec timeout 600 mathesarctl restore --from /var/backups/mathesar latest >&2 || fail "mathesarctl restore failed"
 assert_eq "one,two" "$(rows)" "rows after the restore"
 assert_eq 0 "$(psql_db "SELECT count(*) FROM pg_tables WHERE tablename = 'later'")" "the table created after the backup"
 assert_eq 1 "$(admins)" "admins after the restore"
@@ -81,7 +81,7 @@ assert_file_mode /etc/mathesar/.env 600 root:root
 [[ -s $E2E_DATA_DIR/pgdata/PG_VERSION ]] || fail "the data directory lost its PostgreSQL data"
 for _ in 1 2; do
 	sleep 1 # one name per second
-	host_exec mathesarctl backup --keep 2 --reason test >/dev/null || fail "a further backup failed"
+	host_exec mathesarctl backup --to /var/backups/mathesar --keep 2 --reason test >/dev/null || fail "a further backup failed"
 done
 assert_eq 2 "$(host_exec sh -c 'ls -d /var/backups/mathesar/mathesar-* | wc -l')" "backups kept with --keep 2"
 host_exec test ! -e "$backup" || fail "the oldest backup was not removed by --keep 2"

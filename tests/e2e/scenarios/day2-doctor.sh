@@ -28,7 +28,8 @@ for line in open("/etc/mathesar/.env", encoding="utf-8"):
     if m and m.group(3):
         print(re.sub(r"\\(.)", r"\1", m.group(3)))
 ')
-((${#secrets[@]} >= 4)) || fail "expected at least 4 secrets in .env, found ${#secrets[@]}"
+# The database password, the secret key and the watchtower token.
+((${#secrets[@]} >= 3)) || fail "expected at least 3 secrets in .env, found ${#secrets[@]}"
 for s in "${secrets[@]}"; do secret "$s"; done
 secrets+=("$admin_password" "w\${x}ö" "w\$\${x}ö")
 
@@ -61,7 +62,7 @@ for f in versions.txt preflight.txt status.txt status.json systemctl-status.txt 
 	containers/mathesar_service.log containers/mathesar_service.inspect.json data-dir.txt; do
 	[[ -f $root/$f ]] || fail "the bundle has no $f"
 done
-grep -q "^POSTGRES_PASSWORD=<redacted>$" "$root/config/.env" || fail "POSTGRES_PASSWORD is not redacted in config/.env"
+grep -q "^MATHESAR_DB_PASSWORD=<redacted>$" "$root/config/.env" || fail "MATHESAR_DB_PASSWORD is not redacted in config/.env"
 grep -q '^MATHESAR_HTTP_PORT="'"$http_port"'"$' "$root/config/.env" || fail "plain answers are missing from config/.env"
 grep -q "Docker Compose version" "$root/versions.txt" || fail "no Compose version in versions.txt"
 # The secret scan: no secret in any form, in any file.

@@ -17,11 +17,11 @@ psql_db() {
 		-v ON_ERROR_STOP=1 -Atc "$1"
 }
 psql_db "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('at backup')" >/dev/null
-host_exec mathesarctl backup >&2 || fail "mathesarctl backup failed"
+host_exec mathesarctl backup --to /var/backups/mathesar >&2 || fail "mathesarctl backup failed"
 psql_db "INSERT INTO kept VALUES ('after backup')" >/dev/null
 
 log "mathesarctl restore latest (under the unit)"
-host_exec timeout 600 mathesarctl restore latest >&2 ||
+host_exec timeout 600 mathesarctl restore --from /var/backups/mathesar latest >&2 ||
 	fail "mathesarctl restore failed: $(host_exec journalctl -u mathesar --no-pager -n 30 | tail -n 30)"
 assert_eq active "$(host_exec systemctl is-active mathesar.service)" "unit state after the restore"
 assert_eq "at backup" "$(psql_db "SELECT string_agg(v, ',' ORDER BY v) FROM kept")" "rows after the restore"

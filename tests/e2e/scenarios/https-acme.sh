@@ -64,12 +64,7 @@ assert_eq "308 ${base}auth/login/?next=/x" "$redirect" "redirect of http://$doma
 # the cookies marked Secure; a foreign Origin is refused by Django's CSRF check.
 export MATHESAR_CA=$E2E_WORK/pebble-root.pem MATHESAR_RESOLVE=$domain:$https_port:127.0.0.1
 admin_pw=$(initial_admin_password)
-assert_login_page "$base"
-assert_login "$base" admin "$admin_pw"
-assert_home_page "$base" admin "$admin_pw"
-cookies=$(MATHESAR_PASSWORD=$admin_pw mathesar_client cookies "$base" admin)
-jq -e '.sessionid.secure and .csrftoken.secure' <<<"$cookies" >/dev/null ||
-	fail "the session and CSRF cookies are not both Secure over HTTPS: $cookies"
+assert_https_session "$base" "$admin_pw"
 jar=$E2E_WORK/cookies
 https_curl -f -o /dev/null -c "$jar" --cacert "$MATHESAR_CA" "${base}auth/login/"
 token=$(awk '$6 == "csrftoken" { print $7 }' "$jar")

@@ -63,12 +63,7 @@ wait_for 'https_curl -f -o /dev/null --cacert "$ca/ca.pem" "${base}auth/login/"'
 
 export MATHESAR_CA=$ca/ca.pem MATHESAR_RESOLVE=$domain:$https_port:127.0.0.1
 admin_pw=$(initial_admin_password)
-assert_login_page "$base"
-assert_login "$base" admin "$admin_pw"
-assert_home_page "$base" admin "$admin_pw"
-cookies=$(MATHESAR_PASSWORD=$admin_pw mathesar_client cookies "$base" admin)
-jq -e '.sessionid.secure and .csrftoken.secure' <<<"$cookies" >/dev/null ||
-	fail "the session and CSRF cookies are not Secure behind the proxy: $cookies"
+assert_https_session "$base" "$admin_pw"
 assert_user_db_works "$base" admin "$admin_pw"
 status=$(host_exec mathesarctl status) || fail "mathesarctl status failed: $status"
 grep -q "log in at https://$domain/\$" <<<"$status" || fail "the login address is not the proxy's https URL: $status"

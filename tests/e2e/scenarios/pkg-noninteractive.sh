@@ -30,7 +30,7 @@ assert_eq enabled "$(host_exec systemctl is-enabled mathesar.service)" "unit ena
 if unit_active; then
 	fail "mathesar.service was started although policy-rc.d forbids it"
 fi
-[[ -z $(stack_containers) ]] || fail "containers were started although policy-rc.d forbids it"
+assert_none "containers were started although policy-rc.d forbids it" stack_containers
 
 # A second configure run (what an upgrade's postinst does) keeps every secret.
 host_exec dpkg-reconfigure -fnoninteractive mathesar >&2

@@ -35,7 +35,7 @@ assert_eq "$(sha256_of "$password")" "$(sha256_of "$(env_value MATHESAR_DB_PASSW
 no_secret_in_debconf "$password"
 no_secret_in_debconf "$admin_password"
 assert_eq enabled "$(host_exec systemctl is-enabled mathesar.service)" "unit enablement"
-[[ -z $(host_exec dpkg-query -W -f='${Conffiles}' mathesar) ]] || fail "the package has conffiles"
+assert_none "the package has conffiles" host_exec dpkg-query -W -f='${Conffiles}' mathesar
 
 wait_up "$http_port"
 # Kept only until the admin was created at the start.

@@ -27,7 +27,7 @@ host_exec env DEBIAN_FRONTEND=noninteractive apt-get purge -y mathesar >&2 || fa
 if host_exec test -e /etc/mathesar; then fail "purge left /etc/mathesar"; fi
 if host_exec grep -q 'mathesar/' /var/cache/debconf/config.dat; then fail "purge left debconf answers"; fi
 host_exec test -f "$E2E_DATA_DIR/pgdata/PG_VERSION" || fail "purge deleted the data although purge-data is false"
-[[ -z $(stack_containers) ]] || fail "purge left containers"
+assert_none "purge left containers" stack_containers
 
 log "reinstall with purge-data true, then purge"
 preseed "mathesar/data-dir string $E2E_DATA_DIR" \

@@ -20,7 +20,7 @@ reg=127.0.0.1:$E2E_REGISTRY_PORT
 E2E_HOST_ENGINE=$(engine_start pull)
 export E2E_HOST_ENGINE
 pkg_host
-[[ -z $(engine_docker pull images -q) ]] || fail "the host's engine is not empty before the install"
+assert_none "the host's engine is not empty before the install" engine_docker pull images -q
 
 preseed "mathesar/data-dir string $E2E_DATA_DIR" \
 	"mathesar/http-port string $http_port" \
@@ -110,7 +110,7 @@ docker stop mathesar-e2e-registry-open mathesar-e2e-registry-auth >/dev/null
 for svc in db service caddy-reverse-proxy; do remove_containers pull "$svc"; done
 mapfile -t all < <(engine_docker pull images -q | sort -u)
 engine_docker pull image rm -f "${all[@]}" >/dev/null
-[[ -z $(engine_docker pull images -q) ]] || fail "images are left in the host's engine"
+assert_none "images are left in the host's engine" engine_docker pull images -q
 rc=0
 host_exec mathesarctl images list >&2 || rc=$?
 assert_eq 5 "$rc" "exit status of images list with the images missing"

@@ -49,4 +49,4 @@ if docker exec mathesar_service curl -fsS -o /dev/null http://localhost:8000/aut
 fi
 
 host_exec docker compose --project-directory /etc/mathesar down >&2 || fail "docker compose down failed"
-[[ -z $(stack_containers) ]] || fail "containers left after docker compose down: $(stack_containers | xargs)"
+assert_none "containers left after docker compose down" stack_containers

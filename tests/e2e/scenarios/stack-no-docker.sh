@@ -38,7 +38,7 @@ assert_eq failed "$(host_run systemctl is-active mathesar.service || true)" "uni
 # The journal says what is wrong, at error priority, naming Docker.
 errors=$(host_run journalctl -u mathesar.service -p err -o cat --no-pager)
 grep -qi docker <<<"$errors" || fail "no error line in the journal names Docker: $errors"
-[[ -z $(docker ps -aq --filter label=com.docker.compose.project=mathesar) ]] || fail "containers were created without an engine?"
+assert_none "containers were created without an engine?" docker ps -aq --filter label=com.docker.compose.project=mathesar
 
 # Docker back: the unit starts.
 host_sh 'rm /etc/systemd/system/docker.service.d/no-engine.conf && systemctl daemon-reload && systemctl restart docker.service'

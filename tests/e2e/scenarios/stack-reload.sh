@@ -36,7 +36,7 @@ configure MATHESAR_HTTP_PORT="$http_port"
 log "systemctl start mathesar"
 host_run timeout 600 systemctl start mathesar.service ||
 	fail "systemctl start failed: $(host_run journalctl -u mathesar --no-pager -n 30)"
-old_password=$(host_sh 'sed -n "s/^POSTGRES_PASSWORD=\"\(.*\)\"$/\1/p" /etc/mathesar/.env')
+old_password=$(host_sh 'sed -n "s/^MATHESAR_DB_PASSWORD=\"\(.*\)\"$/\1/p" /etc/mathesar/.env')
 secret "$old_password"
 
 # 1. A port change touches the proxy only.
@@ -78,7 +78,7 @@ assert_eq 0 "$(host_run systemctl show -P NRestarts mathesar.service)" "restarts
 host_run timeout 300 systemctl stop mathesar.service || fail "systemctl stop failed"
 out=$(host_run mathesarctl reload 2>&1) || fail "mathesarctl reload of a stopped stack failed: $out"
 [[ $out == *"not running"* ]] || fail "mathesarctl reload of a stopped stack said: $out"
-[[ -z $(docker ps -q --filter label=com.docker.compose.project=mathesar) ]] || fail "reload started a stopped stack"
+assert_none "reload started a stopped stack" docker ps -q --filter label=com.docker.compose.project=mathesar
 
 # 4. The database container removed (data kept) and a new password configured, as after a
 #    reinstall that kept the data but not the configuration: the next start sets the password.

@@ -63,4 +63,4 @@ host_run mathesarctl reload >&2 || fail "reload with watchtower off failed"
 assert_eq exited "$(docker inspect -f '{{.State.Status}}' "$watchtower_name")" "watchtower after it was turned off"
 host_run mathesarctl status >&2 || fail "mathesarctl status is not 0 with watchtower off"
 host_run mathesarctl down >&2 || fail "mathesarctl down failed"
-[[ -z $(docker ps -q --filter label=com.docker.compose.project=mathesar) ]] || fail "containers still running after down"
+assert_none "containers still running after down" docker ps -q --filter label=com.docker.compose.project=mathesar

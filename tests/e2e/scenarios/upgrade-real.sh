@@ -6,13 +6,17 @@
 # real Mathesar 0.10.1 (built from this tree as 0.0.9 with --service-image; the binary is the
 # same, only /usr/share/mathesar/images and the preinst differ) with real data in it: the admin, a
 # second user added through the API, the user database connected, a table with rows.
-# 1. An upgrade whose Mathesar fails its first start (0.0.10: Mathesar 0.11.0 that migrates its
-#    database, then exits 1): apt succeeds, the service is not running, the recorded version is the
-#    new one, and the postinst prints the one line back. That line (with the .deb's path) restores
-#    the backup taken before the upgrade and installs 0.0.9 again: Mathesar 0.10.1 on the
-#    unmigrated database, every user and row there.
+# 1. Upgrades that fail put themselves back, with no command from the administrator: a Mathesar
+#    that fails its first start after migrating (0.0.10: 0.11.0 that migrates, then exits 1) and
+#    one that fails half-way through its migrations (0.0.11: 0.11.0 with a migration after 0012
+#    that raises). Each time apt fails (the package half-configured: the automation sees it),
+#    and Mathesar 0.10.1 serves the data of before the upgrade (migration 0012 undone by the
+#    restore of the backup taken first, kept), `status` (and --json) and the journal say what
+#    failed and how to retry. `mathesarctl upgrade` retries (and puts back again).
 # 2. The real upgrade to this package (Mathesar 0.11.0): a backup first (of 0.0.9 and 0.10.1),
-#    migration 0012 applied exactly once, both users log in, the rows are there through the API.
+#    migration 0012 applied exactly once, both users log in, the rows are there through the API;
+#    the apt install of it retries the half-configured upgrade. The user database's Mathesar SQL
+#    is upgraded by the package (no database needs Mathesar's upgrade attention).
 # 3. The downgrade to 0.0.9 is refused before anything changes (apt fails, 0.11.0 keeps serving,
 #    the message names the backup of step 2); with MATHESAR_RESTORE_BEFORE_DOWNGRADE it restores
 #    that backup itself and Mathesar 0.10.1 serves the data of before the upgrade.
@@ -30,12 +34,39 @@ if ! docker image inspect "$broken" >/dev/null 2>&1; then
 		"$cid" "$broken" >/dev/null || fail "docker commit of $broken failed"
 	docker rm "$cid" >/dev/null
 fi
+# The Mathesar that fails half-way through its migrations: 0.11.0 with one more migration after
+# 0012 that raises (Django applies 0012, then stops at 0013 and the entrypoint exits non-zero).
+halfway=mathesar/mathesar:0.11.0-fails-mid-migration
+if ! docker image inspect "$halfway" >/dev/null 2>&1; then
+	cid=$(docker create mathesar/mathesar:0.11.0)
+	migration=$E2E_WORK/0013_e2e_fails.py
+	cat >"$migration" <<'PY'
+from django.db import migrations
+
+
+def fail(apps, schema_editor):
+    # 0012 ran in a transaction of its own and is committed: half-way, really.
+    from django.db.migrations.recorder import MigrationRecorder
+    applied = MigrationRecorder(schema_editor.connection).migration_qs.filter(
+        app="mathesar", name="0012_alter_user_username").exists()
+    raise RuntimeError(f"e2e: simulated failure half-way through the migrations (0012 applied: {applied})")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("mathesar", "0012_alter_user_username")]
+    operations = [migrations.RunPython(fail)]
+PY
+	docker cp "$migration" "$cid:/code/mathesar/migrations/0013_e2e_fails.py" || fail "docker cp of the failing migration failed"
+	docker commit "$cid" "$halfway" >/dev/null || fail "docker commit of $halfway failed"
+	docker rm "$cid" >/dev/null
+fi
 old=$(pkg_deb 0.0.9 mathesar/mathesar:0.10.1)
 bad=$(pkg_deb 0.0.10 "$broken")
+mid=$(pkg_deb 0.0.11 "$halfway")
 new=$(pkg_deb)
 host_start
 config_dir /etc/mathesar
-for f in "$old" "$bad" "$new"; do host_copy "$f" /root/; done
+for f in "$old" "$bad" "$mid" "$new"; do host_copy "$f" /root/; done
 http_port=$(free_port)
 db_port=$(free_port)
 while [[ $db_port == "$http_port" ]]; do db_port=$(free_port); done
@@ -84,39 +115,65 @@ mathesar_rpc "$base" admin "$admin_password" users.add "$(jq -cn --arg p "$user_
 	fail "users.add alice failed"
 assert_data "Mathesar 0.10.1"
 
-log "1. upgrade to a Mathesar that fails its first start"
+# assert_put_back OUTPUT FAILED_RELEASE SAID WHAT: after an upgrade that failed and put itself
+# back: OUTPUT (apt's or mathesarctl's) says what failed (SAID: the new release's own last line),
+# that Mathesar 0.10.1 serves again and how to retry; 0.10.1 serves the data of before the
+# upgrade; status, status --json and the journal say so; the backup is kept (its path in
+# put_back_dir).
+assert_put_back() {
+	local out=$1 failed=$2 said=$3 what=$4 status json
+	[[ $out == *"the upgrade to Mathesar $failed failed"* && $out == *"$said"* ]] ||
+		fail "$what: the output does not say what failed ($failed, its last lines)"
+	[[ $out == *"Mathesar 0.10.1 serves again"* && $out == *"retry with \`mathesarctl upgrade\`"* ]] ||
+		fail "$what: the output does not say that 0.10.1 serves again and how to retry"
+	wait_up "$http_port"
+	assert_eq mathesar/mathesar:0.10.1 "$(app_image)" "image of Mathesar ($what)"
+	assert_eq 0.10.1 "$(recorded)" "recorded Mathesar version ($what)"
+	assert_eq 0 "$(migration_0012)" "migration 0012 ($what: the database of before the upgrade)"
+	assert_data "$what"
+	status=$(host_exec mathesarctl status) || fail "$what: mathesarctl status does not say running"
+	printf '%s\n' "$status" >&2
+	[[ $status == *"upgrade held back: Mathesar 0.10.1 runs, held back from Mathesar $failed"* &&
+		$status == *"$said"* && $status == *"mathesarctl upgrade"* ]] ||
+		fail "$what: mathesarctl status does not say that the upgrade was held back, why, and how to retry"
+	json=$(host_exec mathesarctl status --json) || fail "$what: mathesarctl status --json failed"
+	assert_eq "0.10.1 $failed" "$(jq -r '.upgrade_held | "\(.running) \(.failed_release)"' <<<"$json")" "status --json: upgrade_held ($what)"
+	put_back_dir=$(jq -r .upgrade_held.backup <<<"$json")
+	host_exec test -f "$put_back_dir/manifest.json" || fail "$what: the backup $put_back_dir was not kept"
+	[[ $(host_exec journalctl -u mathesar.service --no-pager) == *"held back from Mathesar $failed"* ]] ||
+		fail "$what: the journal does not say that the upgrade was held back"
+}
+
+log "1. upgrade to a Mathesar that fails its first start: put back"
 t0=$SECONDS
-out=$(apt_out "$bad") || fail "apt-get install of the failing upgrade failed itself (the package must install)"
-log "the failed upgrade took $((SECONDS - t0)) s"
-assert_eq "install ok installed 0.0.10-1" "$(host_exec dpkg-query -W -f='${Status} ${Version}' mathesar)" "package state after the failed start"
-if unit_active; then fail "mathesar.service is active although Mathesar failed its first start"; fi
-[[ $out == *"the service did not restart; see: systemctl status mathesar, mathesarctl status"* ]] ||
-	fail "the postinst does not say that the service did not start"
+rc=0
+out=$(apt_out "$bad") || rc=$?
+log "the failed upgrade and its put-back took $((SECONDS - t0)) s (apt exit $rc)"
+((rc != 0)) || fail "apt-get succeeded although the upgrade was put back (automation must see it)"
+[[ $out == *"mathesar: the upgrade failed and was put back"* ]] || fail "the postinst does not say the upgrade was put back"
+assert_eq "install ok half-configured 0.0.10-1" "$(host_exec dpkg-query -W -f='${Status} ${Version}' mathesar)" "package state after the put-back"
 backup1=$(backup_of "$out")
 [[ -n $backup1 ]] || fail "the postinst did not name the backup before the upgrade"
-way_back=$(sed -n 's/^mathesar:   \(MATHESAR_RESTORE_BEFORE_DOWNGRADE=[^ ]* apt-get install --allow-downgrades mathesar=0.0.9-1\) .*/\1/p' <<<"$out")
-assert_eq "MATHESAR_RESTORE_BEFORE_DOWNGRADE=$backup1 apt-get install --allow-downgrades mathesar=0.0.9-1" "$way_back" "the way back the postinst prints"
-rc=0
-status=$(host_exec mathesarctl status 2>&1) || rc=$?
-printf '%s\n' "$status" >&2
-((rc != 0)) || fail "mathesarctl status exits 0 while Mathesar does not run"
-journal=$(host_exec journalctl -u mathesar.service --no-pager)
-[[ $journal == *"The Mathesar application (container mathesar_service) keeps stopping"* &&
-	$journal == *"simulated failure of the first start"* ]] || fail "the journal does not say why Mathesar did not start"
-assert_eq 0.11.0-fails-first-start "$(recorded)" "recorded Mathesar version after the failed start"
-wait_for '[[ $(migration_0012) == 1 ]]' 60 "the failing Mathesar to have migrated the database" ||
-	fail "the failing Mathesar did not apply migration 0012 (the simulation is wrong)"
+assert_put_back "$out" 0.11.0-fails-first-start "simulated failure of the first start" "the failed first start"
+assert_eq "$backup1" "$put_back_dir" "the backup put back (the one taken before the upgrade)"
 
-log "the way back: $way_back (with the .deb's path)"
+log "1b. mathesarctl upgrade retries (the same failing release: put back again, exit 16)"
 t0=$SECONDS
-apt_out "$old" MATHESAR_RESTORE_BEFORE_DOWNGRADE="$backup1" >/dev/null || fail "the way back failed"
-wait_up "$http_port"
-log "back on Mathesar 0.10.1 in $((SECONDS - t0)) s"
-assert_eq 0.0.9-1 "$(host_exec dpkg-query -W -f='${Version}' mathesar)" "package version after the way back"
-assert_eq mathesar/mathesar:0.10.1 "$(app_image)" "image of Mathesar after the way back"
-assert_eq 0.10.1 "$(recorded)" "recorded Mathesar version after the way back"
-assert_eq 0 "$(migration_0012)" "migration 0012 after the way back (the database of before the upgrade)"
-assert_data "after the way back"
+rc=0
+out=$(host_exec mathesarctl upgrade --to /var/backups/mathesar 2>&1) || rc=$?
+printf '%s\n' "$out" >&2
+log "the retry and its put-back took $((SECONDS - t0)) s"
+assert_eq 16 "$rc" "exit code of mathesarctl upgrade put back"
+assert_put_back "$out" 0.11.0-fails-first-start "simulated failure of the first start" "the retry"
+
+log "1c. upgrade to a Mathesar that fails half-way through its migrations: put back"
+t0=$SECONDS
+rc=0
+out=$(apt_out "$mid") || rc=$?
+log "the failed upgrade and its put-back took $((SECONDS - t0)) s (apt exit $rc)"
+((rc != 0)) || fail "apt-get succeeded although the upgrade was put back"
+assert_eq "install ok half-configured 0.0.11-1" "$(host_exec dpkg-query -W -f='${Status} ${Version}' mathesar)" "package state after the second put-back"
+assert_put_back "$out" 0.11.0-fails-mid-migration "simulated failure half-way through the migrations (0012 applied: True)" "the failed migrations"
 
 log "2. upgrade: apt-get install of the package of Mathesar 0.11.0"
 t0=$SECONDS
@@ -131,6 +188,12 @@ assert_eq mathesar/mathesar:0.11.0 "$(app_image)" "image of Mathesar after the u
 assert_eq 0.11.0 "$(recorded)" "recorded Mathesar version after the upgrade"
 assert_eq 1 "$(migration_0012)" "migration 0012 applied (once) after the upgrade"
 assert_data "after the upgrade"
+assert_eq "install ok installed" "$(host_exec dpkg-query -W -f='${Status}' mathesar)" "package state after the upgrade"
+assert_eq null "$(host_exec mathesarctl status --json | jq -c .upgrade_held)" "no upgrade held back after the upgrade"
+# The user database's Mathesar SQL, upgraded by the package (Mathesar would ask for it in its UI).
+assert_eq '[false]' "$(mathesar_rpc "$base" admin "$admin_password" databases.configured.list | jq -c 'map(.needs_upgrade_attention) | unique')" \
+	"needs_upgrade_attention of the connected databases after the upgrade"
+assert_eq "0.11.0 true 1" "$(host_exec cat "$E2E_DATA_DIR/user-sql.json" | jq -r '"\(.release) \([.databases[].upgraded] | all) \(.databases | length)"')" "the package's record of the user databases' SQL"
 new_version=$(host_exec dpkg-query -W -f='${Version}' mathesar)
 
 log "3. downgrade: apt-get install of the package of Mathesar 0.10.1 is refused"
@@ -150,4 +213,4 @@ assert_eq 0.0.9-1 "$(host_exec dpkg-query -W -f='${Version}' mathesar)" "package
 assert_eq mathesar/mathesar:0.10.1 "$(app_image)" "image of Mathesar after the downgrade"
 assert_eq 0 "$(migration_0012)" "migration 0012 after the downgrade (the database of before the upgrade)"
 assert_data "Mathesar 0.10.1 again"
-log "failed first start: clear state and one line back, nothing lost; 0.10.1 -> 0.11.0 with a backup first and migration 0012 once; downgrade refused with the way back, then done with the restore; users and rows kept throughout"
+log "failed first start and failed migrations: put back by themselves, nothing lost, retried; 0.10.1 -> 0.11.0 with a backup first and migration 0012 once; downgrade refused with the way back, then done with the restore; users and rows kept throughout"

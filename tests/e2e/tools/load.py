@@ -2,8 +2,12 @@
 """A team's load on the real Mathesar, for scripts/bench (P7): N users, each logged in through
 the proxy with a session of its own, calling Mathesar's JSON-RPC API in a loop for D seconds
 (a page of records of a 10,000-row table, one record, one new record) while one more user keeps
-a long request running (importing a large CSV into a new table, again and again). Reuses
-mathesar_client.py (the form login with CSRF, the RPC calls). Standard library only.
+a long request running, again and again: by default a colleague importing a large CSV over a
+slow link (the upload's body sent evenly over --upload-seconds, which holds whatever serves it
+for that long: a whole synchronous gunicorn worker, or one thread of a gthread worker; the
+proxy streams request bodies), then importing it into a new table; with --long import, only
+the import of a file uploaded beforehand. Reuses mathesar_client.py (the form login with CSRF,
+the RPC calls). Standard library only.
 
 Usage (BASE is the login address on a loopback address, e.g. http://127.0.0.1:8080/; the
 password comes from $MATHESAR_PASSWORD):
@@ -11,11 +15,12 @@ password comes from $MATHESAR_PASSWORD):
       creates TABLE in the public schema of the user database (the first one Mathesar lists)
       through the API (a CSV of ROWS rows uploaded and imported) unless it exists; prints JSON
   load.py run BASE USER [--users 20] [--seconds 60] [--long-rows 200000] [--table bench_records]
+                        [--long slow-upload|import] [--upload-seconds 45]
       the load; prints JSON: requests, failed (and the first error texts), throughput (req/s),
       p50/p95/p99/max latency in ms (all calls and each kind), the logins, and the long
       request's runs. The records it added and the tables it imported are deleted afterwards
       (not measured), so that a second run starts from the same table.
-Bounds: at most 200 users and 600 seconds; a base URL that is not a loopback address is refused
+Bounds: at most 200 users and 600 seconds (an upload at most 300 s); a base URL that is not a loopback address is refused
 (this is a benchmark of a local stack, never of someone's server).
 Exit codes: 0 the load ran (failed requests are in the JSON), 2 usage or refused, 5 set-up failed.
 """
@@ -37,6 +42,8 @@ import mathesar_client as mc  # noqa: E402
 
 MAX_USERS = 200
 MAX_SECONDS = 600
+MAX_UPLOAD_SECONDS = 300
+UPLOAD_STEP = 0.25  # seconds between two pieces of a slow upload's body
 PAGE = 100  # rows a records.list call asks for, as a page of Mathesar's table view
 ERRORS_KEPT = 5
 
@@ -86,15 +93,30 @@ def csv_rows(n):
     return ("\n".join(lines) + "\n").encode()
 
 
-def upload(c, name, data):
-    """A data file through Mathesar's upload endpoint (multipart, as the import page sends it)."""
+def paced(body, seconds):
+    """BODY in pieces spread evenly over SECONDS: a link that slow."""
+    steps = max(1, int(seconds / UPLOAD_STEP))
+    size = -(-len(body) // steps)
+    start = time.monotonic()
+    for k in range(steps):
+        wait = start + k * UPLOAD_STEP - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        yield body[k * size:(k + 1) * size]
+
+
+def upload(c, name, data, seconds=0):
+    """A data file through Mathesar's upload endpoint (multipart, as the import page sends it);
+    with SECONDS, its body sent over that long."""
     b = uuid.uuid4().hex
     body = (f'--{b}\r\nContent-Disposition: form-data; name="header"\r\n\r\ntrue\r\n'
             f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="{name}.csv"\r\n'
             f"Content-Type: text/csv\r\n\r\n").encode() + data + f"\r\n--{b}--\r\n".encode()
-    status, _, answer = c.request("api/db/v0/data_files/", body, {
+    status, _, answer = c.request("api/db/v0/data_files/", paced(body, seconds) if seconds else body, {
         "X-CSRFToken": c.csrf(), "Origin": c.origin(), "Referer": c.url(""),
         "Content-Type": f"multipart/form-data; boundary={b}",
+        # A body sent in pieces is sent as it is only with its length known (not chunked).
+        "Content-Length": str(len(body)),
     })
     if status not in (200, 201):
         raise mc.Failure(5, f"data file upload: HTTP {status}: {answer[:300]!r}")
@@ -178,9 +200,11 @@ def user_loop(c, n, db, oid, rows, pk, attnums, start_at, deadline, res):
             i += 1
 
 
-def long_loop(c, db, schema, fid, start_at, deadline, out):
-    """Imports the large data file into a new table, one import after the other, until the
-    deadline: a long request is in progress during the whole measurement."""
+def long_loop(c, db, schema, long, start_at, deadline, out):
+    """The long user, one request after the other until the deadline: a long request is in
+    progress during the whole measurement. LONG: ("import", data file id) imports that file into
+    a new table; ("slow-upload", csv bytes, seconds) uploads the CSV over that many seconds, then
+    imports it (one run: both)."""
     while time.monotonic() < start_at:
         time.sleep(0.001)
     k = 0
@@ -188,12 +212,13 @@ def long_loop(c, db, schema, fid, start_at, deadline, out):
         k += 1
         t = time.monotonic()
         try:
+            fid = long[1] if long[0] == "import" else upload(c, f"bench_long_{k}", long[1], long[2])
             r = c.rpc("tables.import", {"data_file_id": fid, "schema_oid": schema, "database_id": db,
                                         "table_name": f"bench_long_{os.getpid()}_{k}"})
             out.append({"seconds": round(time.monotonic() - t, 2), "ok": True, "oid": r["oid"]})
         except (mc.Failure, KeyError, TypeError, ValueError) as e:
             out.append({"seconds": round(time.monotonic() - t, 2), "ok": False, "error": str(e)[:400]})
-            time.sleep(1)  # a refused import comes back at once: do not spin
+            time.sleep(1)  # a refused request comes back at once: do not spin
 
 
 def run(args, password):
@@ -203,8 +228,11 @@ def run(args, password):
         raise mc.Failure(5, f"no table {args.table} (run `load.py setup` first)")
     rows = setup_client.rpc("records.list", {"table_oid": oid, "database_id": db, "limit": 1})["count"]
     pk, attnums = columns(setup_client, db, oid)
-    # The long user's file is uploaded before the measurement: only its imports overlap the load.
-    fid = upload(setup_client, "bench_long", csv_rows(args.long_rows))
+    if args.long == "import":
+        # The file is uploaded before the measurement: only its imports overlap the load.
+        long = ("import", upload(setup_client, "bench_long", csv_rows(args.long_rows)))
+    else:
+        long = ("slow-upload", csv_rows(args.long_rows), args.upload_seconds)
 
     # Every user logs in at once (Django's password hashing is deliberately slow): timed apart.
     logins, clients, login_errors = [], [None] * args.users, []
@@ -229,7 +257,7 @@ def run(args, password):
     deadline = start_at + args.seconds
     threads = [threading.Thread(target=user_loop, args=(c, n, db, oid, rows, pk, attnums, start_at, deadline, res))
                for n, c in enumerate(clients) if c is not None]
-    threads.append(threading.Thread(target=long_loop, args=(long_client, db, schema, fid, start_at, deadline, long_runs)))
+    threads.append(threading.Thread(target=long_loop, args=(long_client, db, schema, long, start_at, deadline, long_runs)))
     for t in threads:
         t.start()
     for t in threads[:-1]:
@@ -251,7 +279,9 @@ def run(args, password):
         "by_call": {k: summary([c[2] for c in ok if c[0] == k])
                     for k in ("records.list", "records.get", "records.add")},
         "users_overran_s": round(max(0.0, users_done - deadline), 2),
-        "long": {"kind": "tables.import", "rows": args.long_rows, "runs": len(long_runs),
+        "long": {"kind": args.long, "rows": args.long_rows,
+                 "upload_seconds": args.upload_seconds if args.long == "slow-upload" else None,
+                 "runs": len(long_runs),
                  "failed": sum(1 for r in long_runs if not r["ok"]),
                  "seconds": [r["seconds"] for r in long_runs],
                  "errors": [r["error"] for r in long_runs if not r["ok"]][:ERRORS_KEPT]},
@@ -281,6 +311,8 @@ def main(argv):
     p.add_argument("--users", type=int, default=20)
     p.add_argument("--seconds", type=int, default=60)
     p.add_argument("--long-rows", type=int, default=200000)
+    p.add_argument("--long", choices=("slow-upload", "import"), default="slow-upload")
+    p.add_argument("--upload-seconds", type=int, default=45)
     args = p.parse_args(argv[1:])
     if not 1 <= args.users <= MAX_USERS:
         p.error(f"--users must be 1-{MAX_USERS}")
@@ -288,6 +320,8 @@ def main(argv):
         p.error(f"--seconds must be 1-{MAX_SECONDS}")
     if not 1 <= args.rows <= 1_000_000 or not 1 <= args.long_rows <= 2_000_000:
         p.error("--rows at most 1,000,000, --long-rows at most 2,000,000")
+    if not 1 <= args.upload_seconds <= MAX_UPLOAD_SECONDS:
+        p.error(f"--upload-seconds must be 1-{MAX_UPLOAD_SECONDS}")
     refused = not_loopback(args.base)
     if refused:
         print(f"load: {refused}", file=sys.stderr)

@@ -12,11 +12,11 @@ use crate::exit::{Code, Failure};
 use crate::settings::{Key, validate::Value};
 use crate::sources::current;
 
-use super::{ConfigLayout, DataLayout, atomic, commit, dirs};
+use crate::storage::{ConfigLayout, DataLayout, atomic, commit, dirs};
 
 /// What a purge removes, decided before anything is removed.
 #[derive(Debug, PartialEq, Eq)]
-pub struct PurgePlan {
+pub(crate) struct PurgePlan {
     pub config_dir: PathBuf,
     pub files: Vec<PathBuf>,
     /// `Some` when `purge-data` is true.
@@ -25,7 +25,7 @@ pub struct PurgePlan {
 }
 
 /// `purge_data`: the data directory goes whatever the stored answer `purge-data` says.
-pub fn plan(config_dir: &Path, purge_data: bool) -> Result<PurgePlan, Failure> {
+pub(crate) fn plan(config_dir: &Path, purge_data: bool) -> Result<PurgePlan, Failure> {
     let layout = ConfigLayout::new(config_dir);
     judge_config_dir(config_dir)?;
     let found = current::read(&layout).map_err(|e| Failure::new(e.code(), e))?;
@@ -55,6 +55,14 @@ pub fn plan(config_dir: &Path, purge_data: bool) -> Result<PurgePlan, Failure> {
         layout.lock_file(),
         layout.redo_file(),
         crate::stack::app_version::path(config_dir),
+        // The backup repository's password and SSH key: configuration like the rest (the
+        // repository itself, wherever it is, is never touched; README says to keep the password
+        // elsewhere).
+        layout.backup_password_file(),
+        layout.backup_rest_password_file(),
+        layout.backup_ssh_key(),
+        crate::day2::ssh_key::public_path(&layout.backup_ssh_key()),
+        layout.backup_known_hosts(),
         config_dir.join(dirs::MARKER),
     ]
     .into_iter()
@@ -100,7 +108,7 @@ fn judge_config_dir(config_dir: &Path) -> Result<(), Failure> {
 
 /// Removes what the plan names (the files `configure` wrote, the defaults file, the data directory
 /// as `purge-data` says); the configuration directory itself only when nothing else is in it.
-pub fn execute(plan: &PurgePlan, defaults_file: &Path) -> Result<(), std::io::Error> {
+pub(crate) fn execute(plan: &PurgePlan, defaults_file: &Path) -> Result<(), std::io::Error> {
     // Judged before its marker goes: a directory the package adopted stays.
     let adopted = dirs::inspect(&dirs::CONFIG, &plan.config_dir)
         .is_ok_and(|s| matches!(s, dirs::State::Adopted | dirs::State::Legacy));
@@ -133,7 +141,7 @@ pub fn execute(plan: &PurgePlan, defaults_file: &Path) -> Result<(), std::io::Er
 /// generated there (the Caddyfile) and the directories it created go while they are empty, and
 /// the directory itself when the package created it and nothing else is left. Data is never
 /// touched: a directory with anything in it stays. Returns whether the directory is gone.
-pub fn tidy_data_dir(dir: &Path) -> Result<bool, std::io::Error> {
+pub(crate) fn tidy_data_dir(dir: &Path) -> Result<bool, std::io::Error> {
     let Ok(Some(created)) = dirs::check_purge(&dirs::DATA, dir) else {
         return Ok(false);
     };

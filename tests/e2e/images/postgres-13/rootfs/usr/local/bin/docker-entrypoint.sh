@@ -1,11 +1,12 @@
 #!/bin/bash
-# Entrypoint of the test database image. It behaves like the official postgres image's:
+# Entrypoint of the test bed's `postgres:13` image (the official image's name, which the old guided
+# installer's compose file ran as mathesar_db). It behaves like the official postgres image's:
 #   - started as root: create/chown $PGDATA for the postgres user, then drop to that user;
 #   - empty $PGDATA: initdb with POSTGRES_USER (default postgres) and POSTGRES_PASSWORD
 #     (required unless POSTGRES_HOST_AUTH_METHOD=trust), create POSTGRES_DB (default: the user),
-#     run /docker-entrypoint-initdb.d/*.sh|*.sql, allow `host all all all scram-sha-256`;
-#   - existing $PGDATA: used as it is; POSTGRES_PASSWORD and the others are then ignored.
-# Unlike pgautoupgrade it cannot upgrade data of an older major version: it says so and stops.
+#     run /docker-entrypoint-initdb.d/*.sh|*.sql, allow `host all all all` with the server's password_encryption;
+#   - existing $PGDATA: used as it is; POSTGRES_PASSWORD and the others are then ignored (data of
+#     another major version is refused by postgres itself, as in the official image).
 set -Eeuo pipefail
 
 log() { printf '%s\n' "$*"; }
@@ -30,19 +31,13 @@ if [[ $(id -u) == 0 ]]; then
 fi
 
 if [[ -s $PGDATA/PG_VERSION ]]; then
-	version=$(<"$PGDATA/PG_VERSION")
-	if [[ $version != "$PG_MAJOR" ]]; then
-		log "test image: $PGDATA holds PostgreSQL $version data; the real pgautoupgrade image would upgrade it to $PG_MAJOR, this one cannot." >&2
-		exit 1
-	fi
 	log "PostgreSQL Database directory appears to contain a database; Skipping initialization"
 	exec "$@"
 fi
 
 user=${POSTGRES_USER:-postgres}
 db=${POSTGRES_DB:-$user}
-auth=${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}
-if [[ -z ${POSTGRES_PASSWORD:-} && $auth != trust ]]; then
+if [[ -z ${POSTGRES_PASSWORD:-} && ${POSTGRES_HOST_AUTH_METHOD:-} != trust ]]; then
 	cat >&2 <<'MSG'
 Error: Database is uninitialized and superuser password is not specified.
        You must specify POSTGRES_PASSWORD to a non-empty value for the
@@ -54,6 +49,9 @@ fi
 # initdb reads the password's first line from the file, exactly like the official image.
 # shellcheck disable=SC2086 # POSTGRES_INITDB_ARGS is a word list, as upstream.
 initdb --username="$user" --pwfile=<(printf '%s\n' "${POSTGRES_PASSWORD:-}") ${POSTGRES_INITDB_ARGS:-}
+# The network's method follows the server's password_encryption, as upstream's (md5 up to 13,
+# scram-sha-256 from 14): a scram line would refuse every md5-stored password.
+auth=${POSTGRES_HOST_AUTH_METHOD:-$(postgres -C password_encryption)}
 printf '\nhost all all all %s\n' "$auth" >>"$PGDATA/pg_hba.conf"
 
 pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w start

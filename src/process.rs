@@ -1,0 +1,170 @@
+//! The one way mathesarctl runs a short-lived program for its output: no shell, stdin closed (or
+//! given bytes), and killed when it outlives its timeout, so that a hung tool (a Compose binary,
+//! a credential helper) never hangs a configure, a start or a support bundle. `docker compose`
+//! itself runs through `stack::compose`, `systemctl` through `systemd::unit`.
+
+use std::io::{Read, Write};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub(crate) enum RunError {
+    #[error("`{0}` is not installed")]
+    NotFound(String),
+    /// The program could not be started, or (for [`first_line`]) said why it failed.
+    #[error("`{0}` failed: {1}")]
+    Failed(String, String),
+    #[error("`{0}` did not answer within {1} s")]
+    Timeout(String, u64),
+}
+
+/// `program args...` as a message shows it.
+fn shown(program: &str, args: &[&str]) -> String {
+    std::iter::once(program)
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn start_error(program: &str, args: &[&str], e: &std::io::Error) -> RunError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        RunError::NotFound(program.to_string())
+    } else {
+        RunError::Failed(shown(program, args), e.to_string())
+    }
+}
+
+/// Runs `program` to its end within `timeout` and returns its output, whatever its exit status.
+pub(crate) async fn output(
+    program: &str,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<Output, RunError> {
+    let child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(timeout, child).await {
+        Err(_) => Err(RunError::Timeout(shown(program, args), timeout.as_secs())),
+        Ok(Err(e)) => Err(start_error(program, args, &e)),
+        Ok(Ok(out)) => Ok(out),
+    }
+}
+
+/// The first non-empty line a program prints on success; otherwise its first line on stderr.
+pub(crate) async fn first_line(
+    program: &str,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<String, RunError> {
+    let out = output(program, args, timeout).await?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().map(str::trim).find(|l| !l.is_empty());
+    match (out.status.success(), line) {
+        (true, Some(l)) => Ok(l.to_string()),
+        _ => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let why = stderr
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("no output")
+                .to_string();
+            Err(RunError::Failed(shown(program, args), why))
+        }
+    }
+}
+
+/// [`output`] for code that is not async: `input` written to its stdin (then closed), stderr
+/// dropped; the program is killed once `timeout` has passed.
+pub(crate) fn output_blocking(
+    program: &str,
+    args: &[&str],
+    input: &[u8],
+    timeout: Duration,
+) -> Result<Output, RunError> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| start_error(program, args, &e))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A program that exits without reading its input is not an error here.
+        let _ = stdin.write_all(input);
+    }
+    // Read on a thread so that a full pipe never blocks the program while we wait for it.
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(RunError::Timeout(shown(program, args), timeout.as_secs()));
+            }
+            Err(e) => return Err(RunError::Failed(shown(program, args), e.to_string())),
+        }
+    };
+    let stdout = reader.join().unwrap_or_default();
+    Ok(Output {
+        status,
+        stdout,
+        stderr: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHORT: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn first_line_says_why() {
+        assert_eq!(
+            first_line("mathesar-no-such-program", &[], SHORT).await,
+            Err(RunError::NotFound("mathesar-no-such-program".into()))
+        );
+        assert_eq!(
+            first_line("echo", &["", "x.y"], SHORT).await,
+            Ok("x.y".into())
+        );
+        assert!(matches!(
+            first_line("false", &[], SHORT).await,
+            Err(RunError::Failed(..))
+        ));
+        assert_eq!(
+            first_line("sleep", &["5"], Duration::from_millis(200)).await,
+            Err(RunError::Timeout("sleep 5".into(), 0))
+        );
+    }
+
+    #[test]
+    fn blocking_feeds_stdin_and_kills_on_timeout() {
+        let out = output_blocking("cat", &[], b"server\n", SHORT).unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, b"server\n");
+        let started = Instant::now();
+        assert_eq!(
+            output_blocking("sleep", &["30"], b"", Duration::from_millis(200)),
+            Err(RunError::Timeout("sleep 30".into(), 0))
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            output_blocking("mathesar-no-such-program", &[], b"", SHORT),
+            Err(RunError::NotFound("mathesar-no-such-program".into()))
+        );
+    }
+}

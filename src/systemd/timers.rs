@@ -1,0 +1,119 @@
+//! The backup and drill timers (`mathesar-backup.timer`, `mathesar-backup-verify.timer`, shipped
+//! by the package): enabled or disabled by `configure` as the answer `backup` says, the backup's
+//! schedule (`backup-schedule`) in a drop-in of the timer when it is not the unit's `daily`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::settings::Settings;
+use crate::settings::backup::DEFAULT_SCHEDULE;
+use crate::storage::{atomic, modes};
+
+use super::unit;
+
+pub(crate) const BACKUP_TIMER: &str = "mathesar-backup.timer";
+pub(crate) const VERIFY_TIMER: &str = "mathesar-backup-verify.timer";
+/// Where the package installs the timer (nothing is enabled where it is not installed: a
+/// development build, the tests).
+const INSTALLED: &str = "/usr/lib/systemd/system/mathesar-backup.timer";
+pub(crate) const SCHEDULE_DROPIN: &str =
+    "/etc/systemd/system/mathesar-backup.timer.d/schedule.conf";
+
+/// The drop-in for `schedule`; `None` for the unit's own `daily`.
+pub(crate) fn render(schedule: &str) -> Option<String> {
+    (schedule != DEFAULT_SCHEDULE).then(|| {
+        format!(
+            "# Written by `mathesarctl configure` from the answer backup-schedule; change the answer,\n\
+             # not this file.\n[Timer]\nOnCalendar=\nOnCalendar={schedule}\n"
+        )
+    })
+}
+
+/// `systemd-analyze calendar` judges the expression, where it is installed: a schedule systemd
+/// would not load is refused before anything is written.
+pub(crate) fn check_schedule(schedule: &str) -> Result<(), String> {
+    let out = match Command::new("systemd-analyze")
+        .args(["calendar", "--", schedule])
+        .output()
+    {
+        Ok(o) => o,
+        // Not installed: the answer's own rule has checked what can be checked.
+        Err(_) => return Ok(()),
+    };
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "systemd does not read `{schedule}` as a calendar expression ({}); see man systemd.time",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// What [`apply`] did, for `configure` to say.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Applied {
+    pub changed_schedule: bool,
+    pub enabled: Option<bool>,
+}
+
+/// Writes or removes the schedule's drop-in at `file`; `true` when it changed.
+pub(crate) fn write_schedule(file: &Path, schedule: &str) -> std::io::Result<bool> {
+    match render(schedule) {
+        Some(text) => {
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            atomic::write_if_changed(file, text.as_bytes(), modes::PUBLIC_FILE)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        }
+        None => super::dropin::remove(file),
+    }
+}
+
+/// Brings the timers to the answers: the schedule's drop-in, then enabled (and started when
+/// `start`, with systemd running) or disabled and stopped. Only where the package installed
+/// them, and for the configuration the service uses.
+pub(crate) fn apply(s: &Settings, start: bool) -> Result<Applied, anyhow::Error> {
+    let mut done = Applied::default();
+    if !Path::new(INSTALLED).exists() || super::paths::in_use_elsewhere(&s.config_dir).is_some() {
+        return Ok(done);
+    }
+    let running = Path::new("/run/systemd/system").exists();
+    let dropin = PathBuf::from(SCHEDULE_DROPIN);
+    done.changed_schedule = write_schedule(&dropin, &s.backup.schedule)?;
+    if done.changed_schedule && running {
+        unit::daemon_reload()?;
+    }
+    let timers = [BACKUP_TIMER, VERIFY_TIMER];
+    let enabled = timers.iter().all(|t| unit::is_enabled(t));
+    if s.backup.enabled && (!enabled || start) {
+        unit::set_enabled(true, start && running, &timers)?;
+        done.enabled = Some(true);
+    } else if !s.backup.enabled && enabled {
+        unit::set_enabled(false, running, &timers)?;
+        done.enabled = Some(false);
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_schedule_needs_no_drop_in_and_others_replace_it() {
+        assert_eq!(render("daily"), None);
+        let text = render("*-*-* 02:30").unwrap();
+        assert!(
+            text.contains("[Timer]\nOnCalendar=\nOnCalendar=*-*-* 02:30\n"),
+            "{text}"
+        );
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("mathesar-backup.timer.d/schedule.conf");
+        assert!(write_schedule(&f, "Mon..Fri 23:00").unwrap());
+        assert!(!write_schedule(&f, "Mon..Fri 23:00").unwrap(), "unchanged");
+        assert!(write_schedule(&f, "daily").unwrap());
+        assert!(!f.exists());
+    }
+}

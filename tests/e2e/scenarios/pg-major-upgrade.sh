@@ -152,7 +152,7 @@ filler_pid=$!
 journal=$(start_refused "a full disk during the upgrade")
 wait "$filler_pid" || true
 grep -Eq "the upgrade of the PostgreSQL 13 data in $pgdata to PostgreSQL 17 failed .*No space left on device.*the old cluster was put back in place, unchanged" <<<"$journal" ||
-	fail "the journal does not say the upgrade failed and the old cluster is back: $(tail -n 5 <<<"$journal")"
+	fail "the journal does not say the upgrade failed and the old cluster is back: $(grep -E 'error|warning|upgrade' <<<"$journal" | tail -n 8); the database's log: $(docker logs mathesar_db 2>&1 | grep -Ev '^-+$|^\*+$' | tail -n 15)"
 assert_eq 13 "$(cat "$pgdata/PG_VERSION")" "PG_VERSION after the failed upgrade"
 for left in old new upgrade_in_progress.lock; do
 	[[ ! -e $pgdata/$left ]] || fail "the failed upgrade's $left is still in $pgdata"

@@ -15,4 +15,5 @@ pub(crate) mod redact;
 pub(crate) mod repository;
 pub(crate) mod restic;
 pub(crate) mod restore;
+pub(crate) mod retries;
 pub(crate) mod ssh_key;

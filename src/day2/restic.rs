@@ -7,7 +7,7 @@
 //! a repository held by another run).
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -279,9 +279,10 @@ impl Restic {
         self.finish(what, self.command(args))
     }
 
-    /// Runs `cmd` (a [`Restic::command`]) to its end; a failure classified.
-    fn finish(&self, what: &str, mut cmd: Command) -> Result<Output, ResticError> {
-        let out = cmd.stdin(Stdio::null()).output().map_err(|e| {
+    /// Runs `cmd` (a [`Restic::command`]) to its end, its retries bounded
+    /// ([`super::retries`]); a failure classified.
+    fn finish(&self, what: &str, cmd: Command) -> Result<Output, ResticError> {
+        let done = super::retries::run(cmd, super::retries::bound_from_env()).map_err(|e| {
             let cause = if e.kind() == std::io::ErrorKind::NotFound {
                 Cause::Missing
             } else {
@@ -289,6 +290,22 @@ impl Restic {
             };
             self.failed(what, cause, &e.to_string())
         })?;
+        let out = done.output;
+        if let Some(failing) = done.gave_up_after {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let mut e = self.failed(what, Cause::of(&stderr), &stderr);
+            if let ResticError::Failed { hint, .. } = &mut e {
+                *hint = format!(
+                    "restic was stopped after the repository's server had failed every request for \
+                     {} s ({}=SECONDS in /etc/default/mathesar, {} by default, 0 to let restic \
+                     retry as long as it will); what it uploaded is kept for the next backup. {hint}",
+                    failing.as_secs(),
+                    super::retries::SECONDS_VAR,
+                    super::retries::DEFAULT_BOUND.as_secs()
+                );
+            }
+            return Err(e);
+        }
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             return Err(self.failed(what, Cause::of(&stderr), &stderr));

@@ -6,10 +6,11 @@
 # 0600; not in debconf's database, ps or the journal); the backup unit stores a snapshot and
 # status shows it. Interrupted: the server cut for 15 s while restic uploads (carried over by
 # restic's retries: the backup succeeds, restic check --read-data passes); then the drill restores
-# the latest. Last, refused credentials fail the unit with a line naming the answer
-# backup-rest-password. Not here: a server down for good and a full server disk - restic 0.14
-# retries each request for about a minute, so such a backup fails only after many minutes (the
-# package does not bound it yet).
+# the latest. A server gone for good, then a full server disk: restic 0.14 would retry for many
+# minutes; the package stops it once every request has failed for MATHESAR_BACKUP_RETRY_SECONDS
+# (20 here), the unit fails saying why, and once the server is back the next backup passes
+# `restic check --read-data`. Last, refused credentials fail the unit with a line naming the
+# answer backup-rest-password.
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
 # shellcheck source=backup-common.inc
@@ -83,6 +84,44 @@ assert_eq 2 "$(restic_rest snapshots --json --tag mathesar | jq length)" "snapsh
 
 log "the drill restores the latest"
 drill_passes
+
+# backup_given_up TABLE WHAT: a backup with new rows in TABLE, while WHAT happens to the server
+# once restic uploads (a function: rest_cut, or filling its disk); the unit must fail within the
+# bound and what restic needs to end after it, saying that it gave up.
+backup_given_up() {
+	local table=$1 what=$2 unit t0 took
+	docker exec mathesar_db psql -U mathesar -d mathesar -qc \
+		"CREATE TABLE $table AS SELECT g, md5(g::text) || md5((g * 11)::text) AS v FROM generate_series(1, 400000) g" ||
+		fail "could not fill the table $table"
+	docker exec "$rest_container" touch /run/before-upload
+	host_exec systemctl start mathesar-backup.service &
+	unit=$!
+	wait_for "docker exec $rest_container find /srv/restic/m1/data -type f -newer /run/before-upload | grep -q ." 300 \
+		"restic to upload a pack" || fail "restic never uploaded ($what)"
+	"$what"
+	t0=$SECONDS
+	if wait "$unit"; then fail "the backup succeeded ($what)"; fi
+	took=$((SECONDS - t0))
+	# The bound (20 s) from the first retry, a retry's wait (at most a minute), restic's 15 s to end.
+	((took <= 20 + 60 + 15 + 30)) || fail "the backup gave up only after $took s ($what)"
+	log "$what: the unit failed $took s after it"
+}
+rest_full() {
+	docker exec "$rest_container" sh -c 'dd if=/dev/zero of=/srv/restic/filler bs=1M 2>/dev/null; true'
+}
+
+log "the server gone for good, then its disk full: the backup gives up after MATHESAR_BACKUP_RETRY_SECONDS"
+host_sh 'echo MATHESAR_BACKUP_RETRY_SECONDS=20 >>/etc/default/mathesar'
+backup_given_up gone1 rest_cut
+unit_fails "the server gone" "stopped after the repository's server had failed every request for" "cannot be reached"
+rest_serve
+backup_given_up full1 rest_full
+unit_fails "a full server disk" "stopped after the repository's server had failed every request for" "disk is full"
+docker exec "$rest_container" rm -f /srv/restic/filler
+host_exec systemctl start mathesar-backup.service ||
+	fail "the backup after the server came back failed: $(host_exec journalctl -u mathesar-backup.service -p err --no-pager -o cat | tail -n 1)"
+restic_rest check --read-data >&2 || fail "restic check failed after the given-up backups"
+assert_eq 3 "$(restic_rest snapshots --json --tag mathesar | jq length)" "snapshots after the given-up backups and the next one"
 
 log "refused credentials"
 rest_cut

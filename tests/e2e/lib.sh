@@ -333,6 +333,20 @@ assert_none() {
 	[[ -z $out ]] || fail "$what: $(head -c 300 <<<"$out" | paste -sd ' ' -)"
 }
 
+# prints_nothing CMD [ARG...]: CMD succeeds and prints nothing; a CMD that fails is not "nothing"
+# (for wait_for conditions; assert_none fails the scenario instead).
+prints_nothing() {
+	local out
+	out=$("$@") && [[ -z $out ]]
+}
+
+# no_other_stack: a stack someone runs by hand on this engine would share the fixed container
+# names: waits (10 minutes at most) for it to go.
+no_other_stack() {
+	wait_for 'prints_nothing docker ps -aq --filter "name=^mathesar_(db|service)$"' 600 "another Mathesar stack on this engine to go" ||
+		fail "another Mathesar stack (containers mathesar_db/mathesar_service) runs on this engine"
+}
+
 # assert_https_session BASE ADMIN_PASSWORD: over HTTPS, as a browser: the login page, the form
 # login, the home page, and the session and CSRF cookies marked Secure.
 assert_https_session() {
@@ -426,9 +440,7 @@ stack_remove() {
 # /etc/mathesar listed on failure. A stack someone runs by hand on this engine would share the
 # fixed container names: it waits for that to go first.
 unit_host() {
-	# shellcheck disable=SC2016 # evaluated by wait_for
-	wait_for '[[ -z $(docker ps -aq --filter name="^mathesar_(db|service)$") ]]' 600 "another Mathesar stack on this engine to go" ||
-		fail "another Mathesar stack (containers mathesar_db/mathesar_service) runs on this engine"
+	no_other_stack
 	host_start "$E2E_HOST_IMAGE_DEFAULT"
 	host_copy "$E2E_BIN" /usr/bin/mathesarctl
 	host_copy "$REPO_ROOT/systemd/mathesar.service" /usr/lib/systemd/system/mathesar.service

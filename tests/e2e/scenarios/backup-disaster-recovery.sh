@@ -32,7 +32,7 @@ log "the host is destroyed: its container, its stack and its data"
 docker rm -f "$E2E_HOST" >/dev/null
 stack_remove
 find "$E2E_DATA_DIR" -mindepth 1 -delete
-[[ -z $(find "$E2E_DATA_DIR" -mindepth 1 | head -n 1) ]] || fail "the data directory was not emptied"
+assert_none "the data directory was not emptied" find "$E2E_DATA_DIR" -mindepth 1
 
 log "a fresh host: the package with the same repository answers"
 host_start

@@ -29,7 +29,8 @@ log "answers, files and timers"
 assert_file_mode /etc/mathesar/backup-password 600 root:root
 assert_file_mode /etc/mathesar/backup-ssh-key 600 root:root
 assert_eq "$backup_password" "$(host_exec cat /etc/mathesar/backup-password)" "the repository password kept"
-[[ -z $(host_exec debconf-show mathesar | grep -F "$backup_password" || true) ]] || fail "the repository password stayed in debconf"
+debconf=$(host_exec debconf-show mathesar) || fail "debconf-show mathesar failed"
+[[ $debconf != *"$backup_password"* ]] || fail "the repository password stayed in debconf"
 host_exec grep -q "^MATHESAR_BACKUP_REPOSITORY=\"$sftp_repo\"" /etc/mathesar/.env || fail "the repository answer is not stored"
 host_exec systemctl is-enabled --quiet mathesar-backup.timer mathesar-backup-verify.timer || fail "the backup timers are not enabled"
 host_exec systemctl is-active --quiet mathesar-backup.timer || fail "mathesar-backup.timer is not active"

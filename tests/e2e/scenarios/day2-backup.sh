@@ -74,8 +74,8 @@ assert_eq healthy "$(docker inspect -f '{{.State.Health.Status}}' mathesar_servi
 code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "http://127.0.0.1:$http_port/")
 assert_eq "302 http://127.0.0.1:$http_port/auth/login/?next=/" "$code" "the login redirect after the restore"
 assert_file_mode /etc/mathesar/.env 600 root:root
-[[ -z $(host_exec sh -c "psql -h 127.0.0.1 -p $db_port -U mathesar -d postgres -Atc \"SELECT datname FROM pg_database WHERE datname LIKE '%restoring'\"" 2>/dev/null) ]] ||
-	fail "a temporary restore database was left behind"
+# (Until now without the password, this check read psql's refusal as "none left".)
+assert_none "a temporary restore database was left behind" psql_db "SELECT datname FROM pg_database WHERE datname LIKE '%restoring'" postgres
 
 # The data directory is still there, and --keep removes the oldest backups.
 [[ -s $E2E_DATA_DIR/pgdata/PG_VERSION ]] || fail "the data directory lost its PostgreSQL data"

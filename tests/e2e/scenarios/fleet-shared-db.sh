@@ -51,7 +51,7 @@ fi
 assert_migrated_once
 assert_eq admin "$(pgsql "SELECT string_agg(username, ',') FROM mathesar_user")" "users of the shared database"
 for h in "$host_a" "$host_b"; do
-	[[ -z $(on "$h" docker ps -aq --filter name='^mathesar_db$') ]] || fail "the bundled database was started on $h with internal-db-host set"
+	assert_none "the bundled database was started on $h with internal-db-host set" on "$h" docker ps -aq --filter name='^mathesar_db$'
 done
 code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$base_b")
 assert_eq "302 ${base_b}auth/login/?next=/" "$code" "host B's login redirect (the admin exists)"

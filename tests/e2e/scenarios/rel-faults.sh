@@ -36,10 +36,7 @@ up_again() { # the unit active, every container healthy, the login page answerin
 }
 
 deb=$(pkg_deb)
-# A stack someone runs by hand on this engine would share the fixed container names: wait for it.
-# shellcheck disable=SC2016 # evaluated by wait_for
-wait_for '[[ -z $(docker ps -aq --filter name="^mathesar_(db|service)$") ]]' 600 "another Mathesar stack on this engine to go" ||
-	fail "another Mathesar stack (containers mathesar_db/mathesar_service) runs on this engine"
+no_other_stack
 host_start
 unit_dropin
 host_sh 'printf "[Service]\nExecStart=\nExecStart=/usr/bin/mathesarctl run --grace 20\nRestartSec=2s\n" \

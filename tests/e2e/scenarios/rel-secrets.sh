@@ -15,9 +15,7 @@
 source "$E2E_DIR/scenarios/pkg-common.inc"
 
 deb=$(pkg_deb)
-# shellcheck disable=SC2016 # evaluated by wait_for
-wait_for '[[ -z $(docker ps -aq --filter name="^mathesar_(db|service)$") ]]' 600 "another Mathesar stack on this engine to go" ||
-	fail "another Mathesar stack (containers mathesar_db/mathesar_service) runs on this engine"
+no_other_stack
 host_start
 unit_dropin
 config_dir /etc/mathesar

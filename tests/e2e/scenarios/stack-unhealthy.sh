@@ -13,10 +13,7 @@ configure() {
 		mathesarctl configure --non-interactive --no-start >&2 || fail "configure $* failed"
 }
 
-# A stack someone runs by hand on this engine would share the fixed container names: wait for it.
-# shellcheck disable=SC2016 # evaluated by wait_for
-wait_for '[[ -z $(docker ps -aq --filter name="^mathesar_(db|service)$") ]]' 600 "another Mathesar stack on this engine to go" ||
-	fail "another Mathesar stack (containers mathesar_db/mathesar_service) runs on this engine"
+no_other_stack
 host_start
 host_copy "$E2E_BIN" /usr/bin/mathesarctl
 config_dir /etc/mathesar

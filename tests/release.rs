@@ -58,3 +58,47 @@ fn changelogs_name_the_release() {
     );
     assert!(spec.contains("Release:        %{pkg_release}"));
 }
+
+/// packaging/releases: `VERSION COMMIT` lines, oldest first, each a full commit id and a version
+/// below this tree's (the scenario upgrade-from-release picks the newest below it).
+#[test]
+fn earlier_releases_are_listed_oldest_first_below_this_one() {
+    let list = read("packaging/releases");
+    let rows: Vec<(String, String)> = list
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            let row = (
+                f.next().unwrap().to_string(),
+                f.next().unwrap_or("").to_string(),
+            );
+            assert!(f.next().is_none(), "one version and one commit a line: {l}");
+            row
+        })
+        .collect();
+    assert!(!rows.is_empty(), "packaging/releases lists no release");
+    let this = format!("{}-{}", env!("CARGO_PKG_VERSION"), revision());
+    let mut previous: Option<&str> = None;
+    for (version, commit) in &rows {
+        assert!(
+            commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{version}: a full commit id, not {commit:?}"
+        );
+        let below = |a: &str, b: &str| {
+            std::process::Command::new("dpkg")
+                .args(["--compare-versions", a, "lt", b])
+                .status()
+                .expect("dpkg runs")
+                .success()
+        };
+        assert!(below(version, &this), "{version} is not below {this}");
+        if let Some(p) = previous {
+            assert!(
+                below(p, version),
+                "{p} listed before {version}: oldest first"
+            );
+        }
+        previous = Some(version);
+    }
+}

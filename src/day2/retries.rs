@@ -26,6 +26,8 @@ const STREAK_GAP: Duration = Duration::from_secs(90);
 const INTERRUPT_GRACE: Duration = Duration::from_secs(15);
 /// The words of restic's retry line.
 const RETRY_WORDS: &str = "returned error, retrying after";
+/// What restic 0.16 and later say once a retried request went through (0.14 says nothing).
+const SUCCESS_WORDS: &str = "operation successful after";
 
 /// The bound the environment sets: None when it is 0 (never give up).
 pub(crate) fn bound_from_env() -> Option<Duration> {
@@ -81,14 +83,18 @@ fn run_graced(
         buf
     });
     let stderr = child.stderr.take().expect("stderr is piped");
-    let (retried, retries) = mpsc::channel::<Instant>();
+    // Some(time) for a retry, None for a request that went through after retries.
+    let (retried, retries) = mpsc::channel::<Option<Instant>>();
     let err_reader = std::thread::spawn(move || {
         let mut all = Vec::new();
         let mut lines = BufReader::new(stderr);
         let mut line = Vec::new();
         while matches!(lines.read_until(b'\n', &mut line), Ok(n) if n > 0) {
-            if String::from_utf8_lossy(&line).contains(RETRY_WORDS) {
-                let _ = retried.send(Instant::now());
+            let text = String::from_utf8_lossy(&line);
+            if text.contains(RETRY_WORDS) {
+                let _ = retried.send(Some(Instant::now()));
+            } else if text.contains(SUCCESS_WORDS) {
+                let _ = retried.send(None);
             }
             all.append(&mut line);
         }
@@ -98,7 +104,8 @@ fn run_graced(
     let mut gave_up_after = None;
     let status = loop {
         match retries.recv_timeout(Duration::from_millis(250)) {
-            Ok(at) => streak.retried(at),
+            Ok(Some(at)) => streak.retried(at),
+            Ok(None) => streak = Streak::default(),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             // stderr closed: restic is ending.
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -240,6 +247,18 @@ mod tests {
             "out\n{\"message_type\":\"summary\"}\n"
         );
         assert_eq!(String::from_utf8_lossy(&done.output.stderr), "err\n");
+    }
+
+    #[test]
+    fn a_request_that_went_through_ends_the_streak() {
+        let done = run(
+            sh("for i in 1 2 3 4 5 6; do echo 'Save(<data/ab>) returned error, retrying after 10ms: EOF' >&2; sleep 0.1;
+                echo 'Save(<data/ab>) operation successful after 1 retries' >&2; done"),
+            Some(Duration::from_millis(350)),
+        )
+        .unwrap();
+        assert!(done.gave_up_after.is_none());
+        assert!(done.output.status.success());
     }
 
     #[test]

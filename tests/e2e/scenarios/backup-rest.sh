@@ -21,7 +21,7 @@ rest_password="R3st@p%ss:/$(sha256_of "rest-$RANDOM" | cut -c1-20)"
 admin_password="Adm1n-$(sha256_of "$E2E_NAME-$RANDOM" | cut -c1-20)"
 backup_password="Rep0-$(sha256_of "repo-$RANDOM" | cut -c1-24)"
 for s in "$rest_password" "$admin_password" "$backup_password"; do secret "$s"; done
-REST_TMPFS=128m rest_start "$rest_password"
+REST_TMPFS=256m rest_start "$rest_password"
 preseed_bed "mathesar/admin-password password $admin_password" \
 	"mathesar/backup-repository string $rest_repo" "mathesar/backup-password password $backup_password" \
 	"mathesar/backup-rest-password password $rest_password"
@@ -116,7 +116,7 @@ backup_given_up gone1 rest_cut
 unit_fails "the server gone" "stopped after the repository's server had failed every request for" "cannot be reached"
 rest_serve
 backup_given_up full1 rest_full
-unit_fails "a full server disk" "stopped after the repository's server had failed every request for" "disk is full"
+unit_fails "a full server disk" "stopped after the repository's server had failed every request for" "is full"
 docker exec "$rest_container" rm -f /srv/restic/filler
 host_exec systemctl start mathesar-backup.service ||
 	fail "the backup after the server came back failed: $(host_exec journalctl -u mathesar-backup.service -p err --no-pager -o cat | tail -n 1)"

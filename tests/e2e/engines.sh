@@ -68,12 +68,19 @@ engine_start() {
 # _engine_launch NAME: starts the dockerd of engine NAME (set up by engine_start) and waits for it.
 # It gets none of the bed's lock descriptors (6-9: the seeds', the run's, ...): a dockerd left
 # behind by a scenario that died would otherwise hold them, and every later run wait for ever.
+# A restart (RESTART given) passes no --default-address-pool: dockerd, starting on a data root
+# whose store holds its default network, deletes that network and then, when address pools are
+# set, the interface named docker0 - whatever its --bridge - which is the machine engine's bridge
+# here (every engine shares the machine's network namespace). That took docker0 away in the
+# middle of runs. The networks an engine made keep their subnets from its store.
 _engine_launch() {
-	local name=$1 run=$E2E_ENGINES_RUN/$1 pool
+	local name=$1 restart=${2:-} run=$E2E_ENGINES_RUN/$1 pool
+	local -a pools=()
 	pool=$(cat "$run.pool")
+	[[ -n $restart ]] || pools=(--default-address-pool "base=$pool,size=24")
 	setsid dockerd --data-root "$E2E_ENGINES_ROOT/$name" --exec-root "$run" --pidfile "$run.pid" \
 		-H "unix://$run.sock" --bridge "me2e-$name" --iptables=false --ip-masq=false \
-		--default-address-pool "base=$pool,size=24" --cgroup-parent "mathesar-e2e-$name" \
+		"${pools[@]}" --cgroup-parent "mathesar-e2e-$name" \
 		</dev/null >>"$E2E_WORK/engine-$name.log" 2>&1 6>&- 7>&- 8>&- 9>&- &
 	wait_for "DOCKER_HOST=unix://$run.sock docker version >/dev/null" 60 "engine $name to answer" ||
 		fail "engine $name did not start (log: $E2E_WORK/engine-$name.log)"
@@ -86,7 +93,8 @@ engine_restart() {
 	pid=$(cat "$E2E_ENGINES_RUN/$name.pid" 2>/dev/null) || fail "engine $name is not running"
 	kill -TERM "$pid" || fail "engine $name: dockerd $pid could not be signalled"
 	wait_for "! kill -0 $pid 2>/dev/null" 120 "dockerd of engine $name to stop" || fail "engine $name did not stop within 120 s"
-	_engine_launch "$name"
+	_engine_launch "$name" restart
+	ip link show docker0 >/dev/null 2>&1 || fail "engine $name: its restart took the machine engine's docker0 away"
 }
 
 # engine_docker NAME ARGS...: the docker client on engine NAME.

@@ -66,15 +66,21 @@ unit_fails() {
 log "the server cut while restic uploads, back 15 s later"
 # restic 0.14 retries each request about ten times over about a minute (and then each further
 # request again): a cut shorter than that is carried over, a longer one ends in many minutes.
-docker exec mathesar_db psql -U mathesar -d mathesar -qc \
-	"CREATE TABLE big AS SELECT g, md5(g::text) || md5((g * 7)::text) AS v FROM generate_series(1, 400000) g" ||
-	fail "could not fill the table big"
-docker exec "$rest_container" touch /run/before-upload
-host_exec systemctl start mathesar-backup.service &
-unit=$!
-# Uploads run at most 4 MB/s: a pack of several MB takes seconds.
-wait_for "docker exec $rest_container find /srv/restic/m1/data -type f -newer /run/before-upload | grep -q ." 300 \
-	"restic to upload a pack" || fail "restic never uploaded"
+# backup_uploading TABLE: new rows in TABLE (their own: restic would deduplicate another table's),
+# the backup unit started in the background (its pid in
+# unit), returns once restic uploads a pack of it (uploads run at most 4 MB/s: a pack of several
+# MB takes seconds).
+backup_uploading() {
+	docker exec mathesar_db psql -U mathesar -d mathesar -qc \
+		"CREATE TABLE $1 AS SELECT g, md5(g || '$1') || md5((g * 7) || '$1') AS v FROM generate_series(1, 400000) g" ||
+		fail "could not fill the table $1"
+	docker exec "$rest_container" touch /run/before-upload
+	host_exec systemctl start mathesar-backup.service &
+	unit=$!
+	wait_for "docker exec $rest_container find /srv/restic/m1/data -type f -newer /run/before-upload | grep -q ." 300 \
+		"restic to upload a pack" || fail "restic never uploaded ($1)"
+}
+backup_uploading big
 rest_cut
 sleep 15
 rest_serve
@@ -89,15 +95,8 @@ drill_passes
 # once restic uploads (a function: rest_cut, or filling its disk); the unit must fail within the
 # bound and what restic needs to end after it, saying that it gave up.
 backup_given_up() {
-	local table=$1 what=$2 unit t0 took
-	docker exec mathesar_db psql -U mathesar -d mathesar -qc \
-		"CREATE TABLE $table AS SELECT g, md5(g::text) || md5((g * 11)::text) AS v FROM generate_series(1, 400000) g" ||
-		fail "could not fill the table $table"
-	docker exec "$rest_container" touch /run/before-upload
-	host_exec systemctl start mathesar-backup.service &
-	unit=$!
-	wait_for "docker exec $rest_container find /srv/restic/m1/data -type f -newer /run/before-upload | grep -q ." 300 \
-		"restic to upload a pack" || fail "restic never uploaded ($what)"
+	local what=$2 t0 took
+	backup_uploading "$1"
 	"$what"
 	t0=$SECONDS
 	if wait "$unit"; then fail "the backup succeeded ($what)"; fi

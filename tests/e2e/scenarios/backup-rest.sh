@@ -63,13 +63,9 @@ unit_fails() {
 	for n in "$@"; do [[ $line == *"$n"* ]] || fail "after $what the journal does not say '$n': $line"; done
 }
 
-log "the server cut while restic uploads, back 15 s later"
-# restic 0.14 retries each request about ten times over about a minute (and then each further
-# request again): a cut shorter than that is carried over, a longer one ends in many minutes.
 # backup_uploading TABLE: new rows in TABLE (their own: restic would deduplicate another table's),
-# the backup unit started in the background (its pid in
-# unit), returns once restic uploads a pack of it (uploads run at most 4 MB/s: a pack of several
-# MB takes seconds).
+# the backup unit started in the background (its pid in unit); returns once restic uploads a pack
+# of it (uploads run at most 4 MB/s: a pack of several MB takes seconds).
 backup_uploading() {
 	docker exec mathesar_db psql -U mathesar -d mathesar -qc \
 		"CREATE TABLE $1 AS SELECT g, md5(g || '$1') || md5((g * 7) || '$1') AS v FROM generate_series(1, 400000) g" ||
@@ -80,6 +76,9 @@ backup_uploading() {
 	wait_for "docker exec $rest_container find /srv/restic/m1/data -type f -newer /run/before-upload | grep -q ." 300 \
 		"restic to upload a pack" || fail "restic never uploaded ($1)"
 }
+log "the server cut while restic uploads, back 15 s later"
+# restic 0.14 retries each request about ten times over about a minute (and then each further
+# request again): a cut shorter than that is carried over, a longer one ends in many minutes.
 backup_uploading big
 rest_cut
 sleep 15

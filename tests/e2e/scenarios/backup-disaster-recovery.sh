@@ -46,10 +46,5 @@ sftp_authorize
 
 log "mathesarctl restore latest"
 host_exec timeout 900 mathesarctl restore latest >&2 || fail "mathesarctl restore latest failed"
-wait_up "$http_port"
-assert_eq "$key_before" "$(sha256_of "$(env_value SECRET_KEY)")" "SHA-256 of the restored SECRET_KEY"
-assert_login "$base" admin "$admin_password"
-assert_login "$base" alice "$user_password"
-assert_eq "row 1,row 2,row 3" "$(api_rows "$base" admin "$admin_password" kept_rows)" "rows through the API after the restore"
-assert_user_db_works "$base" admin "$admin_password"
+assert_data_kept "$base" "$key_before" "$admin_password" "$user_password" "the restore"
 log "recovered on a fresh host: two users log in, rows and user-database calls through the API"

@@ -203,10 +203,8 @@ pub(crate) async fn run(args: StatusArgs) -> Outcome {
                     }
                 };
                 let h = health::of(c.as_ref());
-                let last_log_line = match (&c, &h) {
-                    (Some(c), h)
-                        if !matches!(h, Health::Healthy | Health::Running | Health::Starting) =>
-                    {
+                let last_log_line = match &c {
+                    Some(c) if shows_its_log(&h, c.restart_count.unwrap_or(0)) => {
                         last_log_line(&engine, &container_name(c), &redactor).await
                     }
                     _ => None,
@@ -303,6 +301,17 @@ pub(crate) async fn run(args: StatusArgs) -> Outcome {
             state.code(),
             anyhow!("{}", state.describe()),
         ))
+    }
+}
+
+/// Whether a container's last log line says something the administrator needs: it is not up, or
+/// it is starting again after it failed (Docker restarts it and its health begins again at
+/// "starting", so the error of the run before is what explains it).
+fn shows_its_log(h: &Health, restarts: i64) -> bool {
+    match h {
+        Health::Healthy | Health::Running => false,
+        Health::Starting => restarts > 0,
+        _ => true,
     }
 }
 
@@ -441,6 +450,16 @@ mod tests {
             last_meaningful_line(db).as_deref(),
             Some("PGDATA holds PostgreSQL 13 data; this one cannot.")
         );
+    }
+
+    #[test]
+    fn a_container_starting_again_after_a_failure_shows_its_error() {
+        assert!(!shows_its_log(&Health::Starting, 0));
+        assert!(shows_its_log(&Health::Starting, 1));
+        assert!(!shows_its_log(&Health::Healthy, 3));
+        assert!(!shows_its_log(&Health::Running, 3));
+        assert!(shows_its_log(&Health::Unhealthy, 0));
+        assert!(shows_its_log(&Health::Restarting, 0));
     }
 
     #[test]

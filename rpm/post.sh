@@ -6,6 +6,8 @@
 # scratch tree with it.
 root=${DPKG_ROOT:-}
 answers=$root/etc/mathesar/answers.yml
+pending=/run/mathesar-rpm-upgrade
+rm -f "$root$pending"
 if [ "$1" -eq 1 ]; then
 	echo "mathesar: %post: first installation"
 	systemctl --no-reload preset mathesar.service >/dev/null 2>&1 || :
@@ -21,10 +23,19 @@ if [ -f "$root/etc/mathesar/.env" ] || [ -f "$root/etc/default/mathesar" ]; then
 	if [ "$1" -ge 2 ]; then
 		of_version=$(rpm -q --qf '%{INSTALLTIME} %{VERSION}\n' mathesar 2>/dev/null | sort -n | head -n 1 | cut -d' ' -f2)
 	fi
-	if [ "$1" -ge 2 ] && ! mathesarctl backup --to /var/backups/mathesar --reason upgrade --if-configured ${of_version:+--of-version "$of_version"}; then
-		echo "mathesar: the backup before the upgrade failed (see above); the configuration was not changed." >&2
-		echo "mathesar: fix the cause, then run: mathesarctl upgrade" >&2
-		exit 0
+	if [ "$1" -ge 2 ]; then
+		# The path is printed on stdout.
+		if ! backup_dir=$(mathesarctl backup --to /var/backups/mathesar --reason upgrade --if-configured ${of_version:+--of-version "$of_version"}); then
+			echo "mathesar: the backup before the upgrade failed (see above); the configuration was not changed." >&2
+			echo "mathesar: fix the cause, then run: mathesarctl upgrade" >&2
+			exit 0
+		fi
+		if [ -n "$backup_dir" ]; then
+			echo "mathesar: backup before the upgrade: $backup_dir"
+			# For %posttrans, which restarts the service on this release once the transaction is
+			# done (and puts the previous one back on this backup if it fails to start).
+			(umask 077 && printf '%s\n' "$backup_dir" >"$root$pending")
+		fi
 	fi
 	if ! mathesarctl configure --non-interactive --no-start; then
 		echo "mathesar: the configuration could not be updated; run: mathesarctl configure" >&2

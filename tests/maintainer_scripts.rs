@@ -368,6 +368,7 @@ fn rpm_post_backs_up_as_of_the_replaced_version() {
     let t = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(t.path().join("etc/mathesar")).unwrap();
     std::fs::write(t.path().join("etc/mathesar/.env"), "A=\"1\"\n").unwrap();
+    std::fs::create_dir(t.path().join("run")).unwrap();
     let bin = t.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
     let calls = t.path().join("calls");
@@ -379,7 +380,10 @@ fn rpm_post_backs_up_as_of_the_replaced_version() {
         ),
         (
             "mathesarctl",
-            format!("echo \"$*\" >>'{}'", calls.display()),
+            format!(
+                "echo \"$*\" >>'{}'; [ \"$1\" != backup ] || echo /var/backups/mathesar/mathesar-1",
+                calls.display()
+            ),
         ),
     ] {
         let p = bin.join(name);
@@ -404,6 +408,90 @@ fn rpm_post_backs_up_as_of_the_replaced_version() {
         ),
         "{calls}"
     );
+    // %posttrans restarts on this release with that backup (and puts it back on a failed start).
+    assert_eq!(
+        std::fs::read_to_string(t.path().join("run/mathesar-rpm-upgrade")).unwrap(),
+        "/var/backups/mathesar/mathesar-1\n"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("backup before the upgrade: /var/backups/mathesar/mathesar-1"),
+        "{out}"
+    );
+}
+
+/// `rpm/posttrans.sh` after an upgrade: images pulled, then `mathesarctl upgrade --restart` on
+/// the backup %post took, the record removed; a put-back (exit 16) is said; nothing without the
+/// record (a first installation) or with the unit disabled.
+#[test]
+fn rpm_posttrans_upgrades_on_the_backup_of_post() {
+    let run = |record: bool, enabled: bool, upgrade_rc: i32| {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("run")).unwrap();
+        if record {
+            std::fs::write(
+                t.path().join("run/mathesar-rpm-upgrade"),
+                "/var/backups/mathesar/mathesar-1\n",
+            )
+            .unwrap();
+        }
+        let bin = t.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let calls = t.path().join("calls");
+        let log = format!("echo \"$(basename \"$0\") $*\" >>'{}'", calls.display());
+        for (name, body) in [
+            ("rpm", format!("{log}; echo 0.11.0-2")),
+            (
+                "systemctl",
+                format!(
+                    "{log}; [ \"$2\" != is-enabled ] || exit {}",
+                    u8::from(!enabled)
+                ),
+            ),
+            (
+                "mathesarctl",
+                format!("{log}; [ \"$1\" != upgrade ] || exit {upgrade_rc}"),
+            ),
+        ] {
+            let p = bin.join(name);
+            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let o = Command::new("sh")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("rpm/posttrans.sh"))
+            .env("DPKG_ROOT", t.path())
+            .env(
+                "PATH",
+                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+            )
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        assert!(!t.path().join("run/mathesar-rpm-upgrade").exists());
+        (
+            std::fs::read_to_string(&calls).unwrap_or_default(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (calls, _) = run(true, true, 0);
+    assert!(
+        calls.contains("mathesarctl images pull --if-configured"),
+        "{calls}"
+    );
+    assert!(
+        calls.contains(
+            "mathesarctl upgrade --restart --backup-dir /var/backups/mathesar/mathesar-1 --package-version 0.11.0-2"
+        ),
+        "{calls}"
+    );
+    let (_, err) = run(true, true, 16);
+    assert!(err.contains("the upgrade failed and was put back"), "{err}");
+    let (_, err) = run(true, true, 10);
+    assert!(err.contains("the running Mathesar was left as it is"), "{err}");
+    let (calls, _) = run(true, false, 0);
+    assert!(!calls.contains("mathesarctl"), "a disabled unit: {calls}");
+    let (calls, _) = run(false, true, 0);
+    assert!(calls.is_empty(), "no upgrade recorded: {calls}");
 }
 
 /// `debian/preinst` filled in as `scripts/build-packages` does (pinning Mathesar 0.10.1), written

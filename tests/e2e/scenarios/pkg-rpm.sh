@@ -4,8 +4,8 @@
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # The .rpm in the trixie host with rpm --nodeps: an older version (built from this tree as 0.0.1)
 # installed with rpm -i, %post with $1 = 1 configures from /etc/mathesar/answers.yml; the service
-# started; rpm -U to this version, %post with $1 = 2 takes a backup, re-renders, and %postun
-# restarts the service; rpm -e runs %preun with $1 = 0, which stops and disables the service and
+# started; rpm -U to this version, %post with $1 = 2 takes a backup, re-renders, and %posttrans
+# restarts the service on it (`mathesarctl upgrade --restart`); rpm -e runs %preun with $1 = 0, which stops and disables the service and
 # keeps the configuration and the data.
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
@@ -45,7 +45,8 @@ assert_eq upgrade "$(host_exec jq -r .reason "$backup/manifest.json")" "reason i
 [[ $(host_exec rpm -q --qf '%{VERSION}' mathesar) != 0.0.1 ]] || fail "the upgrade did not happen"
 wait_up "$http_port"
 pid_after=$(host_exec systemctl show -p MainPID --value mathesar.service)
-[[ $pid_after != "$pid_before" ]] || fail "%postun did not restart the service (MainPID $pid_before)"
+[[ $pid_after != "$pid_before" ]] || fail "%posttrans did not restart the service (MainPID $pid_before)"
+host_exec test ! -e /run/mathesar-rpm-upgrade || fail "%posttrans left /run/mathesar-rpm-upgrade"
 
 out=$(host_exec rpm -e --nodeps mathesar 2>&1) || fail "rpm -e failed: $out"
 printf '%s\n' "$out" >&2
@@ -53,4 +54,4 @@ printf '%s\n' "$out" >&2
 host_exec test -f /etc/mathesar/.env || fail "rpm -e removed the configuration"
 host_exec test -d "$E2E_DATA_DIR/pgdata" || fail "rpm -e removed the data directory"
 if host_exec test -e /usr/bin/mathesarctl; then fail "rpm -e left the binary"; fi
-log "rpm: %post 1 configured from answers.yml; %post 2 backed up to $backup and re-rendered; %postun restarted; %preun 0 kept configuration and data"
+log "rpm: %post 1 configured from answers.yml; %post 2 backed up to $backup and re-rendered; %posttrans restarted; %preun 0 kept configuration and data"

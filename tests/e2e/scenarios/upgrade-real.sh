@@ -25,15 +25,7 @@ source "$E2E_DIR/scenarios/pkg-common.inc"
 for i in mathesar/mathesar:0.10.1 mathesar/mathesar:0.11.0; do
 	docker image inspect "$i" >/dev/null 2>&1 || fail "no image $i (tests/e2e/images/build)"
 done
-# The Mathesar that fails its first start: the real 0.11.0 applying its migrations, then failing.
-# A tag of the same layers (docker commit of an unstarted container: nothing is built); kept.
-broken=mathesar/mathesar:0.11.0-fails-first-start
-if ! docker image inspect "$broken" >/dev/null 2>&1; then
-	cid=$(docker create mathesar/mathesar:0.11.0)
-	docker commit --change 'CMD ["bash", "-c", "python manage.py migrate --noinput && echo Error: e2e: simulated failure of the first start >&2; exit 1"]' \
-		"$cid" "$broken" >/dev/null || fail "docker commit of $broken failed"
-	docker rm "$cid" >/dev/null
-fi
+broken=$(failing_first_start_image)
 # The Mathesar that fails half-way through its migrations: 0.11.0 with one more migration after
 # 0012 that raises (Django applies 0012, then stops at 0013 and the entrypoint exits non-zero).
 halfway=mathesar/mathesar:0.11.0-fails-mid-migration

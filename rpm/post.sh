@@ -56,7 +56,7 @@ else
 	echo "mathesar: not configured yet. Run: mathesarctl configure && systemctl enable --now mathesar"
 fi
 # The backup and drill timers, when `mathesarctl configure` enabled them (the answer `backup`).
-for t in mathesar-backup.timer mathesar-backup-verify.timer; do
+for t in mathesar-backup.timer mathesar-backup-verify.timer mathesar-refresh.timer; do
 	if [ -z "$root" ] && systemctl -q is-enabled "$t" 2>/dev/null; then
 		systemctl start "$t" >/dev/null 2>&1 || :
 	fi

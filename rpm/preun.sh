@@ -4,6 +4,6 @@
 if [ "$1" -eq 0 ]; then
 	echo "mathesar: %preun: erase; stopping the service, keeping the configuration and the data"
 	systemctl --no-reload disable --now mathesar.service >/dev/null 2>&1 || :
-	systemctl --no-reload disable --now mathesar-backup.timer mathesar-backup-verify.timer >/dev/null 2>&1 || :
+	systemctl --no-reload disable --now mathesar-backup.timer mathesar-backup-verify.timer mathesar-refresh.timer >/dev/null 2>&1 || :
 fi
 exit 0

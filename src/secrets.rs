@@ -79,12 +79,10 @@ pub(crate) const SECRET_KEY_LEN: usize = 64;
 pub(crate) struct State {
     /// Django's `SECRET_KEY`; it also encrypts stored database credentials, so it must never change.
     pub secret_key: Secret,
-    pub watchtower_token: Secret,
 }
 
 /// The `.env` variables holding the [`State`].
 pub(crate) const SECRET_KEY_VAR: &str = "SECRET_KEY";
-pub(crate) const WATCHTOWER_TOKEN_VAR: &str = "WATCHTOWER_HTTP_API_TOKEN";
 
 /// Every byte outside the URL-unreserved set as `%XX`.
 pub(crate) fn percent_encode(s: &str, lower: bool) -> String {

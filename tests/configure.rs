@@ -198,6 +198,7 @@ fn every_bad_answer_is_refused_and_writes_nothing() {
         ("MATHESAR_ADMIN_USERNAME", "a b", "admin-username"),
         ("MATHESAR_USER_DB", "maybe", "user-db"),
         ("MATHESAR_WATCHTOWER", "perhaps", "watchtower"),
+        ("MATHESAR_REFRESH_IMAGES", "perhaps", "refresh-images"),
         ("MATHESAR_IMAGE_REGISTRY", "bad registry", "image-registry"),
         ("MATHESAR_DATA_DIR", "relative/path", "data-dir"),
         ("MATHESAR_USER_DB", "existing", "existing-db-host"),
@@ -376,7 +377,7 @@ fn concurrent_runs_are_serialised_into_one_complete_configuration() {
     let env = s.env_file();
     assert!(ports.contains(&env["MATHESAR_HTTP_PORT"]));
     assert!(
-        env.contains_key("WATCHTOWER_MEM_LIMIT"),
+        env.contains_key("PROXY_MEM_LIMIT"),
         "the file is one run's, whole"
     );
 }
@@ -437,7 +438,7 @@ fn killing_configure_never_leaves_a_partial_file() {
             "run {i}: neither old, nor new, nor an earlier run's committed change"
         );
         assert!(
-            env.contains_key("WATCHTOWER_HTTP_API_TOKEN"),
+            env.contains_key("PROXY_MEM_LIMIT"),
             "run {i}: a truncated file"
         );
         if completed {

@@ -487,7 +487,10 @@ fn rpm_posttrans_upgrades_on_the_backup_of_post() {
     let (_, err) = run(true, true, 16);
     assert!(err.contains("the upgrade failed and was put back"), "{err}");
     let (_, err) = run(true, true, 10);
-    assert!(err.contains("the running Mathesar was left as it is"), "{err}");
+    assert!(
+        err.contains("the running Mathesar was left as it is"),
+        "{err}"
+    );
     let (calls, _) = run(true, false, 0);
     assert!(!calls.contains("mathesarctl"), "a disabled unit: {calls}");
     let (calls, _) = run(false, true, 0);

@@ -11,7 +11,7 @@ use super::ConfigDirArg;
 pub struct LogsArgs {
     #[command(flatten)]
     pub dir: ConfigDirArg,
-    /// Only this service: db, service, caddy-reverse-proxy, watchtower (or its container name)
+    /// Only this service: db, service, caddy-reverse-proxy (or its container name)
     #[arg(value_name = "SERVICE")]
     pub service: Option<String>,
     /// Keep printing new lines as they come (Ctrl-C ends)
@@ -175,6 +175,16 @@ pub enum ImagesCommand {
         /// Do nothing (exit 0) when the package is not configured yet (maintainer scripts)
         #[arg(long)]
         if_configured: bool,
+    },
+    /// Pull every pinned image again (a security rebuild of the same tag) and, when one changed,
+    /// reload Mathesar: only the containers whose image changed are recreated. What
+    /// `mathesar-refresh.timer` runs daily with the answer refresh-images
+    Refresh {
+        #[command(flatten)]
+        dir: ConfigDirArg,
+        /// Run by the timer: do nothing (exit 0) when the answer refresh-images is false
+        #[arg(long)]
+        scheduled: bool,
     },
     /// List the pinned images and whether each is present
     List {

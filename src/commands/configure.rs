@@ -109,6 +109,18 @@ pub(crate) async fn run_adopting(
         let generated_admin = generated::fill(&mut answers, admin_exists).code(Code::Failure)?;
 
         let settings = Settings::from_answers(&answers).code(Code::InvalidAnswer)?;
+        if let Some(a) = answers.get(Key::Watchtower) {
+            println!(
+                "mathesar: note: the answer `watchtower` ({}, from {}) is obsolete: watchtower is no longer run \
+                 (archived upstream, it fails against Docker Engine 29 and replaced images behind the package's \
+                 pins). New Mathesar versions come with package upgrades (unattended-upgrades, dnf-automatic); \
+                 rebuilt images of the pinned versions with the answer `refresh-images`, now {}. Remove `watchtower` \
+                 from your answers",
+                a.value(),
+                a.source,
+                settings.refresh_images
+            );
+        }
         timers::check_schedule(&settings.backup.schedule).map_err(|reason| {
             Failure::new(
                 Code::InvalidAnswer,
@@ -332,19 +344,31 @@ fn backups(args: &ConfigureArgs, settings: &Settings, layout: &Layout, password_
         );
     }
     match timers::apply(settings, !args.no_start) {
-        Ok(a) => match a.enabled {
-            Some(true) => println!(
-                "mathesar: scheduled backups on: {} ({}), restore drill weekly",
-                timers::BACKUP_TIMER,
-                b.schedule
-            ),
-            Some(false) => println!(
-                "mathesar: scheduled backups and drills are OFF (answer `backup: false`); `mathesarctl backup` still works by hand"
-            ),
-            None => {}
-        },
+        Ok(a) => {
+            match a.enabled {
+                Some(true) => println!(
+                    "mathesar: scheduled backups on: {} ({}), restore drill weekly",
+                    timers::BACKUP_TIMER,
+                    b.schedule
+                ),
+                Some(false) => println!(
+                    "mathesar: scheduled backups and drills are OFF (answer `backup: false`); `mathesarctl backup` still works by hand"
+                ),
+                None => {}
+            }
+            match a.refresh {
+                Some(true) => println!(
+                    "mathesar: rebuilt images of the pinned versions are pulled daily ({}, answer `refresh-images`)",
+                    timers::REFRESH_TIMER
+                ),
+                Some(false) => println!(
+                    "mathesar: the daily pull of rebuilt images is off (answer `refresh-images: false`)"
+                ),
+                None => {}
+            }
+        }
         Err(e) => eprintln!(
-            "mathesar: warning: the backup timers could not be set as the answer `backup` says: {e:#}"
+            "mathesar: warning: the timers could not be set as the answers `backup` and `refresh-images` say: {e:#}"
         ),
     }
 }

@@ -220,7 +220,7 @@ async fn collect(
     );
 
     if let Some(c) = current {
-        let compose = Compose::new(&c.layout, c.settings.watchtower);
+        let compose = Compose::new(&c.layout);
         for (name, sub) in [
             ("compose-ps.txt", &["ps", "--all"][..]),
             ("compose-config.txt", &["config"][..]),

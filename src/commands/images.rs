@@ -1,5 +1,6 @@
 //! `mathesarctl images save FILE` / `images load FILE` / `images list`: the pinned images of this
-//! package release moved to hosts without a registry, through the Docker Engine API.
+//! package release moved to hosts without a registry, through the Docker Engine API;
+//! `images pull` and `images refresh` (security rebuilds, `day2::refresh`).
 
 use std::path::Path;
 
@@ -7,13 +8,15 @@ use anyhow::anyhow;
 
 use crate::cli::ConfigDirArg;
 use crate::cli::{ImagesArgs, ImagesCommand};
-use crate::day2::images;
+use crate::day2::{images, refresh};
 use crate::exit::{Code, Failure, Outcome};
 use crate::settings::Settings;
 use crate::stack::config;
 use crate::stack::engine::Engine;
 use crate::stack::journal;
 use crate::stack::pull;
+use crate::systemd::UNIT;
+use crate::systemd::unit::{self, Action};
 
 fn failure(e: images::ImagesError) -> Failure {
     let code = match e {
@@ -128,12 +131,60 @@ pub(crate) async fn run(args: ImagesArgs) -> Outcome {
             }
             Ok(())
         }
+        ImagesCommand::Refresh { dir, scheduled } => refresh(&dir, scheduled).await,
         ImagesCommand::Load { dir, file } => {
             let wanted = images::wanted(settings(&dir)?.as_ref());
             let engine = engine().await?;
             load(&engine, &file, &wanted).await
         }
     }
+}
+
+/// `images refresh`: see `day2::refresh`.
+async fn refresh(dir: &ConfigDirArg, scheduled: bool) -> Outcome {
+    let Some(settings) = settings(dir)? else {
+        return Err(Failure::new(
+            Code::InvalidAnswer,
+            anyhow!(
+                "Mathesar is not configured yet: run `mathesarctl configure` (or `dpkg-reconfigure mathesar`) first"
+            ),
+        ));
+    };
+    if scheduled && !settings.refresh_images {
+        journal::info("the answer refresh-images is false: nothing to refresh");
+        return Ok(());
+    }
+    let wanted = images::wanted(Some(&settings));
+    let engine = engine().await?;
+    let rebuilt = refresh::pull_rebuilt(&engine, &wanted, pull::Mode::detect())
+        .await
+        .map_err(|e| match e {
+            refresh::RefreshError::Pull(e) => Failure::new(Code::Pull, e),
+            refresh::RefreshError::Engine(e) => Failure::new(Code::Docker, e),
+        })?;
+    if rebuilt.is_empty() {
+        journal::info(format!("no rebuilt image: {} unchanged", wanted.join(", ")));
+        return Ok(());
+    }
+    for r in &rebuilt {
+        journal::info(format!("rebuilt image: {r}"));
+    }
+    let active = unit::state(UNIT).await.is_ok_and(|u| u.is_active());
+    if !active {
+        journal::info(format!(
+            "{UNIT} is not running: the rebuilt images are used at its next start"
+        ));
+        return Ok(());
+    }
+    journal::info(format!(
+        "reloading {UNIT}: only the containers whose image changed are recreated"
+    ));
+    unit::control(Action::Reload, UNIT).map_err(|e| {
+        Failure::new(
+            Code::Unhealthy,
+            anyhow!("{e}; the rebuilt images are pulled, see `mathesarctl status` and `journalctl -u {UNIT}`"),
+        )
+    })
 }
 
 async fn load(engine: &Engine, file: &Path, wanted: &[String]) -> Outcome {

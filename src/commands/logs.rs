@@ -23,7 +23,7 @@ pub(crate) fn service_name(given: &str) -> Option<&'static str> {
 pub(crate) fn run(args: LogsArgs) -> Outcome {
     let dir = super::config_dir(&args.dir);
     let current = config::load(&dir).map_err(|e| Failure::new(e.code(), e))?;
-    let compose = Compose::new(&current.layout, current.settings.watchtower);
+    let compose = Compose::new(&current.layout);
     let tail = match args.tail.as_str() {
         "all" => "all".to_string(),
         n => n.parse::<u64>().map(|n| n.to_string()).map_err(|_| {
@@ -77,7 +77,6 @@ mod tests {
         assert_eq!(service_name("mathesar_db"), Some("db"));
         assert_eq!(service_name("mathesar_service"), Some("service"));
         assert_eq!(service_name("proxy"), Some("caddy-reverse-proxy"));
-        assert_eq!(service_name("watchtower"), Some("watchtower"));
         assert_eq!(service_name("nope"), None);
     }
 }

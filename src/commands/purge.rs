@@ -30,7 +30,7 @@ pub(crate) fn run(args: PurgeArgs) -> Outcome {
     let layout = ConfigLayout::new(&config_dir);
     if layout.compose_file().exists() {
         // Containers and networks only; the data lives in bind mounts and stays.
-        if let Err(e) = Compose::for_config(&layout, false).remove_containers() {
+        if let Err(e) = Compose::for_config(&layout).remove_containers() {
             eprintln!("mathesar: {e}; remove the containers by hand if any are left");
         }
     }

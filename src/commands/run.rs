@@ -64,7 +64,7 @@ pub async fn run(args: RunArgs) -> Outcome {
     let stack = Stack::open(&dir).await.map_err(super::up::failure)?;
     let grace = Duration::from_secs(args.grace);
     // The configuration is read again before each look: a reload may change the login address
-    // (the STATUS= line follows) or turn watchtower on or off.
+    // (the STATUS= line follows) or the services run (an external database for Mathesar's own).
     let status = std::cell::RefCell::new((applied.login_url.clone(), running.clone()));
     let refresh = || {
         let settings = match config::load(&dir) {

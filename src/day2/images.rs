@@ -42,8 +42,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ImagesError + '_ {
     }
 }
 
-/// The images a configuration runs (watchtower only when it is turned on); without a
-/// configuration, the pinned names with no registry prefix and without watchtower.
+/// The images a configuration runs; without a configuration, the pinned names with no registry
+/// prefix.
 pub(crate) fn wanted(settings: Option<&Settings>) -> Vec<String> {
     let registry = settings.and_then(|s| s.image_registry.as_deref());
     let mut images = Vec::new();
@@ -51,9 +51,6 @@ pub(crate) fn wanted(settings: Option<&Settings>) -> Vec<String> {
         images.push(Image::Db);
     }
     images.extend([Image::Service, Image::Proxy]);
-    if settings.is_some_and(|s| s.watchtower) {
-        images.push(Image::Watchtower);
-    }
     images.into_iter().map(|i| i.pinned(registry)).collect()
 }
 
@@ -174,13 +171,14 @@ mod tests {
             (Key::InternalDbHost, "db.example.internal"),
         ]);
         let w = wanted(Some(&s));
-        assert_eq!(w.len(), 3, "{w:?}");
+        // No watchtower, whatever the old answer says.
+        assert_eq!(w.len(), 2, "{w:?}");
         assert!(
             w.iter()
                 .all(|i| i.starts_with("registry.example.internal:5000/mirror/")),
             "{w:?}"
         );
-        assert!(w.iter().any(|i| i.contains("watchtower")));
+        assert!(!w.iter().any(|i| i.contains("watchtower")));
         assert!(!w.iter().any(|i| i.contains("pgautoupgrade")));
     }
 }

@@ -1,6 +1,6 @@
 //! Day-2 operations: logs, backups and restores of the bundled databases and the configuration,
-//! upgrades that take a backup first, support bundles with every secret redacted, and image
-//! archives for hosts without a registry.
+//! upgrades that take a backup first, support bundles with every secret redacted, image archives
+//! for hosts without a registry, and security rebuilds of the pinned images.
 
 pub(crate) mod backup;
 pub(crate) mod bundle;
@@ -12,6 +12,7 @@ pub(crate) mod purge;
 pub(crate) mod put_back;
 pub(crate) mod record;
 pub(crate) mod redact;
+pub(crate) mod refresh;
 pub(crate) mod repository;
 pub(crate) mod restic;
 pub(crate) mod restore;

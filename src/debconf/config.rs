@@ -136,7 +136,7 @@ pub(crate) const STEPS: &[Key] = &[
     Key::InternalDbName,
     Key::InternalDbSslmode,
     Key::DbCaFile,
-    Key::Watchtower,
+    Key::RefreshImages,
     Key::ImageRegistry,
     Key::PurgeData,
     Key::Backup,
@@ -357,7 +357,10 @@ mod tests {
         let mut steps = STEPS.to_vec();
         steps.sort();
         steps.dedup();
-        assert_eq!(steps.len(), Key::ALL.len());
+        assert_eq!(steps.len(), STEPS.len());
+        // Every answer but the obsolete `watchtower`, which is only read.
+        assert!(!steps.contains(&Key::Watchtower));
+        assert_eq!(steps.len(), Key::ALL.len() - 1);
     }
 
     #[test]

@@ -109,7 +109,7 @@ fn answers_script(seen: &[(Key, &str)]) -> Script {
     let mut s = vec![step("CAPB backup escape", "0 multiselect escape backup")];
     for &k in Key::ALL {
         let q = k.debconf_question();
-        if k == Key::Watchtower {
+        if k == Key::RefreshImages {
             // An older frontend database without this template.
             s.push(step(
                 &format!("FGET {q} seen"),

@@ -88,7 +88,6 @@ pub(crate) fn render(s: &Settings) -> Result<String, RenderError> {
             db => Image::Db.pinned(registry),
             service => Image::Service.pinned(registry),
             caddy => Image::Proxy.pinned(registry),
-            watchtower => Image::Watchtower.pinned(registry),
         },
     })?;
     Ok(out)
@@ -321,7 +320,6 @@ mod tests {
     fn state() -> super::super::State {
         super::super::State {
             secret_key: crate::secrets::Secret::new("k"),
-            watchtower_token: crate::secrets::Secret::new("t"),
         }
     }
 
@@ -333,7 +331,13 @@ mod tests {
         let https = render(&settings("mathesar.example.org")).unwrap();
         assert!(https.contains("${MATHESAR_HTTPS_PORT}:${MATHESAR_HTTPS_PORT}"));
         let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&https).unwrap();
-        assert!(doc["services"]["watchtower"]["profiles"].is_sequence());
+        let services: Vec<&str> = doc["services"]
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .filter_map(|k| k.as_str())
+            .collect();
+        assert_eq!(services, ["db", "service", "caddy-reverse-proxy"]);
     }
 
     #[test]
@@ -350,7 +354,6 @@ mod tests {
             ("db", "DB_MEM_LIMIT"),
             ("service", "SERVICE_MEM_LIMIT"),
             ("caddy-reverse-proxy", "PROXY_MEM_LIMIT"),
-            ("watchtower", "WATCHTOWER_MEM_LIMIT"),
         ] {
             assert_eq!(
                 doc["services"][service]["mem_limit"].as_str(),

@@ -26,7 +26,8 @@ pub(crate) const FILE: &str = "release-held.json";
 pub(crate) struct Held {
     /// The Mathesar release that runs again (the previous one), e.g. `0.10.1`.
     pub running: String,
-    /// Its images, by key of `packaging/images` (`db`, `service`, `caddy`, `watchtower`),
+    /// Its images, by key of `packaging/images` (`db`, `service`, `caddy`; an older record's
+    /// `watchtower` is skipped),
     /// without a registry prefix.
     pub images: BTreeMap<String, String>,
     /// The Mathesar release of the package installed, which failed its first start.

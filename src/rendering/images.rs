@@ -22,13 +22,15 @@ pub(crate) enum Image {
     Db,
     Service,
     Proxy,
-    Watchtower,
 }
+
+/// The key of an image older releases pinned and ran (watchtower, given up in 0.11.0-1): skipped
+/// where their pins are read back (a held-back release's record, a backup's manifest).
+const RETIRED_KEY: &str = "watchtower";
 
 const DB: &str = pinned_line(PINNED, "db");
 const SERVICE: &str = pinned_line(PINNED, "service");
 const PROXY: &str = pinned_line(PINNED, "caddy");
-const WATCHTOWER: &str = pinned_line(PINNED, "watchtower");
 
 /// The pins in use, set once by [`load`]; the built-in ones when it was not called.
 static LOADED: OnceLock<Pins> = OnceLock::new();
@@ -47,7 +49,7 @@ pub(crate) fn hold(pins: Option<Pins>) {
 }
 
 impl Image {
-    pub(crate) const ALL: [Image; 4] = [Image::Db, Image::Service, Image::Proxy, Image::Watchtower];
+    pub(crate) const ALL: [Image; 3] = [Image::Db, Image::Service, Image::Proxy];
 
     /// Its key in `packaging/images` (and in the compose template's `images`).
     pub(crate) fn key(self) -> &'static str {
@@ -55,7 +57,6 @@ impl Image {
             Image::Db => "db",
             Image::Service => "service",
             Image::Proxy => "caddy",
-            Image::Watchtower => "watchtower",
         }
     }
 
@@ -65,7 +66,6 @@ impl Image {
             Image::Db => "db",
             Image::Service => "service",
             Image::Proxy => "caddy-reverse-proxy",
-            Image::Watchtower => "watchtower",
         }
     }
 
@@ -75,7 +75,6 @@ impl Image {
             Image::Db => DB,
             Image::Service => SERVICE,
             Image::Proxy => PROXY,
-            Image::Watchtower => WATCHTOWER,
         }
     }
 
@@ -104,7 +103,7 @@ impl Image {
 
 /// Pinned image references, one per [`Image`] (in the order of [`Image::ALL`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Pins([String; 4]);
+pub(crate) struct Pins([String; 3]);
 
 impl Pins {
     /// The pins built in.
@@ -113,9 +112,10 @@ impl Pins {
     }
 
     /// Parses `KEY=IMAGE` lines (`#` comments); every key once, every image `name:tag` with a
-    /// tag other than `latest`, no other key.
+    /// tag other than `latest`, no other key (the retired `watchtower` of older releases is
+    /// skipped).
     pub(crate) fn parse(text: &str) -> Result<Pins, String> {
-        let mut found: [Option<String>; 4] = Default::default();
+        let mut found: [Option<String>; 3] = Default::default();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -125,6 +125,9 @@ impl Pins {
                 .split_once('=')
                 .ok_or_else(|| format!("line {}: not KEY=IMAGE", n + 1))?;
             let (k, v) = (k.trim(), v.trim());
+            if k == RETIRED_KEY {
+                continue;
+            }
             let image = Image::ALL
                 .into_iter()
                 .find(|i| i.key() == k)
@@ -148,7 +151,7 @@ impl Pins {
                 return Err(format!("line {}: `{k}` given twice", n + 1));
             }
         }
-        let mut pins: [String; 4] = Default::default();
+        let mut pins: [String; 3] = Default::default();
         for (i, f) in found.into_iter().enumerate() {
             pins[i] = f.ok_or_else(|| format!("no `{}` line", Image::ALL[i].key()))?;
         }
@@ -161,7 +164,7 @@ impl Pins {
 
     /// The pins of the images a compose file ran, by compose service (a backup's manifest),
     /// without the registry prefix `registry` they were configured with; validated as a pins
-    /// file is. A service the file did not run (watchtower turned off) keeps this package's pin.
+    /// file is. A service the file did not run keeps this package's pin.
     pub(crate) fn of_services(
         images: &std::collections::BTreeMap<String, String>,
         registry: Option<&str>,
@@ -315,6 +318,9 @@ mod tests {
     #[test]
     fn the_built_in_file_parses_as_the_built_in_pins() {
         assert_eq!(Pins::parse(PINNED), Ok(Pins::built_in()));
+        // An older release's pins, watchtower included (a held-back release's record).
+        let older = format!("{PINNED}watchtower=containrrr/watchtower:1.7.1\n");
+        assert_eq!(Pins::parse(&older), Ok(Pins::built_in()));
     }
 
     #[test]

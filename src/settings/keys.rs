@@ -81,7 +81,8 @@ keys! {
     InternalDbName => "internal-db-name", false, PG_NAME, "name of Mathesar's own database";
     InternalDbSslmode => "internal-db-sslmode", false, SSLMODE, "TLS to the external internal database: `verify-full` (recommended, with db-ca-file), `verify-ca`, `require` (not verified), `prefer` (when offered) or `disable`";
     DbCaFile => "db-ca-file", false, OPTIONAL_FILE, "PEM file of the CA certificate(s) that signed the external PostgreSQL servers' certificates, for verify-ca and verify-full; empty = none";
-    Watchtower => "watchtower", false, BOOLEAN, "run the watchtower container (true/false)";
+    RefreshImages => "refresh-images", false, BOOLEAN, "pull rebuilt images of the pinned versions once a day (security rebuilds of the same tags) and recreate only the containers whose image changed (true/false); new versions come with package upgrades";
+    Watchtower => "watchtower", false, BOOLEAN, "obsolete (older releases ran watchtower): read as refresh-images when that is not given";
     ImageRegistry => "image-registry", false, REGISTRY, "registry prefix for private registries or mirrors; empty = Docker Hub";
     PurgeData => "purge-data", false, BOOLEAN, "on purge, also delete the data directory (true/false)";
     Backup => "backup", false, BOOLEAN, "scheduled backups into backup-repository and weekly restore drills (true/false); false only when said so";

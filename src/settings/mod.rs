@@ -89,7 +89,8 @@ pub(crate) struct Settings {
     /// The CA certificate(s) (PEM file on this host) the servers with a `verify-*` sslmode are
     /// checked against; copied under the data directory for Mathesar.
     pub db_ca_file: Option<PathBuf>,
-    pub watchtower: bool,
+    /// Pull rebuilt images of the pinned tags once a day (`mathesar-refresh.timer`).
+    pub refresh_images: bool,
     pub image_registry: Option<String>,
     pub purge_data: bool,
     /// Gunicorn's workers, threads per worker and `--timeout`; `None`: sized from the host at
@@ -265,7 +266,16 @@ impl Settings {
             .map(Value::into_sslmode)
             .unwrap_or_default();
         let db_ca_file = r.get(DbCaFile).map(Value::into_path);
-        let watchtower = r.get(Watchtower).is_some_and(Value::into_flag);
+        // `watchtower` (older releases: a container that replaced images behind the pins) is
+        // read as refresh-images where that was not given, the nearest to what it asked for.
+        // Both are checked: a mistyped old answer is refused like any other.
+        let watchtower = r.get(Watchtower).map(Value::into_flag);
+        let refresh = r.get(RefreshImages).map(Value::into_flag);
+        let refresh_images = match r.source_of(RefreshImages) {
+            None | Some(Source::Default) => watchtower.or(refresh),
+            _ => refresh,
+        }
+        .unwrap_or(false);
         let image_registry = r.get(ImageRegistry).map(Value::into_text);
         let purge_data = r.get(PurgeData).is_some_and(Value::into_flag);
         let workers = r.get(Workers).map(Value::into_number);
@@ -495,7 +505,7 @@ impl Settings {
             internal_db_name,
             internal_db_sslmode,
             db_ca_file,
-            watchtower,
+            refresh_images,
             image_registry,
             purge_data,
             workers,
@@ -562,7 +572,7 @@ impl Settings {
         set(InternalDbName, self.internal_db_name.clone());
         set(InternalDbSslmode, self.internal_db_sslmode.as_str().into());
         set(DbCaFile, path(&self.db_ca_file).unwrap_or_default());
-        set(Watchtower, self.watchtower.to_string());
+        set(RefreshImages, self.refresh_images.to_string());
         set(
             ImageRegistry,
             self.image_registry.clone().unwrap_or_default(),

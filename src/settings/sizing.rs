@@ -40,9 +40,8 @@ pub(crate) const DEFAULT_THREADS: u32 = 4;
 pub(crate) const DEFAULT_TIMEOUT_SECS: u32 = 180;
 /// How long gunicorn lets requests in progress finish when it is stopped or restarted.
 pub(crate) const GRACEFUL_TIMEOUT_SECS: u32 = 30;
-/// Memory limits of the containers that need little: Caddy and watchtower use tens of MB.
+/// Memory limit of the container that needs little: Caddy uses tens of MB.
 pub(crate) const PROXY_MEM_MIB: u64 = 256;
-pub(crate) const WATCHTOWER_MEM_MIB: u64 = 128;
 /// No limit below this for the application and PostgreSQL, whatever the host.
 pub(crate) const MIN_LIMIT_MIB: u64 = 512;
 
@@ -87,7 +86,6 @@ pub(crate) struct Sizing {
     pub service_mem_mib: u64,
     pub db_mem_mib: u64,
     pub proxy_mem_mib: u64,
-    pub watchtower_mem_mib: u64,
 }
 
 /// What the application's memory limit must hold: the workers and gunicorn's arbiter.
@@ -123,7 +121,6 @@ impl Sizing {
                 .max(MIN_LIMIT_MIB),
             db_mem_mib: (memory / 2).max(MIN_LIMIT_MIB),
             proxy_mem_mib: PROXY_MEM_MIB,
-            watchtower_mem_mib: WATCHTOWER_MEM_MIB,
         }
     }
 
@@ -268,7 +265,7 @@ mod tests {
         assert_eq!((small.service_mem_mib, small.db_mem_mib), (512, 512));
         let big = Sizing::new(host(8, 32.0), &for_tests(&[]));
         assert_eq!((big.service_mem_mib, big.db_mem_mib), (19660, 16384));
-        assert_eq!((big.proxy_mem_mib, big.watchtower_mem_mib), (256, 128));
+        assert_eq!(big.proxy_mem_mib, 256);
         // The application's limit always holds its workers, chosen or not.
         for cores in [1, 2, 4, 8, 16, 64] {
             for mib in [256, 512, 1024, 1536, 2048, 3072, 4096, 8192, 65536] {

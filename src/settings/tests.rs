@@ -238,10 +238,16 @@ fn configure_debconf_and_prompts_apply_each_rule_alike() {
         for &v in samples {
             let mut a = base.clone();
             a.set(key, v, stored());
+            // The obsolete `watchtower` is kept as refresh-images.
+            let kept_as = if key == Key::Watchtower {
+                Key::RefreshImages
+            } else {
+                key
+            };
             let configure = match Settings::from_answers(&a) {
                 Ok(s) => Ok(s
                     .to_answers(Source::Generated)
-                    .value(key)
+                    .value(kept_as)
                     .unwrap_or_default()
                     .to_string()),
                 Err(e) => {
@@ -446,4 +452,21 @@ fn a_rest_user_needs_its_password_and_nothing_else_keeps_one() {
             .backup_rest_password
             .is_none()
     );
+}
+
+/// The obsolete `watchtower` (older releases ran the container) is read as refresh-images where
+/// that was not given, and never written back.
+#[test]
+fn the_old_watchtower_answer_is_read_as_refresh_images() {
+    let on = for_tests(&[(Key::Watchtower, "true")]);
+    assert!(on.refresh_images);
+    let answers = on.to_answers(Source::Generated);
+    assert_eq!(answers.value(Key::RefreshImages), Some("true"));
+    assert_eq!(answers.value(Key::Watchtower), None);
+    assert!(!for_tests(&[(Key::Watchtower, "false")]).refresh_images);
+    assert!(!for_tests(&[]).refresh_images);
+    // Given both, refresh-images wins.
+    let both = for_tests(&[(Key::Watchtower, "true"), (Key::RefreshImages, "false")]);
+    assert!(!both.refresh_images);
+    assert!(for_tests(&[(Key::RefreshImages, "true")]).refresh_images);
 }

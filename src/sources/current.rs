@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::secrets::SECRET_KEY_VAR as SECRET_KEY;
 use crate::secrets::Secret;
-use crate::secrets::{SECRET_KEY_VAR as SECRET_KEY, WATCHTOWER_TOKEN_VAR as WATCHTOWER_TOKEN};
 use crate::settings::{Answers, Key, Settings, Source};
 use crate::storage::ConfigLayout;
 
@@ -34,7 +34,6 @@ impl CurrentError {
 pub(crate) struct CurrentConfig {
     pub answers: Answers,
     pub secret_key: Option<Secret>,
-    pub watchtower_token: Option<Secret>,
     /// The `.env` text as it is now, to tell what a run changes (holds the secrets: never shown
     /// by `Debug`).
     pub env_text: Option<String>,
@@ -96,7 +95,6 @@ impl std::fmt::Debug for CurrentConfig {
         f.debug_struct("CurrentConfig")
             .field("answers", &self.answers)
             .field("secret_key", &self.secret_key)
-            .field("watchtower_token", &self.watchtower_token)
             .field(
                 "env_text",
                 &self.env_text.as_deref().map(crate::secrets::Redacted),
@@ -178,19 +176,15 @@ fn read_with(
     for (line, (name, value)) in line_numbers(&text).zip(items) {
         if let Some(key) = Key::from_env_var(&name).filter(|k| k.is_stored()) {
             out.answers.set(key, value, Source::Current(path.clone()));
-        } else if name == SECRET_KEY || name == WATCHTOWER_TOKEN {
-            // State, not answers, so Settings never checks them: checked here.
+        } else if name == SECRET_KEY {
+            // State, not an answer, so Settings never checks it: checked here. (The watchtower
+            // token of older releases is not read: nothing uses it any more.)
             if let Err(reason) = check_state_secret(&value) {
                 return Err(unreadable(format!(
                     "line {line} (`{name}`): the value is refused: {reason}. Restore the file from a backup (`mathesarctl restore`)"
                 )));
             }
-            let slot = if name == SECRET_KEY {
-                &mut out.secret_key
-            } else {
-                &mut out.watchtower_token
-            };
-            *slot = Some(Secret::new(value));
+            out.secret_key = Some(Secret::new(value));
         }
     }
     // The generated password's file, else a chosen one's (until the admin exists).

@@ -31,7 +31,7 @@ pub fn answers(config_dir: &Path) -> Answers {
         (InternalDbName, "mathesar_django"),
         (InternalDbSslmode, "prefer"),
         (DbCaFile, ""),
-        (Watchtower, "false"),
+        (RefreshImages, "false"),
         (ImageRegistry, ""),
         (PurgeData, "false"),
         (Backup, "true"),

@@ -1,6 +1,6 @@
 //! Answers and state generated when missing, and only what is safe to generate: the database
 //! password, the admin password while no admin exists (answers, `Source::Generated`), and the
-//! secret key and watchtower token (state, not answers: kept once generated).
+//! secret key (state, not an answer: kept once generated).
 
 use crate::secrets::{self, PASSWORD_LEN, RandomError, SECRET_KEY_LEN, Secret, State};
 use crate::settings::{Answers, Key, Source};
@@ -44,7 +44,6 @@ pub(crate) fn fill(answers: &mut Answers, admin_exists: bool) -> Result<bool, Ra
 pub(crate) fn state(found: &CurrentConfig) -> Result<State, RandomError> {
     Ok(State {
         secret_key: keep_or_generate(found.secret_key.clone(), SECRET_KEY_LEN)?,
-        watchtower_token: keep_or_generate(found.watchtower_token.clone(), PASSWORD_LEN)?,
     })
 }
 

@@ -84,29 +84,22 @@ pub(crate) struct Compose {
     config_dir: PathBuf,
     compose_file: PathBuf,
     override_file: Option<PathBuf>,
-    profiles: Vec<String>,
 }
 
 impl Compose {
-    /// `watchtower`: run the services of the `watchtower` profile too.
-    pub(crate) fn new(layout: &Layout, watchtower: bool) -> Compose {
-        Compose::for_config(&layout.config(), watchtower)
+    pub(crate) fn new(layout: &Layout) -> Compose {
+        Compose::for_config(&layout.config())
     }
 
     /// The project of a configuration directory alone (`purge`, which does not read the
     /// configuration).
-    pub(crate) fn for_config(layout: &ConfigLayout, watchtower: bool) -> Compose {
+    pub(crate) fn for_config(layout: &ConfigLayout) -> Compose {
         let override_file = Some(layout.override_file()).filter(|p| p.exists());
         Compose {
             program: "docker".into(),
             config_dir: layout.dir.clone(),
             compose_file: layout.compose_file(),
             override_file,
-            profiles: if watchtower {
-                vec!["watchtower".into()]
-            } else {
-                Vec::new()
-            },
         }
     }
 
@@ -137,10 +130,6 @@ impl Compose {
         if ansi == Ansi::Never || std::env::var_os("DPKG_MAINTSCRIPT_NAME").is_some() {
             a.push("--ansi".into());
             a.push("never".into());
-        }
-        for p in &self.profiles {
-            a.push("--profile".into());
-            a.push(p.into());
         }
         a.extend(sub.iter().map(OsString::from));
         a
@@ -329,10 +318,10 @@ mod tests {
     }
 
     #[test]
-    fn arguments_name_the_project_files_and_profiles() {
+    fn arguments_name_the_project_and_its_files() {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path(), "/srv/data");
-        let c = Compose::new(&layout, false);
+        let c = Compose::new(&layout);
         let d = dir.path().display().to_string();
         assert_eq!(
             strings(c.args(&["up", "-d", "--no-deps", "db"])),
@@ -354,7 +343,7 @@ mod tests {
         );
 
         std::fs::write(layout.config().override_file(), "services: {}\n").unwrap();
-        let c = Compose::new(&layout, true);
+        let c = Compose::new(&layout);
         let a = strings(c.args(&["stop"]));
         let tail: Vec<&str> = a[9..].iter().map(String::as_str).collect();
         assert_eq!(
@@ -362,8 +351,6 @@ mod tests {
             [
                 "--file",
                 &format!("{d}/docker-compose.override.yml"),
-                "--profile",
-                "watchtower",
                 "stop"
             ]
         );
@@ -375,7 +362,7 @@ mod tests {
     #[tokio::test]
     async fn nothing_that_removes_data_is_ever_run() {
         let dir = tempfile::tempdir().unwrap();
-        let mut c = Compose::new(&Layout::new(dir.path(), "/srv/data"), true);
+        let mut c = Compose::new(&Layout::new(dir.path(), "/srv/data"));
         c.program = "echo".into();
         let out = c.output(&["stop", "--timeout", "10"]).await.unwrap();
         assert!(out.trim_end().ends_with("stop --timeout 10"), "{out}");
@@ -399,7 +386,7 @@ mod tests {
             assert!(matches!(e, ComposeError::Refused { .. }), "{sub:?}: {e}");
         }
         // `purge` removes the containers, never a volume.
-        let mut c = Compose::new(&Layout::new(dir.path(), "/srv/data"), false);
+        let mut c = Compose::new(&Layout::new(dir.path(), "/srv/data"));
         let log = dir.path().join("args");
         let stand_in = dir.path().join("docker");
         std::fs::write(
@@ -443,7 +430,7 @@ mod tests {
     #[test]
     fn captured_output_asks_compose_for_no_control_sequences() {
         let d = tempfile::tempdir().unwrap();
-        let c = Compose::new(&Layout::new(d.path(), "/srv/data"), false);
+        let c = Compose::new(&Layout::new(d.path(), "/srv/data"));
         let args = |ansi| {
             strings(
                 c.command(&["ps"], ansi)

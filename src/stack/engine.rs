@@ -12,7 +12,9 @@ use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
     ContainerInspectResponse, ContainerSummary, ContainerSummaryStateEnum, SystemVersion,
 };
-use bollard::query_parameters::{ListContainersOptions, LogsOptions, StopContainerOptions};
+use bollard::query_parameters::{
+    ListContainersOptions, LogsOptions, RemoveContainerOptions, StopContainerOptions,
+};
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 use futures_util::StreamExt;
 use thiserror::Error;
@@ -350,9 +352,14 @@ impl Engine {
 
     /// Whether an image is present locally.
     pub(crate) async fn has_image(&self, image: &str) -> Result<bool, EngineError> {
+        Ok(self.image_id(image).await?.is_some())
+    }
+
+    /// The local image's id (`sha256:...`), if it is present.
+    pub(crate) async fn image_id(&self, image: &str) -> Result<Option<String>, EngineError> {
         match self.docker.inspect_image(image).await {
-            Ok(_) => Ok(true),
-            Err(e) if is_not_found(&e) => Ok(false),
+            Ok(i) => Ok(Some(i.id.unwrap_or_default())),
+            Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(api(format!("inspect image {image}"))(e)),
         }
     }
@@ -389,6 +396,42 @@ impl Engine {
                 .map_err(api(format!("stop {shown}")))?;
         }
         Ok(())
+    }
+
+    /// Stops (with the grace period it was created with) and removes the containers of the
+    /// project's compose service `service`, never a volume; returns how many there were. Only
+    /// for a service the package itself created and no longer runs (`services::RETIRED`).
+    pub(crate) async fn remove_service_containers(
+        &self,
+        service: &str,
+    ) -> Result<usize, EngineError> {
+        let mut removed = 0;
+        for c in self.project_containers().await? {
+            if service_of(&c) != Some(service) {
+                continue;
+            }
+            let Some(id) = &c.id else { continue };
+            if matches!(
+                c.state,
+                Some(ContainerSummaryStateEnum::RUNNING | ContainerSummaryStateEnum::RESTARTING)
+            ) {
+                self.docker
+                    .stop_container(id, None::<StopContainerOptions>)
+                    .await
+                    .map_err(api(format!("stop {service}")))?;
+            }
+            let keep_volumes = RemoveContainerOptions {
+                v: false,
+                force: false,
+                link: false,
+            };
+            self.docker
+                .remove_container(id, Some(keep_volumes))
+                .await
+                .map_err(api(format!("remove the container of {service}")))?;
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     /// The images of `wanted` that are not present, in their order.

@@ -28,10 +28,10 @@ use super::user_sql;
 /// The longest a `down` may take, in seconds: the stop grace periods of the compose file
 /// (`packaging/docker-compose.yml.j2`), which `docker compose stop` (run without `--timeout`,
 /// which would override them all) spends one service after the other (proxy, application,
-/// database), and the containers of turned-off services after them. The unit's
-/// `TimeoutStopSec=` must be longer (a test checks both files against this).
+/// database). The unit's `TimeoutStopSec=` must be longer (a test checks both files against
+/// this).
 #[cfg(test)]
-pub(crate) const STOP_SECS_AT_MOST: u32 = 10 + 40 + 120 + 10;
+pub(crate) const STOP_SECS_AT_MOST: u32 = 10 + 40 + 120;
 
 #[derive(Debug, Error)]
 pub(crate) enum StackError {
@@ -130,7 +130,7 @@ impl Stack {
             .map_err(config::ConfigError::from)?;
         let current = config::load(config_dir)?;
         let engine = Engine::connect().await?;
-        let compose = Compose::new(&current.layout, current.settings.watchtower);
+        let compose = Compose::new(&current.layout);
         Ok(Stack {
             current,
             engine,
@@ -228,8 +228,8 @@ impl Stack {
         };
 
         let enabled = services::enabled(s);
-        // The database and the application first; then, while the proxy (and watchtower) start
-        // and wait for their health checks, the admin and the user database in one Django
+        // The database and the application first; then, while the proxy starts and waits for
+        // its health check, the admin and the user database in one Django
         // process: neither needs the proxy, whose health wait is idle time.
         let split = enabled
             .iter()
@@ -562,8 +562,22 @@ impl Stack {
         Ok(())
     }
 
-    /// Services turned off in the configuration (watchtower) are stopped, not removed.
+    /// Services turned off in the configuration (the bundled database, once Mathesar's own
+    /// database is elsewhere) are stopped, not removed. The container of the retired watchtower
+    /// (the answer `watchtower` of older releases, which created it) is removed: nothing runs it
+    /// any more, and Compose would warn of an orphan at every start.
     async fn stop_disabled_services(&self) -> Result<(), StackError> {
+        let retired = self
+            .engine
+            .remove_service_containers(services::RETIRED)
+            .await?;
+        if retired > 0 {
+            journal::info(format!(
+                "removed the container of {} (older releases ran it; automatic updates now come \
+                 with package upgrades, and the answer refresh-images)",
+                services::RETIRED
+            ));
+        }
         let enabled: Vec<&str> = services::enabled(&self.current.settings)
             .iter()
             .map(|s| s.name)
@@ -649,12 +663,8 @@ mod tests {
         };
         assert_eq!(grace("db"), 120);
         assert!(grace("service") > crate::settings::sizing::GRACEFUL_TIMEOUT_SECS);
-        // The proxy and watchtower stop together, then the application, then the database; a
-        // turned-off watchtower is stopped after them.
-        let chain = grace("caddy-reverse-proxy").max(grace("watchtower"))
-            + grace("service")
-            + grace("db")
-            + grace("watchtower");
+        // The proxy, then the application, then the database.
+        let chain = grace("caddy-reverse-proxy") + grace("service") + grace("db");
         assert_eq!(chain, STOP_SECS_AT_MOST);
         let unit = include_str!("../../systemd/mathesar.service");
         let line = unit

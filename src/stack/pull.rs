@@ -355,6 +355,20 @@ pub(crate) async fn pull_missing(
             credentials: String::new(),
         }
     })?;
+    pull_each(engine, &missing, mode).await
+}
+
+/// Pulls every one of `images`, present or not (a tag the registry now gives another image: a
+/// rebuild), one after the other, reporting in `mode`.
+pub(crate) async fn pull_all(
+    engine: &Engine,
+    images: &[String],
+    mode: Mode,
+) -> Result<Pulled, PullError> {
+    pull_each(engine, images, mode).await
+}
+
+async fn pull_each(engine: &Engine, images: &[String], mode: Mode) -> Result<Pulled, PullError> {
     let mut reporter = Reporter {
         mode,
         stall: stall_from_env(),
@@ -366,14 +380,14 @@ pub(crate) async fn pull_missing(
         shown: String::new(),
     };
     let mut pulled = Pulled::default();
-    if !missing.is_empty() {
+    if !images.is_empty() {
         journal::info(format!(
             "{} image(s) to pull: {}",
-            missing.len(),
-            missing.join(", ")
+            images.len(),
+            images.join(", ")
         ));
     }
-    for image in &missing {
+    for image in images {
         pulled.bytes += pull_one(engine, image, &mut reporter).await?;
         pulled.images.push(image.clone());
     }

@@ -43,15 +43,12 @@ pub(crate) const PROXY: Service = Service {
            when HTTPS is used, DATA_DIR/caddy/Caddyfile, and `docker compose -p mathesar logs caddy-reverse-proxy`",
 };
 
-pub(crate) const WATCHTOWER: Service = Service {
-    name: "watchtower",
-    title: "watchtower (automatic image updates)",
-    timeout: Duration::from_secs(120),
-    hint: "`docker compose -p mathesar logs watchtower`, or turn it off with `mathesarctl configure` (watchtower: false)",
-};
-
 /// Every service a compose file can hold, in start order.
-pub(crate) const ALL: [Service; 4] = [DB, APP, PROXY, WATCHTOWER];
+pub(crate) const ALL: [Service; 3] = [DB, APP, PROXY];
+
+/// The service older releases could run beside them (watchtower, the answer `watchtower`): its
+/// container, which they created, is removed when the stack next starts or reloads.
+pub(crate) const RETIRED: &str = "watchtower";
 
 /// The services these settings run, in start order.
 pub(crate) fn enabled(s: &Settings) -> Vec<Service> {
@@ -59,7 +56,6 @@ pub(crate) fn enabled(s: &Settings) -> Vec<Service> {
         .copied()
         .filter(|svc| match svc.name {
             "db" => s.bundled_db(),
-            "watchtower" => s.watchtower,
             _ => true,
         })
         .collect()
@@ -84,13 +80,13 @@ mod tests {
     }
 
     #[test]
-    fn watchtower_last_and_no_db_with_an_external_internal_database() {
+    fn no_db_with_an_external_internal_database_nor_watchtower_with_its_old_answer() {
         let s = settings(&[
             (Key::Watchtower, "true"),
             (Key::InternalDbHost, "db.example.internal"),
         ]);
         let names: Vec<_> = enabled(&s).iter().map(|s| s.name).collect();
-        assert_eq!(names, ["service", "caddy-reverse-proxy", "watchtower"]);
+        assert_eq!(names, ["service", "caddy-reverse-proxy"]);
     }
 
     #[test]

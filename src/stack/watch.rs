@@ -144,8 +144,8 @@ fn report(planned: bool, message: String) {
 
 /// Watches `services` until one fails for longer than `grace` (or the engine is gone that long).
 /// `notice` is called when the stack turns degraded or healthy again.
-/// `services` is asked before each look, so that a reloaded configuration (watchtower turned on or
-/// off) is followed. `planned` tells whether a container going away is expected (the unit is
+/// `services` is asked before each look, so that a reloaded configuration (the bundled database
+/// turned off for an external one) is followed. `planned` tells whether a container going away is expected (the unit is
 /// stopping or reloading): it is then reported as information, not as a warning.
 pub(crate) async fn watch<P: Future<Output = bool>>(
     engine: &Engine,
@@ -284,7 +284,7 @@ mod tests {
             }
         );
         assert!(w.degraded().is_empty());
-        w.observe("watchtower", &Health::Missing, t0);
+        w.observe("caddy-reverse-proxy", &Health::Missing, t0);
         w.forget_others(&[crate::stack::services::DB]);
         assert!(w.degraded().is_empty());
 

@@ -1,6 +1,7 @@
-//! The backup and drill timers (`mathesar-backup.timer`, `mathesar-backup-verify.timer`, shipped
-//! by the package): enabled or disabled by `configure` as the answer `backup` says, the backup's
-//! schedule (`backup-schedule`) in a drop-in of the timer when it is not the unit's `daily`.
+//! The package's timers, enabled or disabled by `configure` as the answers say: the backup and
+//! drill timers (`mathesar-backup.timer`, `mathesar-backup-verify.timer`) as `backup` says, the
+//! backup's schedule (`backup-schedule`) in a drop-in of the timer when it is not the unit's
+//! `daily`; the daily pull of rebuilt images (`mathesar-refresh.timer`) as `refresh-images` says.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,6 +14,7 @@ use super::unit;
 
 pub(crate) const BACKUP_TIMER: &str = "mathesar-backup.timer";
 pub(crate) const VERIFY_TIMER: &str = "mathesar-backup-verify.timer";
+pub(crate) const REFRESH_TIMER: &str = "mathesar-refresh.timer";
 /// Where the package installs the timer (nothing is enabled where it is not installed: a
 /// development build, the tests).
 const INSTALLED: &str = "/usr/lib/systemd/system/mathesar-backup.timer";
@@ -54,7 +56,10 @@ pub(crate) fn check_schedule(schedule: &str) -> Result<(), String> {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Applied {
     pub changed_schedule: bool,
+    /// The backup timers turned on or off by this run.
     pub enabled: Option<bool>,
+    /// The refresh timer turned on or off by this run.
+    pub refresh: Option<bool>,
 }
 
 /// Writes or removes the schedule's drop-in at `file`; `true` when it changed.
@@ -94,7 +99,28 @@ pub(crate) fn apply(s: &Settings, start: bool) -> Result<Applied, anyhow::Error>
         unit::set_enabled(false, running, &timers)?;
         done.enabled = Some(false);
     }
+    done.refresh = switch(s.refresh_images, REFRESH_TIMER, start, running)?;
     Ok(done)
+}
+
+/// Enables `timer` (started when `start` and systemd runs) or disables and stops it, as `on`
+/// says; `Some(on)` when that changed something.
+fn switch(
+    on: bool,
+    timer: &str,
+    start: bool,
+    running: bool,
+) -> Result<Option<bool>, anyhow::Error> {
+    let enabled = unit::is_enabled(timer);
+    if on && (!enabled || start) {
+        unit::set_enabled(true, start && running, &[timer])?;
+        Ok((!enabled).then_some(true))
+    } else if !on && enabled {
+        unit::set_enabled(false, running, &[timer])?;
+        Ok(Some(false))
+    } else {
+        Ok(None)
+    }
 }
 
 #[cfg(test)]

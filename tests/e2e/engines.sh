@@ -270,8 +270,8 @@ registry_start() {
 	printf '%s\n' "$password"
 }
 
-# registry_push KEY...: pushes the bed's images of packaging/images KEYs (db, service, caddy,
-# watchtower) to the registry under 127.0.0.1:$E2E_REGISTRY_PORT/NAME (layers it has are not sent).
+# registry_push KEY...: pushes the bed's images of packaging/images KEYs (db, service, caddy) to
+# the registry under 127.0.0.1:$E2E_REGISTRY_PORT/NAME (layers it has are not sent).
 registry_push() {
 	local key image target t0=$SECONDS
 	for key in "$@"; do

@@ -52,7 +52,7 @@ _e2e_on_err() {
 # sha256_of STRING: hex SHA-256 of the bytes of STRING (no newline added).
 sha256_of() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
-# image_of KEY: the image name packaging/images gives KEY (db, service, caddy, watchtower).
+# image_of KEY: the image name packaging/images gives KEY (db, service, caddy).
 image_of() {
 	local name
 	name=$(sed -n "s/^$1=//p" "$REPO_ROOT/packaging/images" | tail -n 1)
@@ -380,7 +380,7 @@ assert_login_refused() {
 
 # stack_containers: ids of the stack containers (compose project "mathesar", or named mathesar_*)
 # that belong to this test bed: they mount something under $E2E_WORK_ROOT (the data dirs), or were
-# created after a test host that still exists (some, like watchtower, mount nothing there).
+# created after a test host that still exists (some mount nothing there).
 # Containers others run on the same engine are left alone.
 stack_containers() {
 	local since

@@ -48,7 +48,7 @@ mathesar_answers:
   admin-username: admin
   admin-email: admin@example.com
   data-dir: $E2E_DATA_DIR
-  watchtower: false
+  refresh-images: false
 mathesar_login_url: http://127.0.0.1:$http_port/auth/login/
 YAML
 

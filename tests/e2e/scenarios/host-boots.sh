@@ -20,8 +20,8 @@ log "host: Docker Engine $server through the bridge, Compose $compose"
 # The host shares the outer network: a port published by the outer engine answers inside.
 port=$(free_port)
 docker run -d --rm --name mathesar-e2e-probe --label mathesar-e2e=1 -p "127.0.0.1:$port:8080" \
-	"$(image_of watchtower)" >/dev/null
-wait_for "host_exec curl -fsS http://127.0.0.1:$port/__standin/token" 20 "a published port inside the host" ||
+	"$(image_of caddy)" caddy file-server --browse --root /etc --listen :8080 >/dev/null
+wait_for "host_exec curl -fsS -o /dev/null http://127.0.0.1:$port/" 20 "a published port inside the host" ||
 	fail "a port published by the outer engine does not answer inside the host (host network)"
 docker rm -f mathesar-e2e-probe >/dev/null
 

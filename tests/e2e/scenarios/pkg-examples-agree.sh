@@ -4,8 +4,8 @@
 # shellcheck disable=SC2016,SC2119 # literal $1 in single quotes (host_sh argument); helpers take optional arguments
 # The three unattended forms in examples/ say the same thing: the package installed with
 # examples/preseed.cfg (debconf), `configure --answers examples/answers.yml` and `configure` with
-# the variables of examples/mathesar.env write the same configuration (generated SECRET_KEY and
-# watchtower token aside) and the same initial admin password.
+# the variables of examples/mathesar.env write the same configuration (the generated SECRET_KEY
+# aside) and the same initial admin password.
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
 deb=$(pkg_deb)
@@ -32,7 +32,7 @@ host_sh 'set -a; . /root/mathesar.env; set +a
 # compare DIR: the .env without the generated state, and the chosen admin password (kept in
 # .admin-password until the admin exists; nothing is started here).
 compare() {
-	host_sh 'grep -v -e "^SECRET_KEY=" -e "^WATCHTOWER_HTTP_API_TOKEN=" "$1/.env"; cat "$1/.admin-password"' "$1"
+	host_sh 'grep -v -e "^SECRET_KEY=" "$1/.env"; cat "$1/.admin-password"' "$1"
 }
 debconf_form=$(compare /etc/mathesar) || fail "cannot read the configuration the package wrote"
 [[ $debconf_form == *'MATHESAR_HTTP_PORT="80"'* ]] || fail "the preseeded configuration lacks http-port 80"

@@ -65,6 +65,8 @@ new_port=$(free_port)
 while [[ $new_port == "$http_port" ]]; do new_port=$(free_port); done
 printf 'http-port: %s\n' "$new_port" | host_exec sh -c 'umask 077 && cat >/root/new-port.yml'
 host_exec mathesarctl configure --non-interactive --answers /root/new-port.yml >&2 || fail "mathesarctl configure of a new port failed"
+# As configure's own last line says.
+host_exec systemctl reload-or-restart mathesar.service >&2 || fail "systemctl reload-or-restart mathesar failed"
 http_port=$new_port
 base="http://127.0.0.1:$http_port/"
 wait_up "$http_port"

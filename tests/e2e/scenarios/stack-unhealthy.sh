@@ -46,6 +46,7 @@ assert_eq 200 "$code" "login page once fixed"
 # 3. The watchtower an older release ran (its container, as Compose made it, and its answer in
 #    .env): configure says the answer is obsolete and keeps it as refresh-images, and the next
 #    reload removes the container, nothing else recreated.
+log "an older release's watchtower container and answer"
 docker run -d --name "$watchtower_name" --label com.docker.compose.project=mathesar \
 	--label com.docker.compose.service=watchtower --label com.docker.compose.container-number=1 \
 	"$(image_of caddy)" caddy file-server --root /srv --listen :8080 >/dev/null || fail "could not create an old watchtower container"
@@ -63,3 +64,4 @@ assert_eq "$ids_before" "$(docker inspect -f '{{.Id}}' mathesar_db mathesar_serv
 host_run mathesarctl status >&2 || fail "mathesarctl status is not 0 after the old watchtower was removed"
 host_run mathesarctl down >&2 || fail "mathesarctl down failed"
 assert_none "containers still running after down" docker ps -q --filter label=com.docker.compose.project=mathesar
+log "unhealthy proxy: exit 8 naming it, nothing removed; the old watchtower answer read as refresh-images with a note, its container removed at reload, nothing else recreated"

@@ -151,7 +151,10 @@ fallocate -l "$(((free_kib - leave * 1024) * 1024))" "$E2E_DATA_DIR/filler"
 filler_pid=$!
 journal=$(start_refused "a full disk during the upgrade")
 wait "$filler_pid" || true
-grep -Eq "the upgrade of the PostgreSQL 13 data in $pgdata to PostgreSQL 17 failed .*No space left on device.*the old cluster was put back in place, unchanged" <<<"$journal" ||
+# The cause is PostgreSQL's or pg_upgrade's own words for the full disk, which depend on the step
+# the disk filled at: "No space left on device", or "could not write init file" (a server of
+# pg_upgrade's starting) and the like.
+grep -Eq "the upgrade of the PostgreSQL 13 data in $pgdata to PostgreSQL 17 failed .*(No space left on device|could not (write|extend|create)).*the old cluster was put back in place, unchanged" <<<"$journal" ||
 	fail "the journal does not say the upgrade failed and the old cluster is back: $(grep -E 'error|warning|upgrade' <<<"$journal" | tail -n 8); the database's log: $(docker logs mathesar_db 2>&1 | grep -Ev '^-+$|^\*+$' | tail -n 15)"
 assert_eq 13 "$(cat "$pgdata/PG_VERSION")" "PG_VERSION after the failed upgrade"
 for left in old new upgrade_in_progress.lock; do

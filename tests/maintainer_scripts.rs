@@ -361,6 +361,33 @@ fn an_unmarked_configuration_directory_is_kept() {
     assert!(d.join("pgdata/PG_VERSION").exists(), "{out}");
 }
 
+/// Runs `rpm/SCRIPT` with `args` on the scratch tree `root` (DPKG_ROOT), the commands of `stubs`
+/// (name, shell body) first in PATH (in `root/bin`).
+fn run_rpm_script(
+    script: &str,
+    args: &[&str],
+    root: &Path,
+    stubs: &[(&str, String)],
+) -> std::process::Output {
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for (name, body) in stubs {
+        let p = bin.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    Command::new("sh")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("rpm").join(script))
+        .args(args)
+        .env("DPKG_ROOT", root)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .output()
+        .unwrap()
+}
+
 /// `rpm/post.sh` on an upgrade records its backup as of the version being replaced, like the
 /// Debian postinst (`--of-version`).
 #[test]
@@ -369,37 +396,26 @@ fn rpm_post_backs_up_as_of_the_replaced_version() {
     std::fs::create_dir_all(t.path().join("etc/mathesar")).unwrap();
     std::fs::write(t.path().join("etc/mathesar/.env"), "A=\"1\"\n").unwrap();
     std::fs::create_dir(t.path().join("run")).unwrap();
-    let bin = t.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
     let calls = t.path().join("calls");
-    for (name, body) in [
-        // Both versions are in the database during an upgrade: the older one is replaced.
-        (
-            "rpm",
-            "printf '1700000200 0.2.0\\n1700000100 0.1.0\\n'".to_string(),
-        ),
-        (
-            "mathesarctl",
-            format!(
-                "echo \"$*\" >>'{}'; [ \"$1\" != backup ] || echo /var/backups/mathesar/mathesar-1",
-                calls.display()
+    let o = run_rpm_script(
+        "post.sh",
+        &["2"],
+        t.path(),
+        &[
+            // Both versions are in the database during an upgrade: the older one is replaced.
+            (
+                "rpm",
+                "printf '1700000200 0.2.0\\n1700000100 0.1.0\\n'".to_string(),
             ),
-        ),
-    ] {
-        let p = bin.join(name);
-        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let o = Command::new("sh")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("rpm/post.sh"))
-        .arg("2")
-        .env("DPKG_ROOT", t.path())
-        .env(
-            "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-        )
-        .output()
-        .unwrap();
+            (
+                "mathesarctl",
+                format!(
+                    "echo \"$*\" >>'{}'; [ \"$1\" != backup ] || echo /var/backups/mathesar/mathesar-1",
+                    calls.display()
+                ),
+            ),
+        ],
+    );
     assert!(o.status.success(), "{o:?}");
     let calls = std::fs::read_to_string(&calls).unwrap();
     assert!(
@@ -435,37 +451,27 @@ fn rpm_posttrans_upgrades_on_the_backup_of_post() {
             )
             .unwrap();
         }
-        let bin = t.path().join("bin");
-        std::fs::create_dir(&bin).unwrap();
         let calls = t.path().join("calls");
         let log = format!("echo \"$(basename \"$0\") $*\" >>'{}'", calls.display());
-        for (name, body) in [
-            ("rpm", format!("{log}; echo 0.11.0-2")),
-            (
-                "systemctl",
-                format!(
-                    "{log}; [ \"$2\" != is-enabled ] || exit {}",
-                    u8::from(!enabled)
+        let o = run_rpm_script(
+            "posttrans.sh",
+            &[],
+            t.path(),
+            &[
+                ("rpm", format!("{log}; echo 0.11.0-2")),
+                (
+                    "systemctl",
+                    format!(
+                        "{log}; [ \"$2\" != is-enabled ] || exit {}",
+                        u8::from(!enabled)
+                    ),
                 ),
-            ),
-            (
-                "mathesarctl",
-                format!("{log}; [ \"$1\" != upgrade ] || exit {upgrade_rc}"),
-            ),
-        ] {
-            let p = bin.join(name);
-            std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        let o = Command::new("sh")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("rpm/posttrans.sh"))
-            .env("DPKG_ROOT", t.path())
-            .env(
-                "PATH",
-                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-            )
-            .output()
-            .unwrap();
+                (
+                    "mathesarctl",
+                    format!("{log}; [ \"$1\" != upgrade ] || exit {upgrade_rc}"),
+                ),
+            ],
+        );
         assert!(o.status.success(), "{o:?}");
         assert!(!t.path().join("run/mathesar-rpm-upgrade").exists());
         (

@@ -20,9 +20,7 @@ preseed "${answers[@]}" "mathesar/purge-data boolean true"
 apt_install "$deb"
 wait_up "$http_port"
 base="http://127.0.0.1:$http_port/"
-api_table_roundtrip "$base" admin "$admin_password" kept_rows >/dev/null
-add_user "$base" "$admin_password" alice "$user_password"
-key_before=$(sha256_of "$(env_value SECRET_KEY)")
+with_data "$base" "$admin_password" "$user_password"
 
 log "mathesarctl backup"
 host_exec mathesarctl backup --to /var/backups/mathesar >&2 || fail "mathesarctl backup failed"

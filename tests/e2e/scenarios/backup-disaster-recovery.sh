@@ -22,9 +22,7 @@ apt_install "$deb"
 wait_up "$http_port"
 sftp_authorize
 base="http://127.0.0.1:$http_port/"
-api_table_roundtrip "$base" admin "$admin_password" kept_rows >/dev/null
-add_user "$base" "$admin_password" alice "$user_password"
-key_before=$(sha256_of "$(env_value SECRET_KEY)")
+with_data "$base" "$admin_password" "$user_password"
 log "mathesarctl backup into the SFTP repository"
 host_exec mathesarctl backup >&2 || fail "mathesarctl backup failed"
 

@@ -40,9 +40,7 @@ printf '%s\n' "$out" >&2
 host_exec systemctl enable --now mathesar.service >&2 || fail "systemctl enable --now mathesar failed"
 wait_up "$http_port"
 assert_eq "$previous" "$(installed)" "the installed release"
-api_table_roundtrip "$base" admin "$admin_password" kept_rows >/dev/null
-add_user "$base" "$admin_password" alice "$user_password"
-key_before=$(sha256_of "$(env_value SECRET_KEY)")
+with_data "$base" "$admin_password" "$user_password"
 db_password=$(env_value MATHESAR_DB_PASSWORD)
 secret "$db_password"
 

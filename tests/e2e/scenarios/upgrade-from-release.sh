@@ -28,9 +28,7 @@ preseed_bed "mathesar/admin-password password $admin_password" "mathesar/purge-d
 apt_install "$old_deb"
 wait_up "$http_port"
 assert_eq "$previous" "$(host_exec dpkg-query -W -f '${Version}' mathesar)" "the installed release"
-api_table_roundtrip "$base" admin "$admin_password" kept_rows >/dev/null
-add_user "$base" "$admin_password" alice "$user_password"
-key_before=$(sha256_of "$(env_value SECRET_KEY)")
+with_data "$base" "$admin_password" "$user_password"
 db_password=$(env_value MATHESAR_DB_PASSWORD)
 secret "$db_password"
 

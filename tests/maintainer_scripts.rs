@@ -377,7 +377,11 @@ fn run_rpm_script(
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     Command::new("sh")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("rpm").join(script))
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("rpm")
+                .join(script),
+        )
         .args(args)
         .env("DPKG_ROOT", root)
         .env(

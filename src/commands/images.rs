@@ -36,6 +36,16 @@ fn settings(dir: &ConfigDirArg) -> Result<Option<Settings>, Failure> {
     }
 }
 
+/// There is no configuration: what to run.
+fn not_configured() -> Failure {
+    Failure::new(
+        Code::InvalidAnswer,
+        anyhow!(
+            "Mathesar is not configured yet: run `mathesarctl configure` (or `dpkg-reconfigure mathesar`) first"
+        ),
+    )
+}
+
 async fn engine() -> Result<Engine, Failure> {
     Engine::connect()
         .await
@@ -105,15 +115,11 @@ pub(crate) async fn run(args: ImagesArgs) -> Outcome {
         }
         ImagesCommand::Pull { dir, if_configured } => {
             let Some(settings) = settings(&dir)? else {
-                if if_configured {
-                    return Ok(());
-                }
-                return Err(Failure::new(
-                    Code::InvalidAnswer,
-                    anyhow!(
-                        "Mathesar is not configured yet: run `mathesarctl configure` (or `dpkg-reconfigure mathesar`) first"
-                    ),
-                ));
+                return if if_configured {
+                    Ok(())
+                } else {
+                    Err(not_configured())
+                };
             };
             let wanted = images::wanted(Some(&settings));
             let engine = engine().await?;
@@ -142,14 +148,7 @@ pub(crate) async fn run(args: ImagesArgs) -> Outcome {
 
 /// `images refresh`: see `day2::refresh`.
 async fn refresh(dir: &ConfigDirArg, scheduled: bool) -> Outcome {
-    let Some(settings) = settings(dir)? else {
-        return Err(Failure::new(
-            Code::InvalidAnswer,
-            anyhow!(
-                "Mathesar is not configured yet: run `mathesarctl configure` (or `dpkg-reconfigure mathesar`) first"
-            ),
-        ));
-    };
+    let settings = settings(dir)?.ok_or_else(not_configured)?;
     if scheduled && !settings.refresh_images {
         journal::info("the answer refresh-images is false: nothing to refresh");
         return Ok(());

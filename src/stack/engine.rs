@@ -376,11 +376,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         for c in self.project_containers().await? {
             let service = service_of(&c);
-            let running = matches!(
-                c.state,
-                Some(ContainerSummaryStateEnum::RUNNING | ContainerSummaryStateEnum::RESTARTING)
-            );
-            if !running || !which(service) {
+            if !is_running(&c) || !which(service) {
                 continue;
             }
             let Some(id) = &c.id else { continue };
@@ -411,10 +407,7 @@ impl Engine {
                 continue;
             }
             let Some(id) = &c.id else { continue };
-            if matches!(
-                c.state,
-                Some(ContainerSummaryStateEnum::RUNNING | ContainerSummaryStateEnum::RESTARTING)
-            ) {
+            if is_running(&c) {
                 self.docker
                     .stop_container(id, None::<StopContainerOptions>)
                     .await
@@ -508,6 +501,14 @@ impl Engine {
                 timeout,
             })?
     }
+}
+
+/// Running, or restarting in a loop (its restart policy would start it again).
+fn is_running(c: &ContainerSummary) -> bool {
+    matches!(
+        c.state,
+        Some(ContainerSummaryStateEnum::RUNNING | ContainerSummaryStateEnum::RESTARTING)
+    )
 }
 
 /// The compose service a container belongs to.

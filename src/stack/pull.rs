@@ -355,7 +355,7 @@ pub(crate) async fn pull_missing(
             credentials: String::new(),
         }
     })?;
-    pull_each(engine, &missing, mode).await
+    pull_all(engine, &missing, mode).await
 }
 
 /// Pulls every one of `images`, present or not (a tag the registry now gives another image: a
@@ -365,10 +365,6 @@ pub(crate) async fn pull_all(
     images: &[String],
     mode: Mode,
 ) -> Result<Pulled, PullError> {
-    pull_each(engine, images, mode).await
-}
-
-async fn pull_each(engine: &Engine, images: &[String], mode: Mode) -> Result<Pulled, PullError> {
     let mut reporter = Reporter {
         mode,
         stall: stall_from_env(),

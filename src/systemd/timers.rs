@@ -90,37 +90,38 @@ pub(crate) fn apply(s: &Settings, start: bool) -> Result<Applied, anyhow::Error>
     if done.changed_schedule && running {
         unit::daemon_reload()?;
     }
-    let timers = [BACKUP_TIMER, VERIFY_TIMER];
-    let enabled = timers.iter().all(|t| unit::is_enabled(t));
-    if s.backup.enabled && (!enabled || start) {
-        unit::set_enabled(true, start && running, &timers)?;
-        done.enabled = Some(true);
-    } else if !s.backup.enabled && enabled {
-        unit::set_enabled(false, running, &timers)?;
-        done.enabled = Some(false);
-    }
-    done.refresh = switch(s.refresh_images, REFRESH_TIMER, start, running)?;
+    done.enabled = switch(
+        s.backup.enabled,
+        &[BACKUP_TIMER, VERIFY_TIMER],
+        start,
+        running,
+    )?
+    .0;
+    // The refresh timer is reported only when it was turned on or off, not at every start.
+    let (refresh, was_enabled) = switch(s.refresh_images, &[REFRESH_TIMER], start, running)?;
+    done.refresh = refresh.filter(|on| !on || !was_enabled);
     Ok(done)
 }
 
-/// Enables `timer` (started when `start` and systemd runs) or disables and stops it, as `on`
-/// says; `Some(on)` when that changed something.
+/// Enables `timers` (started when `start` and systemd runs) or disables and stops them, as `on`
+/// says: `Some(on)` when it did either, and whether they were all enabled before.
 fn switch(
     on: bool,
-    timer: &str,
+    timers: &[&str],
     start: bool,
     running: bool,
-) -> Result<Option<bool>, anyhow::Error> {
-    let enabled = unit::is_enabled(timer);
-    if on && (!enabled || start) {
-        unit::set_enabled(true, start && running, &[timer])?;
-        Ok((!enabled).then_some(true))
+) -> Result<(Option<bool>, bool), anyhow::Error> {
+    let enabled = timers.iter().all(|t| unit::is_enabled(t));
+    let done = if on && (!enabled || start) {
+        unit::set_enabled(true, start && running, timers)?;
+        Some(true)
     } else if !on && enabled {
-        unit::set_enabled(false, running, &[timer])?;
-        Ok(Some(false))
+        unit::set_enabled(false, running, timers)?;
+        Some(false)
     } else {
-        Ok(None)
-    }
+        None
+    };
+    Ok((done, enabled))
 }
 
 #[cfg(test)]

@@ -99,21 +99,21 @@ stalled_after=$((SECONDS - t0))
 ((stalled_after < 60)) || fail "the stalled pull took $stalled_after s to give up (stall time 10 s)"
 slow_registry_stop "$stall_port"
 
-# 6. A slow registry (300 KB/s) and a 20 s start timeout: still starting after 40 s, the journal
+# 6. A slow registry (300 KB/s) and a 10 s start timeout: still starting after 20 s, the journal
 # and the status say how far it is and how long it will take.
 slow_port=$(free_port)
 slow_registry_start "$slow_port" 300
 set_registry "127.0.0.1:$slow_port"
 host_exec mkdir -p /etc/systemd/system/mathesar.service.d
-printf '[Service]\nTimeoutStartSec=20s\n' | host_exec sh -c 'cat >/etc/systemd/system/mathesar.service.d/e2e-timeout.conf'
+printf '[Service]\nTimeoutStartSec=10s\n' | host_exec sh -c 'cat >/etc/systemd/system/mathesar.service.d/e2e-timeout.conf'
 host_exec systemctl daemon-reload
 since=$(host_exec date '+%Y-%m-%d %H:%M:%S')
 host_exec systemctl start --no-block mathesar.service
-sleep 40
+sleep 20
 state=$(host_exec systemctl is-active mathesar.service || true)
 journal=$(host_exec journalctl -u mathesar.service --since "$since" --no-pager -o cat)
 printf '%s\n' "$journal" >&2
-assert_eq activating "$state" "the unit's state after 40 s of a slow pull with a 20 s start timeout"
+assert_eq activating "$state" "the unit's state after 20 s of a slow pull with a 10 s start timeout"
 grep -qE "pulling 127\.0\.0\.1:$slow_port/[^:]+:[^:]+: [0-9.]+ MB of [0-9.]+ MB \([0-9]+%\), [0-9.]+ MB/s, about [0-9]+ (s|min) left" <<<"$journal" ||
 	fail "the journal has no progress line with the rate and the time left"
 status=$(host_exec systemctl status --no-pager mathesar.service || true) # exit 3 while activating

@@ -13,7 +13,7 @@
 # every start (the stored credentials are encrypted with SECRET_KEY: another key fails there).
 # Any lost or changed row or any other secret fails.
 # Figure (the last line): rows written / present / lost, and a cycle's duration (min/median/max).
-# A cycle takes about 45 s: scripts/test runs 4 (REL_LIFECYCLE_CYCLES=4), run it alone for 10.
+# A cycle takes about 45 s: scripts/test runs 2 (REL_LIFECYCLE_CYCLES=2: an upgrade and a downgrade), run it alone for 10.
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
 cycles=${REL_LIFECYCLE_CYCLES:-10}

@@ -14,6 +14,9 @@
 #  - host-kill: host B's machine killed (its systemd host and its containers): HAProxy drops it,
 #    no request fails beyond those in flight; B boots again and rejoins (its unit is enabled);
 #  - a login through host A is used through host B (the session lives in the shared database);
+#  - an import (a CSV uploaded, then imported) through the load balancer: its cookie keeps both
+#    requests on one host (the uploaded file stays on the host that received it: the same
+#    import split across the hosts fails, and is checked to);
 #  - drain-restart: host A restarted with MATHESAR_DRAIN_SECONDS in /etc/default/mathesar: its
 #    health check answers 503 before it stops, no request fails;
 #  - every row whose request was acknowledged is in the table at the end.
@@ -176,6 +179,14 @@ assert_eq 0 "$(jq .failed <<<"$rejoin")" "failed requests while B came back: $re
 log "a login through host A, used through host B"
 MATHESAR_PASSWORD=$admin_password python3 "$E2E_DIR/tools/ha_client.py" session "$base_a" "$base_b" admin ||
 	fail "a session made on host A is not known on host B"
+
+log "an import (upload, then confirm) through the load balancer, and one split across the hosts"
+imported=$(MATHESAR_PASSWORD=$admin_password python3 "$E2E_DIR/tools/ha_client.py" import "$base" "$base_a" "$base_b" admin "$db_id") ||
+	fail "the import through the load balancer did not complete on one host: $imported"
+log "import: $imported"
+# The README's affinity advice rests on this: the uploaded file stays on the host that got it.
+[[ $(jq -r .across_hosts <<<"$imported") != imported ]] ||
+	fail "a file uploaded to host A was imported through host B: media is shared after all, README's affinity advice is needless"
 
 phase drain-restart
 on "$host_a" sh -c 'echo MATHESAR_DRAIN_SECONDS=5 >>/etc/default/mathesar'

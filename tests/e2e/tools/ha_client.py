@@ -19,6 +19,14 @@ Usage:
   ha_client.py session BASE_A BASE_B USER
       log in through host A, then call the API through host B with the same cookies: exit 0
       when B knows the session (sessions live in the shared database).
+  ha_client.py import BASE BASE_A BASE_B USER DB_ID
+      an import as a user makes it (a CSV uploaded, then tables.import of that file), through
+      BASE keeping the balancer's affinity cookie, and once more with the upload on host A and
+      the import on host B. Prints {"through_balancer": {"upload", "import" (the hosts that
+      answered), "rows"}, "across_hosts": the import's error or "imported"}; exit 0 when the
+      import through BASE reached one host and holds every row.
+The loop drops the balancer's affinity cookie (BALANCER_COOKIE) after each answer: its requests
+are spread over the hosts as many users' are, each phase seeing which hosts answer.
 Exit codes: 0 ok, 1 a check failed, 2 usage, 5 the first login failed.
 """
 
@@ -29,8 +37,17 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mathesar_client import Client, Failure  # noqa: E402
+import load  # noqa: E402
 
 PAUSE = 0.2
+# The cookie the bed's balancer sets for affinity (fixtures/ha-cluster/haproxy-web.cfg).
+BALANCER_COOKIE = "MATHESAR_HOST"
+IMPORT_ROWS = 200
+
+
+def forget_affinity(client):
+    for c in [c for c in client.jar if c.name == BALANCER_COOKIE]:
+        client.jar.clear(c.domain, c.path, c.name)
 
 
 def rpc(client, method, params):
@@ -62,6 +79,7 @@ def loop(base, user, db_id, table, out, max_seconds, max_count):
     except Failure as f:
         print(f"ha_client: {f}", file=sys.stderr)
         return 5
+    forget_affinity(client)
     end = time.time() + max_seconds
     with open(os.path.join(out, "requests.jsonl"), "a", encoding="utf-8") as log:
         for i in range(1, max_count + 1):
@@ -75,6 +93,7 @@ def loop(base, user, db_id, table, out, max_seconds, max_count):
             t = time.time()
             ok, server, error = rpc(client, "records.add", {
                 "table_oid": table, "database_id": db_id, "record_def": {"2": f"loop {i}"}})
+            forget_affinity(client)
             log.write(json.dumps({"i": i, "t": t, "ok": ok, "server": server, "phase": phase,
                                   "error": error}) + "\n")
             log.flush()
@@ -141,6 +160,38 @@ def session(base_a, base_b, user):
     return 0
 
 
+def import_file(base, base_a, base_b, user, db_id):
+    password = os.environ.get("MATHESAR_PASSWORD", "")
+    data = load.csv_rows(IMPORT_ROWS)
+    client = Client(base)
+    client.login(user, password)
+    schema = next(s["oid"] for s in client.rpc("schemas.list", {"database_id": db_id})
+                  if s["name"] == "public")
+
+    def imported(c, name, fid):
+        return c.rpc("tables.import", {"data_file_id": fid, "schema_oid": schema,
+                                       "database_id": db_id, "table_name": name})["oid"]
+
+    fid = load.upload(client, "ha_import_balanced", data)
+    upload_host = client.last_headers.get("X-Served-By")
+    oid = imported(client, "ha_import_balanced", fid)
+    import_host = client.last_headers.get("X-Served-By")
+    rows = client.rpc("records.list", {"table_oid": oid, "database_id": db_id, "limit": 1})["count"]
+    # Without affinity: uploaded to host A, imported through host B (same session).
+    cross = Client(base_a)
+    cross.login(user, password)
+    fid = load.upload(cross, "ha_import_across", data)
+    cross.base = base_b if base_b.endswith("/") else base_b + "/"
+    try:
+        imported(cross, "ha_import_across", fid)
+        across = "imported"
+    except Failure as f:
+        across = str(f)[:300]
+    print(json.dumps({"through_balancer": {"upload": upload_host, "import": import_host, "rows": rows},
+                      "across_hosts": across}))
+    return 0 if upload_host and upload_host == import_host and rows == IMPORT_ROWS else 1
+
+
 def main(argv):
     try:
         if len(argv) == 9 and argv[1] == "loop":
@@ -152,6 +203,8 @@ def main(argv):
             return acknowledged(argv[2], argv[3], argv[4], int(argv[5]), int(argv[6]))
         if len(argv) == 5 and argv[1] == "session":
             return session(argv[2], argv[3], argv[4])
+        if len(argv) == 7 and argv[1] == "import":
+            return import_file(argv[2], argv[3], argv[4], argv[5], int(argv[6]))
     except Failure as f:
         print(f"ha_client: {f}", file=sys.stderr)
         return 5

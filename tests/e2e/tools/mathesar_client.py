@@ -68,6 +68,8 @@ class Client:
         # Seconds a request may take (tools/load.py raises it for its long request).
         self.timeout = 60
         self.jar = http.cookiejar.CookieJar()
+        # The last answer's headers (a load balancer's X-Served-By says which host gave it).
+        self.last_headers = {}
         ctx = ssl.create_default_context(cafile=os.environ.get("MATHESAR_CA") or None)
         if os.environ.get("MATHESAR_INSECURE") == "1":
             ctx.check_hostname = False
@@ -90,8 +92,10 @@ class Client:
         req = urllib.request.Request(self.url(path), data=data, headers=headers or {})
         try:
             with self.opener.open(req, timeout=self.timeout) as r:
+                self.last_headers = r.headers
                 return r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
+            self.last_headers = e.headers
             return e.code, e.headers, e.read()
         except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
             raise Failure(5, f"{self.url(path)}: {e}")

@@ -19,6 +19,9 @@
 #    import split across the hosts fails, and is checked to);
 #  - drain-restart: host A restarted with MATHESAR_DRAIN_SECONDS in /etc/default/mathesar: its
 #    health check answers 503 before it stops, no request fails;
+#  - drain-reconfigure: `mathesarctl drain`, then a changed answer (workers) applied to host A
+#    (the application recreated): no request fails, A back in rotation;
+#  - reboot: host B shut down cleanly and booted again, draining at its stop: no request fails;
 #  - every row whose request was acknowledged is in the table at the end.
 # shellcheck source=fleet-common.inc
 source "$E2E_DIR/scenarios/fleet-common.inc"
@@ -199,6 +202,36 @@ log "restart with drain: $drained; after it: $(report after-restart)"
 assert_eq 0 "$(jq .failed <<<"$drained")" "failed requests during host A's restart with drain: $drained"
 assert_eq 0 "$(jq .failed <<<"$(report after-restart)")" "failed requests after host A's restart"
 journal "$host_a" | grep -q 'draining: the health check answers 503' || fail "host A's stop did not drain"
+
+# A changed answer applied to host A (what dpkg-reconfigure runs: configure, then the unit's
+# reload recreating the application), drained first by hand as README says.
+phase drain-reconfigure
+app_before=$(on "$host_a" docker inspect -f '{{.Id}}' mathesar_service)
+on "$host_a" mathesarctl drain --seconds 5 >&2 || fail "mathesarctl drain failed on host A"
+on "$host_a" env MATHESAR_WORKERS=2 mathesarctl configure --non-interactive >&2 || fail "configure with workers 2 failed on host A"
+on "$host_a" grep -q '^MATHESAR_WORKERS=2$' /etc/mathesar/.env || fail "the new answer is not in host A's .env"
+[[ $(on "$host_a" docker inspect -f '{{.Id}}' mathesar_service) != "$app_before" ]] ||
+	fail "host A's application was not recreated by the changed answer"
+phase after-reconfigure
+wait_for "[[ \$(report after-reconfigure | jq -r '.servers | join(\" \")') == 'a b' ]]" 60 "host A back in rotation after its reconfigure" ||
+	fail "host A did not come back in rotation after its reconfigure: $(report after-reconfigure)"
+reconfigured=$(report drain-reconfigure)
+log "reconfigure with drain: $reconfigured; after it: $(report after-reconfigure)"
+assert_eq 0 "$(jq .failed <<<"$reconfigured")" "failed requests during host A's reconfigure with drain: $reconfigured"
+
+# Host B rebooted (its systemd host shut down cleanly and booted again), draining at its stop.
+phase reboot
+on "$host_b" sh -c 'echo MATHESAR_DRAIN_SECONDS=5 >>/etc/default/mathesar'
+log "rebooting host B"
+docker restart -t 120 "$host_b" >/dev/null || fail "host B could not be rebooted"
+wait_for "[[ \$(health $http_b) == 200 ]]" 300 "host B healthy after its reboot" ||
+	fail "host B did not come back after its reboot: $(journal "$host_b" | tail -n 20)"
+phase after-reboot
+wait_for "[[ \$(report after-reboot | jq -r '.servers | join(\" \")') == 'a b' ]]" 60 "host B back in rotation after its reboot" ||
+	fail "host B did not come back in rotation after its reboot: $(report after-reboot)"
+rebooted=$(report reboot)
+log "reboot with drain: $rebooted; after it: $(report after-reboot)"
+assert_eq 0 "$(jq .failed <<<"$rebooted")" "failed requests during host B's reboot with drain: $rebooted"
 
 phase end
 touch "$loop_dir/stop"

@@ -13,6 +13,8 @@
 #    hand (no unit or container restart); the old primary comes back as a replica;
 #  - host-kill: host B's machine killed (its systemd host and its containers): HAProxy drops it,
 #    no request fails beyond those in flight; B boots again and rejoins (its unit is enabled);
+#  - `mathesarctl backup` on host A after the failover: its configuration, the databases named as
+#    the cluster's to back up;
 #  - a login through host A is used through host B (the session lives in the shared database);
 #  - an import (a CSV uploaded, then imported) through the load balancer: its cookie keeps both
 #    requests on one host (the uploaded file stays on the host that received it: the same
@@ -154,6 +156,12 @@ log "failover: $failover"
 printf '%s\n' "$failover" >"$E2E_ARTIFACTS/failover.json"
 (($(jq '.unavailable_s | floor' <<<"$failover") <= 30)) || fail "unavailable for more than 30 s: $failover"
 [[ $(jq -r '.servers_after | join(" ")' <<<"$failover") == "a b" ]] || fail "not both hosts answered after the failover: $failover"
+# The package's backup on a host of the cluster holds its configuration, and says the databases
+# are the cluster's to back up (through the same address, on the new primary).
+on "$host_a" mathesarctl backup >"$E2E_WORK/backup.log" 2>&1 || fail "mathesarctl backup failed on host A after the failover: $(tail -n 5 "$E2E_WORK/backup.log")"
+cat "$E2E_WORK/backup.log" >&2
+grep -q 'back it up on that server; this backup holds the configuration only' "$E2E_WORK/backup.log" ||
+	fail "the backup on host A does not say the cluster's databases are not in it"
 
 phase host-kill
 log "killing host B (its systemd host and its containers)"

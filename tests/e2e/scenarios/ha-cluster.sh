@@ -217,7 +217,9 @@ phase drain-reconfigure
 app_before=$(on "$host_a" docker inspect -f '{{.Id}}' mathesar_service)
 on "$host_a" mathesarctl drain --seconds 5 >&2 || fail "mathesarctl drain failed on host A"
 on "$host_a" env MATHESAR_WORKERS=2 mathesarctl configure --non-interactive >&2 || fail "configure with workers 2 failed on host A"
-on "$host_a" grep -q '^MATHESAR_WORKERS=2$' /etc/mathesar/.env || fail "the new answer is not in host A's .env"
+on "$host_a" grep -qx 'MATHESAR_WORKERS="2"' /etc/mathesar/.env || fail "the new answer is not in host A's .env"
+# What the package's postinst runs after configure (dpkg-reconfigure included).
+on "$host_a" systemctl reload mathesar.service || fail "systemctl reload mathesar failed on host A: $(journal "$host_a" | tail -n 20)"
 [[ $(on "$host_a" docker inspect -f '{{.Id}}' mathesar_service) != "$app_before" ]] ||
 	fail "host A's application was not recreated by the changed answer"
 phase after-reconfigure

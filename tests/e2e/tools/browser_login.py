@@ -27,6 +27,40 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 
+# The title of Chromium's page for a certificate it does not trust.
+CERTIFICATE_WARNING = "Privacy error"
+
+
+def page_text(driver):
+    """The first 300 characters the page shows (an error page's reason), or why there are none."""
+    try:
+        return driver.find_element(By.TAG_NAME, "body").text[:300]
+    except WebDriverException as e:
+        return f"(unreadable: {type(e).__name__})"
+
+
+def open_login_form(driver, url):
+    """Loads the login page until its form is there. The browser's certificate warning fails at
+    once (nothing to retry); a page that arrives without the form otherwise (a connection cut
+    under load: the browser's own error page, titled with the host name) is loaded again once, as
+    a user would, and what it showed is printed; a second miss fails."""
+    for attempt in (1, 2):
+        try:
+            driver.get(url)
+            WebDriverWait(driver, 30).until(
+                lambda d: d.find_elements(By.NAME, "username") or d.title == CERTIFICATE_WARNING)
+        except (TimeoutException, WebDriverException) as e:
+            if attempt == 2:
+                raise
+            print(f"browser: no login form at {driver.current_url} (title {driver.title!r}, page "
+                  f"{page_text(driver)!r}): {type(e).__name__} {e}; loading it again",
+                  file=sys.stderr)
+            continue
+        if driver.title == CERTIFICATE_WARNING:
+            raise RuntimeError("the browser does not trust the site's certificate")
+        return
+
+
 def main(argv):
     if len(argv) < 4:
         print(__doc__, file=sys.stderr)
@@ -50,9 +84,8 @@ def main(argv):
     ok = False
     try:
         driver.set_page_load_timeout(60)
-        driver.get(base + "auth/login/")
+        open_login_form(driver, base + "auth/login/")
         wait = WebDriverWait(driver, 60)
-        wait.until(ec.presence_of_element_located((By.NAME, "username")))
         if driver.title != "Mathesar - Login":
             raise RuntimeError(f"the login page's title is {driver.title!r}")
         driver.find_element(By.NAME, "username").send_keys(user)
@@ -74,7 +107,8 @@ def main(argv):
         print(f"browser: logged in as {user}; home page shows {expected}; url {driver.current_url}")
         ok = True
     except (TimeoutException, WebDriverException, RuntimeError) as e:
-        print(f"browser: FAILED at {driver.current_url} (title {driver.title!r}): {e}", file=sys.stderr)
+        print(f"browser: FAILED at {driver.current_url} (title {driver.title!r}, page "
+              f"{page_text(driver)!r}): {type(e).__name__} {e}", file=sys.stderr)
     finally:
         try:
             driver.save_screenshot(shot)

@@ -85,17 +85,26 @@ else:
 PY
 }
 
-# wait_for CMD TIMEOUT [WHAT]: runs the shell command string CMD every 0.5 s until it succeeds;
-# returns 1 (after logging CMD's last output) when TIMEOUT seconds pass first.
+# wait_for CMD TIMEOUT [WHAT]: runs the shell command string CMD until it succeeds: every 0.5 s
+# for 5 s, every second until 20 s, then every 2 s (a `docker exec` costs a tenth of a CPU
+# second, and the lanes share 2 cores: a long wait must not slow the others down); returns 1
+# (after logging CMD's last output) when TIMEOUT seconds pass first.
 wait_for() {
-	local cmd=$1 timeout=${2:-30} what=${3:-$1} out deadline
-	deadline=$(($(date +%s) + timeout))
+	local cmd=$1 timeout=${2:-30} what=${3:-$1} out start now
+	start=$(date +%s)
 	until out=$(eval "$cmd" 2>&1); do
-		if (($(date +%s) >= deadline)); then
+		now=$(date +%s)
+		if ((now - start >= timeout)); then
 			log "timed out after ${timeout}s waiting for: $what; last output: ${out:0:2000}"
 			return 1
 		fi
-		sleep 0.5
+		if ((now - start < 5)); then
+			sleep 0.5
+		elif ((now - start < 20)); then
+			sleep 1
+		else
+			sleep 2
+		fi
 	done
 }
 

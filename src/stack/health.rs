@@ -21,6 +21,13 @@ const STOPPED_GRACE: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(200);
 /// Restarts seen while waiting that count as a crash loop.
 const CRASH_LOOP_RESTARTS: i64 = 3;
+/// While the engine still says `starting`, how often the wait runs the container's own health
+/// check itself: the engine runs it only every `interval` (5 s for the application), and the
+/// service started next (the proxy after the application) would otherwise wait for that tick:
+/// seconds of an upgrade's downtime. The same command, so the same meaning of healthy.
+const EARLY_CHECK: Duration = Duration::from_millis(500);
+/// How long one such check may take (the compose file's health check `timeout`).
+const EARLY_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Health {
@@ -91,6 +98,19 @@ pub(crate) fn of(c: Option<&ContainerInspectResponse>) -> Health {
                 .unwrap_or_else(|| "stopped".into()),
             exit_code: state.exit_code.unwrap_or_default(),
         },
+    }
+}
+
+/// A container's health check as an exec runs it: `CMD` as its arguments, `CMD-SHELL` through
+/// `/bin/sh -c` (as the engine runs it); `None` without one.
+pub(crate) fn check_command(c: &ContainerInspectResponse) -> Option<Vec<String>> {
+    let test = c.config.as_ref()?.healthcheck.as_ref()?.test.as_ref()?;
+    match test.split_first()? {
+        (kind, args) if kind == "CMD" && !args.is_empty() => Some(args.to_vec()),
+        (kind, [cmd]) if kind == "CMD-SHELL" => {
+            Some(vec!["/bin/sh".into(), "-c".into(), cmd.clone()])
+        }
+        _ => None,
     }
 }
 
@@ -240,29 +260,79 @@ fn capitalise(s: &str) -> String {
     }
 }
 
+/// How [`wait`] decides that a container is healthy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Until {
+    /// The engine says so.
+    Engine,
+    /// The engine says so, or its health check passes when the wait runs it (every 0.5 s while
+    /// the engine says `starting`): what the next service started in order waits for.
+    CheckPasses,
+    /// The engine says so, once [`Until::CheckPasses`] said it already: nothing is written to
+    /// the journal but a failure.
+    EngineAgrees,
+}
+
 /// Waits until the service's container is healthy (or running, without a health check).
 pub(crate) async fn wait(
     engine: &Engine,
     service: &Service,
     timeout: Duration,
 ) -> Result<(), WaitError> {
+    wait_until(engine, service, timeout, Until::Engine).await
+}
+
+/// [`wait`], deciding as `until` says.
+pub(crate) async fn wait_until(
+    engine: &Engine,
+    service: &Service,
+    timeout: Duration,
+    until: Until,
+) -> Result<(), WaitError> {
     let start = Instant::now();
     let mut waiter = Waiter::new(start, timeout);
     let mut said = false;
+    let mut checked: Option<Instant> = None;
     loop {
         let c = engine.service_container(service.name).await?;
         let health = of(c.as_ref());
         let restarts = c.as_ref().and_then(|c| c.restart_count).unwrap_or(0);
         match waiter.judge(&health, restarts, Instant::now()) {
             Verdict::Ready => {
-                journal::info(format!("{} is {health}", service.title));
+                if until != Until::EngineAgrees {
+                    journal::info(format!("{} is {health}", service.title));
+                }
                 return Ok(());
+            }
+            Verdict::Wait
+                if until == Until::CheckPasses
+                    && health == Health::Starting
+                    && checked.is_none_or(|t| t.elapsed() >= EARLY_CHECK) =>
+            {
+                checked = Some(Instant::now());
+                let passes = match c.as_ref() {
+                    Some(c) => check_passes(engine, c).await,
+                    None => false,
+                };
+                if passes {
+                    journal::info(format!("{} is healthy", service.title));
+                    return Ok(());
+                }
+                if !said {
+                    journal::info(format!(
+                        "waiting for {} to become healthy (up to {}s) ...",
+                        service.title,
+                        timeout.as_secs()
+                    ));
+                    said = true;
+                }
+                tokio::time::sleep(POLL).await;
             }
             Verdict::Fail(reason) => {
                 return Err(Box::new(report(engine, service, c.as_ref(), reason).await).into());
             }
             Verdict::Wait => {
-                if !said {
+                if !said && until != Until::EngineAgrees {
                     journal::info(format!(
                         "waiting for {} to become healthy (up to {}s) ...",
                         service.title,
@@ -274,6 +344,18 @@ pub(crate) async fn wait(
             }
         }
     }
+}
+
+/// Runs the container's health check once; a check that cannot be run does not pass.
+async fn check_passes(engine: &Engine, c: &ContainerInspectResponse) -> bool {
+    let Some(cmd) = check_command(c) else {
+        return false;
+    };
+    let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+    engine
+        .exec(&container_name(c), &args, &[], EARLY_CHECK_TIMEOUT)
+        .await
+        .is_ok_and(|out| out.success())
 }
 
 #[cfg(test)]
@@ -301,6 +383,41 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn runs_the_health_check_as_the_engine_does() {
+        use bollard::models::{ContainerConfig, HealthConfig};
+        let with = |test: &[&str]| ContainerInspectResponse {
+            config: Some(ContainerConfig {
+                healthcheck: Some(HealthConfig {
+                    test: Some(test.iter().map(|s| s.to_string()).collect()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            check_command(&with(&["CMD", "curl", "-fsS", "http://localhost:8000/"])),
+            Some(vec![
+                "curl".into(),
+                "-fsS".into(),
+                "http://localhost:8000/".into()
+            ])
+        );
+        assert_eq!(
+            check_command(&with(&["CMD-SHELL", "pg_isready -U \"$POSTGRES_USER\""])),
+            Some(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "pg_isready -U \"$POSTGRES_USER\"".into()
+            ])
+        );
+        assert_eq!(check_command(&with(&["NONE"])), None);
+        assert_eq!(check_command(&with(&["CMD"])), None);
+        assert_eq!(check_command(&with(&[])), None);
+        assert_eq!(check_command(&ContainerInspectResponse::default()), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::config::{self, ConfigError, Current};
 use super::database::{self, DatabaseError};
 use super::drain;
 use super::engine::{Engine, EngineError, env_value, service_of};
-use super::health::{self, WaitError};
+use super::health::{self, Until, WaitError};
 use super::journal;
 use super::services::{self, APP, DB, PROXY};
 use super::start_lock::{self, StartLockError};
@@ -271,6 +271,13 @@ impl Stack {
             }
         };
 
+        // Every service passed its health check as the start ran it; the watch that follows reads
+        // the engine's view, which catches up at its next check (seconds): wait for it.
+        for service in &enabled {
+            let timeout = opts.timeout.unwrap_or(service.timeout);
+            health::wait_until(&self.engine, service, timeout, Until::EngineAgrees).await?;
+        }
+
         // Mathesar upgraded and serving: the connected databases' SQL next, still under the lock.
         user_sql::upgrade(
             &self.engine,
@@ -345,7 +352,10 @@ impl Stack {
         if upgrade.is_some() {
             timeout = timeout.max(super::db_upgrade::start::UPGRADE_WAIT);
         }
-        if let Err(e) = health::wait(&self.engine, service, timeout).await {
+        // The next service starts as soon as this one's health check passes (run by the wait
+        // itself, not only at the engine's interval); the engine's view is waited for at the end.
+        if let Err(e) = health::wait_until(&self.engine, service, timeout, Until::CheckPasses).await
+        {
             return Err(match upgrade {
                 Some(up) => self.undo_failed_db_upgrade(up, e.into()).await,
                 None => e.into(),

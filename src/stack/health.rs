@@ -304,34 +304,24 @@ pub(crate) async fn wait_until(
                 }
                 return Ok(());
             }
-            Verdict::Wait
-                if until == Until::CheckPasses
-                    && health == Health::Starting
-                    && checked.is_none_or(|t| t.elapsed() >= EARLY_CHECK) =>
-            {
-                checked = Some(Instant::now());
-                let passes = match c.as_ref() {
-                    Some(c) => check_passes(engine, c).await,
-                    None => false,
-                };
-                if passes {
-                    journal::info(format!("{} is healthy", service.title));
-                    return Ok(());
-                }
-                if !said {
-                    journal::info(format!(
-                        "waiting for {} to become healthy (up to {}s) ...",
-                        service.title,
-                        timeout.as_secs()
-                    ));
-                    said = true;
-                }
-                tokio::time::sleep(POLL).await;
-            }
             Verdict::Fail(reason) => {
                 return Err(Box::new(report(engine, service, c.as_ref(), reason).await).into());
             }
             Verdict::Wait => {
+                let check_now = until == Until::CheckPasses
+                    && health == Health::Starting
+                    && checked.is_none_or(|t| t.elapsed() >= EARLY_CHECK);
+                if check_now {
+                    checked = Some(Instant::now());
+                    let passes = match c.as_ref() {
+                        Some(c) => check_passes(engine, c).await,
+                        None => false,
+                    };
+                    if passes {
+                        journal::info(format!("{} is healthy", service.title));
+                        return Ok(());
+                    }
+                }
                 if !said && until != Until::EngineAgrees {
                     journal::info(format!(
                         "waiting for {} to become healthy (up to {}s) ...",

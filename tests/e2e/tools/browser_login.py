@@ -15,6 +15,7 @@ resolved to ADDRESS, as --host-resolver-rules).
 Exit codes: 0 logged in and every text shown, 1 not, 2 usage.
 """
 
+import json
 import os
 import sys
 import time
@@ -36,6 +37,33 @@ def page_text(driver):
         return driver.find_element(By.TAG_NAME, "body").text[:300]
     except WebDriverException as e:
         return f"(unreadable: {type(e).__name__})"
+
+
+def network_trouble(driver):
+    """What the browser saw of the network, one line per request (its answer, its failure, or
+    none yet: Chromium's performance log), its console errors and the page's state; printed on
+    failure, since a page that stays blank says nothing in a screenshot."""
+    lines = [f"document.readyState={driver.execute_script('return document.readyState')!r}"]
+    try:
+        requests = {}
+        for entry in driver.get_log("performance"):
+            msg = json.loads(entry["message"])["message"]
+            p = msg.get("params", {})
+            method = msg.get("method")
+            if method == "Network.requestWillBeSent":
+                requests[p["requestId"]] = [f"{p['request']['method']} {p['request']['url'][:160]}",
+                                            "no answer"]
+            elif method == "Network.responseReceived" and p.get("requestId") in requests:
+                r = p.get("response", {})
+                requests[p["requestId"]][1] = f"{r.get('status')} {r.get('protocol')}"
+            elif method == "Network.loadingFailed" and p.get("requestId") in requests:
+                requests[p["requestId"]][1] += f", failed: {p.get('errorText')}"
+        lines += [f"{what} -> {answer}" for what, answer in requests.values()]
+        lines += [f"console {e.get('level')}: {e.get('message', '')[:300]}"
+                  for e in driver.get_log("browser")]
+    except (WebDriverException, KeyError, ValueError) as e:
+        lines.append(f"(logs unreadable: {type(e).__name__} {e})")
+    return lines
 
 
 def open_login_form(driver, url):
@@ -77,6 +105,7 @@ def main(argv):
         opts.add_argument("--ignore-certificate-errors-spki-list=" + spki)
     else:
         opts.add_argument("--ignore-certificate-errors")
+    opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     resolve = os.environ.get("BROWSER_RESOLVE")
     if resolve:
         host, addr = resolve.split(":", 1)
@@ -110,6 +139,11 @@ def main(argv):
     except (TimeoutException, WebDriverException, RuntimeError) as e:
         print(f"browser: FAILED at {driver.current_url} (title {driver.title!r}, page "
               f"{page_text(driver)!r}): {type(e).__name__} {e}", file=sys.stderr)
+        try:
+            for line in network_trouble(driver):
+                print(f"browser:   {line}", file=sys.stderr)
+        except WebDriverException as e:
+            print(f"browser:   (no logs: {type(e).__name__})", file=sys.stderr)
     finally:
         try:
             driver.save_screenshot(shot)

@@ -230,6 +230,47 @@ app_db_connected() {
 
 # mathesar_client ARGS...: tests/e2e/tools/mathesar_client.py (the login page, the form login and
 # the JSON-RPC API as a user drives them); the password comes from $MATHESAR_PASSWORD.
+# browser_login BASE USER SCREENSHOT [TEXT...]: tools/browser_login.py (a real headless Chromium
+# logs in; environment as it documents) run in a network namespace of its own, which reaches this
+# machine through a veth pair only. Chromium aborts its connections in progress (and marks its
+# HTTP/2 sessions going away) whenever the machine's interfaces change (ERR_NETWORK_CHANGED), and
+# the engine adds and removes bridges and veths whenever another lane starts or stops a
+# container: in its own namespace it sees no change but its own. BASE and BROWSER_RESOLVE's
+# 127.0.0.1 become this machine's end of the pair (published ports listen on every address).
+browser_login() {
+	local base=$1 ns i host_ip ns_ip rc=0 resolve=${BROWSER_RESOLVE:-}
+	# A /30 of 198.18.0.0/15 (RFC 2544's range, routed nowhere) per browser running at once.
+	exec {_browser_lock}>>"$E2E_STATE/browser-netns.lock"
+	flock "$_browser_lock"
+	for ((i = 0; i < 64; i++)); do
+		ip link show "mbr$i-h" >/dev/null 2>&1 || break
+	done
+	((i < 64)) || {
+		exec {_browser_lock}>&-
+		fail "browser_login: 64 browser namespaces in use (leftovers: ip link | grep mbr)"
+	}
+	ns=mathesar-e2e-browser-$i host_ip=198.18.0.$((4 * i + 1)) ns_ip=198.18.0.$((4 * i + 2))
+	ip netns del "$ns" 2>/dev/null || true
+	if ! { ip netns add "$ns" &&
+		ip link add "mbr$i-h" type veth peer name "mbr$i-n" &&
+		ip link set "mbr$i-n" netns "$ns" &&
+		ip addr add "$host_ip/30" dev "mbr$i-h" && ip link set "mbr$i-h" up &&
+		ip -n "$ns" addr add "$ns_ip/30" dev "mbr$i-n" && ip -n "$ns" link set "mbr$i-n" up &&
+		ip -n "$ns" link set lo up; }; then
+		ip link del "mbr$i-h" 2>/dev/null || true
+		ip netns del "$ns" 2>/dev/null || true
+		exec {_browser_lock}>&-
+		fail "browser_login: the browser's network namespace could not be made"
+	fi
+	exec {_browser_lock}>&-
+	base=${base/"://127.0.0.1:"/"://$host_ip:"}
+	resolve=${resolve/%:127.0.0.1/:$host_ip}
+	BROWSER_RESOLVE=$resolve ip netns exec "$ns" /usr/bin/python3 "$E2E_DIR/tools/browser_login.py" "$base" "${@:2}" || rc=$?
+	ip link del "mbr$i-h" 2>/dev/null || true
+	ip netns del "$ns" 2>/dev/null || true
+	return "$rc"
+}
+
 mathesar_client() { /usr/bin/python3 "$E2E_DIR/tools/mathesar_client.py" "$@"; }
 
 # mathesar_rpc BASE USER PASSWORD METHOD [JSON]: the result of one API call as USER.

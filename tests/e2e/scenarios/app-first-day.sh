@@ -59,7 +59,7 @@ assert_eq "row 1,row 2,row 3" "$(psql_db "$db_password" "$db_port" "SELECT strin
 
 # A real browser logs in and the home page shows the connected database.
 shot=$E2E_ARTIFACTS/home-page.png
-MATHESAR_PASSWORD=$admin_password /usr/bin/python3 "$E2E_DIR/tools/browser_login.py" "$base" admin "$shot" \
+MATHESAR_PASSWORD=$admin_password browser_login "$base" admin "$shot" \
 	"Welcome to Mathesar, admin" "mathesar_db:5432" >&2 ||
 	fail "the browser did not log in to the home page showing the database (screenshot: ${shot#"$REPO_ROOT"/})"
 [[ -s $shot ]] || fail "no screenshot was saved"

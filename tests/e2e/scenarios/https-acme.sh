@@ -82,13 +82,13 @@ spki=$(openssl x509 -in "$E2E_WORK/pebble-intermediate.pem" -pubkey -noout | ope
 	openssl dgst -sha256 -binary | base64)
 shot=$E2E_ARTIFACTS/home-page-https.png
 BROWSER_TRUST_SPKI=$spki BROWSER_RESOLVE=$domain:127.0.0.1 MATHESAR_PASSWORD=$admin_pw \
-	/usr/bin/python3 "$E2E_DIR/tools/browser_login.py" "$base" admin "$shot" "Welcome to Mathesar, admin" >&2 ||
+	browser_login "$base" admin "$shot" "Welcome to Mathesar, admin" >&2 ||
 	fail "headless Chromium did not log in over HTTPS (screenshot: ${shot#"$REPO_ROOT"/})"
 [[ -s $shot ]] || fail "no screenshot was saved"
 # Without that trust the same browser refuses the site, at its certificate warning: the
 # certificate really is checked.
 if refused=$(BROWSER_TRUST_SPKI=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= BROWSER_RESOLVE=$domain:127.0.0.1 MATHESAR_PASSWORD=$admin_pw \
-	/usr/bin/python3 "$E2E_DIR/tools/browser_login.py" "$base" admin "$E2E_WORK/untrusted.png" 2>&1); then
+	browser_login "$base" admin "$E2E_WORK/untrusted.png" 2>&1); then
 	fail "Chromium logged in although it does not trust pebble's CA"
 fi
 [[ $refused == *"does not trust the site's certificate"* ]] ||

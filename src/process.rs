@@ -78,8 +78,8 @@ pub(crate) async fn first_line(
     }
 }
 
-/// [`output`] for code that is not async: `input` written to its stdin (then closed), stderr
-/// dropped; the program is killed once `timeout` has passed.
+/// [`output`] for code that is not async: `input` written to its stdin (then closed), stdout and
+/// stderr collected; the program is killed once `timeout` has passed.
 pub(crate) fn output_blocking(
     program: &str,
     args: &[&str],
@@ -90,20 +90,16 @@ pub(crate) fn output_blocking(
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| start_error(program, args, &e))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A program that exits without reading its input is not an error here.
         let _ = stdin.write_all(input);
     }
-    // Read on a thread so that a full pipe never blocks the program while we wait for it.
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
+    // Read on threads so that a full pipe never blocks the program while we wait for it.
+    let stdout = reader(child.stdout.take().expect("stdout is piped"));
+    let stderr = reader(child.stderr.take().expect("stderr is piped"));
     let deadline = Instant::now() + timeout;
     let status = loop {
         match child.try_wait() {
@@ -117,11 +113,18 @@ pub(crate) fn output_blocking(
             Err(e) => return Err(RunError::Failed(shown(program, args), e.to_string())),
         }
     };
-    let stdout = reader.join().unwrap_or_default();
     Ok(Output {
         status,
-        stdout,
-        stderr: Vec::new(),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
+}
+
+fn reader(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        buf
     })
 }
 
@@ -156,6 +159,11 @@ mod tests {
         let out = output_blocking("cat", &[], b"server\n", SHORT).unwrap();
         assert!(out.status.success());
         assert_eq!(out.stdout, b"server\n");
+        let out = output_blocking("sh", &["-c", "echo why >&2; exit 3"], b"", SHORT).unwrap();
+        assert_eq!(
+            (out.status.code(), &out.stderr[..]),
+            (Some(3), &b"why\n"[..])
+        );
         let started = Instant::now();
         assert_eq!(
             output_blocking("sleep", &["30"], b"", Duration::from_millis(200)),

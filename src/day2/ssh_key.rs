@@ -3,7 +3,7 @@
 //! the configuration directory; the administrator authorises its `.pub` on the server.
 
 use std::path::Path;
-use std::process::Command;
+use std::time::Duration;
 
 use crate::storage::{ConfigLayout, atomic, modes};
 
@@ -20,13 +20,24 @@ pub(crate) fn ensure(layout: &ConfigLayout) -> Result<bool, String> {
     let host = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C"])
-        .arg(format!("mathesar-backup@{host}"))
-        .arg("-f")
-        .arg(&made)
-        .output()
-        .map_err(|e| format!("ssh-keygen could not be run ({e}): install openssh-client"))?;
+    let comment = format!("mathesar-backup@{host}");
+    let made_arg = made
+        .to_str()
+        .ok_or_else(|| format!("{}: not a UTF-8 path", made.display()))?;
+    let out = crate::process::output_blocking(
+        "ssh-keygen",
+        &[
+            "-q", "-t", "ed25519", "-N", "", "-C", &comment, "-f", made_arg,
+        ],
+        b"",
+        Duration::from_secs(60),
+    )
+    .map_err(|e| match e {
+        crate::process::RunError::NotFound(_) => {
+            "ssh-keygen is not installed: install openssh-client".to_string()
+        }
+        e => e.to_string(),
+    })?;
     if !out.status.success() {
         return Err(format!(
             "ssh-keygen failed: {}",
@@ -87,7 +98,11 @@ mod tests {
 
     #[test]
     fn a_key_is_made_once_root_only() {
-        if Command::new("ssh-keygen").arg("-?").output().is_err() {
+        if std::process::Command::new("ssh-keygen")
+            .arg("-?")
+            .output()
+            .is_err()
+        {
             return; // openssh-client is a dependency of the package, not of the build machine
         }
         let d = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@
 //! `daily`; the daily pull of rebuilt images (`mathesar-refresh.timer`) as `refresh-images` says.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::Duration;
 
 use crate::settings::Settings;
 use crate::settings::backup::DEFAULT_SCHEDULE;
@@ -34,13 +34,20 @@ pub(crate) fn render(schedule: &str) -> Option<String> {
 /// `systemd-analyze calendar` judges the expression, where it is installed: a schedule systemd
 /// would not load is refused before anything is written.
 pub(crate) fn check_schedule(schedule: &str) -> Result<(), String> {
-    let out = match Command::new("systemd-analyze")
-        .args(["calendar", "--", schedule])
-        .output()
-    {
+    let out = match crate::process::output_blocking(
+        "systemd-analyze",
+        &["calendar", "--", schedule],
+        b"",
+        Duration::from_secs(10),
+    ) {
         Ok(o) => o,
         // Not installed: the answer's own rule has checked what can be checked.
-        Err(_) => return Ok(()),
+        Err(crate::process::RunError::NotFound(_)) => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "the schedule `{schedule}` could not be checked: {e}"
+            ));
+        }
     };
     if out.status.success() {
         Ok(())

@@ -44,6 +44,34 @@ pub enum Code {
     UpgradeRolledBack = 16,
 }
 
+impl Code {
+    /// The documented code of this number (another program's exit code passed on).
+    pub(crate) fn from_number(n: i32) -> Option<Code> {
+        ALL.iter().copied().find(|c| i32::from(*c as u8) == n)
+    }
+}
+
+/// Every [`Code`], lowest first.
+const ALL: [Code; 17] = [
+    Code::Ok,
+    Code::Failure,
+    Code::Usage,
+    Code::Preflight,
+    Code::InvalidAnswer,
+    Code::Docker,
+    Code::Io,
+    Code::LockBusy,
+    Code::Unhealthy,
+    Code::Service,
+    Code::Pull,
+    Code::StartLock,
+    Code::DbUpgrade,
+    Code::Adoption,
+    Code::Backup,
+    Code::Drill,
+    Code::UpgradeRolledBack,
+];
+
 /// The table printed in `--help` and the man page.
 pub(crate) const TABLE: &str = "\
 Exit codes:
@@ -132,6 +160,30 @@ impl Failure {
     }
 }
 
+/// The error of a failure already explained on stderr (in the maintainer scripts' words, or by
+/// the program whose exit code it passes on): [`crate::report`] adds nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("(said above)")]
+struct Said;
+
+impl Failure {
+    /// A failure already explained: only its exit code is left to give.
+    pub(crate) fn said(code: Code) -> Self {
+        Failure::new(code, Said)
+    }
+
+    /// A failure of another program that said why itself: its exit code passed on when it is a
+    /// documented one, else 1.
+    pub(crate) fn passed_on(code: i32) -> Self {
+        Failure::said(Code::from_number(code).unwrap_or(Code::Failure))
+    }
+
+    /// Whether its error was already said ([`Failure::said`]).
+    pub fn was_said(&self) -> bool {
+        self.error.is::<Said>()
+    }
+}
+
 impl fmt::Debug for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}: {:#}", self.code, self.error)
@@ -163,26 +215,20 @@ mod tests {
 
     #[test]
     fn the_table_lists_every_code() {
-        for c in [
-            Code::Ok,
-            Code::Failure,
-            Code::Usage,
-            Code::Preflight,
-            Code::InvalidAnswer,
-            Code::Docker,
-            Code::Io,
-            Code::LockBusy,
-            Code::Unhealthy,
-            Code::Service,
-            Code::Pull,
-            Code::StartLock,
-            Code::DbUpgrade,
-            Code::Adoption,
-            Code::Backup,
-            Code::Drill,
-            Code::UpgradeRolledBack,
-        ] {
+        for (n, c) in ALL.into_iter().enumerate() {
+            assert_eq!(c as usize, n, "ALL in order, none missing");
             assert!(TABLE.contains(&format!("\n  {}  ", c as u8)), "{c:?}");
         }
+        assert_eq!(TABLE.matches("\n  ").count(), ALL.len());
+    }
+
+    #[test]
+    fn another_programs_code_is_passed_on_when_documented() {
+        assert_eq!(Code::from_number(16), Some(Code::UpgradeRolledBack));
+        assert_eq!(Code::from_number(17), None);
+        assert_eq!(Failure::passed_on(4).code, Code::InvalidAnswer);
+        assert_eq!(Failure::passed_on(137).code, Code::Failure);
+        assert!(Failure::said(Code::Pull).was_said());
+        assert!(!Failure::new(Code::Pull, anyhow::anyhow!("x")).was_said());
     }
 }

@@ -29,10 +29,13 @@ pub use cli::Cli;
 pub use commands::run;
 pub use exit::{Code, Failure};
 
-/// The failure of a command on stderr; under systemd the journal records it as an error (a
+/// The failure of a command on stderr (unless it was said already: `Failure::said`); under systemd the journal records it as an error (a
 /// failed backup or drill unit then shows its reason with `journalctl -p err`).
 pub fn report(failure: &Failure) {
     use stack::journal;
+    if failure.was_said() {
+        return;
+    }
     let text = format!("mathesarctl: error: {failure}");
     if journal::journal_attached() {
         eprint!("{}", journal::format(journal::Level::Error, &text, true));

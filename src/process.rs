@@ -1,10 +1,14 @@
 //! The one way mathesarctl runs a short-lived program for its output: no shell, stdin closed (or
 //! given bytes), and killed when it outlives its timeout, so that a hung tool (a Compose binary,
 //! a credential helper) never hangs a configure, a start or a support bundle. `docker compose`
-//! itself runs through `stack::compose`, `systemctl` through `systemd::unit`.
+//! itself runs through `stack::compose`, `systemctl` through `systemd::unit`. [`Foreground`]: a
+//! program whose output is the user's to see (the maintainer scripts' steps), killed the same way.
 
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
-use std::process::{Command, Output, Stdio};
+use std::os::fd::AsFd;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -120,6 +124,128 @@ pub(crate) fn output_blocking(
     })
 }
 
+/// Where a [`Foreground`] program's stdout goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stdout {
+    /// This process's own.
+    Inherit,
+    /// This process's stderr (`>&2`).
+    Stderr,
+    /// Collected and returned (`$(...)`).
+    Capture,
+}
+
+/// A program run in the foreground, as a shell script runs one: stderr this process's own,
+/// stdin closed unless [`Foreground::stdin`] passes this process's on, stdout as [`Stdout`] says;
+/// killed once its timeout has passed.
+pub(crate) struct Foreground {
+    command: Command,
+    shown: String,
+    stdout: Stdout,
+}
+
+/// How a [`Foreground`] program ended: its exit code (128 + the signal that killed it, as a shell
+/// says) and, with [`Stdout::Capture`], what it printed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Ran {
+    pub code: i32,
+    pub stdout: String,
+}
+
+impl Ran {
+    pub(crate) fn success(&self) -> bool {
+        self.code == 0
+    }
+}
+
+fn code_of(status: ExitStatus) -> i32 {
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1)
+}
+
+impl Foreground {
+    pub(crate) fn new(program: impl AsRef<OsStr>, args: &[&str]) -> Foreground {
+        let program = program.as_ref();
+        let mut command = Command::new(program);
+        command.args(args).stdin(Stdio::null());
+        Foreground {
+            command,
+            shown: shown(&program.to_string_lossy(), args),
+            stdout: Stdout::Inherit,
+        }
+    }
+
+    /// Passes this process's stdin on (a debconf frontend's replies arrive there).
+    pub(crate) fn stdin(mut self) -> Foreground {
+        self.command.stdin(Stdio::inherit());
+        self
+    }
+
+    pub(crate) fn stdout(mut self, stdout: Stdout) -> Foreground {
+        self.stdout = stdout;
+        self
+    }
+
+    pub(crate) fn env(mut self, key: &str, value: impl Into<OsString>) -> Foreground {
+        self.command.env(key, value.into());
+        self
+    }
+
+    pub(crate) fn env_remove(mut self, key: &str) -> Foreground {
+        self.command.env_remove(key);
+        self
+    }
+
+    /// Runs the program to its end, or kills it once `timeout` has passed.
+    pub(crate) fn run(mut self, timeout: Duration) -> Result<Ran, RunError> {
+        let shown = self.shown.clone();
+        let failed = |e: std::io::Error| RunError::Failed(shown.clone(), e.to_string());
+        let stdout = match self.stdout {
+            Stdout::Inherit => Stdio::inherit(),
+            Stdout::Capture => Stdio::piped(),
+            Stdout::Stderr => Stdio::from(
+                std::io::stderr()
+                    .as_fd()
+                    .try_clone_to_owned()
+                    .map_err(failed)?,
+            ),
+        };
+        let mut child = self.command.stdout(stdout).spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                RunError::NotFound(shown.clone())
+            } else {
+                failed(e)
+            }
+        })?;
+        let out = child.stdout.take().map(reader);
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Ok(None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(RunError::Timeout(shown.clone(), timeout.as_secs()));
+                }
+                Err(e) => return Err(failed(e)),
+            }
+        };
+        let stdout = out
+            .and_then(|h| h.join().ok())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        Ok(Ran {
+            code: code_of(status),
+            stdout,
+        })
+    }
+}
+
 fn reader(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
@@ -172,6 +298,45 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(
             output_blocking("mathesar-no-such-program", &[], b"", SHORT),
+            Err(RunError::NotFound("mathesar-no-such-program".into()))
+        );
+    }
+
+    #[test]
+    fn foreground_captures_passes_the_environment_and_times_out() {
+        let ran = Foreground::new("sh", &["-c", "echo \"$A${B:-unset}\"; exit 3"])
+            .stdout(Stdout::Capture)
+            .env("A", "a")
+            .env_remove("B")
+            .run(SHORT)
+            .unwrap();
+        assert_eq!(
+            ran,
+            Ran {
+                code: 3,
+                stdout: "aunset\n".into()
+            }
+        );
+        assert!(!ran.success());
+        // Not captured: nothing comes back.
+        let ran = Foreground::new("echo", &["shown"])
+            .stdout(Stdout::Stderr)
+            .run(SHORT)
+            .unwrap();
+        assert!(ran.success() && ran.stdout.is_empty());
+        // Killed by a signal: 128 + its number, as a shell says.
+        let ran = Foreground::new("sh", &["-c", "kill -TERM $$"])
+            .run(SHORT)
+            .unwrap();
+        assert_eq!(ran.code, 128 + 15);
+        let started = Instant::now();
+        assert_eq!(
+            Foreground::new("sleep", &["30"]).run(Duration::from_millis(200)),
+            Err(RunError::Timeout("sleep 30".into(), 0))
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            Foreground::new("mathesar-no-such-program", &[]).run(SHORT),
             Err(RunError::NotFound("mathesar-no-such-program".into()))
         );
     }

@@ -2,7 +2,8 @@
 //! it depends on no command). The man page and shell completions are generated from these same
 //! definitions (`mathesarctl generate`). One file per group of commands: `setup` (configure,
 //! check, show-config, debconf-config, purge, generate), `stack` (up, down, reload, run,
-//! status), `day2` (logs, backup, restore, upgrade, doctor, images).
+//! status), `day2` (logs, backup, restore, upgrade, doctor, images), `maintainer` (the hidden
+//! command the package's maintainer scripts call).
 
 use std::path::PathBuf;
 
@@ -11,10 +12,12 @@ use clap::{Args, Parser, Subcommand};
 use crate::exit;
 
 mod day2;
+mod maintainer;
 mod setup;
 mod stack;
 
 pub(crate) use day2::*;
+pub(crate) use maintainer::*;
 pub(crate) use setup::*;
 pub(crate) use stack::*;
 
@@ -97,6 +100,9 @@ pub enum Command {
     /// Save the pinned images to a file, or load them from one (hosts without a registry)
     #[command(after_help = exit::TABLE)]
     Images(ImagesArgs),
+    /// The work of the package's maintainer scripts, which call it with their own arguments
+    #[command(hide = true)]
+    Maintainer(MaintainerArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -155,5 +161,38 @@ mod tests {
         assert!(a.json);
         assert!(Cli::try_parse_from(["mathesarctl", "down", "--config-dir", "/srv/m"]).is_ok());
         assert!(Cli::try_parse_from(["mathesarctl", "reload", "--timeout", "5"]).is_ok());
+    }
+
+    /// The scripts' own arguments reach the command as they are; the command is not in `--help`.
+    #[test]
+    fn maintainer_takes_the_scripts_arguments() {
+        for (argv, want) in [
+            (
+                vec!["deb-postinst", "configure", "0.10.1-1"],
+                vec!["configure", "0.10.1-1"],
+            ),
+            (vec!["deb-postinst", "configure", ""], vec!["configure", ""]),
+            (vec!["deb-prerm", "remove"], vec!["remove"]),
+            (
+                vec!["deb-postrm", "purge", "--weird"],
+                vec!["purge", "--weird"],
+            ),
+            (vec!["rpm-post", "2"], vec!["2"]),
+            (vec!["rpm-posttrans"], vec![]),
+        ] {
+            let c = Cli::try_parse_from(
+                ["mathesarctl", "maintainer"]
+                    .into_iter()
+                    .chain(argv.clone()),
+            )
+            .unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            let Command::Maintainer(a) = c.command else {
+                panic!()
+            };
+            assert_eq!(a.script.args(), want, "{argv:?}");
+        }
+        assert!(Cli::try_parse_from(["mathesarctl", "maintainer", "deb-config"]).is_err());
+        let help = Cli::command().render_help().to_string();
+        assert!(!help.contains("maintainer"), "{help}");
     }
 }

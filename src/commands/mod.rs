@@ -10,6 +10,7 @@ pub(crate) mod drain;
 pub(crate) mod generate;
 pub(crate) mod images;
 pub(crate) mod logs;
+pub(crate) mod maintainer;
 pub(crate) mod purge;
 pub(crate) mod reload;
 pub(crate) mod restore;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Upgrade(a) => block_on(upgrade::run(a)),
         Command::Doctor(a) => block_on(doctor::run(a)),
         Command::Images(a) => block_on(images::run(a)),
+        Command::Maintainer(a) => maintainer::run(a),
     }
 }
 

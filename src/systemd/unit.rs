@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::process::Command;
+use std::time::Duration;
 
 use thiserror::Error;
 use zbus::{Connection, OwnedObjectPath, OwnedVariant};
@@ -171,12 +172,22 @@ pub(crate) fn set_enabled(enable: bool, now: bool, units: &[&str]) -> Result<(),
     systemctl(&args, units.first().copied().unwrap_or_default())
 }
 
+/// How long a `systemctl` run by [`quietly`] may take: asking and reloading, not starting.
+pub(crate) const QUICK: Duration = Duration::from_secs(120);
+
+/// `systemctl ARGS`, its output collected, killed once `timeout` has passed: `Err` with what it
+/// said on stderr (or why it did not run) when it failed.
+pub(crate) fn quietly(args: &[&str], timeout: Duration) -> Result<(), String> {
+    match crate::process::output_blocking("systemctl", args, b"", timeout) {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(String::from_utf8_lossy(&o.stderr).trim().to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// `systemctl is-enabled UNIT` answers `enabled`.
 pub(crate) fn is_enabled(unit: &str) -> bool {
-    Command::new("systemctl")
-        .args(["is-enabled", "--quiet", unit])
-        .status()
-        .is_ok_and(|s| s.success())
+    quietly(&["is-enabled", "--quiet", unit], QUICK).is_ok()
 }
 
 /// `systemctl daemon-reload`: systemd reads the unit files and drop-ins again.

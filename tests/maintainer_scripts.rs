@@ -1,7 +1,10 @@
-//! The maintainer scripts on a scratch tree. `debian/prerm remove` keeps a copy of mathesarctl,
-//! `debian/postrm purge` runs it (or the installed binary): what a purge removes is decided by
-//! `mathesarctl purge` alone, and only a directory the package marked, of root's, reached
-//! without a symbolic link, is ever deleted. `rpm/post.sh`: the upgrade backup's version.
+//! The maintainer scripts on a scratch tree (`DPKG_ROOT`). `debian/prerm remove` keeps a copy of
+//! mathesarctl, `debian/postrm purge` runs it (or the installed binary): what a purge removes is
+//! decided by `mathesarctl purge` alone, and only a directory the package marked, of root's,
+//! reached without a symbolic link, is ever deleted. Under DPKG_ROOT the postinst and the rpm
+//! scriptlets configure and start nothing; their decisions on a real system are
+//! `mathesarctl maintainer`'s, tested on a fake system beside it (src/commands/maintainer). The
+//! preinst, still shell, compares versions as mathesarctl does.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -98,17 +101,23 @@ impl Tree {
         assert!(o.status.success(), "{name} {arg}: {text}");
         text
     }
+    /// The built binary as the package installs it: a hard link beside it, not a copy.
+    fn install(&self) {
+        let bin = self.path("usr/bin/mathesarctl");
+        std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        let built = env!("CARGO_BIN_EXE_mathesarctl");
+        let _ = std::fs::remove_file(&bin);
+        if std::fs::hard_link(built, &bin).is_err() {
+            std::fs::copy(built, &bin).unwrap();
+        }
+    }
     /// `apt purge`: prerm remove (the binary installed), dpkg deletes the binary unless `ctl` is
     /// `Installed`, postrm purge.
     fn purge(&self, ctl: Ctl) -> String {
         let bin = self.path("usr/bin/mathesarctl");
         std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
         if ctl != Ctl::Gone {
-            let built = env!("CARGO_BIN_EXE_mathesarctl");
-            let _ = std::fs::remove_file(&bin);
-            if std::fs::hard_link(built, &bin).is_err() {
-                std::fs::copy(built, &bin).unwrap();
-            }
+            self.install();
         }
         let mut out = if ctl == Ctl::Kept {
             self.script("prerm", "remove")
@@ -361,150 +370,138 @@ fn an_unmarked_configuration_directory_is_kept() {
     assert!(d.join("pgdata/PG_VERSION").exists(), "{out}");
 }
 
-/// Runs `rpm/SCRIPT` with `args` on the scratch tree `root` (DPKG_ROOT), the commands of `stubs`
-/// (name, shell body) first in PATH (in `root/bin`).
-fn run_rpm_script(
-    script: &str,
-    args: &[&str],
-    root: &Path,
-    stubs: &[(&str, String)],
-) -> std::process::Output {
+/// Commands that record each call (`NAME ARGS`, one a line, in `root/calls`) in `root/bin`, and
+/// mathesarctl itself: everything a script could run besides mathesarctl, and nothing of the
+/// system's. Returns the PATH to run with.
+fn recording_path(root: &Path) -> String {
     let bin = root.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    for (name, body) in stubs {
+    let calls = root.join("calls");
+    for name in [
+        "systemctl",
+        "deb-systemd-invoke",
+        "dpkg-query",
+        "dpkg",
+        "rpm",
+        "docker",
+    ] {
         let p = bin.join(name);
-        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\necho \"$(basename \"$0\") $*\" >>'{}'\n",
+                calls.display()
+            ),
+        )
+        .unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    Command::new("sh")
-        .arg(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("rpm")
-                .join(script),
-        )
-        .args(args)
-        .env("DPKG_ROOT", root)
-        .env(
-            "PATH",
-            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-        )
-        .output()
-        .unwrap()
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_mathesarctl"), bin.join("mathesarctl")).unwrap();
+    format!("{}:/usr/bin:/bin", bin.display())
 }
 
-/// `rpm/post.sh` on an upgrade records its backup as of the version being replaced, like the
-/// Debian postinst (`--of-version`).
+fn calls(root: &Path) -> String {
+    std::fs::read_to_string(root.join("calls")).unwrap_or_default()
+}
+
+/// Runs `script` (a path in this repository) with `args` on the scratch tree `root` (DPKG_ROOT),
+/// with [`recording_path`]'s PATH and `env`.
+fn run_script(script: &str, args: &[&str], root: &Path, env: &[(&str, &str)]) -> String {
+    let path = if root.join("bin").exists() {
+        format!("{}:/usr/bin:/bin", root.join("bin").display())
+    } else {
+        recording_path(root)
+    };
+    let o = Command::new("sh")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(script))
+        .args(args)
+        .env("DPKG_ROOT", root)
+        .env("PATH", path)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{script} {args:?}: {text}");
+    text
+}
+
+/// Under DPKG_ROOT (an installation into another tree) %post and %posttrans configure, back up
+/// and start nothing: the tree's files only (the record of an upgrade's backup removed). What
+/// they do on a real system is `mathesarctl maintainer`'s, tested with a fake system there, and
+/// in the end-to-end scenarios.
 #[test]
-fn rpm_post_backs_up_as_of_the_replaced_version() {
+fn rpm_scriptlets_under_dpkg_root_run_nothing() {
     let t = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(t.path().join("etc/mathesar")).unwrap();
     std::fs::write(t.path().join("etc/mathesar/.env"), "A=\"1\"\n").unwrap();
     std::fs::create_dir(t.path().join("run")).unwrap();
-    let calls = t.path().join("calls");
-    let o = run_rpm_script(
-        "post.sh",
-        &["2"],
-        t.path(),
-        &[
-            // Both versions are in the database during an upgrade: the older one is replaced.
-            (
-                "rpm",
-                "printf '1700000200 0.2.0\\n1700000100 0.1.0\\n'".to_string(),
-            ),
-            (
-                "mathesarctl",
-                format!(
-                    "echo \"$*\" >>'{}'; [ \"$1\" != backup ] || echo /var/backups/mathesar/mathesar-1",
-                    calls.display()
-                ),
-            ),
-        ],
-    );
-    assert!(o.status.success(), "{o:?}");
-    let calls = std::fs::read_to_string(&calls).unwrap();
-    assert!(
-        calls.contains(
-            "backup --to /var/backups/mathesar --reason upgrade --if-configured --of-version 0.1.0"
-        ),
-        "{calls}"
-    );
-    // %posttrans restarts on this release with that backup (and puts it back on a failed start).
+    let record = t.path().join("run/mathesar-rpm-upgrade");
+    std::fs::write(&record, "/var/backups/mathesar/mathesar-0\n").unwrap();
+    let out = run_script("rpm/post.sh", &["2"], t.path(), &[("MATHESAR_X", "1")]);
+    assert!(out.contains("mathesar: %post: upgrade"), "{out}");
+    assert!(!record.exists(), "a stale record is removed: {out}");
+    let out = run_script("rpm/post.sh", &["1"], t.path(), &[]);
+    assert!(out.contains("mathesar: %post: first installation"), "{out}");
+    std::fs::write(&record, "/var/backups/mathesar/mathesar-1\n").unwrap();
+    let out = run_script("rpm/posttrans.sh", &[], t.path(), &[]);
+    assert!(!record.exists(), "{out}");
+    assert_eq!(calls(t.path()), "", "{out}");
     assert_eq!(
-        std::fs::read_to_string(t.path().join("run/mathesar-rpm-upgrade")).unwrap(),
-        "/var/backups/mathesar/mathesar-1\n"
+        std::fs::read_to_string(t.path().join("etc/mathesar/.env")).unwrap(),
+        "A=\"1\"\n"
     );
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        out.contains("backup before the upgrade: /var/backups/mathesar/mathesar-1"),
-        "{out}"
-    );
+    // A wrong argument is said; %post still exits 0 (RPM cannot fail there).
+    let out = run_script("rpm/post.sh", &["x"], t.path(), &[]);
+    assert!(out.contains("%post is given the number"), "{out}");
 }
 
-/// `rpm/posttrans.sh` after an upgrade: images pulled, then `mathesarctl upgrade --restart` on
-/// the backup %post took, the record removed; a put-back (exit 16) is said; nothing without the
-/// record (a first installation) or with the unit disabled.
+/// `debian/postinst configure` under DPKG_ROOT (the confmodule sourced as under a frontend, which
+/// it leaves as it is): nothing configured or started, only a copy of mathesarctl that a
+/// removal kept is deleted.
 #[test]
-fn rpm_posttrans_upgrades_on_the_backup_of_post() {
-    let run = |record: bool, enabled: bool, upgrade_rc: i32| {
-        let t = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(t.path().join("run")).unwrap();
-        if record {
-            std::fs::write(
-                t.path().join("run/mathesar-rpm-upgrade"),
-                "/var/backups/mathesar/mathesar-1\n",
-            )
-            .unwrap();
-        }
-        let calls = t.path().join("calls");
-        let log = format!("echo \"$(basename \"$0\") $*\" >>'{}'", calls.display());
-        let o = run_rpm_script(
-            "posttrans.sh",
-            &[],
-            t.path(),
-            &[
-                ("rpm", format!("{log}; echo 0.11.0-2")),
-                (
-                    "systemctl",
-                    format!(
-                        "{log}; [ \"$2\" != is-enabled ] || exit {}",
-                        u8::from(!enabled)
-                    ),
-                ),
-                (
-                    "mathesarctl",
-                    format!("{log}; [ \"$1\" != upgrade ] || exit {upgrade_rc}"),
-                ),
-            ],
-        );
-        assert!(o.status.success(), "{o:?}");
-        assert!(!t.path().join("run/mathesar-rpm-upgrade").exists());
-        (
-            std::fs::read_to_string(&calls).unwrap_or_default(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
-    };
-    let (calls, _) = run(true, true, 0);
-    assert!(
-        calls.contains("mathesarctl images pull --if-configured"),
-        "{calls}"
+fn the_postinst_under_dpkg_root_only_deletes_a_kept_copy() {
+    let tree = Tree::new("");
+    tree.install();
+    let kept = tree.path("var/lib/mathesarctl");
+    std::fs::create_dir_all(&kept).unwrap();
+    std::fs::write(kept.join("mathesarctl"), "old copy").unwrap();
+    let env = tree.path("etc/mathesar/.env");
+    let before = std::fs::read(&env).unwrap();
+    let out = run_script(
+        "debian/postinst",
+        &["configure", "0.10.1-1"],
+        tree.t.path(),
+        &[("DEBIAN_HAS_FRONTEND", "1"), ("DEBCONF_REDIR", "1")],
     );
+    assert!(!kept.exists(), "{out}");
+    assert_eq!(calls(tree.t.path()), "", "{out}");
+    assert_eq!(std::fs::read(&env).unwrap(), before, "{out}");
+}
+
+/// `debian/prerm remove` keeps the copy and removes the timers' links (`configure` enabled them,
+/// not debhelper's lines); under DPKG_ROOT nothing is stopped. An upgrade does nothing here.
+#[test]
+fn prerm_remove_takes_the_timers_links_away() {
+    let tree = Tree::new("");
+    tree.install();
+    let wants = tree.path("etc/systemd/system/timers.target.wants");
+    std::fs::create_dir_all(&wants).unwrap();
+    let link = wants.join("mathesar-refresh.timer");
+    std::os::unix::fs::symlink("/usr/lib/systemd/system/mathesar-refresh.timer", &link).unwrap();
+    let out = run_script("debian/prerm", &["upgrade", "0.12.0-1"], tree.t.path(), &[]);
+    assert!(link.symlink_metadata().is_ok(), "{out}");
+    assert!(!tree.path("var/lib/mathesarctl").exists(), "{out}");
+    let out = run_script("debian/prerm", &["remove"], tree.t.path(), &[]);
+    assert!(link.symlink_metadata().is_err(), "{out}");
     assert!(
-        calls.contains(
-            "mathesarctl upgrade --restart --backup-dir /var/backups/mathesar/mathesar-1 --package-version 0.11.0-2"
-        ),
-        "{calls}"
+        tree.path("var/lib/mathesarctl/mathesarctl").is_file(),
+        "{out}"
     );
-    let (_, err) = run(true, true, 16);
-    assert!(err.contains("the upgrade failed and was put back"), "{err}");
-    let (_, err) = run(true, true, 10);
-    assert!(
-        err.contains("the running Mathesar was left as it is"),
-        "{err}"
-    );
-    let (calls, _) = run(true, false, 0);
-    assert!(!calls.contains("mathesarctl"), "a disabled unit: {calls}");
-    let (calls, _) = run(false, true, 0);
-    assert!(calls.is_empty(), "no upgrade recorded: {calls}");
+    assert_eq!(calls(tree.t.path()), "", "{out}");
 }
 
 /// `debian/preinst` filled in as `scripts/build-packages` does (pinning Mathesar 0.10.1), written

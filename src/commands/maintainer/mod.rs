@@ -131,7 +131,17 @@ impl Host for System {
     }
 
     fn ctl(&mut self, args: &[&str], io: Io, env: &[(&str, PathBuf)]) -> Ran {
-        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("mathesarctl"));
+        // This program (the kept copy too, which is on no PATH); without /proc, the path the
+        // script ran it by.
+        let exe = std::env::current_exe()
+            .ok()
+            .or_else(|| {
+                std::env::args_os()
+                    .next()
+                    .map(PathBuf::from)
+                    .filter(|p| p.components().count() > 1)
+            })
+            .unwrap_or_else(|| PathBuf::from("mathesarctl"));
         let mut step = Foreground::new(&exe, args);
         step = match io {
             Io::Debconf => step.stdin(),

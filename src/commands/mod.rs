@@ -30,7 +30,11 @@ use crate::storage::layout::remembered_config_dir;
 
 pub fn run(cli: Cli) -> Outcome {
     // The pinned images: the package's file for the installed binary (exit 6 if untrustworthy).
-    crate::rendering::images::load().map_err(|e| Failure::new(Code::Io, anyhow::anyhow!(e)))?;
+    // Not for the maintainer scripts' command, which uses none itself: a removal never fails on
+    // that file (the steps it runs load it themselves).
+    if !matches!(cli.command, Command::Maintainer(_)) {
+        crate::rendering::images::load().map_err(|e| Failure::new(Code::Io, anyhow::anyhow!(e)))?;
+    }
     match cli.command {
         Command::Configure(a) => block_on(configure::run(a)),
         Command::Adopt(a) => block_on(adopt::run(a)),

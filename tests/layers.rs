@@ -1,5 +1,6 @@
 //! The layers ARCHITECTURE.md draws hold in the code: every `crate::MODULE` a module of `src/`
-//! names (outside its tests) is on its own layer or below, and no two modules name each other.
+//! names (outside its tests) is on its own layer or below, and no two modules name each other;
+//! and no source file grows past 700 lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -151,4 +152,22 @@ fn the_check_sees_an_upward_import() {
             );
         }
     }
+}
+
+/// Every Rust file of `src/` and `tests/` stays under 700 lines: a module that grows past it is
+/// split by job (as `storage::dirs`, `settings::reader` were).
+#[test]
+fn every_source_file_is_under_700_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    rust_files(&root.join("tests"), &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let n = fs::read_to_string(f).unwrap().lines().count();
+            (n >= 700).then(|| format!("{}: {n} lines", f.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these by job: {long:?}");
 }

@@ -87,7 +87,7 @@ impl Tree {
             )
             .arg(arg)
             .env("DPKG_ROOT", self.t.path())
-            // No docker: the containers' removal fails, is reported, and the purge goes on.
+            // DPKG_ROOT: the purge removes files only, never a container of this machine's engine.
             .env("PATH", "/usr/bin:/bin")
             // Root is not the point: an ordinary user's `cargo test` runs this too.
             .env(mathesar::testing::preflight::PASS_ROOT_CHECK, "1")

@@ -84,6 +84,11 @@ pub struct PurgeArgs {
     /// passes debconf's answer this way); still only a directory carrying the package's marker
     #[arg(long)]
     pub purge_data: bool,
+    /// The files only: no container removed, systemd not reloaded (dpkg's postrm under
+    /// DPKG_ROOT, an installation into another tree, whose engine and systemd are not this
+    /// machine's)
+    #[arg(long, hide = true)]
+    pub files_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

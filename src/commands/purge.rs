@@ -28,7 +28,7 @@ pub(crate) fn run(args: PurgeArgs) -> Outcome {
     }
     let plan = purge::plan(&config_dir, args.purge_data)?;
     let layout = ConfigLayout::new(&config_dir);
-    if layout.compose_file().exists() {
+    if layout.compose_file().exists() && !args.files_only {
         // Containers and networks only; the data lives in bind mounts and stays.
         if let Err(e) = Compose::for_config(&layout).remove_containers() {
             eprintln!("mathesar: {e}; remove the containers by hand if any are left");
@@ -36,7 +36,7 @@ pub(crate) fn run(args: PurgeArgs) -> Outcome {
     }
     purge::execute(&plan, &super::defaults_file()).code(Code::Io)?;
     let dropin_file = dropin::file();
-    if dropin::remove(&dropin_file).code(Code::Io)? {
+    if dropin::remove(&dropin_file).code(Code::Io)? && !args.files_only {
         dropin::reload_systemd(&dropin_file);
     }
     println!(

@@ -201,6 +201,10 @@ pub(crate) fn postrm(h: &mut dyn Host, args: &[String]) -> Outcome {
     if h.debconf_true(&Key::PurgeData.debconf_question()) {
         argv.push("--purge-data".into());
     }
+    if h.elsewhere() {
+        // Another tree's containers and systemd are not this machine's.
+        argv.push("--files-only".into());
+    }
     // Without /etc/default/mathesar, the default directory (named for DPKG_ROOT's tree).
     let defaults = under(&root, DEFAULT_FILE);
     if !defaults.exists() {

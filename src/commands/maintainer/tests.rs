@@ -395,6 +395,13 @@ fn postrm_purge_runs_purge_with_debconf_s_purge_data() {
     );
     assert!(!schedule.parent().unwrap().exists());
 
+    // Under DPKG_ROOT: the files only, never this machine's containers.
+    let mut h = Fake::new();
+    h.dpkg_root = true;
+    h.file("etc/default/mathesar", "");
+    deb::postrm(&mut h, &args(&["purge"])).unwrap();
+    assert_eq!(h.calls, ["ctl purge --files-only (Shown)"]);
+
     // /etc/default/mathesar names the directory; a failed purge is said.
     let mut h = Fake::new();
     h.file("etc/default/mathesar", "MATHESAR_CONFIG_DIR=/srv/m\n");

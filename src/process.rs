@@ -8,7 +8,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -104,19 +104,7 @@ pub(crate) fn output_blocking(
     // Read on threads so that a full pipe never blocks the program while we wait for it.
     let stdout = reader(child.stdout.take().expect("stdout is piped"));
     let stderr = reader(child.stderr.take().expect("stderr is piped"));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(RunError::Timeout(shown(program, args), timeout.as_secs()));
-            }
-            Err(e) => return Err(RunError::Failed(shown(program, args), e.to_string())),
-        }
-    };
+    let status = wait(&mut child, timeout, || shown(program, args))?;
     Ok(Output {
         status,
         stdout: stdout.join().unwrap_or_default(),
@@ -220,21 +208,7 @@ impl Foreground {
             }
         })?;
         let out = child.stdout.take().map(reader);
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Ok(None) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(RunError::Timeout(shown.clone(), timeout.as_secs()));
-                }
-                Err(e) => return Err(failed(e)),
-            }
-        };
+        let status = wait(&mut child, timeout, || shown.clone())?;
         let stdout = out
             .and_then(|h| h.join().ok())
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -243,6 +217,27 @@ impl Foreground {
             code: code_of(status),
             stdout,
         })
+    }
+}
+
+/// Waits for `child` to end; kills it once `timeout` has passed. `shown` names it in an error.
+fn wait(
+    child: &mut Child,
+    timeout: Duration,
+    shown: impl Fn() -> String,
+) -> Result<ExitStatus, RunError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(RunError::Timeout(shown(), timeout.as_secs()));
+            }
+            Err(e) => return Err(RunError::Failed(shown(), e.to_string())),
+        }
     }
 }
 

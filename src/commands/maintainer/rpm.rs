@@ -4,14 +4,12 @@
 //! the new release with that backup, put back when it fails). RPM cannot fail a transaction in
 //! either: what to do is said instead, and both exit 0 but for a wrong argument.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-
 use anyhow::anyhow;
 
 use crate::exit::{Code, Failure, Outcome};
 use crate::settings::DEFAULT_CONFIG_DIR;
 use crate::storage::layout::DEFAULT_FILE;
+use crate::storage::{atomic, modes};
 use crate::systemd::UNIT;
 use crate::systemd::debian::{TIMERS, under};
 
@@ -150,15 +148,8 @@ fn backup(h: &mut dyn Host, pending: &std::path::Path) -> bool {
     let dir = ran.stdout.trim_end_matches('\n');
     if !dir.is_empty() {
         h.say(&format!("mathesar: backup before the upgrade: {dir}"));
-        let written = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(pending)
-            .and_then(|mut f| writeln!(f, "{dir}"));
-        if let Err(e) = written {
-            h.warn(&format!("mathesar: {}: {e}", pending.display()));
+        if let Err(e) = atomic::write(pending, format!("{dir}\n").as_bytes(), modes::PRIVATE_FILE) {
+            h.warn(&format!("mathesar: {e}: {}", e.source));
         }
     }
     true

@@ -39,8 +39,14 @@ impl Action {
 }
 
 fn is(rc: i32, code: Code) -> bool {
-    rc == i32::from(code as u8)
+    Code::from_number(rc) == Some(code)
 }
+
+/// The first line after a put-back, in both packages.
+const PUT_BACK: &str = "mathesar: the upgrade failed and was put back; the previous Mathesar serves (see above, and: mathesarctl status).";
+/// The restart failed otherwise, in both packages.
+const NOT_RESTARTED: &str =
+    "mathesar: the service did not restart; see: systemctl status mathesar, mathesarctl status";
 
 /// The images could not be pulled (postinst): installed and configured, not started.
 pub(crate) fn deb_pull_failed(action: Action) -> Vec<String> {
@@ -71,7 +77,7 @@ pub(crate) fn deb_upgraded(rc: i32, backup_dir: Option<&str>) -> (Vec<String>, b
         // `dpkg --configure -a` retries the upgrade (a new backup first).
         return (
             vec![
-                "mathesar: the upgrade failed and was put back; the previous Mathesar serves (see above, and: mathesarctl status).".into(),
+                PUT_BACK.into(),
                 "mathesar: retry with: mathesarctl upgrade   (or: apt install mathesar, dpkg --configure -a)".into(),
             ],
             true,
@@ -79,9 +85,7 @@ pub(crate) fn deb_upgraded(rc: i32, backup_dir: Option<&str>) -> (Vec<String>, b
     }
     let mut lines = Vec::new();
     if rc != 0 {
-        lines.push(
-            "mathesar: the service did not restart; see: systemctl status mathesar, mathesarctl status".into(),
-        );
+        lines.push(NOT_RESTARTED.into());
         if let Some(d) = backup_dir {
             lines.push(backup_line(d));
         }
@@ -101,14 +105,11 @@ pub(crate) fn rpm_upgraded(rc: i32, backup_dir: &str) -> Vec<String> {
         ]
     } else if is(rc, Code::UpgradeRolledBack) {
         vec![
-            "mathesar: the upgrade failed and was put back; the previous Mathesar serves (see above, and: mathesarctl status).".into(),
+            PUT_BACK.into(),
             "mathesar: retry with: mathesarctl upgrade".into(),
         ]
     } else {
-        vec![
-            "mathesar: the service did not restart; see: systemctl status mathesar, mathesarctl status".into(),
-            backup_line(backup_dir),
-        ]
+        vec![NOT_RESTARTED.into(), backup_line(backup_dir)]
     }
 }
 

@@ -78,28 +78,16 @@ impl Tree {
         std::fs::write(&f, "precious").unwrap();
         f
     }
+    /// `debian/NAME ARG` on the tree, with [`run_script`]'s recording commands (no docker,
+    /// no systemctl of this machine's).
     fn script(&self, name: &str, arg: &str) -> String {
-        let o = Command::new("sh")
-            .arg(
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("debian")
-                    .join(name),
-            )
-            .arg(arg)
-            .env("DPKG_ROOT", self.t.path())
-            // DPKG_ROOT: the purge removes files only, never a container of this machine's engine.
-            .env("PATH", "/usr/bin:/bin")
+        run_script(
+            &format!("debian/{name}"),
+            &[arg],
+            self.t.path(),
             // Root is not the point: an ordinary user's `cargo test` runs this too.
-            .env(mathesar::testing::preflight::PASS_ROOT_CHECK, "1")
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert!(o.status.success(), "{name} {arg}: {text}");
-        text
+            &[(mathesar::testing::preflight::PASS_ROOT_CHECK, "1")],
+        )
     }
     /// The built binary as the package installs it: a hard link beside it, not a copy.
     fn install(&self) {

@@ -235,10 +235,12 @@ app_db_connected() {
 # machine through a veth pair only. Chromium aborts its connections in progress (and marks its
 # HTTP/2 sessions going away) whenever the machine's interfaces change (ERR_NETWORK_CHANGED), and
 # the engine adds and removes bridges and veths whenever another lane starts or stops a
-# container: in its own namespace it sees no change but its own. BASE and BROWSER_RESOLVE's
-# 127.0.0.1 become this machine's end of the pair (published ports listen on every address).
+# container: in its own namespace it sees no change but its own, and it starts after the last of
+# those (no IPv6 link-local address, which duplicate detection would add a second or two later;
+# the carrier up). BASE and BROWSER_RESOLVE's 127.0.0.1 become this machine's end of the pair
+# (published ports listen on every address).
 browser_login() {
-	local base=$1 ns i host_ip ns_ip rc=0 resolve=${BROWSER_RESOLVE:-}
+	local base=$1 ns i t host_ip ns_ip rc=0 resolve=${BROWSER_RESOLVE:-}
 	# A /30 of 198.18.0.0/15 (RFC 2544's range, routed nowhere) per browser running at once.
 	exec {_browser_lock}>>"$E2E_STATE/browser-netns.lock"
 	flock "$_browser_lock"
@@ -254,6 +256,7 @@ browser_login() {
 	if ! { ip netns add "$ns" &&
 		ip link add "mbr$i-h" type veth peer name "mbr$i-n" &&
 		ip link set "mbr$i-n" netns "$ns" &&
+		ip -n "$ns" link set "mbr$i-n" addrgenmode none &&
 		ip addr add "$host_ip/30" dev "mbr$i-h" && ip link set "mbr$i-h" up &&
 		ip -n "$ns" addr add "$ns_ip/30" dev "mbr$i-n" && ip -n "$ns" link set "mbr$i-n" up &&
 		ip -n "$ns" link set lo up; }; then
@@ -263,6 +266,12 @@ browser_login() {
 		fail "browser_login: the browser's network namespace could not be made"
 	fi
 	exec {_browser_lock}>&-
+	# The carrier comes up asynchronously (the kernel's link watch): a change after the browser
+	# started is a network change to it.
+	for ((t = 0; t < 50; t++)); do
+		[[ $(ip -n "$ns" -o link show "mbr$i-n") == *"state UP"* ]] && break
+		sleep 0.1
+	done
 	base=${base/"://127.0.0.1:"/"://$host_ip:"}
 	resolve=${resolve/%:127.0.0.1/:$host_ip}
 	BROWSER_RESOLVE=$resolve ip netns exec "$ns" /usr/bin/python3 "$E2E_DIR/tools/browser_login.py" "$base" "${@:2}" || rc=$?

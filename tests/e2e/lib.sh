@@ -13,6 +13,9 @@ E2E_LABEL=mathesar-e2e
 E2E_STACK_PROJECT=mathesar               # compose project of the package (and of the test stacks)
 E2E_WORK_ROOT=/var/tmp/mathesar-e2e      # per-run directories (data dirs of the hosts) live here
 E2E_HOST_IMAGE_DEFAULT=mathesar-e2e/host-trixie
+# The host with the package installed and served once (pkg-common.inc, installed_seed).
+# shellcheck disable=SC2034 # read by pkg-common.inc
+E2E_INSTALLED_IMAGE=mathesar-e2e/installed
 E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-90}
 # This tree's mathesarctl (debug build), copied into the hosts that run it without the package.
 E2E_BIN=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug/mathesarctl
@@ -63,14 +66,21 @@ image_of() {
 # free_port: a TCP port nobody listens on (the host shares this network). Lanes run at once and
 # a port is bound long after it is chosen (a stack publishes it minutes later), so each lane takes
 # its ports from a range of its own (E2E_LANE_ID of E2E_LANE_COUNT, set by the runner), below the
-# kernel's ephemeral ports.
+# kernel's ephemeral ports. Nor does a scenario get the same port twice (its ports-given file):
+# two ports chosen before either is bound were once the same, and the package refused them.
 free_port() {
-	python3 - "${E2E_LANE_ID:-0}" "${E2E_LANE_COUNT:-1}" <<'PY'
-import random, socket, sys
-lane, lanes = int(sys.argv[1]), max(1, int(sys.argv[2]))
+	python3 - "${E2E_LANE_ID:-0}" "${E2E_LANE_COUNT:-1}" "${E2E_WORK:-/nonexistent}/ports-given" <<'PY'
+import os, random, socket, sys
+lane, lanes, given_file = int(sys.argv[1]), max(1, int(sys.argv[2])), sys.argv[3]
 width = 21000 // lanes
 low = 11000 + lane * width
+try:
+    given = set(int(p) for p in open(given_file).read().split())
+except OSError:
+    given = set()
 for port in random.sample(range(low, low + width), width):
+    if port in given:
+        continue
     s = socket.socket()
     try:
         s.bind(("0.0.0.0", port))
@@ -78,6 +88,9 @@ for port in random.sample(range(low, low + width), width):
         continue
     finally:
         s.close()
+    if os.path.isdir(os.path.dirname(given_file)):
+        with open(given_file, "a") as f:
+            f.write("%d\n" % port)
     print(port)
     break
 else:

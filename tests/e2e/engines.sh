@@ -208,6 +208,13 @@ seeded_engine_name() { echo "s$(sha256_of "$E2E_NAME" | cut -c1-7)"; }
 seeded_engine() {
 	local seed name sock
 	seed=$(engine_seed "$@")
+	# A scenario needing `installed` (pkg-common.inc, installed_host) starts on that seed's.
+	if [[ -n ${E2E_NEEDS_INSTALLED:-} ]]; then
+		# shellcheck source=scenarios/pkg-common.inc
+		source "$E2E_DIR/scenarios/pkg-common.inc"
+		seed=$(installed_seed "$seed")
+		export E2E_INSTALLED_SEED=$seed
+	fi
 	# Which builds the scenario runs (checkouts of several branches share the image names).
 	log "engine seed ${seed##*/}: $(docker image inspect -f '{{index .Config.Labels "mathesar-e2e.recipe"}}:{{index .Config.Labels "mathesar-e2e.recipe-hash"}}' "$@" | xargs)"
 	name=$(seeded_engine_name)

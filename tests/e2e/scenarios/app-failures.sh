@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# e2e-needs: host, stack
+# e2e-needs: host, stack, installed
 # e2e-lane: seeded
 # shellcheck disable=SC2016 # literal $ in single quotes (SQL dollar quotes, hostile passwords)
 # The failures a user meets with the real Mathesar, each through `systemctl start mathesar`: the
@@ -11,10 +11,7 @@
 #   3. a database that never becomes ready (a corrupt data directory: random bytes in its control file).
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
-pkg_host
-preseed "mathesar/data-dir string $E2E_DATA_DIR" "mathesar/http-port string $http_port" "mathesar/db-port string $db_port"
-apt_install "$deb"
-wait_up "$http_port"
+installed_host
 db_password=$(env_value MATHESAR_DB_PASSWORD)
 secret "$db_password"
 psql_db "$db_password" "$db_port" 'CREATE TABLE kept (v text); INSERT INTO kept VALUES ($$before the failures$$)' >/dev/null

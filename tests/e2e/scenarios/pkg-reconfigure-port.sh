@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# e2e-needs: host, stack
+# e2e-needs: host, stack, installed
 # e2e-lane: seeded
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # dpkg-reconfigure with a new HTTP port (preseeded, so the noninteractive frontend applies it): the
@@ -8,16 +8,8 @@
 # lost.
 # shellcheck source=pkg-common.inc
 source "$E2E_DIR/scenarios/pkg-common.inc"
-deb=$(pkg_deb)
-host_start
-config_dir /etc/mathesar
-old_port=$(free_port)
-db_port=$(free_port)
-preseed "mathesar/data-dir string $E2E_DATA_DIR" \
-	"mathesar/http-port string $old_port" \
-	"mathesar/db-port string $db_port"
-apt_install "$deb"
-wait_up "$old_port"
+installed_host
+old_port=$http_port
 
 secret_key=$(env_value SECRET_KEY)
 db_password=$(env_value MATHESAR_DB_PASSWORD)

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# e2e-needs: host, stack
+# e2e-needs: host, stack, installed
 # e2e-lane: seeded
 # shellcheck disable=SC2016,SC2119 # literal ${...} in single quotes; helpers take optional arguments
 # Faults (R4) on an installed package, rows written before each: (a) the application container's
@@ -35,20 +35,14 @@ up_again() { # the unit active, every container healthy, the login page answerin
 		http_answers "$http_port"
 }
 
-deb=$(pkg_deb)
-no_other_stack
-host_start
-unit_dropin
-host_sh 'printf "[Service]\nExecStart=\nExecStart=/usr/bin/mathesarctl run --grace 20\nRestartSec=2s\n" \
-	>/etc/systemd/system/mathesar.service.d/e2e-fast-restart.conf'
-config_dir /etc/mathesar
-http_port=$(free_port)
-db_port=$(free_port)
-password="faults-$(sha256_of "$E2E_NAME-$RANDOM-$EPOCHREALTIME" | cut -c1-16)"
+fast_restart() {
+	unit_dropin
+	host_sh 'printf "[Service]\nExecStart=\nExecStart=/usr/bin/mathesarctl run --grace 20\nRestartSec=2s\n" \
+		>/etc/systemd/system/mathesar.service.d/e2e-fast-restart.conf'
+}
+installed_host fast_restart
+password=$(env_value MATHESAR_DB_PASSWORD)
 secret "$password"
-preseed_bed "mathesar/db-password password $password"
-apt_install "$deb"
-wait_up "$http_port"
 psql_db "$password" "$db_port" "CREATE TABLE faults (n serial, step text); INSERT INTO faults (step) VALUES ('installed')" >/dev/null
 
 # (a) A crash of the application: SIGKILL to its process (not `docker kill`, which counts as a

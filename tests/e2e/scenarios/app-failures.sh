@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # e2e-needs: host, stack, installed
 # e2e-lane: seeded
-# shellcheck disable=SC2016 # literal $ in single quotes (SQL dollar quotes, hostile passwords)
+# shellcheck disable=SC2016,SC2119 # literal $ in single quotes (SQL dollar quotes, hostile passwords); helpers take optional arguments
 # The failures a user meets with the real Mathesar, each through `systemctl start mathesar`: the
 # start fails well within the unit's timeout, and both `mathesarctl status` and the unit's journal
 # show the failing container's own error line, not only "unhealthy". Nothing is lost: after each

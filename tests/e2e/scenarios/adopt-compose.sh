@@ -23,7 +23,6 @@ host_start
 config_dir /etc/mathesar
 http_port=$(free_port)
 https_port=$(free_port)
-while [[ $https_port == "$http_port" ]]; do https_port=$(free_port); done
 old=$E2E_DATA_DIR/mathesar
 data=$E2E_DATA_DIR/pkg
 admin_password="Adm1n-$(sha256_of "$E2E_NAME-$RANDOM" | cut -c1-20)"

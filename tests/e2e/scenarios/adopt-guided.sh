@@ -25,8 +25,6 @@ config_dir /etc/mathesar
 http_port=$(free_port)
 https_port=$(free_port)
 db_port=$(free_port)
-while [[ $https_port == "$http_port" ]]; do https_port=$(free_port); done
-while [[ $db_port == "$http_port" || $db_port == "$https_port" ]]; do db_port=$(free_port); done
 data=$E2E_DATA_DIR/pkg
 admin_password="Adm1n-$(sha256_of "$E2E_NAME-$RANDOM" | cut -c1-20)"
 db_password=$(sha256_of "db-$RANDOM" | cut -c1-24)

@@ -15,7 +15,6 @@ source "$E2E_DIR/scenarios/https-common.inc"
 
 pkg_host
 https_port=$(free_port) # the proxy in front
-while [[ $https_port == "$http_port" || $https_port == "$db_port" ]]; do https_port=$(free_port); done
 domain=$HTTPS_DOMAIN
 ca=$E2E_WORK/ca
 bed_ca "$ca"

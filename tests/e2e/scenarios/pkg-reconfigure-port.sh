@@ -18,7 +18,6 @@ secret "$db_password"
 db_before=$(docker inspect -f '{{.Id}} {{.State.StartedAt}}' mathesar_db)
 
 new_port=$(free_port)
-while [[ $new_port == "$old_port" || $new_port == "$db_port" ]]; do new_port=$(free_port); done
 preseed "mathesar/http-port string $new_port"
 log "dpkg-reconfigure mathesar: http-port $old_port -> $new_port"
 since=$(host_exec date '+%Y-%m-%d %H:%M:%S')

@@ -31,7 +31,6 @@ declare -A deb_of=([$old_version]=/root/$(basename "$old") [$new_version]=/root/
 
 http_port=$(free_port)
 db_port=$(free_port)
-while [[ $db_port == "$http_port" ]]; do db_port=$(free_port); done
 password='R5 lifecycle: p@ss "w0rd" $HOME #1'
 secret "$password"
 cycle=0 # (the first installation)
@@ -135,7 +134,6 @@ for ((cycle = 1; cycle <= cycles; cycle++)); do
 
 	# dpkg-reconfigure with a new HTTP port.
 	port=$(free_port)
-	while [[ $port == "$http_port" || $port == "$db_port" ]]; do port=$(free_port); done
 	preseed "mathesar/http-port string $port"
 	log "cycle $cycle: dpkg-reconfigure mathesar: http-port $http_port -> $port"
 	host_exec env DEBIAN_FRONTEND=noninteractive dpkg-reconfigure mathesar >&2 ||

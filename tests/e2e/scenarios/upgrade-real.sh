@@ -61,7 +61,6 @@ config_dir /etc/mathesar
 for f in "$old" "$bad" "$mid" "$new"; do host_copy "$f" /root/; done
 http_port=$(free_port)
 db_port=$(free_port)
-while [[ $db_port == "$http_port" ]]; do db_port=$(free_port); done
 admin_password="Adm1n-$(sha256_of "$E2E_NAME-$RANDOM" | cut -c1-20)"
 user_password="Us3r-$(sha256_of "user-$RANDOM" | cut -c1-20)"
 secret "$admin_password"
